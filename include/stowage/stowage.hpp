@@ -1,0 +1,12 @@
+// stowage.hpp — the umbrella header: every component and provided policy.
+// tools/amalgamate.py turns this file into single_include/stowage/stowage.hpp.
+#pragma once
+
+#include "bytes.hpp"
+#include "concepts.hpp"
+#include "error.hpp"
+
+#include "hash/blake2b.hpp"
+#include "hash/crc32c.hpp"
+#include "hash/hex.hpp"
+#include "hash/sha256.hpp"

@@ -1,0 +1,85 @@
+// test_support.hpp — helpers shared by the test executables: scratch
+// directories, the shared data directory, running commands.
+#pragma once
+
+#include <boost/test/unit_test.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <string>
+#include <unistd.h>
+
+namespace stowage::test {
+
+namespace fs = std::filesystem;
+
+// A fresh directory under the build tree, removed when the object dies.
+class scratch_dir {
+public:
+    explicit scratch_dir(const std::string& tag = "t") {
+        static std::atomic<int> counter{0};
+        path_ = fs::path(STOWAGE_BINARY_DIR) / "scratch" /
+                (tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~scratch_dir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
+    const fs::path& path() const { return path_; }
+    std::string str() const { return path_.string(); }
+
+private:
+    fs::path path_;
+};
+
+// ../shared/data (or $STOWAGE_SHARED_DATA). Test cases that need it carry
+// `* boost::unit_test::label("shared_data")`; when it is absent the process
+// exits 77, which CTest reports as skipped — never as passed.
+inline fs::path shared_data(const std::string& sub = "") {
+    const char* env = std::getenv("STOWAGE_SHARED_DATA");
+    fs::path root = env && *env ? fs::path(env) : fs::path(STOWAGE_SOURCE_DIR) / ".." / "shared" / "data";
+    fs::path p = sub.empty() ? root : root / sub;
+    if (!fs::exists(p)) {
+        std::cout << "skipped: shared data not found at " << p << std::endl;
+        std::_Exit(77);
+    }
+    return p;
+}
+
+// Runs a shell command, returns {exit status, stdout}.
+inline std::pair<int, std::string> run(const std::string& cmd) {
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (!p) return {-1, out};
+    std::array<char, 4096> buf;
+    std::size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+    int status = ::pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+// Seed for randomized tests: $STOWAGE_SEED or a fixed default, printed so a
+// failure can be replayed.
+inline std::uint64_t test_seed() {
+    const char* env = std::getenv("STOWAGE_SEED");
+    std::uint64_t seed = env ? std::strtoull(env, nullptr, 10) : 20261122;
+    BOOST_TEST_MESSAGE("seed " << seed);
+    return seed;
+}
+
+// Long stress runs are opt-in: STOWAGE_STRESS=1.
+inline bool stress_enabled() {
+    const char* env = std::getenv("STOWAGE_STRESS");
+    return env && *env && std::string(env) != "0";
+}
+
+}  // namespace stowage::test

@@ -1,0 +1,2 @@
+// placeholder until the command lands
+int main() { return 0; }

@@ -23,3 +23,9 @@ target_link_libraries(single_header_test PRIVATE stowage_single_header_deps Boos
 add_test(NAME single_header_test COMMAND single_header_test)
 set_tests_properties(single_header_test PROPERTIES LABELS "amalgamate" TIMEOUT 60)
 
+# --- installation: an outside project uses stowage via find_package and via
+# add_subdirectory (tests/install/run.sh drives both) -------------------------
+add_test(NAME install_test
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/run.sh
+          ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/install-test ${CMAKE_CXX_COMPILER})
+set_tests_properties(install_test PROPERTIES LABELS "install" TIMEOUT 600)

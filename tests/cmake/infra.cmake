@@ -29,3 +29,9 @@ add_test(NAME install_test
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/run.sh
           ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/install-test ${CMAKE_CXX_COMPILER})
 set_tests_properties(install_test PROPERTIES LABELS "install" TIMEOUT 600)
+
+# --- the `stowage` command -------------------------------------------------------
+if(STOWAGE_BUILD_TOOLS)
+  stowage_test(cli_hash_test cli_hash_test.cpp LABELS cli DEPENDS stowage_cli)
+  target_compile_definitions(cli_hash_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
+endif()

@@ -41,4 +41,11 @@ enum class durability {
     full,     // on stable storage before the call returns (default)
 };
 
+// How a component or storage is opened. Many readers may open a data
+// directory alongside its one writer.
+enum class open_mode {
+    read_write,
+    read_only,
+};
+
 }  // namespace stowage

@@ -61,9 +61,15 @@ namespace stowage {
 //   read_only()            true when opened for reading only; every write
 //                          then throws errc::read_only
 //
-// Keys are validated by every policy: non-empty, '/'-separated components
-// that are not "", "." or "..", no NUL or control bytes, no leading '/'. An
-// invalid key is errc::bad_input and touches nothing.
+// Keys are validated by every policy (storage/key.hpp): non-empty,
+// '/'-separated components that are not empty and do not start with '.'
+// (so no "." or "..": dot-names are reserved for the storage's own files),
+// no NUL, control bytes or backslash, no leading or trailing '/'. An invalid
+// key is errc::bad_input and touches nothing.
+//
+// Storage objects are handles: copies refer to the same storage (a
+// component takes its storage by value; a test keeps a copy to crash and
+// reopen it).
 // Errors: errc::io / errc::no_space from the device, errc::bad_input for keys.
 // ---------------------------------------------------------------------------
 struct blob_write {
@@ -141,32 +147,46 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 // EvictionPolicy: which cache entry leaves next.
 //
 // The cache owns its entries; each entry derives from the policy's `hook`
-// (a Boost.Intrusive hook), so the policy allocates nothing per entry. The
-// policy is told about every change and names the next victim:
+// (Boost.Intrusive hooks plus whatever per-entry state the policy keeps), so
+// the policy allocates nothing per entry. Weights are in the cache's units
+// (1 per entry, or bytes); the policy keeps its own per-queue sums. The cache
+// tells the policy about every change, under the cache's lock:
 //
-//   on_insert(h, key_hash, weight)  a new entry enters the cache
+//   set_capacity(weight)            the budget the policy's entries share
+//                                   (the cache's capacity minus pinned weight)
+//   admit(key_hash, weight)         a new entry asks to enter; called once,
+//                                   before the evictions that make room for it,
+//                                   so the policy can adapt to the newcomer
+//                                   (ARC moves its target on a ghost hit,
+//                                   W-TinyLFU counts the key). false refuses
+//                                   it: the entry is not cached
+//   on_insert(h, key_hash, weight)  the admitted entry enters
 //   on_access(h)                    a hit
-//   on_remove(h)                    the entry left (erased, expired, replaced
-//                                   or evicted); the policy forgets it (it
-//                                   may remember key_hash as a ghost)
-//   victim()                        the entry to evict next (not removed
-//                                   yet), or nullptr when empty
-//   admit(candidate_hash, victim_hash)
-//                                   whether a newcomer should displace the
-//                                   victim (frequency-based admission);
-//                                   policies without admission return true
-//   set_capacity(weight)            the budget, in the cache's weight units
+//   on_update(h, weight)            the value was replaced and now weighs
+//                                   `weight`; counts as an access
+//   on_remove(h)                    the entry left for any reason but eviction
+//                                   (erased, expired, pinned); forget it
+//   evict()                         unlinks and returns the entry to evict
+//                                   next (the policy may remember its key_hash
+//                                   as a ghost), or nullptr when it holds none.
+//                                   The cache calls it until the newcomer fits.
+//   weight()                        the sum of its entries' weights
+//
+// key_hash is well mixed (all 64 bits usable). Policies are not thread-safe;
+// the cache serializes every call.
 // ---------------------------------------------------------------------------
 template <class P>
-concept eviction_policy = requires { typename P::hook; } &&
-    requires(P& p, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
+concept eviction_policy = std::movable<P> && requires { typename P::hook; } &&
+    requires(P& p, const P& cp, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
         { P::name } -> std::convertible_to<std::string_view>;
+        { p.set_capacity(weight) } -> std::same_as<void>;
+        { p.admit(key_hash, weight) } -> std::same_as<bool>;
         { p.on_insert(h, key_hash, weight) } -> std::same_as<void>;
         { p.on_access(h) } -> std::same_as<void>;
+        { p.on_update(h, weight) } -> std::same_as<void>;
         { p.on_remove(h) } -> std::same_as<void>;
-        { p.victim() } -> std::same_as<typename P::hook*>;
-        { p.admit(key_hash, key_hash) } -> std::same_as<bool>;
-        { p.set_capacity(weight) } -> std::same_as<void>;
+        { p.evict() } -> std::same_as<typename P::hook*>;
+        { cp.weight() } -> std::same_as<std::uint64_t>;
     };
 
 // ---------------------------------------------------------------------------

@@ -10,3 +10,9 @@
 #include "hash/crc32c.hpp"
 #include "hash/hex.hpp"
 #include "hash/sha256.hpp"
+
+#include "storage/faulty.hpp"
+#include "storage/file.hpp"
+#include "storage/key.hpp"
+#include "storage/memory.hpp"
+#include "storage/platform.hpp"

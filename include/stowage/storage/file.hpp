@@ -1,0 +1,585 @@
+// storage/file.hpp — a directory on a local filesystem as a Storage policy.
+//
+// Each key is a file at the same relative path (keys are validated, see
+// key.hpp, so none can escape the directory); '/' in a key is a
+// sub-directory, which is how callers spread many keys over directories.
+//
+// Durability (platform.hpp holds the per-platform sync calls):
+//   replace   write a temp file beside the target, sync it, rename it over
+//             the target, sync the directory (full). A crash leaves the old
+//             file or the new one, never a mix. Newly created parent
+//             directories are synced into their parents as well.
+//   batch     all temp files written and synced, all renames, then one sync
+//             per distinct directory.
+//   batched   file contents synced, directory syncs deferred to flush().
+//   none      nothing synced until flush().
+//   logs      append() writes through a cached O_APPEND descriptor; sync()
+//             syncs the data and, the first time, the directory entry.
+//
+// Locking: a read-write open takes an exclusive flock(2) on `.lock` in the
+// directory and writes its pid there; a second writer (this process or
+// another) gets errc::locked naming the holder. Read-only opens take no
+// lock and create nothing, so `stowage verify` can run beside a writer.
+// The lock file also records whether the last writer closed cleanly; after
+// an unclean close, the next writer sweeps leftover temp files.
+//
+// Handles: copies share one open directory (and its lock). The lock is
+// released when the last handle goes away.
+//
+// Thread safety: reads are independent syscalls and may run concurrently
+// with anything. Writes may come from several threads; the bookkeeping
+// (pending syncs, cached log descriptors) is mutex-protected, and appends to
+// one log are serialized. Two concurrent replaces of one key both complete;
+// the later rename wins.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../bytes.hpp"
+#include "../concepts.hpp"
+#include "../error.hpp"
+#include "key.hpp"
+#include "platform.hpp"
+
+namespace stowage {
+
+namespace detail {
+
+// An owned file descriptor.
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+inline unique_fd open_fd(const std::string& path, int flags, mode_t mode = 0644) {
+    int fd;
+    do { fd = ::open(path.c_str(), flags | O_CLOEXEC, mode); } while (fd < 0 && errno == EINTR);
+    return unique_fd(fd);
+}
+
+// Writes all of data at the descriptor's position; returns errno or 0.
+inline int write_all(int fd, bytes_view data) noexcept {
+    const std::byte* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
+// Reads up to n bytes at offset; returns errno or 0.
+inline int pread_all(int fd, std::byte* out, std::size_t n, std::uint64_t offset, std::size_t& got) noexcept {
+    got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    return 0;
+}
+
+}  // namespace detail
+
+class file_storage {
+public:
+    static constexpr std::string_view name = "file";
+
+    // Opens (read_write: creating) the directory.
+    explicit file_storage(const std::filesystem::path& dir, open_mode mode = open_mode::read_write)
+        : impl_(std::make_shared<impl>(dir, mode)) {}
+
+    const std::filesystem::path& directory() const { return impl_->root; }
+
+    // The file a key is stored in (for tools and tests).
+    std::filesystem::path path_of(std::string_view key) const {
+        validate_key(key);
+        return impl_->root / std::filesystem::path(std::string(key));
+    }
+
+    // True when the previous writer did not close cleanly (it crashed or was
+    // killed). Components use it to decide whether to rebuild derived state.
+    bool previous_close_was_unclean() const { return impl_->previous_unclean; }
+
+    // --- Storage concept ---------------------------------------------------
+
+    std::optional<bytes> read(std::string_view key) const {
+        std::string path = impl_->path(key);
+        auto fd = detail::open_fd(path, O_RDONLY);
+        if (!fd) {
+            if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return std::nullopt;
+            throw_errno(errno, "read " + std::string(key));
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        bytes out(static_cast<std::size_t>(st.st_size));
+        std::size_t got = 0;
+        if (int e = detail::pread_all(fd.get(), out.data(), out.size(), 0, got)) throw_errno(e, "read " + std::string(key));
+        out.resize(got);
+        return out;
+    }
+
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        std::string path = impl_->path(key);
+        auto fd = detail::open_fd(path, O_RDONLY);
+        if (!fd) {
+            if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, std::string(key));
+            throw_errno(errno, "read " + std::string(key));
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        auto size = static_cast<std::uint64_t>(st.st_size);
+        if (offset >= size) return {};
+        bytes out(static_cast<std::size_t>(std::min(n, size - offset)));
+        std::size_t got = 0;
+        if (int e = detail::pread_all(fd.get(), out.data(), out.size(), offset, got))
+            throw_errno(e, "read " + std::string(key));
+        out.resize(got);
+        return out;
+    }
+
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        std::string path = impl_->path(key);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+            throw_errno(errno, "stat " + std::string(key));
+        }
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        return static_cast<std::uint64_t>(st.st_size);
+    }
+
+    bool contains(std::string_view key) const { return size(key).has_value(); }
+
+    std::vector<std::string> list(std::string_view prefix) const {
+        namespace fs = std::filesystem;
+        // Walk only the deepest directory the prefix fully names.
+        std::string base(key_parent(prefix));
+        if (!base.empty() && !valid_key(base)) return {};
+        fs::path start = base.empty() ? impl_->root : impl_->root / base;
+        std::vector<std::string> out;
+        std::error_code ec;
+        if (!fs::is_directory(start, ec)) return out;
+        fs::recursive_directory_iterator it(start, fs::directory_options::none, ec), end;
+        if (ec) throw_errno(ec.value(), "list " + start.string());
+        for (; it != end; it.increment(ec)) {
+            if (ec) throw_errno(ec.value(), "list " + start.string());
+            const auto& entry = *it;
+            std::string leaf = entry.path().filename().string();
+            if (!leaf.empty() && leaf.front() == '.') {  // our own files (lock, temps)
+                if (entry.is_directory(ec)) it.disable_recursion_pending();
+                continue;
+            }
+            if (!entry.is_regular_file(ec)) continue;
+            std::string key = entry.path().lexically_relative(impl_->root).generic_string();
+            if (key.starts_with(prefix)) out.push_back(std::move(key));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        blob_write w{key, data};
+        replace_batch(std::span<const blob_write>(&w, 1), d);
+    }
+
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        impl_->writable();
+        for (const auto& w : writes) validate_key(w.key);
+        struct staged {
+            std::string temp, target, dir;
+        };
+        std::vector<staged> done;
+        std::set<std::string> dirs_to_sync;
+        try {
+            for (const auto& w : writes) {
+                std::string target = impl_->path(w.key);
+                std::string dir = impl_->make_parents(w.key, dirs_to_sync);
+                std::string temp = impl_->temp_name(dir, w.key);
+                auto fd = detail::open_fd(temp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC);
+                if (!fd) {
+                    if (errno == ENOTDIR)
+                        throw error(errc::bad_input, "key " + std::string(w.key) + " lies under another key's blob");
+                    throw_errno(errno, "create temp file for " + std::string(w.key));
+                }
+                done.push_back({temp, target, dir});
+                if (int e = detail::write_all(fd.get(), w.data)) throw_errno(e, "write " + std::string(w.key));
+                if (d != durability::none) {
+                    if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + std::string(w.key));
+                }
+            }
+            for (auto& s : done) {
+                impl_->forget_log(s.target);  // a cached log descriptor would point at the old inode
+                if (::rename(s.temp.c_str(), s.target.c_str()) != 0) {
+                    if (errno == EISDIR)
+                        throw error(errc::bad_input, "key " + s.target + " is a directory holding other keys");
+                    throw_errno(errno, "rename into " + s.target);
+                }
+                s.temp.clear();
+                dirs_to_sync.insert(s.dir);
+            }
+        } catch (...) {
+            for (auto& s : done)
+                if (!s.temp.empty()) ::unlink(s.temp.c_str());
+            throw;
+        }
+        std::vector<std::string> files;
+        if (d == durability::none)
+            for (auto& s : done) files.push_back(s.target);
+        impl_->settle(dirs_to_sync, files, d);
+    }
+
+    bool remove(std::string_view key, durability d) {
+        impl_->writable();
+        std::string path = impl_->path(key);
+        impl_->forget_log(path);
+        if (::unlink(path.c_str()) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return false;
+            throw_errno(errno, "remove " + std::string(key));
+        }
+        std::set<std::string> dirs{impl_->dir_of(key)};
+        impl_->settle(dirs, {}, d);
+        return true;
+    }
+
+    std::uint64_t append(std::string_view key, bytes_view data) {
+        impl_->writable();
+        return impl_->append(key, data);
+    }
+
+    void sync(std::string_view key) {
+        impl_->writable();
+        impl_->sync_log(key);
+    }
+
+    void truncate(std::string_view key, std::uint64_t n) {
+        impl_->writable();
+        std::string path = impl_->path(key);
+        int r;
+        do { r = ::truncate(path.c_str(), static_cast<off_t>(n)); } while (r != 0 && errno == EINTR);
+        if (r != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, "truncate of absent key " + std::string(key));
+            throw_errno(errno, "truncate " + std::string(key));
+        }
+        impl_->mark_log_dirty(path);
+    }
+
+    void flush() {
+        impl_->writable();
+        impl_->flush();
+    }
+
+    bool read_only() const { return impl_->mode == open_mode::read_only; }
+
+private:
+    struct log_state {
+        detail::unique_fd fd;
+        bool dirty = false;       // appended/truncated since the last sync
+        bool name_synced = true;  // false when this open created the file
+        std::string dir;
+    };
+
+    struct impl {
+        std::filesystem::path root;
+        std::string root_str;
+        open_mode mode;
+        detail::unique_fd lock_fd;
+        bool previous_unclean = false;
+
+        std::mutex mutex;  // guards everything below
+        std::set<std::string> pending_dirs;
+        std::set<std::string> pending_files;
+        std::map<std::string, log_state, std::less<>> logs;  // by path
+        std::uint64_t temp_counter = 0;
+
+        impl(const std::filesystem::path& dir, open_mode m) : root(dir), mode(m) {
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            if (mode == open_mode::read_only) {
+                if (!fs::is_directory(root, ec))
+                    throw error(errc::not_found, "data directory " + root.string() + " does not exist");
+                root_str = root.string();
+                return;
+            }
+            bool existed = fs::is_directory(root, ec);
+            fs::create_directories(root, ec);
+            if (ec) throw_errno(ec.value(), "create data directory " + root.string());
+            root_str = root.string();
+            if (!existed) {
+                // The new directory's own entry must reach its parent.
+                auto parent = root.has_parent_path() ? fs::absolute(root).parent_path() : fs::current_path();
+                if (int e = platform::sync_directory(parent.string())) throw_errno(e, "sync " + parent.string());
+            }
+            take_lock();
+        }
+
+        ~impl() {
+            if (mode != open_mode::read_write || !lock_fd) return;
+            // Clean close: everything synced, then the marker says so.
+            try {
+                flush();
+                write_lock_state("closed");
+            } catch (...) {
+                // A destructor cannot report; the next open sees "open" and
+                // treats the close as unclean, which is the safe reading.
+            }
+        }
+
+        void take_lock() {
+            std::string lock_path = root_str + "/.lock";
+            lock_fd = detail::open_fd(lock_path, O_RDWR | O_CREAT);
+            if (!lock_fd) throw_errno(errno, "open lock file " + lock_path);
+            if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+                int e = errno;
+                std::string holder = read_lock_text();
+                lock_fd.reset();
+                if (e == EWOULDBLOCK)
+                    throw error(errc::locked, "data directory " + root_str + " is locked by another writer" +
+                                                  (holder.empty() ? "" : " (" + holder + ")"));
+                throw_errno(e, "lock " + lock_path);
+            }
+            std::string previous = read_lock_text();
+            previous_unclean = previous.find("open") != std::string::npos;
+            if (previous_unclean) sweep_temp_files();
+            write_lock_state("open");
+        }
+
+        std::string read_lock_text() const {
+            char buf[256];
+            ssize_t n = ::pread(lock_fd.get(), buf, sizeof buf - 1, 0);
+            if (n <= 0) return {};
+            std::string s(buf, static_cast<std::size_t>(n));
+            while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+            return s;
+        }
+
+        void write_lock_state(const char* what) {
+            std::string text = "pid " + std::to_string(::getpid()) + " " + what + "\n";
+            if (::ftruncate(lock_fd.get(), 0) != 0) throw_errno(errno, "write lock file");
+            if (::pwrite(lock_fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+                throw_errno(errno, "write lock file");
+            if (int e = platform::sync_data(lock_fd.get())) throw_errno(e, "sync lock file");
+        }
+
+        // Temp files left by a writer that died between write and rename.
+        void sweep_temp_files() {
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+                auto leaf = it->path().filename().string();
+                if (leaf.starts_with(".tmp.")) fs::remove(it->path(), ec);
+            }
+        }
+
+        void writable() const {
+            if (mode == open_mode::read_only)
+                throw error(errc::read_only, "data directory " + root_str + " was opened read-only");
+        }
+
+        std::string path(std::string_view key) const {
+            validate_key(key);
+            std::string p = root_str;
+            p += '/';
+            p += key;
+            return p;
+        }
+
+        std::string dir_of(std::string_view key) const {
+            auto parent = key_parent(key);
+            return parent.empty() ? root_str : root_str + "/" + std::string(parent);
+        }
+
+        std::string temp_name(const std::string& dir, std::string_view key) {
+            std::uint64_t n;
+            {
+                std::lock_guard lock(mutex);
+                n = ++temp_counter;
+            }
+            auto slash = key.rfind('/');
+            std::string_view leaf = slash == std::string_view::npos ? key : key.substr(slash + 1);
+            return dir + "/.tmp." + std::string(leaf.substr(0, 64)) + "." + std::to_string(::getpid()) + "." +
+                   std::to_string(n);
+        }
+
+        // Creates the key's missing parent directories. Each new directory
+        // is an entry in its parent, which must be synced too: those parents
+        // join `dirs`. Returns the key's own directory.
+        std::string make_parents(std::string_view key, std::set<std::string>& dirs) {
+            auto parent = key_parent(key);
+            if (parent.empty()) return root_str;
+            std::string dir = root_str;
+            std::size_t start = 0;
+            while (start <= parent.size()) {
+                auto end = parent.find('/', start);
+                if (end == std::string_view::npos) end = parent.size();
+                std::string child = dir + "/" + std::string(parent.substr(start, end - start));
+                if (::mkdir(child.c_str(), 0755) == 0) {
+                    dirs.insert(dir);
+                } else if (errno == ENOTDIR) {
+                    throw error(errc::bad_input, "key " + std::string(key) + " lies under another key's blob");
+                } else if (errno != EEXIST) {
+                    throw_errno(errno, "create directory " + child);
+                }
+                dir = std::move(child);
+                start = end + 1;
+            }
+            return dir;
+        }
+
+        // After renames/unlinks: sync the directories now (full) or remember
+        // them (and unsynced files) for flush().
+        void settle(const std::set<std::string>& dirs, const std::vector<std::string>& files, durability d) {
+            if (d == durability::full) {
+                for (const auto& dir : dirs)
+                    if (int e = platform::sync_directory(dir)) throw_errno(e, "sync directory " + dir);
+                return;
+            }
+            std::lock_guard lock(mutex);
+            pending_dirs.insert(dirs.begin(), dirs.end());
+            pending_files.insert(files.begin(), files.end());
+        }
+
+        log_state& open_log(std::string_view key, const std::string& p) {
+            auto it = logs.find(p);
+            if (it != logs.end()) return it->second;
+            log_state ls;
+            std::set<std::string> new_dirs;
+            ls.dir = make_parents(key, new_dirs);
+            bool existed = ::access(p.c_str(), F_OK) == 0;
+            ls.fd = detail::open_fd(p, O_WRONLY | O_APPEND | O_CREAT);
+            if (!ls.fd) throw_errno(errno, "open log " + std::string(key));
+            ls.name_synced = existed && new_dirs.empty();
+            pending_dirs.insert(new_dirs.begin(), new_dirs.end());
+            return logs.emplace(p, std::move(ls)).first->second;
+        }
+
+        std::uint64_t append(std::string_view key, bytes_view data) {
+            std::string p = path(key);
+            std::lock_guard lock(mutex);
+            log_state& ls = open_log(key, p);
+            struct stat st {};
+            if (::fstat(ls.fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+            ls.dirty = true;
+            if (int e = detail::write_all(ls.fd.get(), data)) throw_errno(e, "append to " + std::string(key));
+            return static_cast<std::uint64_t>(st.st_size);
+        }
+
+        void sync_log(std::string_view key) {
+            std::string p = path(key);
+            std::lock_guard lock(mutex);
+            auto it = logs.find(p);
+            if (it == logs.end()) {
+                if (::access(p.c_str(), F_OK) != 0) throw error(errc::not_found, "sync of absent key " + std::string(key));
+                open_log(key, p);
+                it = logs.find(p);
+                it->second.dirty = true;  // written by an earlier open, maybe never synced
+            }
+            log_state& ls = it->second;
+            if (ls.dirty) {
+                if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + std::string(key));
+                ls.dirty = false;
+            }
+            if (!ls.name_synced) {
+                // The log's own entry, then any directories created for it.
+                if (int e = platform::sync_directory(ls.dir)) throw_errno(e, "sync directory " + ls.dir);
+                for (const auto& d : pending_dirs)
+                    if (int e = platform::sync_directory(d)) throw_errno(e, "sync directory " + d);
+                pending_dirs.clear();
+                ls.name_synced = true;
+            }
+        }
+
+        void mark_log_dirty(const std::string& p) {
+            std::lock_guard lock(mutex);
+            if (auto it = logs.find(p); it != logs.end()) it->second.dirty = true;
+            else pending_files.insert(p);
+        }
+
+        void forget_log(const std::string& p) {
+            std::lock_guard lock(mutex);
+            auto it = logs.find(p);
+            if (it == logs.end()) return;
+            // Its unsynced bytes belong to a file that is being replaced or
+            // removed; nothing to keep.
+            logs.erase(it);
+        }
+
+        void flush() {
+            std::lock_guard lock(mutex);
+            for (auto& [p, ls] : logs) {
+                if (ls.dirty) {
+                    if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + p);
+                    ls.dirty = false;
+                }
+                if (!ls.name_synced) {
+                    pending_dirs.insert(ls.dir);
+                    ls.name_synced = true;
+                }
+            }
+            for (const auto& f : pending_files) {
+                auto fd = detail::open_fd(f, O_RDONLY);
+                if (!fd) {
+                    if (errno == ENOENT || errno == ENOTDIR) continue;  // replaced or removed since
+                    throw_errno(errno, "open " + f);
+                }
+                if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + f);
+            }
+            pending_files.clear();
+            for (const auto& d : pending_dirs) {
+                int e = platform::sync_directory(d);
+                if (e != 0 && e != ENOENT) throw_errno(e, "sync directory " + d);
+            }
+            pending_dirs.clear();
+        }
+    };
+
+    std::shared_ptr<impl> impl_;
+};
+
+static_assert(storage<file_storage>);
+
+}  // namespace stowage

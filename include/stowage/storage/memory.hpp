@@ -1,0 +1,263 @@
+// storage/memory.hpp — keyed blobs and append-only logs in memory, with a
+// power-loss simulator for crash tests.
+//
+// The crash model follows what real filesystems do (Pillai et al., "All File
+// Systems Are Not Created Equal", OSDI'14): at a crash everything not yet
+// synced may be lost, and an unsynced *name* change (create, rename, unlink)
+// and unsynced file *contents* survive or vanish independently. So a
+// replace() with durability::none can come back as the old value, the new
+// value, or an empty file under the new name; an unsynced append can come
+// back whole, missing, or (with `torn_writes`) cut at any byte.
+//
+// The model is deliberately no kinder than the Storage contract: a sync
+// makes exactly the synced key durable, not its neighbours (a real directory
+// fsync would persist them too, and code must not count on that).
+//
+// Handles: copies share one storage. crash() invalidates every other handle
+// (the process that held them is "dead": their operations throw errc::io);
+// the handle crash() was called on stays usable, so a test crashes and then
+// reopens components over it. Every crash draws from the seeded generator,
+// so a failing sequence replays exactly.
+//
+// Thread safety: every operation is serialized by one mutex; any number of
+// threads may share handles.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "../bytes.hpp"
+#include "../concepts.hpp"
+#include "../error.hpp"
+#include "key.hpp"
+
+namespace stowage {
+
+class memory_storage {
+public:
+    static constexpr std::string_view name = "memory";
+
+    struct options {
+        std::uint64_t seed = 1;    // crash outcomes are drawn from this seed
+        bool torn_writes = true;   // an unsynced append may survive cut short
+    };
+
+    memory_storage() : memory_storage(options{}) {}
+    explicit memory_storage(options o) : state_(std::make_shared<state>(o)) {}
+
+    // Another handle on the same storage that refuses writes.
+    memory_storage read_only_handle() const {
+        memory_storage h = *this;
+        h.read_only_ = true;
+        return h;
+    }
+
+    // --- Storage concept ---------------------------------------------------
+
+    std::optional<bytes> read(std::string_view key) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return std::nullopt;
+        return it->second->data;
+    }
+
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, std::string(key));
+        const bytes& d = it->second->data;
+        if (offset >= d.size()) return {};
+        auto end = offset + std::min<std::uint64_t>(n, d.size() - offset);
+        return bytes(d.begin() + static_cast<std::ptrdiff_t>(offset), d.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return std::nullopt;
+        return it->second->data.size();
+    }
+
+    bool contains(std::string_view key) const { return size(key).has_value(); }
+
+    std::vector<std::string> list(std::string_view prefix) const {
+        auto lock = live();
+        std::vector<std::string> out;
+        for (auto it = state_->current.lower_bound(prefix);
+             it != state_->current.end() && it->first.starts_with(prefix); ++it)
+            out.push_back(it->first);
+        return out;
+    }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        blob_write w{key, data};
+        replace_batch(std::span<const blob_write>(&w, 1), d);
+    }
+
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        for (const auto& w : writes) validate_key(w.key);
+        auto lock = live_writable();
+        for (const auto& w : writes) {
+            // A replace writes a new file and renames it over the old one:
+            // a fresh inode whose contents are synced unless durability::none.
+            auto node = std::make_shared<inode>();
+            node->data.assign(w.data.begin(), w.data.end());
+            if (d != durability::none) node->synced = node->data;
+            state_->current[std::string(w.key)] = node;
+            if (d == durability::full) state_->durable[std::string(w.key)] = node;
+        }
+    }
+
+    bool remove(std::string_view key, durability d) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return false;
+        state_->current.erase(it);
+        if (d == durability::full) {
+            if (auto dit = state_->durable.find(key); dit != state_->durable.end()) state_->durable.erase(dit);
+        }
+        return true;
+    }
+
+    std::uint64_t append(std::string_view key, bytes_view data) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto& slot = state_->current[std::string(key)];
+        if (!slot) slot = std::make_shared<inode>();
+        std::uint64_t offset = slot->data.size();
+        slot->data.insert(slot->data.end(), data.begin(), data.end());
+        return offset;
+    }
+
+    void sync(std::string_view key) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
+        it->second->synced = it->second->data;
+        state_->durable[std::string(key)] = it->second;
+    }
+
+    void truncate(std::string_view key, std::uint64_t n) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, "truncate of absent key " + std::string(key));
+        it->second->data.resize(n);
+    }
+
+    void flush() {
+        auto lock = live_writable();
+        for (auto& [k, node] : state_->current) node->synced = node->data;
+        state_->durable = state_->current;
+    }
+
+    bool read_only() const { return read_only_; }
+
+    // --- crash simulation ----------------------------------------------------
+
+    // Power loss: every unsynced name change and every unsynced content
+    // change independently survives or is lost; unsynced appends may be torn.
+    // Other handles die; this one stays usable.
+    void crash() {
+        std::lock_guard lock(state_->mutex);
+        auto& st = *state_;
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> survivors;
+        std::set<std::string, std::less<>> keys;
+        for (auto& [k, n] : st.current) keys.insert(k);
+        for (auto& [k, n] : st.durable) keys.insert(k);
+        for (const auto& k : keys) {
+            auto cur = st.current.find(k);
+            auto dur = st.durable.find(k);
+            std::shared_ptr<inode> c = cur == st.current.end() ? nullptr : cur->second;
+            std::shared_ptr<inode> d = dur == st.durable.end() ? nullptr : dur->second;
+            std::shared_ptr<inode> chosen = (c == d || coin(st)) ? c : d;
+            if (chosen) survivors[k] = chosen;
+        }
+        // Contents: decide once per inode (an inode can sit under one name only).
+        for (auto& [k, node] : survivors) {
+            auto fresh = std::make_shared<inode>();
+            fresh->data = surviving_contents(st, *node);
+            fresh->synced = fresh->data;
+            node = fresh;
+        }
+        st.current = survivors;
+        st.durable = survivors;
+        ++st.generation;
+        ++st.crashes;
+        generation_ = st.generation;
+    }
+
+    std::uint64_t crashes() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->crashes;
+    }
+
+private:
+    struct inode {
+        bytes data;    // what a reader sees now
+        bytes synced;  // what is on "stable storage"
+    };
+    struct state {
+        explicit state(options o) : opts(o), rng(o.seed) {}
+        options opts;
+        std::mt19937_64 rng;
+        mutable std::mutex mutex;
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> current;  // names as seen now
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> durable;  // names on stable storage
+        std::uint64_t generation = 0;
+        std::uint64_t crashes = 0;
+    };
+
+    static bool coin(state& st) { return (st.rng() & 1) != 0; }
+
+    static bytes surviving_contents(state& st, const inode& n) {
+        if (n.data == n.synced) return n.data;
+        switch (st.rng() % (st.opts.torn_writes ? 3 : 2)) {
+            case 0: return n.synced;  // nothing unsynced reached the disk
+            case 1: return n.data;    // all of it did
+            default: {
+                // Torn: the synced bytes survive, then some prefix of what
+                // followed (an append cut short by the power loss).
+                bool extends = n.data.size() > n.synced.size() &&
+                               std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
+                if (!extends) return n.synced;
+                std::size_t extra = n.data.size() - n.synced.size();
+                std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
+                return bytes(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(n.synced.size() + keep));
+            }
+        }
+    }
+
+    std::unique_lock<std::mutex> live() const {
+        std::unique_lock lock(state_->mutex);
+        if (generation_ != state_->generation)
+            throw error(errc::io, "memory_storage: handle from before a simulated crash");
+        return lock;
+    }
+
+    std::unique_lock<std::mutex> live_writable() const {
+        if (read_only_) throw error(errc::read_only, "memory_storage: write through a read-only handle");
+        return live();
+    }
+
+    std::shared_ptr<state> state_;
+    std::uint64_t generation_ = 0;
+    bool read_only_ = false;
+};
+
+static_assert(storage<memory_storage>);
+static_assert(simulates_crashes<memory_storage>);
+
+}  // namespace stowage

@@ -52,6 +52,13 @@ enum class durability {
     full,     // on stable storage before the call returns (default)
 };
 
+// How a component or storage is opened. Many readers may open a data
+// directory alongside its one writer.
+enum class open_mode {
+    read_write,
+    read_only,
+};
+
 }  // namespace stowage
 // ---- end stowage/bytes.hpp ----
 // ---- begin stowage/concepts.hpp ----
@@ -116,9 +123,15 @@ namespace stowage {
 //   read_only()            true when opened for reading only; every write
 //                          then throws errc::read_only
 //
-// Keys are validated by every policy: non-empty, '/'-separated components
-// that are not "", "." or "..", no NUL or control bytes, no leading '/'. An
-// invalid key is errc::bad_input and touches nothing.
+// Keys are validated by every policy (storage/key.hpp): non-empty,
+// '/'-separated components that are not empty and do not start with '.'
+// (so no "." or "..": dot-names are reserved for the storage's own files),
+// no NUL, control bytes or backslash, no leading or trailing '/'. An invalid
+// key is errc::bad_input and touches nothing.
+//
+// Storage objects are handles: copies refer to the same storage (a
+// component takes its storage by value; a test keeps a copy to crash and
+// reopen it).
 // Errors: errc::io / errc::no_space from the device, errc::bad_input for keys.
 // ---------------------------------------------------------------------------
 struct blob_write {
@@ -196,32 +209,46 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 // EvictionPolicy: which cache entry leaves next.
 //
 // The cache owns its entries; each entry derives from the policy's `hook`
-// (a Boost.Intrusive hook), so the policy allocates nothing per entry. The
-// policy is told about every change and names the next victim:
+// (Boost.Intrusive hooks plus whatever per-entry state the policy keeps), so
+// the policy allocates nothing per entry. Weights are in the cache's units
+// (1 per entry, or bytes); the policy keeps its own per-queue sums. The cache
+// tells the policy about every change, under the cache's lock:
 //
-//   on_insert(h, key_hash, weight)  a new entry enters the cache
+//   set_capacity(weight)            the budget the policy's entries share
+//                                   (the cache's capacity minus pinned weight)
+//   admit(key_hash, weight)         a new entry asks to enter; called once,
+//                                   before the evictions that make room for it,
+//                                   so the policy can adapt to the newcomer
+//                                   (ARC moves its target on a ghost hit,
+//                                   W-TinyLFU counts the key). false refuses
+//                                   it: the entry is not cached
+//   on_insert(h, key_hash, weight)  the admitted entry enters
 //   on_access(h)                    a hit
-//   on_remove(h)                    the entry left (erased, expired, replaced
-//                                   or evicted); the policy forgets it (it
-//                                   may remember key_hash as a ghost)
-//   victim()                        the entry to evict next (not removed
-//                                   yet), or nullptr when empty
-//   admit(candidate_hash, victim_hash)
-//                                   whether a newcomer should displace the
-//                                   victim (frequency-based admission);
-//                                   policies without admission return true
-//   set_capacity(weight)            the budget, in the cache's weight units
+//   on_update(h, weight)            the value was replaced and now weighs
+//                                   `weight`; counts as an access
+//   on_remove(h)                    the entry left for any reason but eviction
+//                                   (erased, expired, pinned); forget it
+//   evict()                         unlinks and returns the entry to evict
+//                                   next (the policy may remember its key_hash
+//                                   as a ghost), or nullptr when it holds none.
+//                                   The cache calls it until the newcomer fits.
+//   weight()                        the sum of its entries' weights
+//
+// key_hash is well mixed (all 64 bits usable). Policies are not thread-safe;
+// the cache serializes every call.
 // ---------------------------------------------------------------------------
 template <class P>
-concept eviction_policy = requires { typename P::hook; } &&
-    requires(P& p, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
+concept eviction_policy = std::movable<P> && requires { typename P::hook; } &&
+    requires(P& p, const P& cp, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
         { P::name } -> std::convertible_to<std::string_view>;
+        { p.set_capacity(weight) } -> std::same_as<void>;
+        { p.admit(key_hash, weight) } -> std::same_as<bool>;
         { p.on_insert(h, key_hash, weight) } -> std::same_as<void>;
         { p.on_access(h) } -> std::same_as<void>;
+        { p.on_update(h, weight) } -> std::same_as<void>;
         { p.on_remove(h) } -> std::same_as<void>;
-        { p.victim() } -> std::same_as<typename P::hook*>;
-        { p.admit(key_hash, key_hash) } -> std::same_as<bool>;
-        { p.set_capacity(weight) } -> std::same_as<void>;
+        { p.evict() } -> std::same_as<typename P::hook*>;
+        { cp.weight() } -> std::same_as<std::uint64_t>;
     };
 
 // ---------------------------------------------------------------------------
@@ -543,4 +570,1194 @@ static_assert(hasher<sha256>);
 
 }  // namespace stowage
 // ---- end stowage/hash/sha256.hpp ----
+
+// ---- begin stowage/storage/faulty.hpp ----
+// storage/faulty.hpp — fault injection over any Storage policy, in the style
+// of SQLite's I/O-error tests.
+//
+// Every call is broken into the steps a real filesystem performs, and each
+// step is numbered. `fail_at(n, kind)` makes step n fail (once, or every step
+// from n on until heal()); a test loops n = 1, 2, 3 ... until the operation
+// succeeds, and checks after each failure that the key holds the old value
+// or the new one and that the storage is still usable.
+//
+//   replace    1 write temp file    (torn: a partial temp file, never visible)
+//              2 sync temp file     (unless durability::none)
+//              3 rename over target
+//              4 sync directory     (durability::full only; on failure the
+//                                    new value is visible but not durable)
+//   batch      write (+sync) per key, then one rename per key, then one
+//              directory-sync step; keys renamed before the failure keep
+//              their new value
+//   remove     1 unlink, 2 sync directory (full only)
+//   append     1 write (torn: a prefix of the data lands, then the error)
+//   sync, truncate, flush, read, read_range, size, contains, list: 1 step
+//
+// Failure kinds: `io` (EIO), `no_space` (ENOSPC), `torn` (EIO after a
+// partial write). Injected errors are stowage::error with errc::io or
+// errc::no_space and a message that says they were injected.
+//
+// Handles: copies share the inner storage and the fault plan.
+// Thread safety: the plan is mutex-protected; the inner storage's own
+// guarantees apply to the rest.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+// ---- begin stowage/storage/key.hpp ----
+// storage/key.hpp — validation of storage keys, shared by every Storage policy.
+//
+// A key is a relative, '/'-separated path: non-empty components, none of
+// which starts with '.' (that excludes "." and "..", and reserves dot-names
+// for a storage's own files: temp files, the lock file), no NUL or other
+// control bytes, no backslash, no leading or trailing '/'. With those rules
+// no key can name anything outside a file_storage's directory, and a key maps
+// to the same path on every platform.
+//
+// Thread safety: pure functions.
+
+#include <string>
+#include <string_view>
+
+
+namespace stowage {
+
+// Longest key accepted, and longest component (NAME_MAX on Linux is 255
+// bytes; temp-file names add a suffix, so components stay well below it).
+inline constexpr std::size_t max_key_size = 1024;
+inline constexpr std::size_t max_key_component_size = 200;
+
+// Why `key` is not a valid storage key, or an empty view when it is.
+inline std::string_view key_problem(std::string_view key) noexcept {
+    if (key.empty()) return "empty key";
+    if (key.size() > max_key_size) return "key longer than 1024 bytes";
+    if (key.front() == '/') return "absolute key (leading '/')";
+    if (key.back() == '/') return "key ends with '/'";
+    std::size_t start = 0;
+    while (start <= key.size()) {
+        std::size_t end = key.find('/', start);
+        if (end == std::string_view::npos) end = key.size();
+        std::string_view part = key.substr(start, end - start);
+        if (part.empty()) return "empty path component ('//')";
+        if (part == "." || part == "..") return "'.' or '..' path component";
+        if (part.front() == '.') return "component starting with '.' (reserved)";
+        if (part.size() > max_key_component_size) return "path component longer than 200 bytes";
+        for (unsigned char c : part) {
+            if (c < 0x20 || c == 0x7f) return "NUL or control byte";
+            if (c == '\\') return "backslash";
+        }
+        start = end + 1;
+    }
+    return {};
+}
+
+inline bool valid_key(std::string_view key) noexcept { return key_problem(key).empty(); }
+
+// Throws errc::bad_input naming the key and the rule it breaks.
+inline void validate_key(std::string_view key) {
+    if (auto problem = key_problem(key); !problem.empty()) {
+        std::string shown;
+        for (unsigned char c : key.substr(0, 80)) {
+            if (c < 0x20 || c == 0x7f) {
+                static constexpr char hex[] = "0123456789abcdef";
+                shown += "\\x";
+                shown += hex[c >> 4];
+                shown += hex[c & 15];
+            } else {
+                shown += static_cast<char>(c);
+            }
+        }
+        throw error(errc::bad_input, "invalid storage key \"" + shown + "\": " + std::string(problem));
+    }
+}
+
+// The directory part of a key ("a/b/c" -> "a/b", "c" -> "").
+inline std::string_view key_parent(std::string_view key) noexcept {
+    auto slash = key.rfind('/');
+    return slash == std::string_view::npos ? std::string_view{} : key.substr(0, slash);
+}
+
+}  // namespace stowage
+// ---- end stowage/storage/key.hpp ----
+
+namespace stowage {
+
+enum class fault { io, no_space, torn };
+
+template <storage S>
+class faulty_storage {
+public:
+    static constexpr std::string_view name = "faulty";
+
+    explicit faulty_storage(S inner = S{}) : inner_(std::move(inner)), plan_(std::make_shared<plan>()) {}
+
+    // Step n (1 = the next step) fails with `kind`; with `persistent`, every
+    // later step fails too until heal().
+    void fail_at(std::uint64_t n, fault kind = fault::io, bool persistent = false) {
+        std::lock_guard lock(plan_->mutex);
+        plan_->armed = true;
+        plan_->target = plan_->steps + n;
+        plan_->kind = kind;
+        plan_->persistent = persistent;
+        plan_->fired = false;
+    }
+
+    void heal() {
+        std::lock_guard lock(plan_->mutex);
+        plan_->armed = false;
+        plan_->fired = false;
+    }
+
+    // Whether an armed fault has fired since fail_at().
+    bool fired() const {
+        std::lock_guard lock(plan_->mutex);
+        return plan_->fired;
+    }
+
+    std::uint64_t steps() const {
+        std::lock_guard lock(plan_->mutex);
+        return plan_->steps;
+    }
+
+    S& inner() { return inner_; }
+    const S& inner() const { return inner_; }
+
+    // --- Storage concept ---------------------------------------------------
+
+    std::optional<bytes> read(std::string_view key) const {
+        step("read " + std::string(key));
+        return inner_.read(key);
+    }
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        step("read " + std::string(key));
+        return inner_.read_range(key, offset, n);
+    }
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        step("stat " + std::string(key));
+        return inner_.size(key);
+    }
+    bool contains(std::string_view key) const {
+        step("stat " + std::string(key));
+        return inner_.contains(key);
+    }
+    std::vector<std::string> list(std::string_view prefix) const {
+        step("list " + std::string(prefix));
+        return inner_.list(prefix);
+    }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        blob_write w{key, data};
+        replace_batch(std::span<const blob_write>(&w, 1), d);
+    }
+
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        for (const auto& w : writes) validate_key(w.key);
+        if (inner_.read_only()) throw error(errc::read_only, "faulty_storage: write through a read-only storage");
+        for (const auto& w : writes) {
+            step("write temp file for " + std::string(w.key));  // a torn temp file is never visible
+            if (d != durability::none) step("sync temp file for " + std::string(w.key));
+        }
+        // Renames land one by one (with the contents synced as above); the
+        // directory sync that would make them durable comes last.
+        durability landed = d == durability::none ? durability::none : durability::batched;
+        for (const auto& w : writes) {
+            step("rename into " + std::string(w.key));
+            inner_.replace(w.key, w.data, landed);
+        }
+        if (d == durability::full) {
+            step("sync directory");
+            inner_.flush();
+        }
+    }
+
+    bool remove(std::string_view key, durability d) {
+        validate_key(key);
+        step("unlink " + std::string(key));
+        bool existed = inner_.remove(key, d == durability::full ? durability::none : d);
+        if (d == durability::full) {
+            step("sync directory of " + std::string(key));
+            inner_.flush();
+        }
+        return existed;
+    }
+
+    std::uint64_t append(std::string_view key, bytes_view data) {
+        validate_key(key);
+        if (auto torn = step_may_tear("append to " + std::string(key))) {
+            // A prefix of the data reached the file before the error.
+            inner_.append(key, data.first(data.size() / 2));
+            throw error(errc::io, *torn);
+        }
+        return inner_.append(key, data);
+    }
+
+    void sync(std::string_view key) {
+        step("sync " + std::string(key));
+        inner_.sync(key);
+    }
+
+    void truncate(std::string_view key, std::uint64_t n) {
+        step("truncate " + std::string(key));
+        inner_.truncate(key, n);
+    }
+
+    void flush() {
+        step("flush");
+        inner_.flush();
+    }
+
+    bool read_only() const { return inner_.read_only(); }
+
+    // Crash simulation passes through when the inner storage has it.
+    void crash()
+        requires simulates_crashes<S>
+    {
+        inner_.crash();
+    }
+
+private:
+    struct plan {
+        mutable std::mutex mutex;
+        std::uint64_t steps = 0;
+        bool armed = false;
+        std::uint64_t target = 0;
+        fault kind = fault::io;
+        bool persistent = false;
+        bool fired = false;
+    };
+
+    // Counts a step; returns the injected message when this step must fail.
+    std::optional<std::string> due(const std::string& what) const {
+        std::lock_guard lock(plan_->mutex);
+        std::uint64_t n = ++plan_->steps;
+        if (!plan_->armed) return std::nullopt;
+        if (n == plan_->target || (plan_->persistent && n > plan_->target)) {
+            plan_->fired = true;
+            return "injected fault at step " + std::to_string(n) + ": " + what;
+        }
+        return std::nullopt;
+    }
+
+    fault kind() const {
+        std::lock_guard lock(plan_->mutex);
+        return plan_->kind;
+    }
+
+    void step(const std::string& what) const {
+        if (auto msg = due(what)) throw error(kind() == fault::no_space ? errc::no_space : errc::io, *msg);
+    }
+
+    // Like step(), but a `torn` fault is returned for the caller to apply.
+    std::optional<std::string> step_may_tear(const std::string& what) const {
+        auto msg = due(what);
+        if (!msg) return std::nullopt;
+        if (kind() == fault::torn) return msg;
+        throw error(kind() == fault::no_space ? errc::no_space : errc::io, *msg);
+    }
+
+    S inner_;
+    std::shared_ptr<plan> plan_;
+};
+
+}  // namespace stowage
+// ---- end stowage/storage/faulty.hpp ----
+// ---- begin stowage/storage/file.hpp ----
+// storage/file.hpp — a directory on a local filesystem as a Storage policy.
+//
+// Each key is a file at the same relative path (keys are validated, see
+// key.hpp, so none can escape the directory); '/' in a key is a
+// sub-directory, which is how callers spread many keys over directories.
+//
+// Durability (platform.hpp holds the per-platform sync calls):
+//   replace   write a temp file beside the target, sync it, rename it over
+//             the target, sync the directory (full). A crash leaves the old
+//             file or the new one, never a mix. Newly created parent
+//             directories are synced into their parents as well.
+//   batch     all temp files written and synced, all renames, then one sync
+//             per distinct directory.
+//   batched   file contents synced, directory syncs deferred to flush().
+//   none      nothing synced until flush().
+//   logs      append() writes through a cached O_APPEND descriptor; sync()
+//             syncs the data and, the first time, the directory entry.
+//
+// Locking: a read-write open takes an exclusive flock(2) on `.lock` in the
+// directory and writes its pid there; a second writer (this process or
+// another) gets errc::locked naming the holder. Read-only opens take no
+// lock and create nothing, so `stowage verify` can run beside a writer.
+// The lock file also records whether the last writer closed cleanly; after
+// an unclean close, the next writer sweeps leftover temp files.
+//
+// Handles: copies share one open directory (and its lock). The lock is
+// released when the last handle goes away.
+//
+// Thread safety: reads are independent syscalls and may run concurrently
+// with anything. Writes may come from several threads; the bookkeeping
+// (pending syncs, cached log descriptors) is mutex-protected, and appends to
+// one log are serialized. Two concurrent replaces of one key both complete;
+// the later rename wins.
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+// ---- begin stowage/storage/platform.hpp ----
+// storage/platform.hpp — the one place that knows how to make bytes durable
+// on each platform.
+//
+// On Linux fdatasync(2) flushes a file's data and the metadata needed to read
+// it back, and fsync(2) on a directory makes its entries (creates, renames,
+// unlinks) durable. On macOS fsync only reaches the drive's cache, so a
+// durable sync is fcntl(F_FULLFSYNC) (what SQLite's `fullfsync` does).
+//
+// A failed sync is never retried as if it could succeed: after EIO the
+// kernel may already have dropped the dirty pages (the "fsyncgate" lesson),
+// so callers report the failure and the caller's component decides what
+// state it is in.
+
+#include <cerrno>
+#include <fcntl.h>
+#include <string>
+#include <unistd.h>
+
+
+namespace stowage::platform {
+
+// Data (and the size needed to read it) on stable storage. Returns errno or 0.
+inline int sync_data(int fd) noexcept {
+#if defined(__APPLE__)
+    if (::fcntl(fd, F_FULLFSYNC) == 0) return 0;
+    return ::fsync(fd) == 0 ? 0 : errno;
+#elif defined(__linux__)
+    int r;
+    do { r = ::fdatasync(fd); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+#else
+    int r;
+    do { r = ::fsync(fd); } while (r != 0 && errno == EINTR);
+    return r == 0 ? 0 : errno;
+#endif
+}
+
+// A directory's entries on stable storage. Returns errno or 0.
+inline int sync_directory(const std::string& path) noexcept {
+    int fd;
+    do { fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+#if defined(__APPLE__)
+    int r = sync_data(fd);
+#else
+    // fsync, not fdatasync: some filesystems only honour fsync on directories.
+    int r;
+    do { r = ::fsync(fd); } while (r != 0 && errno == EINTR);
+    r = r == 0 ? 0 : errno;
+#endif
+    ::close(fd);
+    return r;
+}
+
+}  // namespace stowage::platform
+// ---- end stowage/storage/platform.hpp ----
+
+namespace stowage {
+
+namespace detail {
+
+// An owned file descriptor.
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    ~unique_fd() { reset(); }
+    int get() const noexcept { return fd_; }
+    explicit operator bool() const noexcept { return fd_ >= 0; }
+    void reset() noexcept {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+
+private:
+    int fd_ = -1;
+};
+
+inline unique_fd open_fd(const std::string& path, int flags, mode_t mode = 0644) {
+    int fd;
+    do { fd = ::open(path.c_str(), flags | O_CLOEXEC, mode); } while (fd < 0 && errno == EINTR);
+    return unique_fd(fd);
+}
+
+// Writes all of data at the descriptor's position; returns errno or 0.
+inline int write_all(int fd, bytes_view data) noexcept {
+    const std::byte* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
+// Reads up to n bytes at offset; returns errno or 0.
+inline int pread_all(int fd, std::byte* out, std::size_t n, std::uint64_t offset, std::size_t& got) noexcept {
+    got = 0;
+    while (got < n) {
+        ssize_t r = ::pread(fd, out + got, n - got, static_cast<off_t>(offset + got));
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (r == 0) break;
+        got += static_cast<std::size_t>(r);
+    }
+    return 0;
+}
+
+}  // namespace detail
+
+class file_storage {
+public:
+    static constexpr std::string_view name = "file";
+
+    // Opens (read_write: creating) the directory.
+    explicit file_storage(const std::filesystem::path& dir, open_mode mode = open_mode::read_write)
+        : impl_(std::make_shared<impl>(dir, mode)) {}
+
+    const std::filesystem::path& directory() const { return impl_->root; }
+
+    // The file a key is stored in (for tools and tests).
+    std::filesystem::path path_of(std::string_view key) const {
+        validate_key(key);
+        return impl_->root / std::filesystem::path(std::string(key));
+    }
+
+    // True when the previous writer did not close cleanly (it crashed or was
+    // killed). Components use it to decide whether to rebuild derived state.
+    bool previous_close_was_unclean() const { return impl_->previous_unclean; }
+
+    // --- Storage concept ---------------------------------------------------
+
+    std::optional<bytes> read(std::string_view key) const {
+        std::string path = impl_->path(key);
+        auto fd = detail::open_fd(path, O_RDONLY);
+        if (!fd) {
+            if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return std::nullopt;
+            throw_errno(errno, "read " + std::string(key));
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        bytes out(static_cast<std::size_t>(st.st_size));
+        std::size_t got = 0;
+        if (int e = detail::pread_all(fd.get(), out.data(), out.size(), 0, got)) throw_errno(e, "read " + std::string(key));
+        out.resize(got);
+        return out;
+    }
+
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        std::string path = impl_->path(key);
+        auto fd = detail::open_fd(path, O_RDONLY);
+        if (!fd) {
+            if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, std::string(key));
+            throw_errno(errno, "read " + std::string(key));
+        }
+        struct stat st {};
+        if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        auto size = static_cast<std::uint64_t>(st.st_size);
+        if (offset >= size) return {};
+        bytes out(static_cast<std::size_t>(std::min(n, size - offset)));
+        std::size_t got = 0;
+        if (int e = detail::pread_all(fd.get(), out.data(), out.size(), offset, got))
+            throw_errno(e, "read " + std::string(key));
+        out.resize(got);
+        return out;
+    }
+
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        std::string path = impl_->path(key);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+            throw_errno(errno, "stat " + std::string(key));
+        }
+        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        return static_cast<std::uint64_t>(st.st_size);
+    }
+
+    bool contains(std::string_view key) const { return size(key).has_value(); }
+
+    std::vector<std::string> list(std::string_view prefix) const {
+        namespace fs = std::filesystem;
+        // Walk only the deepest directory the prefix fully names.
+        std::string base(key_parent(prefix));
+        if (!base.empty() && !valid_key(base)) return {};
+        fs::path start = base.empty() ? impl_->root : impl_->root / base;
+        std::vector<std::string> out;
+        std::error_code ec;
+        if (!fs::is_directory(start, ec)) return out;
+        fs::recursive_directory_iterator it(start, fs::directory_options::none, ec), end;
+        if (ec) throw_errno(ec.value(), "list " + start.string());
+        for (; it != end; it.increment(ec)) {
+            if (ec) throw_errno(ec.value(), "list " + start.string());
+            const auto& entry = *it;
+            std::string leaf = entry.path().filename().string();
+            if (!leaf.empty() && leaf.front() == '.') {  // our own files (lock, temps)
+                if (entry.is_directory(ec)) it.disable_recursion_pending();
+                continue;
+            }
+            if (!entry.is_regular_file(ec)) continue;
+            std::string key = entry.path().lexically_relative(impl_->root).generic_string();
+            if (key.starts_with(prefix)) out.push_back(std::move(key));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        blob_write w{key, data};
+        replace_batch(std::span<const blob_write>(&w, 1), d);
+    }
+
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        impl_->writable();
+        for (const auto& w : writes) validate_key(w.key);
+        struct staged {
+            std::string temp, target, dir;
+        };
+        std::vector<staged> done;
+        std::set<std::string> dirs_to_sync;
+        try {
+            for (const auto& w : writes) {
+                std::string target = impl_->path(w.key);
+                std::string dir = impl_->make_parents(w.key, dirs_to_sync);
+                std::string temp = impl_->temp_name(dir, w.key);
+                auto fd = detail::open_fd(temp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC);
+                if (!fd) {
+                    if (errno == ENOTDIR)
+                        throw error(errc::bad_input, "key " + std::string(w.key) + " lies under another key's blob");
+                    throw_errno(errno, "create temp file for " + std::string(w.key));
+                }
+                done.push_back({temp, target, dir});
+                if (int e = detail::write_all(fd.get(), w.data)) throw_errno(e, "write " + std::string(w.key));
+                if (d != durability::none) {
+                    if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + std::string(w.key));
+                }
+            }
+            for (auto& s : done) {
+                impl_->forget_log(s.target);  // a cached log descriptor would point at the old inode
+                if (::rename(s.temp.c_str(), s.target.c_str()) != 0) {
+                    if (errno == EISDIR)
+                        throw error(errc::bad_input, "key " + s.target + " is a directory holding other keys");
+                    throw_errno(errno, "rename into " + s.target);
+                }
+                s.temp.clear();
+                dirs_to_sync.insert(s.dir);
+            }
+        } catch (...) {
+            for (auto& s : done)
+                if (!s.temp.empty()) ::unlink(s.temp.c_str());
+            throw;
+        }
+        std::vector<std::string> files;
+        if (d == durability::none)
+            for (auto& s : done) files.push_back(s.target);
+        impl_->settle(dirs_to_sync, files, d);
+    }
+
+    bool remove(std::string_view key, durability d) {
+        impl_->writable();
+        std::string path = impl_->path(key);
+        impl_->forget_log(path);
+        if (::unlink(path.c_str()) != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) return false;
+            throw_errno(errno, "remove " + std::string(key));
+        }
+        std::set<std::string> dirs{impl_->dir_of(key)};
+        impl_->settle(dirs, {}, d);
+        return true;
+    }
+
+    std::uint64_t append(std::string_view key, bytes_view data) {
+        impl_->writable();
+        return impl_->append(key, data);
+    }
+
+    void sync(std::string_view key) {
+        impl_->writable();
+        impl_->sync_log(key);
+    }
+
+    void truncate(std::string_view key, std::uint64_t n) {
+        impl_->writable();
+        std::string path = impl_->path(key);
+        int r;
+        do { r = ::truncate(path.c_str(), static_cast<off_t>(n)); } while (r != 0 && errno == EINTR);
+        if (r != 0) {
+            if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, "truncate of absent key " + std::string(key));
+            throw_errno(errno, "truncate " + std::string(key));
+        }
+        impl_->mark_log_dirty(path);
+    }
+
+    void flush() {
+        impl_->writable();
+        impl_->flush();
+    }
+
+    bool read_only() const { return impl_->mode == open_mode::read_only; }
+
+private:
+    struct log_state {
+        detail::unique_fd fd;
+        bool dirty = false;       // appended/truncated since the last sync
+        bool name_synced = true;  // false when this open created the file
+        std::string dir;
+    };
+
+    struct impl {
+        std::filesystem::path root;
+        std::string root_str;
+        open_mode mode;
+        detail::unique_fd lock_fd;
+        bool previous_unclean = false;
+
+        std::mutex mutex;  // guards everything below
+        std::set<std::string> pending_dirs;
+        std::set<std::string> pending_files;
+        std::map<std::string, log_state, std::less<>> logs;  // by path
+        std::uint64_t temp_counter = 0;
+
+        impl(const std::filesystem::path& dir, open_mode m) : root(dir), mode(m) {
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            if (mode == open_mode::read_only) {
+                if (!fs::is_directory(root, ec))
+                    throw error(errc::not_found, "data directory " + root.string() + " does not exist");
+                root_str = root.string();
+                return;
+            }
+            bool existed = fs::is_directory(root, ec);
+            fs::create_directories(root, ec);
+            if (ec) throw_errno(ec.value(), "create data directory " + root.string());
+            root_str = root.string();
+            if (!existed) {
+                // The new directory's own entry must reach its parent.
+                auto parent = root.has_parent_path() ? fs::absolute(root).parent_path() : fs::current_path();
+                if (int e = platform::sync_directory(parent.string())) throw_errno(e, "sync " + parent.string());
+            }
+            take_lock();
+        }
+
+        ~impl() {
+            if (mode != open_mode::read_write || !lock_fd) return;
+            // Clean close: everything synced, then the marker says so.
+            try {
+                flush();
+                write_lock_state("closed");
+            } catch (...) {
+                // A destructor cannot report; the next open sees "open" and
+                // treats the close as unclean, which is the safe reading.
+            }
+        }
+
+        void take_lock() {
+            std::string lock_path = root_str + "/.lock";
+            lock_fd = detail::open_fd(lock_path, O_RDWR | O_CREAT);
+            if (!lock_fd) throw_errno(errno, "open lock file " + lock_path);
+            if (::flock(lock_fd.get(), LOCK_EX | LOCK_NB) != 0) {
+                int e = errno;
+                std::string holder = read_lock_text();
+                lock_fd.reset();
+                if (e == EWOULDBLOCK)
+                    throw error(errc::locked, "data directory " + root_str + " is locked by another writer" +
+                                                  (holder.empty() ? "" : " (" + holder + ")"));
+                throw_errno(e, "lock " + lock_path);
+            }
+            std::string previous = read_lock_text();
+            previous_unclean = previous.find("open") != std::string::npos;
+            if (previous_unclean) sweep_temp_files();
+            write_lock_state("open");
+        }
+
+        std::string read_lock_text() const {
+            char buf[256];
+            ssize_t n = ::pread(lock_fd.get(), buf, sizeof buf - 1, 0);
+            if (n <= 0) return {};
+            std::string s(buf, static_cast<std::size_t>(n));
+            while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+            return s;
+        }
+
+        void write_lock_state(const char* what) {
+            std::string text = "pid " + std::to_string(::getpid()) + " " + what + "\n";
+            if (::ftruncate(lock_fd.get(), 0) != 0) throw_errno(errno, "write lock file");
+            if (::pwrite(lock_fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+                throw_errno(errno, "write lock file");
+            if (int e = platform::sync_data(lock_fd.get())) throw_errno(e, "sync lock file");
+        }
+
+        // Temp files left by a writer that died between write and rename.
+        void sweep_temp_files() {
+            namespace fs = std::filesystem;
+            std::error_code ec;
+            for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+                auto leaf = it->path().filename().string();
+                if (leaf.starts_with(".tmp.")) fs::remove(it->path(), ec);
+            }
+        }
+
+        void writable() const {
+            if (mode == open_mode::read_only)
+                throw error(errc::read_only, "data directory " + root_str + " was opened read-only");
+        }
+
+        std::string path(std::string_view key) const {
+            validate_key(key);
+            std::string p = root_str;
+            p += '/';
+            p += key;
+            return p;
+        }
+
+        std::string dir_of(std::string_view key) const {
+            auto parent = key_parent(key);
+            return parent.empty() ? root_str : root_str + "/" + std::string(parent);
+        }
+
+        std::string temp_name(const std::string& dir, std::string_view key) {
+            std::uint64_t n;
+            {
+                std::lock_guard lock(mutex);
+                n = ++temp_counter;
+            }
+            auto slash = key.rfind('/');
+            std::string_view leaf = slash == std::string_view::npos ? key : key.substr(slash + 1);
+            return dir + "/.tmp." + std::string(leaf.substr(0, 64)) + "." + std::to_string(::getpid()) + "." +
+                   std::to_string(n);
+        }
+
+        // Creates the key's missing parent directories. Each new directory
+        // is an entry in its parent, which must be synced too: those parents
+        // join `dirs`. Returns the key's own directory.
+        std::string make_parents(std::string_view key, std::set<std::string>& dirs) {
+            auto parent = key_parent(key);
+            if (parent.empty()) return root_str;
+            std::string dir = root_str;
+            std::size_t start = 0;
+            while (start <= parent.size()) {
+                auto end = parent.find('/', start);
+                if (end == std::string_view::npos) end = parent.size();
+                std::string child = dir + "/" + std::string(parent.substr(start, end - start));
+                if (::mkdir(child.c_str(), 0755) == 0) {
+                    dirs.insert(dir);
+                } else if (errno == ENOTDIR) {
+                    throw error(errc::bad_input, "key " + std::string(key) + " lies under another key's blob");
+                } else if (errno != EEXIST) {
+                    throw_errno(errno, "create directory " + child);
+                }
+                dir = std::move(child);
+                start = end + 1;
+            }
+            return dir;
+        }
+
+        // After renames/unlinks: sync the directories now (full) or remember
+        // them (and unsynced files) for flush().
+        void settle(const std::set<std::string>& dirs, const std::vector<std::string>& files, durability d) {
+            if (d == durability::full) {
+                for (const auto& dir : dirs)
+                    if (int e = platform::sync_directory(dir)) throw_errno(e, "sync directory " + dir);
+                return;
+            }
+            std::lock_guard lock(mutex);
+            pending_dirs.insert(dirs.begin(), dirs.end());
+            pending_files.insert(files.begin(), files.end());
+        }
+
+        log_state& open_log(std::string_view key, const std::string& p) {
+            auto it = logs.find(p);
+            if (it != logs.end()) return it->second;
+            log_state ls;
+            std::set<std::string> new_dirs;
+            ls.dir = make_parents(key, new_dirs);
+            bool existed = ::access(p.c_str(), F_OK) == 0;
+            ls.fd = detail::open_fd(p, O_WRONLY | O_APPEND | O_CREAT);
+            if (!ls.fd) throw_errno(errno, "open log " + std::string(key));
+            ls.name_synced = existed && new_dirs.empty();
+            pending_dirs.insert(new_dirs.begin(), new_dirs.end());
+            return logs.emplace(p, std::move(ls)).first->second;
+        }
+
+        std::uint64_t append(std::string_view key, bytes_view data) {
+            std::string p = path(key);
+            std::lock_guard lock(mutex);
+            log_state& ls = open_log(key, p);
+            struct stat st {};
+            if (::fstat(ls.fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+            ls.dirty = true;
+            if (int e = detail::write_all(ls.fd.get(), data)) throw_errno(e, "append to " + std::string(key));
+            return static_cast<std::uint64_t>(st.st_size);
+        }
+
+        void sync_log(std::string_view key) {
+            std::string p = path(key);
+            std::lock_guard lock(mutex);
+            auto it = logs.find(p);
+            if (it == logs.end()) {
+                if (::access(p.c_str(), F_OK) != 0) throw error(errc::not_found, "sync of absent key " + std::string(key));
+                open_log(key, p);
+                it = logs.find(p);
+                it->second.dirty = true;  // written by an earlier open, maybe never synced
+            }
+            log_state& ls = it->second;
+            if (ls.dirty) {
+                if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + std::string(key));
+                ls.dirty = false;
+            }
+            if (!ls.name_synced) {
+                // The log's own entry, then any directories created for it.
+                if (int e = platform::sync_directory(ls.dir)) throw_errno(e, "sync directory " + ls.dir);
+                for (const auto& d : pending_dirs)
+                    if (int e = platform::sync_directory(d)) throw_errno(e, "sync directory " + d);
+                pending_dirs.clear();
+                ls.name_synced = true;
+            }
+        }
+
+        void mark_log_dirty(const std::string& p) {
+            std::lock_guard lock(mutex);
+            if (auto it = logs.find(p); it != logs.end()) it->second.dirty = true;
+            else pending_files.insert(p);
+        }
+
+        void forget_log(const std::string& p) {
+            std::lock_guard lock(mutex);
+            auto it = logs.find(p);
+            if (it == logs.end()) return;
+            // Its unsynced bytes belong to a file that is being replaced or
+            // removed; nothing to keep.
+            logs.erase(it);
+        }
+
+        void flush() {
+            std::lock_guard lock(mutex);
+            for (auto& [p, ls] : logs) {
+                if (ls.dirty) {
+                    if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + p);
+                    ls.dirty = false;
+                }
+                if (!ls.name_synced) {
+                    pending_dirs.insert(ls.dir);
+                    ls.name_synced = true;
+                }
+            }
+            for (const auto& f : pending_files) {
+                auto fd = detail::open_fd(f, O_RDONLY);
+                if (!fd) {
+                    if (errno == ENOENT || errno == ENOTDIR) continue;  // replaced or removed since
+                    throw_errno(errno, "open " + f);
+                }
+                if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + f);
+            }
+            pending_files.clear();
+            for (const auto& d : pending_dirs) {
+                int e = platform::sync_directory(d);
+                if (e != 0 && e != ENOENT) throw_errno(e, "sync directory " + d);
+            }
+            pending_dirs.clear();
+        }
+    };
+
+    std::shared_ptr<impl> impl_;
+};
+
+static_assert(storage<file_storage>);
+
+}  // namespace stowage
+// ---- end stowage/storage/file.hpp ----
+// ---- begin stowage/storage/memory.hpp ----
+// storage/memory.hpp — keyed blobs and append-only logs in memory, with a
+// power-loss simulator for crash tests.
+//
+// The crash model follows what real filesystems do (Pillai et al., "All File
+// Systems Are Not Created Equal", OSDI'14): at a crash everything not yet
+// synced may be lost, and an unsynced *name* change (create, rename, unlink)
+// and unsynced file *contents* survive or vanish independently. So a
+// replace() with durability::none can come back as the old value, the new
+// value, or an empty file under the new name; an unsynced append can come
+// back whole, missing, or (with `torn_writes`) cut at any byte.
+//
+// The model is deliberately no kinder than the Storage contract: a sync
+// makes exactly the synced key durable, not its neighbours (a real directory
+// fsync would persist them too, and code must not count on that).
+//
+// Handles: copies share one storage. crash() invalidates every other handle
+// (the process that held them is "dead": their operations throw errc::io);
+// the handle crash() was called on stays usable, so a test crashes and then
+// reopens components over it. Every crash draws from the seeded generator,
+// so a failing sequence replays exactly.
+//
+// Thread safety: every operation is serialized by one mutex; any number of
+// threads may share handles.
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+
+namespace stowage {
+
+class memory_storage {
+public:
+    static constexpr std::string_view name = "memory";
+
+    struct options {
+        std::uint64_t seed = 1;    // crash outcomes are drawn from this seed
+        bool torn_writes = true;   // an unsynced append may survive cut short
+    };
+
+    memory_storage() : memory_storage(options{}) {}
+    explicit memory_storage(options o) : state_(std::make_shared<state>(o)) {}
+
+    // Another handle on the same storage that refuses writes.
+    memory_storage read_only_handle() const {
+        memory_storage h = *this;
+        h.read_only_ = true;
+        return h;
+    }
+
+    // --- Storage concept ---------------------------------------------------
+
+    std::optional<bytes> read(std::string_view key) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return std::nullopt;
+        return it->second->data;
+    }
+
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, std::string(key));
+        const bytes& d = it->second->data;
+        if (offset >= d.size()) return {};
+        auto end = offset + std::min<std::uint64_t>(n, d.size() - offset);
+        return bytes(d.begin() + static_cast<std::ptrdiff_t>(offset), d.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        validate_key(key);
+        auto lock = live();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return std::nullopt;
+        return it->second->data.size();
+    }
+
+    bool contains(std::string_view key) const { return size(key).has_value(); }
+
+    std::vector<std::string> list(std::string_view prefix) const {
+        auto lock = live();
+        std::vector<std::string> out;
+        for (auto it = state_->current.lower_bound(prefix);
+             it != state_->current.end() && it->first.starts_with(prefix); ++it)
+            out.push_back(it->first);
+        return out;
+    }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        blob_write w{key, data};
+        replace_batch(std::span<const blob_write>(&w, 1), d);
+    }
+
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        for (const auto& w : writes) validate_key(w.key);
+        auto lock = live_writable();
+        for (const auto& w : writes) {
+            // A replace writes a new file and renames it over the old one:
+            // a fresh inode whose contents are synced unless durability::none.
+            auto node = std::make_shared<inode>();
+            node->data.assign(w.data.begin(), w.data.end());
+            if (d != durability::none) node->synced = node->data;
+            state_->current[std::string(w.key)] = node;
+            if (d == durability::full) state_->durable[std::string(w.key)] = node;
+        }
+    }
+
+    bool remove(std::string_view key, durability d) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) return false;
+        state_->current.erase(it);
+        if (d == durability::full) {
+            if (auto dit = state_->durable.find(key); dit != state_->durable.end()) state_->durable.erase(dit);
+        }
+        return true;
+    }
+
+    std::uint64_t append(std::string_view key, bytes_view data) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto& slot = state_->current[std::string(key)];
+        if (!slot) slot = std::make_shared<inode>();
+        std::uint64_t offset = slot->data.size();
+        slot->data.insert(slot->data.end(), data.begin(), data.end());
+        return offset;
+    }
+
+    void sync(std::string_view key) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
+        it->second->synced = it->second->data;
+        state_->durable[std::string(key)] = it->second;
+    }
+
+    void truncate(std::string_view key, std::uint64_t n) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto it = state_->current.find(key);
+        if (it == state_->current.end()) throw error(errc::not_found, "truncate of absent key " + std::string(key));
+        it->second->data.resize(n);
+    }
+
+    void flush() {
+        auto lock = live_writable();
+        for (auto& [k, node] : state_->current) node->synced = node->data;
+        state_->durable = state_->current;
+    }
+
+    bool read_only() const { return read_only_; }
+
+    // --- crash simulation ----------------------------------------------------
+
+    // Power loss: every unsynced name change and every unsynced content
+    // change independently survives or is lost; unsynced appends may be torn.
+    // Other handles die; this one stays usable.
+    void crash() {
+        std::lock_guard lock(state_->mutex);
+        auto& st = *state_;
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> survivors;
+        std::set<std::string, std::less<>> keys;
+        for (auto& [k, n] : st.current) keys.insert(k);
+        for (auto& [k, n] : st.durable) keys.insert(k);
+        for (const auto& k : keys) {
+            auto cur = st.current.find(k);
+            auto dur = st.durable.find(k);
+            std::shared_ptr<inode> c = cur == st.current.end() ? nullptr : cur->second;
+            std::shared_ptr<inode> d = dur == st.durable.end() ? nullptr : dur->second;
+            std::shared_ptr<inode> chosen = (c == d || coin(st)) ? c : d;
+            if (chosen) survivors[k] = chosen;
+        }
+        // Contents: decide once per inode (an inode can sit under one name only).
+        for (auto& [k, node] : survivors) {
+            auto fresh = std::make_shared<inode>();
+            fresh->data = surviving_contents(st, *node);
+            fresh->synced = fresh->data;
+            node = fresh;
+        }
+        st.current = survivors;
+        st.durable = survivors;
+        ++st.generation;
+        ++st.crashes;
+        generation_ = st.generation;
+    }
+
+    std::uint64_t crashes() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->crashes;
+    }
+
+private:
+    struct inode {
+        bytes data;    // what a reader sees now
+        bytes synced;  // what is on "stable storage"
+    };
+    struct state {
+        explicit state(options o) : opts(o), rng(o.seed) {}
+        options opts;
+        std::mt19937_64 rng;
+        mutable std::mutex mutex;
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> current;  // names as seen now
+        std::map<std::string, std::shared_ptr<inode>, std::less<>> durable;  // names on stable storage
+        std::uint64_t generation = 0;
+        std::uint64_t crashes = 0;
+    };
+
+    static bool coin(state& st) { return (st.rng() & 1) != 0; }
+
+    static bytes surviving_contents(state& st, const inode& n) {
+        if (n.data == n.synced) return n.data;
+        switch (st.rng() % (st.opts.torn_writes ? 3 : 2)) {
+            case 0: return n.synced;  // nothing unsynced reached the disk
+            case 1: return n.data;    // all of it did
+            default: {
+                // Torn: the synced bytes survive, then some prefix of what
+                // followed (an append cut short by the power loss).
+                bool extends = n.data.size() > n.synced.size() &&
+                               std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
+                if (!extends) return n.synced;
+                std::size_t extra = n.data.size() - n.synced.size();
+                std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
+                return bytes(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(n.synced.size() + keep));
+            }
+        }
+    }
+
+    std::unique_lock<std::mutex> live() const {
+        std::unique_lock lock(state_->mutex);
+        if (generation_ != state_->generation)
+            throw error(errc::io, "memory_storage: handle from before a simulated crash");
+        return lock;
+    }
+
+    std::unique_lock<std::mutex> live_writable() const {
+        if (read_only_) throw error(errc::read_only, "memory_storage: write through a read-only handle");
+        return live();
+    }
+
+    std::shared_ptr<state> state_;
+    std::uint64_t generation_ = 0;
+    bool read_only_ = false;
+};
+
+static_assert(storage<memory_storage>);
+static_assert(simulates_crashes<memory_storage>);
+
+}  // namespace stowage
+// ---- end stowage/storage/memory.hpp ----
 // ---- end stowage/stowage.hpp ----

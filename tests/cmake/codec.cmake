@@ -1,0 +1,3 @@
+# Codecs: described types, JSON, binary, gzip, json_document.
+stowage_test(describe_test describe_test.cpp)
+target_compile_options(describe_test PRIVATE -Wall -Wextra)

@@ -280,7 +280,7 @@ BOOST_AUTO_TEST_CASE(hex_rejects_malformed_text) {
     BOOST_TEST(try_from_hex<4>(good).has_value());
     for (std::string bad : {std::string(""), good.substr(0, 7), good + "0", good + "00",
                             std::string("0000000g"), std::string("0x000000"), std::string(" 0000000"),
-                            std::string("0000000 "), std::string("0000\0000", 8),
+                            std::string("0000000 "), std::string("0000\0" "000", 8),
                             std::string("\xff\xff\xff\xff\xff\xff\xff\xff"), std::string("+1234567"),
                             std::string("ZZZZZZZZ")}) {
         BOOST_TEST(!try_from_hex<4>(bad).has_value(), "accepted '" << bad << "'");

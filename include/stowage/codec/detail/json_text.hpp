@@ -1,0 +1,323 @@
+// codec/detail/json_text.hpp — the JSON text layer shared by json_codec and
+// json_document: the writer's escaping and number checks, and a parse session
+// over simdjson's On-Demand parser that reports errors with a byte position
+// and a field path.
+//
+// Why On-Demand rather than DOM: the DOM parser converts numbers on the way in
+// and refuses those a double cannot hold (1e400), but json_document must keep
+// every number's text exactly. The readers built on this session visit every
+// value of the document (unknown fields included), so the whole text is
+// validated, not only the parts a type reads.
+//
+// Thread safety: each thread parses with its own parser (thread_local);
+// re-entrant use on one thread falls back to a fresh parser.
+// Durability: not applicable.
+#pragma once
+
+#include <simdjson.h>
+
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "../../bytes.hpp"
+#include "../../error.hpp"
+#include "failure.hpp"
+
+namespace stowage::detail {
+
+// Nesting deeper than this is refused (bad_input), so hostile input cannot
+// exhaust the stack of the recursive readers.
+inline constexpr unsigned json_max_depth = 1024;
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+// Appends text to a byte buffer or a std::string.
+template <class Out>
+inline void append_text(Out& out, std::string_view s) {
+    const std::size_t old = out.size();
+    out.resize(old + s.size());
+    if (!s.empty()) std::memcpy(out.data() + old, s.data(), s.size());
+}
+
+template <class Out>
+inline void append_char(Out& out, char c) {
+    out.push_back(static_cast<typename Out::value_type>(c));
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    return simdjson::validate_utf8(s.data(), s.size());
+}
+
+// Offset of the first byte that breaks UTF-8 (overlong forms, surrogates and
+// code points above U+10FFFF included), or s.size() when s is valid.
+inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if (c == 0xED) len = 3, hi = 0x9F;  // no UTF-16 surrogates
+        else if (c >= 0xE1 && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) len = 4, hi = 0x8F;  // nothing above U+10FFFF
+        else return i;
+        if (i + len > n) return i;
+        if (p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (std::size_t k = 2; k < len; ++k)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+        i += len;
+    }
+    return n;
+}
+
+// Writes s as a JSON string literal: quotes, backslash and control characters
+// escaped, everything else (all of non-ASCII) written as UTF-8. Invalid UTF-8
+// is refused: a record holding it could not be read back.
+template <class Out>
+inline void append_json_string(Out& out, std::string_view s) {
+    if (!is_valid_utf8(s))
+        throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
+    static constexpr char hex[] = "0123456789abcdef";
+    append_char(out, '"');
+    std::size_t run = 0;  // start of the pending run of bytes that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        append_text(out, s.substr(run, i - run));
+        run = i + 1;
+        switch (c) {
+            case '"': append_text(out, "\\\""); break;
+            case '\\': append_text(out, "\\\\"); break;
+            case '\n': append_text(out, "\\n"); break;
+            case '\r': append_text(out, "\\r"); break;
+            case '\t': append_text(out, "\\t"); break;
+            case '\b': append_text(out, "\\b"); break;
+            case '\f': append_text(out, "\\f"); break;
+            default: {
+                const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                append_text(out, std::string_view(esc, 6));
+            }
+        }
+    }
+    append_text(out, s.substr(run));
+    append_char(out, '"');
+}
+
+template <class Out, class I>
+inline void append_integer(Out& out, I v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+// Shortest text that reads back as exactly v (std::to_chars' guarantee).
+// NaN and infinities have no JSON form: bad_input.
+template <class Out, class F>
+inline void append_floating(Out& out, F v) {
+    if (!(v == v) || v - v != 0) throw codec_failure{"NaN or infinity cannot be written as JSON"};
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+inline bool is_json_number(std::string_view s) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    auto digit = [&](std::size_t k) { return k < n && s[k] >= '0' && s[k] <= '9'; };
+    if (i < n && s[i] == '-') ++i;
+    if (!digit(i)) return false;
+    if (s[i] == '0') ++i;
+    else
+        while (digit(i)) ++i;
+    if (i < n && s[i] == '.') {
+        ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    return i == n;
+}
+
+inline constexpr bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+inline std::string_view trim_json_space(std::string_view s) noexcept {
+    while (!s.empty() && is_json_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// ---------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------
+
+// Where simdjson's first pass (which reports no position) found its error:
+// the first invalid UTF-8 byte, the first raw control character inside a
+// string, or the start of an unterminated string.
+inline std::size_t locate_stage1_error(std::string_view s) noexcept {
+    if (std::size_t bad = first_invalid_utf8(s); bad != s.size()) return bad;
+    bool in_string = false;
+    std::size_t string_start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (!in_string) {
+            if (c == '"') in_string = true, string_start = i;
+        } else if (c == '\\') {
+            ++i;
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c < 0x20) {
+            return i;
+        }
+    }
+    return in_string ? string_start : std::string::npos;
+}
+
+// One parse: the input copied into a padded buffer (simdjson reads a little
+// past the end), the document, and helpers that report failures.
+class json_session {
+public:
+    using document = simdjson::ondemand::document;
+    using value = simdjson::ondemand::value;
+
+    explicit json_session(std::string_view json) : text_(json) {
+        auto& st = state();
+        if (st.busy) {  // re-entered on this thread: use a private parser
+            own_ = std::make_unique<parser_state>();
+            st_ = own_.get();
+        } else {
+            st_ = &st;
+        }
+        st_->busy = true;
+        const std::size_t need = json.size() + simdjson::SIMDJSON_PADDING;
+        if (st_->capacity < need) {
+            st_->buffer.reset(new char[need]);
+            st_->capacity = need;
+        }
+        if (!json.empty()) std::memcpy(st_->buffer.get(), json.data(), json.size());
+        std::memset(st_->buffer.get() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+        auto err = st_->parser.iterate(st_->buffer.get(), json.size(), st_->capacity).get(doc_);
+        if (err) {
+            codec_failure f{stage1_message(err), {}, locate_stage1_error(json)};
+            release();
+            throw f;
+        }
+    }
+    ~json_session() { release(); }
+    json_session(const json_session&) = delete;
+    json_session& operator=(const json_session&) = delete;
+
+    document& doc() noexcept { return doc_; }
+    std::string_view text() const noexcept { return text_; }
+
+    // Byte offset of the parser's current position (npos when unknown).
+    std::size_t offset() noexcept {
+        const char* loc = nullptr;
+        if (doc_.current_location().get(loc) != simdjson::SUCCESS || !loc) return text_.size();
+        const char* base = st_->buffer.get();
+        if (loc < base || loc > base + text_.size()) return std::string::npos;
+        return static_cast<std::size_t>(loc - base);
+    }
+
+    [[noreturn]] void fail(std::string message) { throw codec_failure{std::move(message), {}, offset()}; }
+    [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
+    void check(simdjson::error_code e) {
+        if (e != simdjson::SUCCESS) fail(e);
+    }
+
+    // After an array or object root has been read to its end: nothing but
+    // whitespace may follow.
+    void expect_end_after_container() {
+        const char* loc = nullptr;
+        auto e = doc_.current_location().get(loc);
+        if (e == simdjson::OUT_OF_BOUNDS) return;
+        throw codec_failure{"unexpected content after the JSON value", {}, offset()};
+    }
+
+    // A scalar root is a single token: the whole text, less whitespace, must
+    // be that token.
+    void expect_single_token(std::string_view token) {
+        if (trim_json_space(text_) != trim_json_space(token))
+            throw codec_failure{"unexpected content after the JSON value", {},
+                               static_cast<std::size_t>(token.data() - st_->buffer.get()) + trim_json_space(token).size()};
+    }
+
+    static std::string describe(simdjson::error_code e) {
+        switch (e) {
+            case simdjson::TAPE_ERROR:
+            case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: return "malformed JSON structure";
+            case simdjson::STRING_ERROR: return "invalid string (bad escape or surrogate)";
+            case simdjson::T_ATOM_ERROR:
+            case simdjson::F_ATOM_ERROR:
+            case simdjson::N_ATOM_ERROR: return "invalid literal";
+            case simdjson::NUMBER_ERROR: return "invalid number";
+            case simdjson::NUMBER_OUT_OF_RANGE: return "number out of range";
+            case simdjson::DEPTH_ERROR: return "nesting too deep";
+            case simdjson::INCORRECT_TYPE: return "malformed value";
+            default: return simdjson::error_message(e);
+        }
+    }
+
+private:
+    struct parser_state {
+        simdjson::ondemand::parser parser;
+        std::unique_ptr<char[]> buffer;
+        std::size_t capacity = 0;
+        bool busy = false;
+    };
+    static parser_state& state() {
+        thread_local parser_state st;
+        return st;
+    }
+    static std::string stage1_message(simdjson::error_code e) {
+        switch (e) {
+            case simdjson::EMPTY: return "empty input (no JSON value)";
+            case simdjson::UTF8_ERROR: return "invalid UTF-8";
+            case simdjson::UNESCAPED_CHARS: return "unescaped control character in a string";
+            case simdjson::UNCLOSED_STRING: return "unterminated string";
+            case simdjson::CAPACITY: return "document too large";
+            default: return describe(e);
+        }
+    }
+    void release() noexcept {
+        if (!st_) return;
+        st_->busy = false;
+        // Do not keep a huge document's buffers alive on the thread forever.
+        if (st_->capacity > (std::size_t{16} << 20)) {
+            st_->buffer.reset();
+            st_->capacity = 0;
+            st_->parser = simdjson::ondemand::parser{};
+        }
+        st_ = nullptr;
+    }
+
+    std::string_view text_;
+    parser_state* st_ = nullptr;
+    std::unique_ptr<parser_state> own_;
+    document doc_;
+};
+
+}  // namespace stowage::detail

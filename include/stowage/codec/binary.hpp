@@ -1,0 +1,623 @@
+// codec/binary.hpp — binary_codec: a compact, versioned, self-delimiting
+// encoding of described types (protobuf-like: tagged fields, varints).
+//
+// Compact: integers are varints (signed ones zigzag-encoded), field names are
+// not stored (a field is identified by its number), strings are length-
+// prefixed. Versioned: every record starts with a format-version byte, and
+// each struct field carries its number and wire type, so a reader skips the
+// fields it does not know (written by a newer version of the struct) and reads
+// absent optional fields as empty.
+//
+// Wire format, version 1 (all multi-byte fixed values little-endian):
+//
+//   record       := 0x01 top
+//   top          := fields (to the end of the record)   for a described struct
+//                 | value(T) (nothing may follow)        for any other T
+//   varint       := LEB128: 7 bits per byte, low group first, high bit set on
+//                   all but the last byte; at most 10 bytes; minimal (no
+//                   trailing zero groups)
+//   value(T):
+//     bool                 varint 0 or 1
+//     unsigned integer     varint
+//     signed integer       varint of zigzag(v) = (v << 1) ^ (v >> 63)
+//     float / double       4 / 8 bytes IEEE 754
+//     std::string          varint byte length, bytes
+//     described enum       the enumerator's name, as a string (renumbering
+//                          or reordering an enum keeps old records readable)
+//     std::optional<T>     0x00 (empty) | 0x01 value(T)
+//     std::vector<T>       varint count, count x value(T)
+//     map<string, T>       varint count, count x (string key, value(T)),
+//                          keys strictly ascending
+//     json_value           kind byte, then: 0 null, 1 false, 2 true,
+//                          3 number (its text, as a string), 4 string,
+//                          5 array (varint count, values),
+//                          6 object (varint count, count x (key, value))
+//     json_document        varint count, count x (string key, json_value)
+//     described struct     varint byte length, fields
+//   fields       := field*
+//   field        := varint key = number << 3 | wire type, payload
+//     number     := the field's 1-based position in STOWAGE_DESCRIBE: append
+//                   new fields at the end, never reorder or remove (keep an
+//                   unused member instead)
+//     wire type 0  varint    payload is value(T): bool, integers
+//               1  fixed64   payload is value(double)
+//               5  fixed32   payload is value(float)
+//               2  length-delimited: varint byte length, then that many bytes.
+//                  For a string, an enum and a struct that is exactly
+//                  value(T); vectors, maps, json_value and json_document are
+//                  wrapped: varint length of value(T), value(T).
+//   An optional field that is empty is not written; a present one is written
+//   as its inner T. Fields are written in increasing number; a reader accepts
+//   any order, skips unknown numbers by their wire type, and refuses a
+//   repeated number, a known number with the wrong wire type and a missing
+//   non-optional field.
+//
+// Errors: malformed input (truncated, bad varint, lengths past the end, a
+// string that is not valid UTF-8 where JSON text is expected, an unknown enum
+// name, an integer out of the member's range, trailing bytes) is
+// errc::corrupt naming the field path and byte offset; a record of a newer
+// format version is errc::unsupported. Hostile lengths never allocate more
+// than the input could hold. Decoding builds a new value and moves it into
+// the target only on success.
+//
+// Thread safety: binary_codec is stateless; use from any threads.
+// Durability: not applicable.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "../bytes.hpp"
+#include "../describe.hpp"
+#include "../error.hpp"
+#include "detail/codec_traits.hpp"
+#include "detail/failure.hpp"
+#include "detail/json_text.hpp"
+#include "json_document.hpp"
+
+namespace stowage {
+namespace detail {
+
+inline constexpr std::uint8_t binary_format_version = 1;
+
+enum class wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+
+template <class T>
+constexpr wire wire_type_of() {
+    if constexpr (is_optional<T>::value) return wire_type_of<typename T::value_type>();
+    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return wire::varint;
+    else if constexpr (std::same_as<T, double>) return wire::fixed64;
+    else if constexpr (std::same_as<T, float>) return wire::fixed32;
+    else return wire::length_delimited;
+}
+
+// value(T) is already "length, bytes" for these, so a field needs no wrapper.
+template <class T>
+constexpr bool self_delimited() {
+    return std::same_as<T, std::string> || described_enum<T> || described<T>;
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------
+inline void put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
+
+inline void put_varint(bytes& out, std::uint64_t v) {
+    std::byte buf[10];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+        buf[n++] = static_cast<std::byte>((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    buf[n++] = static_cast<std::byte>(v);
+    out.insert(out.end(), buf, buf + n);
+}
+
+template <class U>
+inline void put_fixed(bytes& out, U v) {
+    std::byte buf[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) buf[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
+    out.insert(out.end(), buf, buf + sizeof(U));
+}
+
+inline void put_string(bytes& out, std::string_view s) {
+    put_varint(out, s.size());
+    append(out, as_bytes(s));
+}
+
+// Writes body() behind a varint holding its length. The length is not known
+// up front: one byte is reserved (enough below 128 bytes) and the body is
+// shifted in the rare case the length needs more.
+template <class Body>
+void put_length_delimited(bytes& out, Body&& body) {
+    const std::size_t mark = out.size();
+    out.push_back(std::byte{0});
+    body();
+    const std::size_t len = out.size() - mark - 1;
+    if (len < 0x80) {
+        out[mark] = static_cast<std::byte>(len);
+        return;
+    }
+    bytes prefix;
+    put_varint(prefix, len);
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(mark) + 1, prefix.size() - 1, std::byte{0});
+    std::memcpy(out.data() + mark, prefix.data(), prefix.size());
+}
+
+template <class T>
+void write_binary(bytes& out, const T& v);
+
+inline void write_binary_json(bytes& out, const json_value& v) {
+    switch (v.type()) {
+        case json_value::kind::null: put_byte(out, 0); return;
+        case json_value::kind::boolean: put_byte(out, v.as_bool() ? 2 : 1); return;
+        case json_value::kind::number:
+            put_byte(out, 3);
+            put_string(out, v.number_text());
+            return;
+        case json_value::kind::string:
+            put_byte(out, 4);
+            put_string(out, v.as_string());
+            return;
+        case json_value::kind::array:
+            put_byte(out, 5);
+            put_varint(out, v.as_array().size());
+            for (const auto& e : v.as_array()) write_binary_json(out, e);
+            return;
+        case json_value::kind::object:
+            put_byte(out, 6);
+            put_varint(out, v.as_object().size());
+            for (const auto& [k, e] : v.as_object()) {
+                put_string(out, k);
+                write_binary_json(out, e);
+            }
+            return;
+    }
+}
+
+template <class T>
+void write_binary_fields(bytes& out, const T& v) {
+    std::apply(
+        [&](const auto&... fd) {
+            auto one = [&](const auto& f) {
+                const auto& m = v.*(f.pointer);
+                using M = std::remove_cvref_t<decltype(m)>;
+                using Inner = typename std::conditional_t<is_optional<M>::value, M, std::optional<M>>::value_type;
+                const Inner* inner;
+                if constexpr (is_optional<M>::value) {
+                    if (!m) return;
+                    inner = &*m;
+                } else {
+                    inner = &m;
+                }
+                put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
+                try {
+                    if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>())
+                        put_length_delimited(out, [&] { write_binary(out, *inner); });
+                    else
+                        write_binary(out, *inner);
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, f.name);
+                    throw;
+                }
+            };
+            (one(fd), ...);
+        },
+        fields<T>());
+}
+
+template <class T>
+void write_binary(bytes& out, const T& v) {
+    static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        put_byte(out, v ? 1 : 0);
+    } else if constexpr (codec_integer<T>) {
+        if constexpr (std::is_signed_v<T>) {
+            const auto x = static_cast<std::int64_t>(v);
+            put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+        } else {
+            put_varint(out, v);
+        }
+    } else if constexpr (std::same_as<T, double>) {
+        put_fixed(out, std::bit_cast<std::uint64_t>(v));
+    } else if constexpr (std::same_as<T, float>) {
+        put_fixed(out, std::bit_cast<std::uint32_t>(v));
+    } else if constexpr (std::same_as<T, std::string>) {
+        put_string(out, v);
+    } else if constexpr (described_enum<T>) {
+        for (const auto& e : enum_values_v<T>) {
+            if (e.value == v) {
+                put_string(out, e.name);
+                return;
+            }
+        }
+        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
+                            std::string(enum_type_name_v<T>)};
+    } else if constexpr (is_optional<T>::value) {
+        put_byte(out, v ? 1 : 0);
+        if (v) write_binary(out, *v);
+    } else if constexpr (is_vector<T>::value) {
+        put_varint(out, v.size());
+        std::size_t i = 0;
+        for (const auto& e : v) {
+            try {
+                write_binary(out, static_cast<const typename T::value_type&>(e));
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+            ++i;
+        }
+    } else if constexpr (is_string_map<T>::value) {
+        put_varint(out, v.size());
+        for (const auto& [k, e] : v) {
+            put_string(out, k);
+            try {
+                write_binary(out, e);
+            } catch (codec_failure& f) {
+                prepend_key(f, k);
+                throw;
+            }
+        }
+    } else if constexpr (std::same_as<T, json_value>) {
+        write_binary_json(out, v);
+    } else if constexpr (std::same_as<T, json_document>) {
+        put_varint(out, v.size());
+        for (const auto& [k, e] : v) {
+            put_string(out, k);
+            write_binary_json(out, e);
+        }
+    } else if constexpr (described<T>) {
+        put_length_delimited(out, [&] { write_binary_fields(out, v); });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------
+class binary_reader {
+public:
+    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end) noexcept
+        : begin_(begin), p_(p), end_(end) {}
+
+    bool at_end() const noexcept { return p_ == end_; }
+    std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
+    std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+
+    [[noreturn]] void fail(std::string message) const { throw codec_failure{std::move(message), {}, offset()}; }
+
+    std::uint8_t byte() {
+        if (p_ == end_) fail("truncated");
+        return static_cast<std::uint8_t>(*p_++);
+    }
+
+    std::uint64_t varint() {
+        std::uint64_t v = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            if (p_ == end_) fail("truncated varint");
+            const auto b = static_cast<std::uint8_t>(*p_++);
+            if (shift == 63 && b > 1) fail("varint overflows 64 bits");
+            v |= std::uint64_t{b & 0x7Fu} << shift;
+            if (!(b & 0x80)) {
+                if (b == 0 && shift != 0) fail("non-minimal varint");
+                return v;
+            }
+            if (shift == 63) fail("varint longer than 10 bytes");
+        }
+    }
+
+    template <class U>
+    U fixed() {
+        if (remaining() < sizeof(U)) fail("truncated");
+        U v = 0;
+        for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
+        p_ += sizeof(U);
+        return v;
+    }
+
+    // A length or count that must fit in what is left (every element takes
+    // at least one byte), so a hostile count cannot make us allocate.
+    std::size_t count() {
+        const std::uint64_t n = varint();
+        if (n > remaining()) fail("length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) + " bytes left");
+        return static_cast<std::size_t>(n);
+    }
+
+    std::string_view string() {
+        const std::size_t n = count();
+        std::string_view s(reinterpret_cast<const char*>(p_), n);
+        p_ += n;
+        return s;
+    }
+
+    // A reader over the next n bytes; this one moves past them.
+    binary_reader sub(std::size_t n) {
+        if (n > remaining()) fail("truncated");
+        binary_reader r(begin_, p_, p_ + n);
+        p_ += n;
+        return r;
+    }
+
+    void skip(wire w) {
+        switch (w) {
+            case wire::varint: (void)varint(); return;
+            case wire::fixed64: (void)fixed<std::uint64_t>(); return;
+            case wire::fixed32: (void)fixed<std::uint32_t>(); return;
+            case wire::length_delimited: (void)sub(count()); return;
+        }
+        fail("unknown wire type");
+    }
+
+private:
+    const std::byte* begin_;
+    const std::byte* p_;
+    const std::byte* end_;
+};
+
+template <class T>
+void read_binary(binary_reader& r, T& out);
+
+inline json_value read_binary_json(binary_reader& r, unsigned depth) {
+    if (depth >= json_max_depth) r.fail("nesting too deep");
+    const std::uint8_t k = r.byte();
+    switch (k) {
+        case 0: return json_value{};
+        case 1: return json_value(false);
+        case 2: return json_value(true);
+        case 3: {
+            auto t = r.string();
+            if (!is_json_number(t)) r.fail("invalid JSON number text");
+            return json_value::number(t);
+        }
+        case 4: {
+            auto s = r.string();
+            if (!is_valid_utf8(s)) r.fail("string is not valid UTF-8");
+            return json_value(s);
+        }
+        case 5: {
+            const std::size_t n = r.count();
+            json_value::array a;
+            a.reserve(std::min<std::size_t>(n, 1024));
+            for (std::size_t i = 0; i < n; ++i) {
+                try {
+                    a.push_back(read_binary_json(r, depth + 1));
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            }
+            return json_value(std::move(a));
+        }
+        case 6: {
+            const std::size_t n = r.count();
+            json_value::object o;
+            o.reserve(std::min<std::size_t>(n, 1024));
+            for (std::size_t i = 0; i < n; ++i) {
+                auto key = r.string();
+                if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
+                try {
+                    o.emplace_back(std::string(key), read_binary_json(r, depth + 1));
+                } catch (codec_failure& f) {
+                    prepend_key(f, key);
+                    throw;
+                }
+            }
+            return json_value(std::move(o));
+        }
+        default: r.fail("unknown JSON value kind " + std::to_string(k));
+    }
+}
+
+template <class T>
+void read_binary_fields(binary_reader& r, T& out) {
+    constexpr std::size_t n = field_count_v<T>;
+    std::array<bool, n> seen{};
+    const auto& fs = fields<T>();
+    while (!r.at_end()) {
+        const std::uint64_t key = r.varint();
+        const auto w = static_cast<wire>(key & 7);
+        if (w != wire::varint && w != wire::fixed64 && w != wire::fixed32 && w != wire::length_delimited)
+            r.fail("unknown wire type " + std::to_string(key & 7));
+        const std::uint64_t number = key >> 3;
+        if (number == 0) r.fail("field number 0");
+        if (number > n) {  // a field from a newer version of the struct
+            r.skip(w);
+            continue;
+        }
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            auto one = [&](const auto& fd, std::size_t i) {
+                if (number != i + 1) return false;
+                auto& m = out.*(fd.pointer);
+                using M = std::remove_cvref_t<decltype(m)>;
+                try {
+                    if (seen[i]) r.fail("field repeated");
+                    if (w != wire_type_of<M>())
+                        r.fail("wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
+                               std::to_string(static_cast<int>(wire_type_of<M>())));
+                    auto read_inner = [&](auto& target) {
+                        using Inner = std::remove_cvref_t<decltype(target)>;
+                        if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>()) {
+                            binary_reader body = r.sub(r.count());
+                            read_binary(body, target);
+                            if (!body.at_end()) body.fail("unexpected bytes after the value");
+                        } else {
+                            read_binary(r, target);
+                        }
+                    };
+                    if constexpr (is_optional<M>::value) read_inner(m.emplace());
+                    else read_inner(m);
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, fd.name);
+                    throw;
+                }
+                seen[i] = true;
+                return true;
+            };
+            (one(std::get<I>(fs), I) || ...);
+        }(std::make_index_sequence<n>{});
+    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        auto one = [&](const auto& fd, std::size_t i) {
+            if (seen[i]) return;
+            auto& m = out.*(fd.pointer);
+            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+                m.reset();
+            } else {
+                throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
+            }
+        };
+        (one(std::get<I>(fs), I), ...);
+    }(std::make_index_sequence<n>{});
+}
+
+template <class T>
+void read_binary(binary_reader& r, T& out) {
+    static_assert(codable<T>, "binary_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        const std::uint64_t b = r.varint();
+        if (b > 1) r.fail("boolean is " + std::to_string(b));
+        out = b == 1;
+    } else if constexpr (codec_integer<T>) {
+        using lim = std::numeric_limits<T>;
+        const std::uint64_t raw = r.varint();
+        if constexpr (std::is_signed_v<T>) {
+            const auto x = static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+            if (x < lim::min() || x > lim::max()) r.fail("integer " + std::to_string(x) + " out of range");
+            out = static_cast<T>(x);
+        } else {
+            if (raw > lim::max()) r.fail("integer " + std::to_string(raw) + " out of range");
+            out = static_cast<T>(raw);
+        }
+    } else if constexpr (std::same_as<T, double>) {
+        out = std::bit_cast<double>(r.fixed<std::uint64_t>());
+    } else if constexpr (std::same_as<T, float>) {
+        out = std::bit_cast<float>(r.fixed<std::uint32_t>());
+    } else if constexpr (std::same_as<T, std::string>) {
+        out.assign(r.string());
+    } else if constexpr (described_enum<T>) {
+        auto name = r.string();
+        auto e = enum_from_name<T>(name);
+        if (!e) r.fail("\"" + std::string(name.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
+        out = *e;
+    } else if constexpr (is_optional<T>::value) {
+        const std::uint8_t present = r.byte();
+        if (present > 1) r.fail("optional marker is " + std::to_string(present));
+        if (present) read_binary(r, out.emplace());
+        else out.reset();
+    } else if constexpr (is_vector<T>::value) {
+        const std::size_t n = r.count();
+        out.clear();
+        out.reserve(std::min<std::size_t>(n, 1024));
+        for (std::size_t i = 0; i < n; ++i) {
+            try {
+                if constexpr (std::same_as<typename T::value_type, bool>) {
+                    bool b = false;
+                    read_binary(r, b);
+                    out.push_back(b);
+                } else {
+                    read_binary(r, out.emplace_back());
+                }
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+        }
+    } else if constexpr (is_string_map<T>::value) {
+        const std::size_t n = r.count();
+        out.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string key(r.string());
+            if (!out.empty() && !(out.rbegin()->first < key)) r.fail("map keys out of order or repeated");
+            typename T::mapped_type m{};
+            try {
+                read_binary(r, m);
+            } catch (codec_failure& f) {
+                prepend_key(f, key);
+                throw;
+            }
+            out.emplace_hint(out.end(), std::move(key), std::move(m));
+        }
+    } else if constexpr (std::same_as<T, json_value>) {
+        out = read_binary_json(r, 1);
+    } else if constexpr (std::same_as<T, json_document>) {
+        const std::size_t n = r.count();
+        json_value::object o;
+        o.reserve(std::min<std::size_t>(n, 1024));
+        for (std::size_t i = 0; i < n; ++i) {
+            auto key = r.string();
+            if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
+            try {
+                o.emplace_back(std::string(key), read_binary_json(r, 1));
+            } catch (codec_failure& f) {
+                prepend_key(f, key);
+                throw;
+            }
+        }
+        out = json_document(std::move(o));
+    } else if constexpr (described<T>) {
+        binary_reader body = r.sub(r.count());
+        read_binary_fields(body, out);
+    }
+}
+
+template <class T>
+void add_binary_root_name(codec_failure& f) {
+    if constexpr (described<T>) prepend_field(f, type_name_v<T>);
+}
+
+}  // namespace detail
+
+struct binary_codec {
+    static constexpr std::string_view name = "binary";
+
+    // Appends v's record (version byte, then the value) to out.
+    template <detail::codable T>
+    void encode(const T& v, bytes& out) const {
+        const std::size_t old = out.size();
+        try {
+            detail::put_byte(out, detail::binary_format_version);
+            if constexpr (described<T>) detail::write_binary_fields(out, v);
+            else detail::write_binary(out, v);
+        } catch (detail::codec_failure& f) {
+            out.resize(old);
+            detail::add_binary_root_name<T>(f);
+            detail::throw_codec_failure(f, "binary encode", errc::bad_input);
+        }
+    }
+
+    // Replaces out with the value of the record in `in`.
+    template <detail::codable T>
+    void decode(bytes_view in, T& out) const {
+        if (in.empty()) throw error(errc::corrupt, "binary decode: empty record");
+        const auto version = static_cast<std::uint8_t>(in[0]);
+        if (version != detail::binary_format_version) {
+            throw error(version > detail::binary_format_version ? errc::unsupported : errc::corrupt,
+                        "binary decode: format version " + std::to_string(version) + " (this build reads version " +
+                            std::to_string(detail::binary_format_version) + ")");
+        }
+        T value{};
+        try {
+            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size());
+            if constexpr (described<T>) {
+                detail::read_binary_fields(r, value);
+            } else {
+                detail::read_binary(r, value);
+                if (!r.at_end()) r.fail("unexpected bytes after the value");
+            }
+        } catch (detail::codec_failure& f) {
+            detail::add_binary_root_name<T>(f);
+            detail::throw_codec_failure(f, "binary decode", errc::corrupt);
+        }
+        out = std::move(value);
+    }
+};
+
+}  // namespace stowage

@@ -12,6 +12,7 @@
 
 #include "cli/common.hpp"
 #include "cli/hash_command.hpp"
+#include "cli/store_commands.hpp"
 
 namespace {
 
@@ -19,7 +20,7 @@ using namespace stowage::cli;
 
 // Every subcommand, in the order `stowage --help` lists them.
 constexpr const command* commands[] = {
-    &hash_command,
+    &put_command, &get_command, &ls_command, &rm_command, &verify_command, &hash_command,
 };
 
 const command* find_command(std::string_view name) {

@@ -16,3 +16,14 @@
 #include "storage/key.hpp"
 #include "storage/memory.hpp"
 #include "storage/platform.hpp"
+
+#include "describe.hpp"
+
+#include "codec/binary.hpp"
+#include "codec/gzip.hpp"
+#include "codec/json.hpp"
+#include "codec/json_document.hpp"
+
+#include "envelope.hpp"
+#include "projection.hpp"
+#include "store.hpp"

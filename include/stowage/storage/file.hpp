@@ -10,7 +10,10 @@
 //             file or the new one, never a mix. Newly created parent
 //             directories are synced into their parents as well.
 //   batch     all temp files written and synced, all renames, then one sync
-//             per distinct directory.
+//             per distinct directory. From `syncfs_batch` files or
+//             directories on, one syncfs(2) of the whole filesystem replaces
+//             the per-file and per-directory syncs (Linux; elsewhere the
+//             per-file path is kept) — many times cheaper for bulk writes.
 //   batched   file contents synced, directory syncs deferred to flush().
 //   none      nothing synced until flush().
 //   logs      append() writes through a cached O_APPEND descriptor; sync()
@@ -128,6 +131,9 @@ class file_storage {
 public:
     static constexpr std::string_view name = "file";
 
+    // Batches of at least this many keys are synced with one syncfs(2).
+    static constexpr std::size_t syncfs_batch = 16;
+
     // Opens (read_write: creating) the directory.
     explicit file_storage(const std::filesystem::path& dir, open_mode mode = open_mode::read_write)
         : impl_(std::make_shared<impl>(dir, mode)) {}
@@ -235,6 +241,7 @@ public:
         };
         std::vector<staged> done;
         std::set<std::string> dirs_to_sync;
+        const bool use_syncfs = writes.size() >= syncfs_batch;
         try {
             for (const auto& w : writes) {
                 std::string target = impl_->path(w.key);
@@ -248,8 +255,23 @@ public:
                 }
                 done.push_back({temp, target, dir});
                 if (int e = detail::write_all(fd.get(), w.data)) throw_errno(e, "write " + std::string(w.key));
-                if (d != durability::none) {
+                if (d != durability::none && !use_syncfs) {
                     if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + std::string(w.key));
+                }
+            }
+            if (d != durability::none && use_syncfs) {
+                // Many files: one filesystem-wide sync costs less than one
+                // per file, and orders every temp file's contents before
+                // any rename below.
+                int e = platform::sync_filesystem(impl_->root_str);
+                if (e == ENOTSUP) {
+                    for (auto& s : done) {
+                        auto fd = detail::open_fd(s.temp, O_RDONLY);
+                        if (!fd) throw_errno(errno, "open " + s.temp);
+                        if (int e2 = platform::sync_data(fd.get())) throw_errno(e2, "sync " + s.temp);
+                    }
+                } else if (e != 0) {
+                    throw_errno(e, "sync file system of " + impl_->root_str);
                 }
             }
             for (auto& s : done) {
@@ -474,6 +496,11 @@ private:
         // them (and unsynced files) for flush().
         void settle(const std::set<std::string>& dirs, const std::vector<std::string>& files, durability d) {
             if (d == durability::full) {
+                if (dirs.size() >= syncfs_batch) {
+                    int e = platform::sync_filesystem(root_str);
+                    if (e == 0) return;
+                    if (e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
+                }
                 for (const auto& dir : dirs)
                     if (int e = platform::sync_directory(dir)) throw_errno(e, "sync directory " + dir);
                 return;
@@ -559,6 +586,15 @@ private:
                     pending_dirs.insert(ls.dir);
                     ls.name_synced = true;
                 }
+            }
+            if (pending_files.size() + pending_dirs.size() >= syncfs_batch) {
+                int e = platform::sync_filesystem(root_str);
+                if (e == 0) {
+                    pending_files.clear();
+                    pending_dirs.clear();
+                    return;
+                }
+                if (e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
             }
             for (const auto& f : pending_files) {
                 auto fd = detail::open_fd(f, O_RDONLY);

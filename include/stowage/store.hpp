@@ -1,0 +1,670 @@
+// store.hpp — a typed entity store: one collection of entities with string
+// ids over any Storage policy, each entity one self-describing, checksummed
+// record (envelope.hpp), with an in-memory listing of every entity's
+// projection (projection.hpp) so listing never reads entities.
+//
+//   store<session, file_storage, gzip<json_codec>, sha256, session_summary>
+//       sessions(file_storage("data"), "sessions");
+//   sessions.put(s);                        // atomic, durable at return
+//   auto s = sessions.get("42");            // verified, std::optional
+//   for (auto& [id, summary] : sessions.list()) ...
+//
+// Layout: the record of id X lives at key "<collection>/<shard>/<escaped X>"
+// where shard is two hex digits of CRC-32C(X) (256 directories, so no
+// directory grows huge) and the escaped id percent-encodes every byte
+// outside [A-Za-z0-9_.-] (and a leading '.'); ids whose escaped form is
+// longer than 150 bytes are stored under "~" + SHA-256(X) hex. The id itself
+// is always in the envelope. "<collection>/listing" holds the listing
+// snapshot (below).
+//
+// Durability (store_options::durability): `full` (default) — put/erase are
+// on stable storage when they return; `batched` — a background flusher
+// syncs within `batch_window`; `none` — only flush() or a clean close syncs.
+// A write is atomic in every mode: after a crash a reader sees the old
+// record or the new one (Storage's atomic replace).
+//
+// The listing after a crash: a clean close writes the listing to
+// "<collection>/listing" (after flushing everything); a read-write open
+// loads it and durably removes it before accepting any write. So a listing
+// snapshot on disk is always exact; without one (a crash, a kill, a power
+// loss) the listing is rebuilt from the records' envelope headers, which
+// carry the projections. Records whose header is damaged are left out of the
+// listing and reported by open_problems() and verify().
+//
+// Thread safety: any number of concurrent readers (get, contains, list,
+// verify) with concurrent writers; writers (put, erase) are serialized by
+// the store, so several threads may write. A read concurrent with a write
+// of the same id sees the old or the new entity. One read-write store per
+// collection per data directory (file_storage's lock enforces one writer
+// process); read-only stores may run beside it and see the listing as of
+// their open (refresh() re-reads it).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "bytes.hpp"
+#include "codec/json.hpp"
+#include "codec/json_document.hpp"
+#include "concepts.hpp"
+#include "envelope.hpp"
+#include "error.hpp"
+#include "hash/blake2b.hpp"
+#include "hash/crc32c.hpp"
+#include "hash/hex.hpp"
+#include "hash/sha256.hpp"
+#include "projection.hpp"
+#include "storage/key.hpp"
+
+namespace stowage {
+
+struct store_options {
+    stowage::durability durability = stowage::durability::full;
+    // With durability::batched: the longest time a returned write stays unsynced.
+    std::chrono::milliseconds batch_window{50};
+    // Written into every record; readers see which schema wrote a record.
+    std::uint32_t schema_version = 1;
+};
+
+// What verify() found.
+struct verify_report {
+    std::size_t records = 0;                                  // records checked
+    std::uint64_t bytes = 0;                                  // bytes read
+    std::vector<std::pair<std::string, std::string>> damaged;  // key, what is wrong
+    bool ok() const { return damaged.empty(); }
+};
+
+// --- record keys -------------------------------------------------------------
+
+// Collection names are one key component of [A-Za-z0-9_-], not "listing".
+inline void validate_collection(std::string_view c) {
+    bool ok = !c.empty() && c.size() <= 64;
+    for (char ch : c)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (!ok) throw error(errc::bad_input, "invalid collection name \"" + std::string(c.substr(0, 80)) +
+                                              "\" (1-64 characters of A-Z a-z 0-9 _ -)");
+}
+
+inline void validate_id(std::string_view id) {
+    if (id.empty()) throw error(errc::bad_input, "empty entity id");
+    if (id.size() > 4096) throw error(errc::bad_input, "entity id longer than 4096 bytes");
+}
+
+// The storage key of an entity's record (see the header comment).
+inline std::string record_key(std::string_view collection, std::string_view id) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string escaped;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        auto c = static_cast<unsigned char>(id[i]);
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                     c == '-' || (c == '.' && i > 0);
+        if (plain) {
+            escaped += static_cast<char>(c);
+        } else {
+            escaped += '%';
+            escaped += hex[c >> 4];
+            escaped += hex[c & 15];
+        }
+    }
+    if (escaped.size() > 150) escaped = "~" + to_hex(hash_of<sha256>(id));
+    std::uint32_t shard = crc32c::of(as_bytes(id)) & 0xff;
+    std::string key(collection);
+    key += '/';
+    key += hex[shard >> 4];
+    key += hex[shard & 15];
+    key += '/';
+    key += escaped;
+    return key;
+}
+
+// Whether a key (as listed under "<collection>/") is a record key.
+inline bool is_record_key(std::string_view collection, std::string_view key) {
+    if (key.size() < collection.size() + 5 || !key.starts_with(collection) || key[collection.size()] != '/') return false;
+    auto rest = key.substr(collection.size() + 1);
+    auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+    return rest.size() > 3 && is_hex(rest[0]) && is_hex(rest[1]) && rest[2] == '/' &&
+           rest.find('/', 3) == std::string_view::npos;
+}
+
+// --- digests by name -----------------------------------------------------------
+
+// The digest of data with the hasher named `name` (the built-in hashers), or
+// nullopt for a hasher this build does not know.
+inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
+    auto run = [&](auto h) {
+        h.update(data);
+        auto d = h.finish();
+        return bytes(d.begin(), d.end());
+    };
+    if (name == sha256::name) return run(sha256{});
+    if (name == blake2b::name) return run(blake2b{});
+    if (name == crc32c::name) return run(crc32c{});
+    return std::nullopt;
+}
+
+// Checks a whole record (header CRC, payload length and digest) without
+// decoding it. Throws corrupt / checksum_mismatch / unsupported naming the key.
+inline envelope_header verify_record(bytes_view record, std::string_view key) {
+    envelope_header h = parse_envelope_header(record, key);
+    if (record.size() - h.payload_offset != h.payload_size)
+        throw error(errc::corrupt, std::string(key) + ": payload is " + std::to_string(record.size() - h.payload_offset) +
+                                       " bytes, header says " + std::to_string(h.payload_size));
+    auto digest = digest_by_name(h.hasher, record.subspan(h.payload_offset));
+    if (!digest) throw error(errc::unsupported, std::string(key) + ": unknown hasher \"" + h.hasher + "\"");
+    if (*digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+    return h;
+}
+
+// Reads just the envelope header of a record (one small read for most).
+template <storage Storage>
+envelope_header read_record_header(const Storage& s, std::string_view key) {
+    bytes probe = s.read_range(key, 0, envelope_probe_size);
+    std::size_t need = envelope_header_size(probe, key);
+    if (need > probe.size()) probe = s.read_range(key, 0, need);
+    return parse_envelope_header(probe, key);
+}
+
+// --- the store -------------------------------------------------------------------
+
+template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
+          class Projection = json_document>
+    requires codec_for<Codec, Entity>
+class store {
+public:
+    using entity_type = Entity;
+    using projection_type = Projection;
+    using storage_type = Storage;
+
+    struct listed {
+        std::string id;
+        Projection projection;
+    };
+
+    store(Storage storage, std::string collection, store_options options = {}, Codec codec = {})
+        : storage_(std::move(storage)), collection_(std::move(collection)), options_(options), codec_(std::move(codec)) {
+        validate_collection(collection_);
+        // A writer needs the listing (and must retire the snapshot) before
+        // its first write; a reader loads it on first use, so `get` through
+        // a read-only store reads one record and nothing else.
+        if (!storage_.read_only()) load_listing();
+        if (!storage_.read_only() && options_.durability == durability::batched)
+            flusher_ = std::thread([this] { flusher_loop(); });
+    }
+
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // Clean close: everything synced, then the listing snapshot written so
+    // the next open need not rebuild it.
+    ~store() {
+        stop_flusher();
+        if (storage_.read_only()) return;
+        try {
+            storage_.flush();
+            save_listing();
+        } catch (...) {
+            // No snapshot: the next open rebuilds the listing from the
+            // records, which is always correct.
+        }
+    }
+
+    const std::string& collection() const { return collection_; }
+    Storage& storage() { return storage_; }
+    const store_options& options() const { return options_; }
+
+    // --- writes ----------------------------------------------------------------
+
+    // Stores e under its id (atomically replacing any earlier version).
+    // `lsn` is the log sequence number the WAL wrote it at (0 outside the WAL).
+    void put(const Entity& e, std::uint64_t lsn = 0) {
+        std::string id = entity_id(e);
+        validate_id(id);
+        writable();
+        Projection p = project<Projection>(e);
+        bytes record = make_record(id, e, p, lsn);
+        std::string key = record_key(collection_, id);
+        std::lock_guard write_lock(write_mutex_);
+        try {
+            storage_.replace(key, record, options_.durability);
+        } catch (...) {
+            reconcile(id, key);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            listing_.insert_or_assign(std::move(id), std::move(p));
+        }
+        wrote();
+    }
+
+    // Stores many entities with one batched storage write (on file_storage:
+    // one sync for all of them instead of one per record). Each record is
+    // atomic on its own; after a crash mid-batch some may be new and some old.
+    void put_many(std::span<const Entity> entities, std::uint64_t lsn = 0) {
+        writable();
+        std::vector<std::string> ids, keys;
+        std::vector<Projection> projections;
+        std::vector<bytes> records;
+        for (const auto& e : entities) {
+            ids.push_back(entity_id(e));
+            validate_id(ids.back());
+            keys.push_back(record_key(collection_, ids.back()));
+            projections.push_back(project<Projection>(e));
+            records.push_back(make_record(ids.back(), e, projections.back(), lsn));
+        }
+        std::vector<blob_write> writes;
+        for (std::size_t i = 0; i < records.size(); ++i) writes.push_back({keys[i], records[i]});
+        std::lock_guard write_lock(write_mutex_);
+        try {
+            storage_.replace_batch(writes, options_.durability);
+        } catch (...) {
+            for (std::size_t i = 0; i < ids.size(); ++i) reconcile(ids[i], keys[i]);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            for (std::size_t i = 0; i < ids.size(); ++i) listing_.insert_or_assign(std::move(ids[i]), std::move(projections[i]));
+        }
+        wrote();
+    }
+
+    // Removes the entity; true if it existed.
+    bool erase(std::string_view id) {
+        validate_id(id);
+        writable();
+        std::lock_guard write_lock(write_mutex_);
+        std::string key = record_key(collection_, id);
+        bool existed;
+        try {
+            existed = storage_.remove(key, options_.durability);
+        } catch (...) {
+            reconcile(std::string(id), key);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            if (auto it = listing_.find(id); it != listing_.end()) {
+                listing_.erase(it);
+                existed = true;
+            }
+        }
+        wrote();
+        return existed;
+    }
+
+    // Everything written so far is on stable storage.
+    void flush() {
+        writable();
+        std::lock_guard write_lock(write_mutex_);
+        storage_.flush();
+        rethrow_flusher_error();
+    }
+
+    // --- reads -------------------------------------------------------------------
+
+    // The entity, verified against its digest; nullopt when absent. Damage is
+    // checksum_mismatch or corrupt naming the key, never a wrong value.
+    std::optional<Entity> get(std::string_view id) const {
+        validate_id(id);
+        std::string key = record_key(collection_, id);
+        auto record = storage_.read(key);
+        if (!record) return std::nullopt;
+        return decode_record(*record, key, id);
+    }
+
+    // From the listing (no I/O).
+    bool contains(std::string_view id) const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return listing_.find(id) != listing_.end();
+    }
+
+    std::size_t size() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return listing_.size();
+    }
+
+    // Every entity's projection, in id order, without reading any record.
+    std::vector<listed> list() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        std::vector<listed> out;
+        out.reserve(listing_.size());
+        for (const auto& [id, p] : listing_) out.push_back({id, p});
+        return out;
+    }
+
+    std::optional<Projection> projection(std::string_view id) const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        auto it = listing_.find(id);
+        if (it == listing_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    std::vector<std::string> ids() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        std::vector<std::string> out;
+        out.reserve(listing_.size());
+        for (const auto& [id, p] : listing_) out.push_back(id);
+        return out;
+    }
+
+    // The log sequence number stored with an entity's record (nullopt if absent).
+    std::optional<std::uint64_t> lsn_of(std::string_view id) const {
+        std::string key = record_key(collection_, id);
+        if (!storage_.contains(key)) return std::nullopt;
+        return read_record_header(storage_, key).lsn;
+    }
+
+    // Re-reads the listing from the records (for read-only stores beside a writer).
+    void refresh() {
+        rebuild_listing();
+        listing_loaded_ = true;
+    }
+
+    // Records whose header could not be read when the listing was rebuilt.
+    std::vector<std::pair<std::string, std::string>> open_problems() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return open_problems_;
+    }
+
+    // Reads every record of the collection and checks its digest.
+    verify_report verify() const {
+        verify_report report;
+        for (const auto& key : storage_.list(collection_ + "/")) {
+            if (!is_record_key(collection_, key)) continue;
+            ++report.records;
+            try {
+                auto record = storage_.read(key);
+                if (!record) continue;  // erased meanwhile
+                report.bytes += record->size();
+                verify_record(*record, key);
+            } catch (const error& e) {
+                report.damaged.emplace_back(key, e.what());
+            }
+        }
+        return report;
+    }
+
+    // Iteration over the entities present when begin() was called, in id
+    // order, each read (and verified) as the iterator reaches it; ids erased
+    // meanwhile are skipped.
+    class iterator {
+    public:
+        using value_type = Entity;
+        using difference_type = std::ptrdiff_t;
+        using reference = const Entity&;
+        iterator() = default;
+        reference operator*() const { return *current_; }
+        const Entity* operator->() const { return &*current_; }
+        iterator& operator++() {
+            ++pos_;
+            settle();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, const iterator& b) {
+            return a.at_end() == b.at_end() && (a.at_end() || a.pos_ == b.pos_);
+        }
+
+    private:
+        friend class store;
+        iterator(const store* s, std::shared_ptr<std::vector<std::string>> ids) : store_(s), ids_(std::move(ids)) {
+            settle();
+        }
+        bool at_end() const { return !ids_ || pos_ >= ids_->size(); }
+        void settle() {
+            current_.reset();
+            while (!at_end() && !(current_ = store_->get((*ids_)[pos_]))) ++pos_;
+        }
+        const store* store_ = nullptr;
+        std::shared_ptr<std::vector<std::string>> ids_;
+        std::size_t pos_ = 0;
+        std::optional<Entity> current_;
+    };
+    iterator begin() const { return iterator(this, std::make_shared<std::vector<std::string>>(ids())); }
+    iterator end() const { return iterator(); }
+
+    // --- record format (used by the WAL and tools) --------------------------------
+
+    bytes make_record(const std::string& id, const Entity& e, const Projection& p, std::uint64_t lsn) const {
+        bytes payload;
+        codec_.encode(e, payload);
+        Hasher h;
+        h.update(payload);
+        auto digest = h.finish();
+        envelope_header header;
+        header.schema_version = options_.schema_version;
+        header.lsn = lsn;
+        header.codec = std::string(Codec::name);
+        header.hasher = std::string(Hasher::name);
+        header.id = id;
+        header.projection = to_json(p);
+        header.payload_size = payload.size();
+        header.payload_digest.assign(digest.begin(), digest.end());
+        bytes record;
+        record.reserve(payload.size() + 128 + header.projection.size() + id.size());
+        write_envelope_header(header, record);
+        append(record, payload);
+        return record;
+    }
+
+    Entity decode_record(bytes_view record, std::string_view key, std::string_view id) const {
+        envelope_header h = verify_record(record, key);
+        if (h.id != id) throw error(errc::corrupt, std::string(key) + ": record holds id \"" + h.id + "\"");
+        if (h.codec != Codec::name)
+            throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
+                                               "\", this store reads \"" + std::string(Codec::name) + "\"");
+        Entity e{};
+        try {
+            codec_.decode(record.subspan(h.payload_offset), e);
+        } catch (const error& err) {
+            // The digest matched, so these are the bytes that were written:
+            // a schema or codec mismatch, reported with the key.
+            throw error(err.kind(), std::string(key) + ": " + err.what());
+        }
+        return e;
+    }
+
+private:
+    void writable() const {
+        if (storage_.read_only()) throw error(errc::read_only, "store " + collection_ + " was opened read-only");
+        rethrow_flusher_error();
+    }
+
+    std::string listing_key() const { return collection_ + "/listing"; }
+
+    // After a failed write the record may hold the old value or the new one
+    // (e.g. the rename happened but the directory sync failed): make the
+    // listing say what the storage now holds. If even that read fails, the
+    // listing is rebuilt from the records on its next use.
+    void reconcile(const std::string& id, const std::string& key) noexcept {
+        try {
+            std::unique_lock lock(listing_mutex_);
+            if (storage_.contains(key)) {
+                envelope_header h = read_record_header(storage_, key);
+                listing_.insert_or_assign(id, from_json<Projection>(h.projection));
+            } else if (auto it = listing_.find(id); it != listing_.end()) {
+                listing_.erase(it);
+            }
+        } catch (...) {
+            listing_loaded_ = false;
+        }
+    }
+
+    // Listing snapshot: "STWL" u32 version=1, u64 count, then per entity
+    // u32 id length, id, u32 projection length, projection JSON; CRC-32C of
+    // everything before it.
+    void save_listing() {
+        bytes out;
+        append(out, as_bytes("STWL"));
+        detail::put_le(out, 1, 4);
+        std::shared_lock lock(listing_mutex_);
+        detail::put_le(out, listing_.size(), 8);
+        for (const auto& [id, p] : listing_) {
+            std::string json = to_json(p);
+            detail::put_le(out, id.size(), 4);
+            append(out, as_bytes(id));
+            detail::put_le(out, json.size(), 4);
+            append(out, as_bytes(json));
+        }
+        detail::put_le(out, crc32c::of(out), 4);
+        storage_.replace(listing_key(), out, durability::full);
+    }
+
+    bool load_listing_snapshot() {
+        auto data = storage_.read(listing_key());
+        if (!data) return false;
+        try {
+            bytes_view v(*data);
+            if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return false;
+            if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return false;
+            std::map<std::string, Projection, std::less<>> listing;
+            std::size_t pos = 8;
+            auto count = detail::get_le(v.data() + pos, 8);
+            pos += 8;
+            auto take = [&](std::size_t n) {
+                if (v.size() - 4 - pos < n) throw error(errc::corrupt, "listing snapshot truncated");
+                auto s = as_chars(v.subspan(pos, n));
+                pos += n;
+                return s;
+            };
+            for (std::uint64_t i = 0; i < count; ++i) {
+                std::string id(take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4))));
+                auto json = take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4)));
+                listing.emplace(std::move(id), from_json<Projection>(json));
+            }
+            std::unique_lock lock(listing_mutex_);
+            listing_ = std::move(listing);
+            return true;
+        } catch (const error&) {
+            return false;  // rebuild from the records instead
+        }
+    }
+
+    // Read-only stores load the listing on first use.
+    void ensure_listing() const {
+        if (listing_loaded_) return;
+        std::lock_guard lock(load_mutex_);
+        if (listing_loaded_) return;
+        const_cast<store*>(this)->load_listing();
+    }
+
+    void load_listing() {
+        bool loaded = load_listing_snapshot();
+        if (!storage_.read_only() && storage_.contains(listing_key())) {
+            // From here on the snapshot would go stale: remove it, durably,
+            // before any write can happen.
+            storage_.remove(listing_key(), durability::full);
+        }
+        if (!loaded) rebuild_listing();
+        listing_loaded_ = true;
+    }
+
+    void rebuild_listing() {
+        std::map<std::string, Projection, std::less<>> listing;
+        std::vector<std::pair<std::string, std::string>> problems;
+        for (const auto& key : storage_.list(collection_ + "/")) {
+            if (!is_record_key(collection_, key)) continue;
+            try {
+                envelope_header h = read_record_header(storage_, key);
+                if (record_key(collection_, h.id) != key)
+                    throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\" which belongs elsewhere");
+                listing.insert_or_assign(h.id, from_json<Projection>(h.projection));
+            } catch (const error& e) {
+                if (e.kind() == errc::not_found) continue;  // erased meanwhile
+                problems.emplace_back(key, e.what());
+            }
+        }
+        std::unique_lock lock(listing_mutex_);
+        listing_ = std::move(listing);
+        open_problems_ = std::move(problems);
+    }
+
+    // --- batched durability ------------------------------------------------------
+
+    void wrote() {
+        if (options_.durability != durability::batched) return;
+        {
+            std::lock_guard lock(flusher_mutex_);
+            if (!dirty_since_) dirty_since_ = std::chrono::steady_clock::now();
+        }
+        flusher_cv_.notify_one();
+    }
+
+    void flusher_loop() {
+        std::unique_lock lock(flusher_mutex_);
+        while (!stopping_) {
+            if (!dirty_since_) {
+                flusher_cv_.wait(lock);
+                continue;
+            }
+            auto due = *dirty_since_ + options_.batch_window;
+            if (flusher_cv_.wait_until(lock, due, [&] { return stopping_; })) break;
+            dirty_since_.reset();
+            lock.unlock();
+            try {
+                storage_.flush();
+            } catch (const error& e) {
+                std::lock_guard l(flusher_mutex_);
+                if (!flusher_error_) flusher_error_ = e;
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_flusher() {
+        if (!flusher_.joinable()) return;
+        {
+            std::lock_guard lock(flusher_mutex_);
+            stopping_ = true;
+        }
+        flusher_cv_.notify_one();
+        flusher_.join();
+    }
+
+    // A failed background sync poisons the store: later writes report it
+    // instead of being acknowledged on top of lost data.
+    void rethrow_flusher_error() const {
+        std::lock_guard lock(flusher_mutex_);
+        if (flusher_error_)
+            throw error(errc::failed_state, "store " + collection_ + ": background sync failed earlier: " +
+                                                flusher_error_->what());
+    }
+
+    mutable Storage storage_;
+    std::string collection_;
+    store_options options_;
+    Codec codec_;
+
+    std::mutex write_mutex_;
+    mutable std::shared_mutex listing_mutex_;
+    std::map<std::string, Projection, std::less<>> listing_;
+    std::vector<std::pair<std::string, std::string>> open_problems_;
+    std::atomic<bool> listing_loaded_{false};
+    mutable std::mutex load_mutex_;
+
+    mutable std::mutex flusher_mutex_;
+    std::condition_variable flusher_cv_;
+    std::optional<std::chrono::steady_clock::time_point> dirty_since_;
+    std::optional<error> flusher_error_;
+    bool stopping_ = false;
+    std::thread flusher_;
+};
+
+}  // namespace stowage

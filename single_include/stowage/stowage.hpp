@@ -234,21 +234,23 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 //                                   The cache calls it until the newcomer fits.
 //   weight()                        the sum of its entries' weights
 //
-// key_hash is well mixed (all 64 bits usable). Policies are not thread-safe;
-// the cache serializes every call.
+// on_insert may also come without admit: an unpinned entry rejoins. Every
+// call is noexcept (the cache's consistency rests on it): a policy that
+// cannot allocate (a ghost, a bigger sketch) forgets instead. key_hash is well mixed (all 64 bits usable). Policies are not
+// thread-safe; the cache serializes every call.
 // ---------------------------------------------------------------------------
 template <class P>
 concept eviction_policy = std::movable<P> && requires { typename P::hook; } &&
     requires(P& p, const P& cp, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
         { P::name } -> std::convertible_to<std::string_view>;
-        { p.set_capacity(weight) } -> std::same_as<void>;
-        { p.admit(key_hash, weight) } -> std::same_as<bool>;
-        { p.on_insert(h, key_hash, weight) } -> std::same_as<void>;
-        { p.on_access(h) } -> std::same_as<void>;
-        { p.on_update(h, weight) } -> std::same_as<void>;
-        { p.on_remove(h) } -> std::same_as<void>;
-        { p.evict() } -> std::same_as<typename P::hook*>;
-        { cp.weight() } -> std::same_as<std::uint64_t>;
+        { p.set_capacity(weight) } noexcept -> std::same_as<void>;
+        { p.admit(key_hash, weight) } noexcept -> std::same_as<bool>;
+        { p.on_insert(h, key_hash, weight) } noexcept -> std::same_as<void>;
+        { p.on_access(h) } noexcept -> std::same_as<void>;
+        { p.on_update(h, weight) } noexcept -> std::same_as<void>;
+        { p.on_remove(h) } noexcept -> std::same_as<void>;
+        { p.evict() } noexcept -> std::same_as<typename P::hook*>;
+        { cp.weight() } noexcept -> std::same_as<std::uint64_t>;
     };
 
 // ---------------------------------------------------------------------------
@@ -875,7 +877,10 @@ private:
 //             file or the new one, never a mix. Newly created parent
 //             directories are synced into their parents as well.
 //   batch     all temp files written and synced, all renames, then one sync
-//             per distinct directory.
+//             per distinct directory. From `syncfs_batch` files or
+//             directories on, one syncfs(2) of the whole filesystem replaces
+//             the per-file and per-directory syncs (Linux; elsewhere the
+//             per-file path is kept) — many times cheaper for bulk writes.
 //   batched   file contents synced, directory syncs deferred to flush().
 //   none      nothing synced until flush().
 //   logs      append() writes through a cached O_APPEND descriptor; sync()
@@ -969,6 +974,24 @@ inline int sync_directory(const std::string& path) noexcept {
     return r;
 }
 
+// Everything written to the filesystem holding `path` on stable storage: one
+// syncfs(2) instead of one fsync per file, for batches of many files (Linux
+// reports writeback errors through syncfs since 5.8). Returns errno, 0, or
+// ENOTSUP where the platform has no such call (callers then sync each file).
+inline int sync_filesystem(const std::string& path) noexcept {
+#if defined(__linux__)
+    int fd;
+    do { fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    int r = ::syncfs(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    return r;
+#else
+    (void)path;
+    return ENOTSUP;
+#endif
+}
+
 }  // namespace stowage::platform
 // ---- end stowage/storage/platform.hpp ----
 
@@ -1043,6 +1066,9 @@ inline int pread_all(int fd, std::byte* out, std::size_t n, std::uint64_t offset
 class file_storage {
 public:
     static constexpr std::string_view name = "file";
+
+    // Batches of at least this many keys are synced with one syncfs(2).
+    static constexpr std::size_t syncfs_batch = 16;
 
     // Opens (read_write: creating) the directory.
     explicit file_storage(const std::filesystem::path& dir, open_mode mode = open_mode::read_write)
@@ -1151,6 +1177,7 @@ public:
         };
         std::vector<staged> done;
         std::set<std::string> dirs_to_sync;
+        const bool use_syncfs = writes.size() >= syncfs_batch;
         try {
             for (const auto& w : writes) {
                 std::string target = impl_->path(w.key);
@@ -1164,8 +1191,23 @@ public:
                 }
                 done.push_back({temp, target, dir});
                 if (int e = detail::write_all(fd.get(), w.data)) throw_errno(e, "write " + std::string(w.key));
-                if (d != durability::none) {
+                if (d != durability::none && !use_syncfs) {
                     if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + std::string(w.key));
+                }
+            }
+            if (d != durability::none && use_syncfs) {
+                // Many files: one filesystem-wide sync costs less than one
+                // per file, and orders every temp file's contents before
+                // any rename below.
+                int e = platform::sync_filesystem(impl_->root_str);
+                if (e == ENOTSUP) {
+                    for (auto& s : done) {
+                        auto fd = detail::open_fd(s.temp, O_RDONLY);
+                        if (!fd) throw_errno(errno, "open " + s.temp);
+                        if (int e2 = platform::sync_data(fd.get())) throw_errno(e2, "sync " + s.temp);
+                    }
+                } else if (e != 0) {
+                    throw_errno(e, "sync file system of " + impl_->root_str);
                 }
             }
             for (auto& s : done) {
@@ -1390,6 +1432,11 @@ private:
         // them (and unsynced files) for flush().
         void settle(const std::set<std::string>& dirs, const std::vector<std::string>& files, durability d) {
             if (d == durability::full) {
+                if (dirs.size() >= syncfs_batch) {
+                    int e = platform::sync_filesystem(root_str);
+                    if (e == 0) return;
+                    if (e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
+                }
                 for (const auto& dir : dirs)
                     if (int e = platform::sync_directory(dir)) throw_errno(e, "sync directory " + dir);
                 return;
@@ -1475,6 +1522,15 @@ private:
                     pending_dirs.insert(ls.dir);
                     ls.name_synced = true;
                 }
+            }
+            if (pending_files.size() + pending_dirs.size() >= syncfs_batch) {
+                int e = platform::sync_filesystem(root_str);
+                if (e == 0) {
+                    pending_files.clear();
+                    pending_dirs.clear();
+                    return;
+                }
+                if (e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
             }
             for (const auto& f : pending_files) {
                 auto fd = detail::open_fd(f, O_RDONLY);
@@ -1760,4 +1816,3385 @@ static_assert(simulates_crashes<memory_storage>);
 
 }  // namespace stowage
 // ---- end stowage/storage/memory.hpp ----
+
+// ---- begin stowage/describe.hpp ----
+// describe.hpp — STOWAGE_DESCRIBE: field reflection for client types.
+//
+// A client describes a struct once, next to its definition (at namespace
+// scope, in the struct's own namespace), and every codec, projection and index
+// reads that description:
+//
+//     namespace app {
+//     enum class status { draft, recording, done };
+//     STOWAGE_DESCRIBE_ENUM(status, draft, recording, done)
+//
+//     struct session { std::string id; status state{}; std::int64_t start = 0; };
+//     STOWAGE_DESCRIBE(session, id, state, start)
+//     }
+//
+// The macros define a constexpr function found by argument-dependent lookup
+// (`stowage_describe` / `stowage_describe_enum`, taking a tag of the type), so
+// no registration and no static initialisation happen. The preprocessor
+// walk takes up to ~340 names; tests cover 64 and 100 fields (GCC and clang
+// also compile 200, in ~9 s: std::tuple's cost grows with the field count).
+// STOWAGE_DESCRIBE_MEMBERS(type, fields...) is the same description placed
+// inside the class body (as a hidden friend), for private members.
+//
+// What a description gives (namespace stowage):
+//   described<T>, described_enum<E>      concepts
+//   fields<T>()                          constexpr tuple of field<C, M>{name, pointer, index}
+//   field_count_v<T>, field_names_v<T>   count and std::array of names
+//   type_name_v<T>                       the name written in the macro
+//   for_each_field(obj, f)               f(std::string_view name, member&), in order
+//   for_each_field_descriptor<T>(f)      f(const field<C, M>&), in order (no object)
+//   enum_name(e), enum_from_name<E>(s)   enumerator <-> name; enum_values_v<E>
+//
+// Thread safety: everything is constexpr data; safe from any thread.
+// Durability: not applicable.
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+
+// ---------------------------------------------------------------------------
+// Preprocessor machinery: apply a macro to every argument of a variadic list.
+//
+// STOWAGE_PP_FOR_EACH(m, d, a, b, c) expands to  m(d, a), m(d, b), m(d, c).
+// The list is walked by a macro that re-emits itself "deferred" (its name and
+// its parentheses are separated, so the preprocessor does not see a recursive
+// call and stop); every rescan forced by STOWAGE_PP_EXPAND peels one element.
+// EXPAND nests 4^5 scans (the rest of the list is rescanned ~340 times),
+// which bounds the list length; C++20's __VA_OPT__ ends the walk when the
+// list is empty.
+// ---------------------------------------------------------------------------
+#define STOWAGE_PP_EXPAND(...) STOWAGE_PP_EXPAND_4(STOWAGE_PP_EXPAND_4(STOWAGE_PP_EXPAND_4(STOWAGE_PP_EXPAND_4(__VA_ARGS__))))
+#define STOWAGE_PP_EXPAND_4(...) STOWAGE_PP_EXPAND_3(STOWAGE_PP_EXPAND_3(STOWAGE_PP_EXPAND_3(STOWAGE_PP_EXPAND_3(__VA_ARGS__))))
+#define STOWAGE_PP_EXPAND_3(...) STOWAGE_PP_EXPAND_2(STOWAGE_PP_EXPAND_2(STOWAGE_PP_EXPAND_2(STOWAGE_PP_EXPAND_2(__VA_ARGS__))))
+#define STOWAGE_PP_EXPAND_2(...) STOWAGE_PP_EXPAND_1(STOWAGE_PP_EXPAND_1(STOWAGE_PP_EXPAND_1(STOWAGE_PP_EXPAND_1(__VA_ARGS__))))
+#define STOWAGE_PP_EXPAND_1(...) __VA_ARGS__
+#define STOWAGE_PP_EMPTY_PARENS ()
+
+#define STOWAGE_PP_FOR_EACH(macro, data, ...) \
+    __VA_OPT__(STOWAGE_PP_EXPAND(STOWAGE_PP_FOR_EACH_STEP(macro, data, __VA_ARGS__)))
+#define STOWAGE_PP_FOR_EACH_STEP(macro, data, first, ...) \
+    macro(data, first) __VA_OPT__(, STOWAGE_PP_FOR_EACH_AGAIN STOWAGE_PP_EMPTY_PARENS(macro, data, __VA_ARGS__))
+#define STOWAGE_PP_FOR_EACH_AGAIN() STOWAGE_PP_FOR_EACH_STEP
+
+#define STOWAGE_DETAIL_DESCRIBE_FIELD(Type, member) ::stowage::detail::make_field(#member, &Type::member)
+#define STOWAGE_DETAIL_DESCRIBE_ENUMERATOR(Enum, value) ::stowage::enum_entry<Enum>{Enum::value, #value}
+
+// Describes the non-static data members of a struct, in the order given (the
+// order JSON writes them and binary numbers them: append new fields at the
+// end). Place it at namespace scope, in the struct's namespace.
+#define STOWAGE_DESCRIBE(Type, ...)                                                         \
+    [[maybe_unused]] constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept { \
+        return ::stowage::detail::make_description<Type>(                                   \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));  \
+    }
+
+// The same, inside the class body (reaches private members).
+#define STOWAGE_DESCRIBE_MEMBERS(Type, ...)                                                        \
+    friend constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept {          \
+        return ::stowage::detail::make_description<Type>(                                          \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));         \
+    }
+
+// Describes an enumeration's values; codecs store them by name.
+#define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                           \
+    [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::type_tag<Enum>) noexcept { \
+        return ::stowage::detail::make_enum_description<Enum>(                                     \
+            #Enum, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_ENUMERATOR, Enum, __VA_ARGS__));    \
+    }
+
+namespace stowage {
+
+// One described data member: its name, its member pointer, its position.
+template <class C, class M>
+struct field {
+    using class_type = C;
+    using member_type = M;
+    std::string_view name;
+    M C::*pointer;
+    std::size_t index = 0;
+
+    constexpr M& of(C& obj) const noexcept { return obj.*pointer; }
+    constexpr const M& of(const C& obj) const noexcept { return obj.*pointer; }
+};
+
+template <class E>
+struct enum_entry {
+    E value;
+    std::string_view name;
+};
+
+namespace detail {
+
+template <class T>
+struct type_tag {
+    using type = T;
+};
+
+template <class T, class Fields>
+struct description {
+    std::string_view name;
+    Fields fields;
+};
+
+template <class E, std::size_t N>
+struct enum_description {
+    std::string_view name;
+    std::array<enum_entry<E>, N> entries;
+};
+
+template <class C, class M>
+    requires(!std::is_function_v<M>)
+constexpr field<C, M> make_field(std::string_view name, M C::*pointer) noexcept {
+    return {name, pointer, 0};
+}
+
+template <class F>
+constexpr F with_index(F f, std::size_t i) noexcept {
+    f.index = i;
+    return f;
+}
+
+// Pack expansions rather than fold expressions: compilers cap fold nesting
+// (clang at 256), which would cap the number of fields.
+template <class T, class... Fs, std::size_t... Is>
+constexpr auto make_description_indexed(std::string_view type_name, std::index_sequence<Is...>, Fs... fs) {
+    static_assert(std::conjunction_v<std::is_base_of<typename Fs::class_type, T>...>,
+                  "STOWAGE_DESCRIBE: every field must be a member of the type");
+    const std::array<std::string_view, sizeof...(Fs)> names{fs.name...};
+    for (std::size_t a = 0; a < names.size(); ++a)
+        for (std::size_t b = a + 1; b < names.size(); ++b)
+            if (names[a] == names[b]) throw "STOWAGE_DESCRIBE: a field is listed twice";
+    return description<T, std::tuple<Fs...>>{type_name, std::tuple<Fs...>{with_index(fs, Is)...}};
+}
+
+template <class T, class... Fs>
+constexpr auto make_description(std::string_view type_name, Fs... fs) {
+    static_assert(sizeof...(Fs) > 0, "STOWAGE_DESCRIBE needs at least one field");
+    return make_description_indexed<T>(type_name, std::index_sequence_for<Fs...>{}, fs...);
+}
+
+template <class E, class... Es>
+constexpr auto make_enum_description(std::string_view type_name, Es... es) {
+    static_assert(std::is_enum_v<E>, "STOWAGE_DESCRIBE_ENUM needs an enumeration");
+    static_assert(sizeof...(Es) > 0, "STOWAGE_DESCRIBE_ENUM needs at least one value");
+    return enum_description<E, sizeof...(Es)>{type_name, {es...}};
+}
+
+// Poison pills: unqualified calls below see these plus whatever argument-
+// dependent lookup finds next to the client's type.
+void stowage_describe() = delete;
+void stowage_describe_enum() = delete;
+
+template <class T>
+concept has_description = requires { stowage_describe(type_tag<T>{}); };
+template <class E>
+concept has_enum_description = std::is_enum_v<E> && requires { stowage_describe_enum(type_tag<E>{}); };
+
+template <class T>
+inline constexpr auto description_v = stowage_describe(type_tag<T>{});
+template <class E>
+inline constexpr auto enum_description_v = stowage_describe_enum(type_tag<E>{});
+
+}  // namespace detail
+
+template <class T>
+concept described = std::is_class_v<std::remove_cv_t<T>> && detail::has_description<std::remove_cv_t<T>>;
+
+template <class E>
+concept described_enum = detail::has_enum_description<std::remove_cv_t<E>>;
+
+// The field list at compile time: a std::tuple of field<C, M>.
+template <described T>
+constexpr const auto& fields() noexcept {
+    return detail::description_v<std::remove_cv_t<T>>.fields;
+}
+
+template <described T>
+inline constexpr std::size_t field_count_v =
+    std::tuple_size_v<std::remove_cvref_t<decltype(detail::description_v<std::remove_cv_t<T>>.fields)>>;
+
+template <described T>
+inline constexpr std::string_view type_name_v = detail::description_v<std::remove_cv_t<T>>.name;
+
+template <described T>
+inline constexpr auto field_names_v = std::apply(
+    [](const auto&... f) { return std::array<std::string_view, sizeof...(f)>{f.name...}; },
+    detail::description_v<std::remove_cv_t<T>>.fields);
+
+// Calls f(name, member) for every described member of obj, in declaration
+// order; members are const when obj is.
+template <class T, class F>
+    requires described<std::remove_reference_t<T>>
+constexpr void for_each_field(T&& obj, F&& f) {
+    std::apply([&](const auto&... fd) { (f(fd.name, obj.*(fd.pointer)), ...); },
+               fields<std::remove_cvref_t<T>>());
+}
+
+// Calls f(field) for every field descriptor of T, in declaration order.
+template <described T, class F>
+constexpr void for_each_field_descriptor(F&& f) {
+    std::apply([&](const auto&... fd) { (f(fd), ...); }, fields<T>());
+}
+
+// Index of the field named `name`, or nullopt.
+template <described T>
+constexpr std::optional<std::size_t> field_index(std::string_view name) noexcept {
+    for (std::size_t i = 0; i < field_names_v<T>.size(); ++i)
+        if (field_names_v<T>[i] == name) return i;
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------
+// Enumerations
+// ---------------------------------------------------------------------------
+template <described_enum E>
+inline constexpr const auto& enum_values_v = detail::enum_description_v<std::remove_cv_t<E>>.entries;
+
+template <described_enum E>
+inline constexpr std::string_view enum_type_name_v = detail::enum_description_v<std::remove_cv_t<E>>.name;
+
+// The name of a declared value (the first, if two names share a value).
+// An undeclared value (a cast integer) is errc::bad_input.
+template <described_enum E>
+std::string_view enum_name(E value) {
+    for (const auto& e : enum_values_v<E>)
+        if (e.value == value) return e.name;
+    throw error(errc::bad_input,
+                std::string("enum ") + std::string(enum_type_name_v<E>) + ": undeclared value " +
+                    std::to_string(static_cast<long long>(static_cast<std::underlying_type_t<E>>(value))));
+}
+
+template <described_enum E>
+constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
+    for (const auto& e : enum_values_v<E>)
+        if (e.name == name) return e.value;
+    return std::nullopt;
+}
+
+}  // namespace stowage
+// ---- end stowage/describe.hpp ----
+
+// ---- begin stowage/codec/binary.hpp ----
+// codec/binary.hpp — binary_codec: a compact, versioned, self-delimiting
+// encoding of described types (protobuf-like: tagged fields, varints).
+//
+// Compact: integers are varints (signed ones zigzag-encoded), field names are
+// not stored (a field is identified by its number), strings are length-
+// prefixed. Versioned: every record starts with a format-version byte, and
+// each struct field carries its number and wire type, so a reader skips the
+// fields it does not know (written by a newer version of the struct) and reads
+// absent optional fields as empty.
+//
+// Wire format, version 1 (all multi-byte fixed values little-endian):
+//
+//   record       := 0x01 top
+//   top          := fields (to the end of the record)   for a described struct
+//                 | value(T) (nothing may follow)        for any other T
+//   varint       := LEB128: 7 bits per byte, low group first, high bit set on
+//                   all but the last byte; at most 10 bytes; minimal (no
+//                   trailing zero groups)
+//   value(T):
+//     bool                 varint 0 or 1
+//     unsigned integer     varint
+//     signed integer       varint of zigzag(v) = (v << 1) ^ (v >> 63)
+//     float / double       4 / 8 bytes IEEE 754
+//     std::string          varint byte length, bytes
+//     described enum       the enumerator's name, as a string (renumbering
+//                          or reordering an enum keeps old records readable)
+//     std::optional<T>     0x00 (empty) | 0x01 value(T)
+//     std::vector<T>       varint count, count x value(T)
+//     map<string, T>       varint count, count x (string key, value(T)),
+//                          keys strictly ascending
+//     json_value           kind byte, then: 0 null, 1 false, 2 true,
+//                          3 number (its text, as a string), 4 string,
+//                          5 array (varint count, values),
+//                          6 object (varint count, count x (key, value))
+//     json_document        varint count, count x (string key, json_value)
+//     described struct     varint byte length, fields
+//   fields       := field*
+//   field        := varint key = number << 3 | wire type, payload
+//     number     := the field's 1-based position in STOWAGE_DESCRIBE: append
+//                   new fields at the end, never reorder or remove (keep an
+//                   unused member instead)
+//     wire type 0  varint    payload is value(T): bool, integers
+//               1  fixed64   payload is value(double)
+//               5  fixed32   payload is value(float)
+//               2  length-delimited: varint byte length, then that many bytes.
+//                  For a string, an enum and a struct that is exactly
+//                  value(T); vectors, maps, json_value and json_document are
+//                  wrapped: varint length of value(T), value(T).
+//   An optional field that is empty is not written; a present one is written
+//   as its inner T. Fields are written in increasing number; a reader accepts
+//   any order, skips unknown numbers by their wire type, and refuses a
+//   repeated number, a known number with the wrong wire type and a missing
+//   non-optional field.
+//
+// Errors: malformed input (truncated, bad varint, lengths past the end, a
+// string that is not valid UTF-8 where JSON text is expected, an unknown enum
+// name, an integer out of the member's range, trailing bytes) is
+// errc::corrupt naming the field path and byte offset; a record of a newer
+// format version is errc::unsupported. Hostile lengths never allocate more
+// than the input could hold. Decoding builds a new value and moves it into
+// the target only on success.
+//
+// Thread safety: binary_codec is stateless; use from any threads.
+// Durability: not applicable.
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+// ---- begin stowage/codec/detail/codec_traits.hpp ----
+// codec/detail/codec_traits.hpp — which C++ types the provided codecs encode,
+// sorted into the kinds both json_codec and binary_codec switch on.
+//
+// Supported: bool; integers of every width up to 64 bits (not the character
+// types); float and double; std::string; described enums (by name);
+// std::optional<T>; std::vector<T>; std::map<std::string, T>; json_value;
+// json_document; described structs, nested to any depth.
+//
+// Thread safety: compile-time only.
+
+#include <concepts>
+#include <map>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+// ---- begin stowage/codec/json_document.hpp ----
+// codec/json_document.hpp — an untyped JSON object, kept exactly.
+//
+// json_document is what the `stowage` command stores: any JSON object, with
+// every member (any nesting, duplicates included) in its original order, and
+// every number kept as its original text, so 1e400 and
+// 123456789012345678901234567890 survive a round trip that a double or an
+// int64 would not. Strings are kept unescaped (as UTF-8) and re-escaped by
+// dump(), so only insignificant whitespace and the choice of escapes change.
+//
+//     auto doc = stowage::json_document::parse(R"({"id":"s1","n":1e400})");
+//     doc.id();                       // "s1"
+//     doc.find("n")->number_text();   // "1e400"
+//     doc.set("name", "Weekly sync");
+//     doc.dump();                     // {"id":"s1","n":1e400,"name":"Weekly sync"}
+//
+// json_value is one JSON value: null, boolean, number (text), string, array
+// or object (a vector of members). Accessors of the wrong kind throw
+// errc::bad_input. Both json_codec and binary_codec encode json_document and
+// json_value (as a whole record or as a field of a described struct).
+//
+// Parsing uses simdjson On-Demand and visits every value, so the whole text is
+// validated (RFC 8259: no trailing commas, comments, NaN, leading zeros, raw
+// control characters, invalid UTF-8, or content after the value); errors are
+// errc::bad_input naming the byte offset and the path ("tags[3]").
+// Nesting is limited to 1024 levels.
+//
+// Thread safety: a value type; const member functions may be called
+// concurrently, mutation needs exclusive access.
+// Durability: not applicable.
+
+#include <charconv>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// ---- begin stowage/codec/detail/json_text.hpp ----
+// codec/detail/json_text.hpp — the JSON text layer shared by json_codec and
+// json_document: the writer's escaping and number checks, and a parse session
+// over simdjson's On-Demand parser that reports errors with a byte position
+// and a field path.
+//
+// Why On-Demand rather than DOM: the DOM parser converts numbers on the way in
+// and refuses those a double cannot hold (1e400), but json_document must keep
+// every number's text exactly. The readers built on this session visit every
+// value of the document (unknown fields included), so the whole text is
+// validated, not only the parts a type reads.
+//
+// Thread safety: each thread parses with its own parser (thread_local);
+// re-entrant use on one thread falls back to a fresh parser.
+// Durability: not applicable.
+
+#include <simdjson.h>
+
+#include <array>
+#include <charconv>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+// ---- begin stowage/codec/detail/failure.hpp ----
+// codec/detail/failure.hpp — how the codecs report a bad value with its path.
+//
+// Readers and writers throw codec_failure deep inside a value; each level it
+// passes through prepends its part of the path (".name" for a struct field,
+// "[3]" for an element, "[\"k\"]" for a map or object member), and the entry
+// point turns it into a stowage::error:
+//   "json decode: session.tags[3]: expected string, found number (at byte 57)"
+// Exceptions cost nothing on the success path, so no path is built unless a
+// value is actually bad.
+//
+// Thread safety: plain values.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace stowage::detail {
+
+struct codec_failure {
+    explicit codec_failure(std::string m, std::string p = {}, std::size_t at = std::string::npos)
+        : message(std::move(m)), path(std::move(p)), offset(at) {}
+    std::string message;
+    std::string path;
+    std::size_t offset;  // byte offset in the input, npos when unknown
+};
+
+inline void prepend_field(codec_failure& f, std::string_view name) {
+    std::string p;
+    p.reserve(name.size() + 1 + f.path.size());
+    p.push_back('.');
+    p.append(name);
+    p.append(f.path);
+    f.path = std::move(p);
+}
+
+inline void prepend_index(codec_failure& f, std::size_t i) {
+    f.path.insert(0, "[" + std::to_string(i) + "]");
+}
+
+inline void prepend_key(codec_failure& f, std::string_view key) {
+    std::string p = "[\"";
+    p.append(key.substr(0, 64));
+    p.append("\"]");
+    f.path.insert(0, p);
+}
+
+// "<what>: <path>: <message> (at byte N)"
+[[noreturn]] inline void throw_codec_failure(const codec_failure& f, std::string_view what, errc code) {
+    std::string ctx(what);
+    if (!f.path.empty()) ctx += ": " + f.path.substr(f.path.front() == '.' ? 1 : 0);
+    ctx += ": " + f.message;
+    if (f.offset != std::string::npos) ctx += " (at byte " + std::to_string(f.offset) + ")";
+    throw error(code, ctx);
+}
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/failure.hpp ----
+
+namespace stowage::detail {
+
+// Nesting deeper than this is refused (bad_input), so hostile input cannot
+// exhaust the stack of the recursive readers.
+inline constexpr unsigned json_max_depth = 1024;
+
+// ---------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------
+
+// Appends text to a byte buffer or a std::string.
+template <class Out>
+inline void append_text(Out& out, std::string_view s) {
+    const std::size_t old = out.size();
+    out.resize(old + s.size());
+    if (!s.empty()) std::memcpy(out.data() + old, s.data(), s.size());
+}
+
+template <class Out>
+inline void append_char(Out& out, char c) {
+    out.push_back(static_cast<typename Out::value_type>(c));
+}
+
+inline bool is_valid_utf8(std::string_view s) noexcept {
+    return simdjson::validate_utf8(s.data(), s.size());
+}
+
+// Offset of the first byte that breaks UTF-8 (overlong forms, surrogates and
+// code points above U+10FFFF included), or s.size() when s is valid.
+inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = 0;
+    while (i < n) {
+        const unsigned c = p[i];
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t len;
+        unsigned lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c == 0xE0) len = 3, lo = 0xA0;
+        else if (c == 0xED) len = 3, hi = 0x9F;  // no UTF-16 surrogates
+        else if (c >= 0xE1 && c <= 0xEF) len = 3;
+        else if (c == 0xF0) len = 4, lo = 0x90;
+        else if (c >= 0xF1 && c <= 0xF3) len = 4;
+        else if (c == 0xF4) len = 4, hi = 0x8F;  // nothing above U+10FFFF
+        else return i;
+        if (i + len > n) return i;
+        if (p[i + 1] < lo || p[i + 1] > hi) return i;
+        for (std::size_t k = 2; k < len; ++k)
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
+        i += len;
+    }
+    return n;
+}
+
+// Writes s as a JSON string literal: quotes, backslash and control characters
+// escaped, everything else (all of non-ASCII) written as UTF-8. Invalid UTF-8
+// is refused: a record holding it could not be read back.
+template <class Out>
+inline void append_json_string(Out& out, std::string_view s) {
+    if (!is_valid_utf8(s))
+        throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
+    static constexpr char hex[] = "0123456789abcdef";
+    append_char(out, '"');
+    std::size_t run = 0;  // start of the pending run of bytes that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        append_text(out, s.substr(run, i - run));
+        run = i + 1;
+        switch (c) {
+            case '"': append_text(out, "\\\""); break;
+            case '\\': append_text(out, "\\\\"); break;
+            case '\n': append_text(out, "\\n"); break;
+            case '\r': append_text(out, "\\r"); break;
+            case '\t': append_text(out, "\\t"); break;
+            case '\b': append_text(out, "\\b"); break;
+            case '\f': append_text(out, "\\f"); break;
+            default: {
+                const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                append_text(out, std::string_view(esc, 6));
+            }
+        }
+    }
+    append_text(out, s.substr(run));
+    append_char(out, '"');
+}
+
+template <class Out, class I>
+inline void append_integer(Out& out, I v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+// Shortest text that reads back as exactly v (std::to_chars' guarantee).
+// NaN and infinities have no JSON form: bad_input.
+template <class Out, class F>
+inline void append_floating(Out& out, F v) {
+    if (!(v == v) || v - v != 0) throw codec_failure{"NaN or infinity cannot be written as JSON"};
+    char buf[64];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+}
+
+// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+inline bool is_json_number(std::string_view s) noexcept {
+    std::size_t i = 0;
+    const std::size_t n = s.size();
+    auto digit = [&](std::size_t k) { return k < n && s[k] >= '0' && s[k] <= '9'; };
+    if (i < n && s[i] == '-') ++i;
+    if (!digit(i)) return false;
+    if (s[i] == '0') ++i;
+    else
+        while (digit(i)) ++i;
+    if (i < n && s[i] == '.') {
+        ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        ++i;
+        if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    return i == n;
+}
+
+inline constexpr bool is_json_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+inline std::string_view trim_json_space(std::string_view s) noexcept {
+    while (!s.empty() && is_json_space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && is_json_space(s.back())) s.remove_suffix(1);
+    return s;
+}
+
+// ---------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------
+
+// Where simdjson's first pass (which reports no position) found its error:
+// the first invalid UTF-8 byte, the first raw control character inside a
+// string, or the start of an unterminated string.
+inline std::size_t locate_stage1_error(std::string_view s) noexcept {
+    if (std::size_t bad = first_invalid_utf8(s); bad != s.size()) return bad;
+    bool in_string = false;
+    std::size_t string_start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (!in_string) {
+            if (c == '"') in_string = true, string_start = i;
+        } else if (c == '\\') {
+            ++i;
+        } else if (c == '"') {
+            in_string = false;
+        } else if (c < 0x20) {
+            return i;
+        }
+    }
+    return in_string ? string_start : std::string::npos;
+}
+
+// One parse: the input copied into a padded buffer (simdjson reads a little
+// past the end), the document, and helpers that report failures.
+class json_session {
+public:
+    using document = simdjson::ondemand::document;
+    using value = simdjson::ondemand::value;
+
+    explicit json_session(std::string_view json) : text_(json) {
+        auto& st = state();
+        if (st.busy) {  // re-entered on this thread: use a private parser
+            own_ = std::make_unique<parser_state>();
+            st_ = own_.get();
+        } else {
+            st_ = &st;
+        }
+        st_->busy = true;
+        const std::size_t need = json.size() + simdjson::SIMDJSON_PADDING;
+        if (st_->capacity < need) {
+            st_->buffer.reset(new char[need]);
+            st_->capacity = need;
+        }
+        if (!json.empty()) std::memcpy(st_->buffer.get(), json.data(), json.size());
+        std::memset(st_->buffer.get() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+        auto err = st_->parser.iterate(st_->buffer.get(), json.size(), st_->capacity).get(doc_);
+        if (err) {
+            codec_failure f{stage1_message(err), {}, locate_stage1_error(json)};
+            release();
+            throw f;
+        }
+    }
+    ~json_session() { release(); }
+    json_session(const json_session&) = delete;
+    json_session& operator=(const json_session&) = delete;
+
+    document& doc() noexcept { return doc_; }
+    std::string_view text() const noexcept { return text_; }
+
+    // Byte offset of the parser's current position (npos when unknown).
+    std::size_t offset() noexcept {
+        const char* loc = nullptr;
+        if (doc_.current_location().get(loc) != simdjson::SUCCESS || !loc) return text_.size();
+        const char* base = st_->buffer.get();
+        if (loc < base || loc > base + text_.size()) return std::string::npos;
+        return static_cast<std::size_t>(loc - base);
+    }
+
+    [[noreturn]] void fail(std::string message) { throw codec_failure{std::move(message), {}, offset()}; }
+    [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
+    void check(simdjson::error_code e) {
+        if (e != simdjson::SUCCESS) fail(e);
+    }
+
+    // After an array or object root has been read to its end: nothing but
+    // whitespace may follow.
+    void expect_end_after_container() {
+        const char* loc = nullptr;
+        auto e = doc_.current_location().get(loc);
+        if (e == simdjson::OUT_OF_BOUNDS) return;
+        throw codec_failure{"unexpected content after the JSON value", {}, offset()};
+    }
+
+    // A scalar root is a single token: the whole text, less whitespace, must
+    // be that token.
+    void expect_single_token(std::string_view token) {
+        if (trim_json_space(text_) != trim_json_space(token))
+            throw codec_failure{"unexpected content after the JSON value", {},
+                               static_cast<std::size_t>(token.data() - st_->buffer.get()) + trim_json_space(token).size()};
+    }
+
+    static std::string describe(simdjson::error_code e) {
+        switch (e) {
+            case simdjson::TAPE_ERROR:
+            case simdjson::INCOMPLETE_ARRAY_OR_OBJECT: return "malformed JSON structure";
+            case simdjson::STRING_ERROR: return "invalid string (bad escape or surrogate)";
+            case simdjson::T_ATOM_ERROR:
+            case simdjson::F_ATOM_ERROR:
+            case simdjson::N_ATOM_ERROR: return "invalid literal";
+            case simdjson::NUMBER_ERROR: return "invalid number";
+            case simdjson::NUMBER_OUT_OF_RANGE: return "number out of range";
+            case simdjson::DEPTH_ERROR: return "nesting too deep";
+            case simdjson::INCORRECT_TYPE: return "malformed value";
+            default: return simdjson::error_message(e);
+        }
+    }
+
+private:
+    struct parser_state {
+        simdjson::ondemand::parser parser;
+        std::unique_ptr<char[]> buffer;
+        std::size_t capacity = 0;
+        bool busy = false;
+    };
+    static parser_state& state() {
+        thread_local parser_state st;
+        return st;
+    }
+    static std::string stage1_message(simdjson::error_code e) {
+        switch (e) {
+            case simdjson::EMPTY: return "empty input (no JSON value)";
+            case simdjson::UTF8_ERROR: return "invalid UTF-8";
+            case simdjson::UNESCAPED_CHARS: return "unescaped control character in a string";
+            case simdjson::UNCLOSED_STRING: return "unterminated string";
+            case simdjson::CAPACITY: return "document too large";
+            default: return describe(e);
+        }
+    }
+    void release() noexcept {
+        if (!st_) return;
+        st_->busy = false;
+        // Do not keep a huge document's buffers alive on the thread forever.
+        if (st_->capacity > (std::size_t{16} << 20)) {
+            st_->buffer.reset();
+            st_->capacity = 0;
+            st_->parser = simdjson::ondemand::parser{};
+        }
+        st_ = nullptr;
+    }
+
+    std::string_view text_;
+    parser_state* st_ = nullptr;
+    std::unique_ptr<parser_state> own_;
+    document doc_;
+};
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/json_text.hpp ----
+
+namespace stowage {
+
+class json_value {
+public:
+    enum class kind : unsigned char { null, boolean, number, string, array, object };
+    using array = std::vector<json_value>;
+    using member = std::pair<std::string, json_value>;
+    using object = std::vector<member>;
+
+    json_value() noexcept = default;
+    json_value(std::nullptr_t) noexcept {}
+    json_value(bool b) noexcept : v_(b) {}
+    template <std::integral I>
+        requires(!std::same_as<I, bool> && !std::same_as<I, char>)
+    json_value(I i) : v_(number_t{}) {
+        detail::append_integer(std::get<number_t>(v_).text, i);
+    }
+    // The shortest text that reads back as exactly d; NaN/Inf are bad_input.
+    json_value(double d) : v_(number_t{}) {
+        if (!(d == d) || d - d != 0) throw error(errc::bad_input, "json_value: NaN or infinity is not a JSON number");
+        detail::append_floating(std::get<number_t>(v_).text, d);
+    }
+    json_value(std::string s) noexcept : v_(std::move(s)) {}
+    json_value(std::string_view s) : v_(std::string(s)) {}
+    json_value(const char* s) : v_(std::string(s)) {}
+    json_value(array a) noexcept : v_(std::move(a)) {}
+    json_value(object o) noexcept : v_(std::move(o)) {}
+
+    // A number given as JSON text, kept verbatim ("1e400", "0.10").
+    static json_value number(std::string_view text) {
+        if (!detail::is_json_number(text))
+            throw error(errc::bad_input, "json_value: not a JSON number: \"" + std::string(text.substr(0, 64)) + "\"");
+        json_value v;
+        v.v_ = number_t{std::string(text)};
+        return v;
+    }
+
+    kind type() const noexcept { return static_cast<kind>(v_.index()); }
+    bool is_null() const noexcept { return type() == kind::null; }
+    bool is_bool() const noexcept { return type() == kind::boolean; }
+    bool is_number() const noexcept { return type() == kind::number; }
+    bool is_string() const noexcept { return type() == kind::string; }
+    bool is_array() const noexcept { return type() == kind::array; }
+    bool is_object() const noexcept { return type() == kind::object; }
+
+    bool as_bool() const { return expect<bool>(kind::boolean); }
+    std::string_view number_text() const { return expect<number_t>(kind::number).text; }
+    const std::string& as_string() const { return expect<std::string>(kind::string); }
+    std::string& as_string() { return expect<std::string>(kind::string); }
+    const array& as_array() const { return expect<array>(kind::array); }
+    array& as_array() { return expect<array>(kind::array); }
+    const object& as_object() const { return expect<object>(kind::object); }
+    object& as_object() { return expect<object>(kind::object); }
+
+    // The nearest double; a number beyond double's range is bad_input.
+    double as_double() const {
+        auto t = number_text();
+        double d = 0;
+        auto r = std::from_chars(t.data(), t.data() + t.size(), d);
+        if (r.ec != std::errc{} || r.ptr != t.data() + t.size())
+            throw error(errc::bad_input, "json_value: number " + std::string(t.substr(0, 64)) + " does not fit a double");
+        return d;
+    }
+
+    // The number as I when it is an integer written without fraction or
+    // exponent and fits I; nullopt otherwise.
+    template <std::integral I>
+    std::optional<I> as_integer() const {
+        auto t = number_text();
+        I i{};
+        auto r = std::from_chars(t.data(), t.data() + t.size(), i);
+        if (r.ec != std::errc{} || r.ptr != t.data() + t.size()) return std::nullopt;
+        return i;
+    }
+
+    // The member named key of an object (the last one if the key repeats, as
+    // JavaScript and Python read it); nullptr if absent or not an object.
+    const json_value* find(std::string_view key) const noexcept {
+        if (!is_object()) return nullptr;
+        const auto& o = std::get<object>(v_);
+        for (auto it = o.rbegin(); it != o.rend(); ++it)
+            if (it->first == key) return &it->second;
+        return nullptr;
+    }
+    json_value* find(std::string_view key) noexcept {
+        return const_cast<json_value*>(std::as_const(*this).find(key));
+    }
+
+    // Compact JSON text. Strings must be valid UTF-8 (bad_input otherwise,
+    // naming the path of the string).
+    std::string dump() const {
+        std::string out;
+        try {
+            write(out);
+        } catch (const detail::codec_failure& f) {
+            detail::throw_codec_failure(f, "json_value", errc::bad_input);
+        }
+        return out;
+    }
+    // Appends the text to out (std::string or bytes); throws
+    // detail::codec_failure, which the entry points turn into errors.
+    template <class Out>
+    void write(Out& out) const;
+
+    // Exact equality: numbers compare by their text ("1.0" != "1"), objects
+    // member by member in order.
+    friend bool operator==(const json_value& a, const json_value& b) noexcept { return a.v_ == b.v_; }
+
+    static constexpr std::string_view kind_name(kind k) noexcept {
+        constexpr std::string_view names[] = {"null", "boolean", "number", "string", "array", "object"};
+        return names[static_cast<int>(k)];
+    }
+
+private:
+    struct number_t {
+        std::string text;
+        friend bool operator==(const number_t&, const number_t&) = default;
+    };
+
+    template <class T>
+    const T& expect(kind k) const {
+        if (type() != k)
+            throw error(errc::bad_input, std::string("json_value: expected ") + std::string(kind_name(k)) +
+                                             ", is " + std::string(kind_name(type())));
+        return std::get<T>(v_);
+    }
+    template <class T>
+    T& expect(kind k) {
+        return const_cast<T&>(std::as_const(*this).template expect<T>(k));
+    }
+
+    friend struct detail_json_value_access;
+    friend class json_document;
+
+    template <class Out>
+    static void write_members(Out& out, const object& members) {
+        detail::append_char(out, '{');
+        bool first = true;
+        for (const auto& [k, e] : members) {
+            if (!first) detail::append_char(out, ',');
+            first = false;
+            try {
+                detail::append_json_string(out, k);
+                detail::append_char(out, ':');
+                e.write(out);
+            } catch (detail::codec_failure& f) {
+                detail::prepend_key(f, k);
+                throw;
+            }
+        }
+        detail::append_char(out, '}');
+    }
+
+    std::variant<std::nullptr_t, bool, number_t, std::string, array, object> v_;
+};
+
+// Internal: lets the readers build a number from already validated text.
+struct detail_json_value_access {
+    static json_value trusted_number(std::string_view text) {
+        json_value v;
+        v.v_ = json_value::number_t{std::string(text)};
+        return v;
+    }
+};
+
+template <class Out>
+void json_value::write(Out& out) const {
+    switch (type()) {
+        case kind::null: detail::append_text(out, "null"); return;
+        case kind::boolean: detail::append_text(out, std::get<bool>(v_) ? "true" : "false"); return;
+        case kind::number: detail::append_text(out, std::get<number_t>(v_).text); return;
+        case kind::string: detail::append_json_string(out, std::get<std::string>(v_)); return;
+        case kind::array: {
+            detail::append_char(out, '[');
+            std::size_t i = 0;
+            for (const auto& e : std::get<array>(v_)) {
+                if (i) detail::append_char(out, ',');
+                try {
+                    e.write(out);
+                } catch (detail::codec_failure& f) {
+                    detail::prepend_index(f, i);
+                    throw;
+                }
+                ++i;
+            }
+            detail::append_char(out, ']');
+            return;
+        }
+        case kind::object: write_members(out, std::get<object>(v_)); return;
+    }
+}
+
+namespace detail {
+
+inline std::string_view raw_token(simdjson::ondemand::value& v, json_session&) { return v.raw_json_token(); }
+inline std::string_view raw_token(simdjson::ondemand::document& d, json_session& s) {
+    std::string_view t;
+    s.check(d.raw_json_token().get(t));
+    return t;
+}
+
+// Reads one value of any kind (V: an On-Demand value or the document root),
+// validating it completely.
+template <class V>
+json_value read_json_value(V& v, json_session& s, unsigned depth) {
+    simdjson::ondemand::json_type t{};
+    s.check(v.type().get(t));
+    switch (t) {
+        case simdjson::ondemand::json_type::null: {
+            bool is = false;
+            s.check(v.is_null().get(is));
+            if (!is) s.fail("invalid literal");
+            return json_value{};
+        }
+        case simdjson::ondemand::json_type::boolean: {
+            bool b = false;
+            s.check(v.get_bool().get(b));
+            return json_value(b);
+        }
+        case simdjson::ondemand::json_type::number: {
+            auto tok = trim_json_space(raw_token(v, s));
+            if (!is_json_number(tok)) s.fail("invalid number");
+            return detail_json_value_access::trusted_number(tok);
+        }
+        case simdjson::ondemand::json_type::string: {
+            std::string_view sv;
+            s.check(v.get_string().get(sv));
+            return json_value(std::string(sv));
+        }
+        case simdjson::ondemand::json_type::array: {
+            if (depth >= json_max_depth) s.fail("nesting too deep");
+            simdjson::ondemand::array a;
+            s.check(v.get_array().get(a));
+            json_value::array out;
+            std::size_t i = 0;
+            for (auto element : a) {
+                simdjson::ondemand::value ev;
+                s.check(std::move(element).get(ev));
+                try {
+                    out.push_back(read_json_value(ev, s, depth + 1));
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+                ++i;
+            }
+            return json_value(std::move(out));
+        }
+        case simdjson::ondemand::json_type::object: {
+            if (depth >= json_max_depth) s.fail("nesting too deep");
+            simdjson::ondemand::object o;
+            s.check(v.get_object().get(o));
+            json_value::object out;
+            for (auto field : o) {
+                simdjson::ondemand::field f;
+                s.check(std::move(field).get(f));
+                std::string_view key;
+                s.check(f.unescaped_key().get(key));
+                std::string k(key);
+                try {
+                    out.emplace_back(std::move(k), read_json_value(f.value(), s, depth + 1));
+                } catch (codec_failure& fail) {
+                    prepend_key(fail, key);
+                    throw;
+                }
+            }
+            return json_value(std::move(out));
+        }
+    }
+    s.fail("unknown JSON value");
+}
+
+// Parses a whole text with `read(root)`; checks that nothing follows the
+// value; turns failures into bad_input errors labelled `what`.
+template <class Read>
+auto parse_json_text(std::string_view text, std::string_view what, Read&& read) {
+    try {
+        json_session s(text);
+        auto& doc = s.doc();
+        simdjson::ondemand::json_type t{};
+        s.check(doc.type().get(t));
+        if (t == simdjson::ondemand::json_type::array || t == simdjson::ondemand::json_type::object) {
+            auto result = read(doc, s);
+            s.expect_end_after_container();
+            return result;
+        }
+        s.expect_single_token(raw_token(doc, s));
+        return read(doc, s);
+    } catch (const codec_failure& f) {
+        throw_codec_failure(f, what, errc::bad_input);
+    }
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+class json_document {
+public:
+    using member = json_value::member;
+    using const_iterator = json_value::object::const_iterator;
+
+    json_document() = default;  // {}
+    explicit json_document(json_value::object members) noexcept : members_(std::move(members)) {}
+
+    // Parses a JSON object (any members; no "id" is required here). Invalid
+    // JSON or another kind of top-level value is errc::bad_input.
+    static json_document parse(std::string_view json) {
+        return detail::parse_json_text(json, "json_document", [](auto& root, detail::json_session& s) {
+            simdjson::ondemand::json_type t{};
+            s.check(root.type().get(t));
+            if (t != simdjson::ondemand::json_type::object) s.fail("top level must be a JSON object");
+            return json_document(std::move(detail::read_json_value(root, s, 0).as_object()));
+        });
+    }
+
+    // Compact JSON text; a string (or key) that is not valid UTF-8 is
+    // bad_input naming its path.
+    std::string dump() const {
+        std::string out;
+        try {
+            write(out);
+        } catch (const detail::codec_failure& f) {
+            detail::throw_codec_failure(f, "json_document", errc::bad_input);
+        }
+        return out;
+    }
+    // Appends the text to out (std::string or bytes); throws
+    // detail::codec_failure, which the entry points turn into errors.
+    template <class Out>
+    void write(Out& out) const {
+        json_value::write_members(out, members_);
+    }
+
+    // The top-level "id" when it is a string.
+    std::optional<std::string> id() const {
+        const json_value* v = find("id");
+        if (v && v->is_string()) return v->as_string();
+        return std::nullopt;
+    }
+
+    const json_value* find(std::string_view key) const noexcept {
+        for (auto it = members_.rbegin(); it != members_.rend(); ++it)
+            if (it->first == key) return &it->second;
+        return nullptr;
+    }
+    json_value* find(std::string_view key) noexcept {
+        return const_cast<json_value*>(std::as_const(*this).find(key));
+    }
+    bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+    // Replaces the member named key in place (keeping its position; later
+    // duplicates of it are dropped), or appends it.
+    void set(std::string key, json_value value) {
+        auto it = members_.begin();
+        while (it != members_.end() && it->first != key) ++it;
+        if (it == members_.end()) {
+            members_.emplace_back(std::move(key), std::move(value));
+            return;
+        }
+        it->second = std::move(value);
+        const auto keep = static_cast<std::size_t>(it - members_.begin());
+        for (std::size_t i = members_.size(); i-- > keep + 1;)
+            if (members_[i].first == key) members_.erase(members_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+
+    // Removes every member named key; true if there was one.
+    bool erase(std::string_view key) {
+        const auto before = members_.size();
+        std::erase_if(members_, [&](const member& m) { return m.first == key; });
+        return members_.size() != before;
+    }
+
+    std::size_t size() const noexcept { return members_.size(); }
+    bool empty() const noexcept { return members_.empty(); }
+    const_iterator begin() const noexcept { return members_.begin(); }
+    const_iterator end() const noexcept { return members_.end(); }
+    const json_value::object& members() const noexcept { return members_; }
+    json_value::object& members() noexcept { return members_; }
+
+    friend bool operator==(const json_document&, const json_document&) = default;
+
+private:
+    json_value::object members_;
+};
+
+}  // namespace stowage
+// ---- end stowage/codec/json_document.hpp ----
+
+namespace stowage::detail {
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+template <class T>
+struct is_string_map : std::false_type {};
+template <class V, class C, class A>
+struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+
+template <class T>
+concept char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
+                    std::same_as<T, char16_t> || std::same_as<T, char32_t>;
+
+template <class T>
+concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !char_type<T> && sizeof(T) <= 8;
+
+template <class T>
+concept codec_floating = std::same_as<T, float> || std::same_as<T, double>;
+
+// The kinds of value a codec knows. Described structs are checked one level
+// deep (their members are checked when they are encoded), so a struct may
+// hold a vector of itself.
+template <class T>
+consteval bool is_codable() {
+    if constexpr (std::same_as<T, bool> || codec_integer<T> || codec_floating<T> || std::same_as<T, std::string> ||
+                  described_enum<T> || std::same_as<T, json_value> || std::same_as<T, json_document> ||
+                  described<T>)
+        return true;
+    else if constexpr (is_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
+        return !is_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
+    else if constexpr (is_vector<T>::value)
+        return is_codable<typename T::value_type>();
+    else if constexpr (is_string_map<T>::value)
+        return is_codable<typename T::mapped_type>();
+    else
+        return false;
+}
+
+template <class T>
+concept codable = is_codable<T>();
+
+template <class T>
+inline constexpr bool dependent_false = false;
+
+// The name of a type as error messages print it.
+template <class T>
+std::string_view codec_type_name() {
+    if constexpr (std::same_as<T, bool>) return "boolean";
+    else if constexpr (codec_integer<T>) return std::is_signed_v<T> ? "signed integer" : "unsigned integer";
+    else if constexpr (codec_floating<T>) return "number";
+    else if constexpr (std::same_as<T, std::string>) return "string";
+    else if constexpr (described_enum<T>) return "enum name (string)";
+    else if constexpr (is_vector<T>::value) return "array";
+    else if constexpr (is_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
+    else return "value";
+}
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/codec_traits.hpp ----
+
+namespace stowage {
+namespace detail {
+
+inline constexpr std::uint8_t binary_format_version = 1;
+
+enum class wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+
+template <class T>
+constexpr wire wire_type_of() {
+    if constexpr (is_optional<T>::value) return wire_type_of<typename T::value_type>();
+    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return wire::varint;
+    else if constexpr (std::same_as<T, double>) return wire::fixed64;
+    else if constexpr (std::same_as<T, float>) return wire::fixed32;
+    else return wire::length_delimited;
+}
+
+// value(T) is already "length, bytes" for these, so a field needs no wrapper.
+template <class T>
+constexpr bool self_delimited() {
+    return std::same_as<T, std::string> || described_enum<T> || described<T>;
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------
+inline void put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
+
+inline void put_varint(bytes& out, std::uint64_t v) {
+    std::byte buf[10];
+    std::size_t n = 0;
+    while (v >= 0x80) {
+        buf[n++] = static_cast<std::byte>((v & 0x7F) | 0x80);
+        v >>= 7;
+    }
+    buf[n++] = static_cast<std::byte>(v);
+    out.insert(out.end(), buf, buf + n);
+}
+
+template <class U>
+inline void put_fixed(bytes& out, U v) {
+    std::byte buf[sizeof(U)];
+    for (std::size_t i = 0; i < sizeof(U); ++i) buf[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
+    out.insert(out.end(), buf, buf + sizeof(U));
+}
+
+inline void put_string(bytes& out, std::string_view s) {
+    put_varint(out, s.size());
+    append(out, as_bytes(s));
+}
+
+// Writes body() behind a varint holding its length. The length is not known
+// up front: one byte is reserved (enough below 128 bytes) and the body is
+// shifted in the rare case the length needs more.
+template <class Body>
+void put_length_delimited(bytes& out, Body&& body) {
+    const std::size_t mark = out.size();
+    out.push_back(std::byte{0});
+    body();
+    const std::size_t len = out.size() - mark - 1;
+    if (len < 0x80) {
+        out[mark] = static_cast<std::byte>(len);
+        return;
+    }
+    bytes prefix;
+    put_varint(prefix, len);
+    out.insert(out.begin() + static_cast<std::ptrdiff_t>(mark) + 1, prefix.size() - 1, std::byte{0});
+    std::memcpy(out.data() + mark, prefix.data(), prefix.size());
+}
+
+template <class T>
+void write_binary(bytes& out, const T& v);
+
+inline void write_binary_json(bytes& out, const json_value& v) {
+    switch (v.type()) {
+        case json_value::kind::null: put_byte(out, 0); return;
+        case json_value::kind::boolean: put_byte(out, v.as_bool() ? 2 : 1); return;
+        case json_value::kind::number:
+            put_byte(out, 3);
+            put_string(out, v.number_text());
+            return;
+        case json_value::kind::string:
+            put_byte(out, 4);
+            put_string(out, v.as_string());
+            return;
+        case json_value::kind::array:
+            put_byte(out, 5);
+            put_varint(out, v.as_array().size());
+            for (const auto& e : v.as_array()) write_binary_json(out, e);
+            return;
+        case json_value::kind::object:
+            put_byte(out, 6);
+            put_varint(out, v.as_object().size());
+            for (const auto& [k, e] : v.as_object()) {
+                put_string(out, k);
+                write_binary_json(out, e);
+            }
+            return;
+    }
+}
+
+template <class T>
+void write_binary_fields(bytes& out, const T& v) {
+    std::apply(
+        [&](const auto&... fd) {
+            auto one = [&](const auto& f) {
+                const auto& m = v.*(f.pointer);
+                using M = std::remove_cvref_t<decltype(m)>;
+                using Inner = typename std::conditional_t<is_optional<M>::value, M, std::optional<M>>::value_type;
+                const Inner* inner;
+                if constexpr (is_optional<M>::value) {
+                    if (!m) return;
+                    inner = &*m;
+                } else {
+                    inner = &m;
+                }
+                put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
+                try {
+                    if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>())
+                        put_length_delimited(out, [&] { write_binary(out, *inner); });
+                    else
+                        write_binary(out, *inner);
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, f.name);
+                    throw;
+                }
+            };
+            (one(fd), ...);
+        },
+        fields<T>());
+}
+
+template <class T>
+void write_binary(bytes& out, const T& v) {
+    static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        put_byte(out, v ? 1 : 0);
+    } else if constexpr (codec_integer<T>) {
+        if constexpr (std::is_signed_v<T>) {
+            const auto x = static_cast<std::int64_t>(v);
+            put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+        } else {
+            put_varint(out, v);
+        }
+    } else if constexpr (std::same_as<T, double>) {
+        put_fixed(out, std::bit_cast<std::uint64_t>(v));
+    } else if constexpr (std::same_as<T, float>) {
+        put_fixed(out, std::bit_cast<std::uint32_t>(v));
+    } else if constexpr (std::same_as<T, std::string>) {
+        put_string(out, v);
+    } else if constexpr (described_enum<T>) {
+        for (const auto& e : enum_values_v<T>) {
+            if (e.value == v) {
+                put_string(out, e.name);
+                return;
+            }
+        }
+        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
+                            std::string(enum_type_name_v<T>)};
+    } else if constexpr (is_optional<T>::value) {
+        put_byte(out, v ? 1 : 0);
+        if (v) write_binary(out, *v);
+    } else if constexpr (is_vector<T>::value) {
+        put_varint(out, v.size());
+        std::size_t i = 0;
+        for (const auto& e : v) {
+            try {
+                write_binary(out, static_cast<const typename T::value_type&>(e));
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+            ++i;
+        }
+    } else if constexpr (is_string_map<T>::value) {
+        put_varint(out, v.size());
+        for (const auto& [k, e] : v) {
+            put_string(out, k);
+            try {
+                write_binary(out, e);
+            } catch (codec_failure& f) {
+                prepend_key(f, k);
+                throw;
+            }
+        }
+    } else if constexpr (std::same_as<T, json_value>) {
+        write_binary_json(out, v);
+    } else if constexpr (std::same_as<T, json_document>) {
+        put_varint(out, v.size());
+        for (const auto& [k, e] : v) {
+            put_string(out, k);
+            write_binary_json(out, e);
+        }
+    } else if constexpr (described<T>) {
+        put_length_delimited(out, [&] { write_binary_fields(out, v); });
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------
+class binary_reader {
+public:
+    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end) noexcept
+        : begin_(begin), p_(p), end_(end) {}
+
+    bool at_end() const noexcept { return p_ == end_; }
+    std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
+    std::size_t offset() const noexcept { return static_cast<std::size_t>(p_ - begin_); }
+
+    [[noreturn]] void fail(std::string message) const { throw codec_failure{std::move(message), {}, offset()}; }
+
+    std::uint8_t byte() {
+        if (p_ == end_) fail("truncated");
+        return static_cast<std::uint8_t>(*p_++);
+    }
+
+    std::uint64_t varint() {
+        std::uint64_t v = 0;
+        for (unsigned shift = 0;; shift += 7) {
+            if (p_ == end_) fail("truncated varint");
+            const auto b = static_cast<std::uint8_t>(*p_++);
+            if (shift == 63 && b > 1) fail("varint overflows 64 bits");
+            v |= std::uint64_t{b & 0x7Fu} << shift;
+            if (!(b & 0x80)) {
+                if (b == 0 && shift != 0) fail("non-minimal varint");
+                return v;
+            }
+            if (shift == 63) fail("varint longer than 10 bytes");
+        }
+    }
+
+    template <class U>
+    U fixed() {
+        if (remaining() < sizeof(U)) fail("truncated");
+        U v = 0;
+        for (std::size_t i = 0; i < sizeof(U); ++i) v |= static_cast<U>(static_cast<std::uint8_t>(p_[i])) << (8 * i);
+        p_ += sizeof(U);
+        return v;
+    }
+
+    // A length or count that must fit in what is left (every element takes
+    // at least one byte), so a hostile count cannot make us allocate.
+    std::size_t count() {
+        const std::uint64_t n = varint();
+        if (n > remaining()) fail("length " + std::to_string(n) + " exceeds the " + std::to_string(remaining()) + " bytes left");
+        return static_cast<std::size_t>(n);
+    }
+
+    std::string_view string() {
+        const std::size_t n = count();
+        std::string_view s(reinterpret_cast<const char*>(p_), n);
+        p_ += n;
+        return s;
+    }
+
+    // A reader over the next n bytes; this one moves past them.
+    binary_reader sub(std::size_t n) {
+        if (n > remaining()) fail("truncated");
+        binary_reader r(begin_, p_, p_ + n);
+        p_ += n;
+        return r;
+    }
+
+    void skip(wire w) {
+        switch (w) {
+            case wire::varint: (void)varint(); return;
+            case wire::fixed64: (void)fixed<std::uint64_t>(); return;
+            case wire::fixed32: (void)fixed<std::uint32_t>(); return;
+            case wire::length_delimited: (void)sub(count()); return;
+        }
+        fail("unknown wire type");
+    }
+
+private:
+    const std::byte* begin_;
+    const std::byte* p_;
+    const std::byte* end_;
+};
+
+template <class T>
+void read_binary(binary_reader& r, T& out);
+
+inline json_value read_binary_json(binary_reader& r, unsigned depth) {
+    if (depth >= json_max_depth) r.fail("nesting too deep");
+    const std::uint8_t k = r.byte();
+    switch (k) {
+        case 0: return json_value{};
+        case 1: return json_value(false);
+        case 2: return json_value(true);
+        case 3: {
+            auto t = r.string();
+            if (!is_json_number(t)) r.fail("invalid JSON number text");
+            return json_value::number(t);
+        }
+        case 4: {
+            auto s = r.string();
+            if (!is_valid_utf8(s)) r.fail("string is not valid UTF-8");
+            return json_value(s);
+        }
+        case 5: {
+            const std::size_t n = r.count();
+            json_value::array a;
+            a.reserve(std::min<std::size_t>(n, 1024));
+            for (std::size_t i = 0; i < n; ++i) {
+                try {
+                    a.push_back(read_binary_json(r, depth + 1));
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            }
+            return json_value(std::move(a));
+        }
+        case 6: {
+            const std::size_t n = r.count();
+            json_value::object o;
+            o.reserve(std::min<std::size_t>(n, 1024));
+            for (std::size_t i = 0; i < n; ++i) {
+                auto key = r.string();
+                if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
+                try {
+                    o.emplace_back(std::string(key), read_binary_json(r, depth + 1));
+                } catch (codec_failure& f) {
+                    prepend_key(f, key);
+                    throw;
+                }
+            }
+            return json_value(std::move(o));
+        }
+        default: r.fail("unknown JSON value kind " + std::to_string(k));
+    }
+}
+
+template <class T>
+void read_binary_fields(binary_reader& r, T& out) {
+    constexpr std::size_t n = field_count_v<T>;
+    std::array<bool, n> seen{};
+    const auto& fs = fields<T>();
+    while (!r.at_end()) {
+        const std::uint64_t key = r.varint();
+        const auto w = static_cast<wire>(key & 7);
+        if (w != wire::varint && w != wire::fixed64 && w != wire::fixed32 && w != wire::length_delimited)
+            r.fail("unknown wire type " + std::to_string(key & 7));
+        const std::uint64_t number = key >> 3;
+        if (number == 0) r.fail("field number 0");
+        if (number > n) {  // a field from a newer version of the struct
+            r.skip(w);
+            continue;
+        }
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            auto one = [&](const auto& fd, std::size_t i) {
+                if (number != i + 1) return false;
+                auto& m = out.*(fd.pointer);
+                using M = std::remove_cvref_t<decltype(m)>;
+                try {
+                    if (seen[i]) r.fail("field repeated");
+                    if (w != wire_type_of<M>())
+                        r.fail("wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
+                               std::to_string(static_cast<int>(wire_type_of<M>())));
+                    auto read_inner = [&](auto& target) {
+                        using Inner = std::remove_cvref_t<decltype(target)>;
+                        if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>()) {
+                            binary_reader body = r.sub(r.count());
+                            read_binary(body, target);
+                            if (!body.at_end()) body.fail("unexpected bytes after the value");
+                        } else {
+                            read_binary(r, target);
+                        }
+                    };
+                    if constexpr (is_optional<M>::value) read_inner(m.emplace());
+                    else read_inner(m);
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, fd.name);
+                    throw;
+                }
+                seen[i] = true;
+                return true;
+            };
+            (one(std::get<I>(fs), I) || ...);
+        }(std::make_index_sequence<n>{});
+    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        auto one = [&](const auto& fd, std::size_t i) {
+            if (seen[i]) return;
+            auto& m = out.*(fd.pointer);
+            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+                m.reset();
+            } else {
+                throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
+            }
+        };
+        (one(std::get<I>(fs), I), ...);
+    }(std::make_index_sequence<n>{});
+}
+
+template <class T>
+void read_binary(binary_reader& r, T& out) {
+    static_assert(codable<T>, "binary_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        const std::uint64_t b = r.varint();
+        if (b > 1) r.fail("boolean is " + std::to_string(b));
+        out = b == 1;
+    } else if constexpr (codec_integer<T>) {
+        using lim = std::numeric_limits<T>;
+        const std::uint64_t raw = r.varint();
+        if constexpr (std::is_signed_v<T>) {
+            const auto x = static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+            if (x < lim::min() || x > lim::max()) r.fail("integer " + std::to_string(x) + " out of range");
+            out = static_cast<T>(x);
+        } else {
+            if (raw > lim::max()) r.fail("integer " + std::to_string(raw) + " out of range");
+            out = static_cast<T>(raw);
+        }
+    } else if constexpr (std::same_as<T, double>) {
+        out = std::bit_cast<double>(r.fixed<std::uint64_t>());
+    } else if constexpr (std::same_as<T, float>) {
+        out = std::bit_cast<float>(r.fixed<std::uint32_t>());
+    } else if constexpr (std::same_as<T, std::string>) {
+        out.assign(r.string());
+    } else if constexpr (described_enum<T>) {
+        auto name = r.string();
+        auto e = enum_from_name<T>(name);
+        if (!e) r.fail("\"" + std::string(name.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
+        out = *e;
+    } else if constexpr (is_optional<T>::value) {
+        const std::uint8_t present = r.byte();
+        if (present > 1) r.fail("optional marker is " + std::to_string(present));
+        if (present) read_binary(r, out.emplace());
+        else out.reset();
+    } else if constexpr (is_vector<T>::value) {
+        const std::size_t n = r.count();
+        out.clear();
+        out.reserve(std::min<std::size_t>(n, 1024));
+        for (std::size_t i = 0; i < n; ++i) {
+            try {
+                if constexpr (std::same_as<typename T::value_type, bool>) {
+                    bool b = false;
+                    read_binary(r, b);
+                    out.push_back(b);
+                } else {
+                    read_binary(r, out.emplace_back());
+                }
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+        }
+    } else if constexpr (is_string_map<T>::value) {
+        const std::size_t n = r.count();
+        out.clear();
+        for (std::size_t i = 0; i < n; ++i) {
+            std::string key(r.string());
+            if (!out.empty() && !(out.rbegin()->first < key)) r.fail("map keys out of order or repeated");
+            typename T::mapped_type m{};
+            try {
+                read_binary(r, m);
+            } catch (codec_failure& f) {
+                prepend_key(f, key);
+                throw;
+            }
+            out.emplace_hint(out.end(), std::move(key), std::move(m));
+        }
+    } else if constexpr (std::same_as<T, json_value>) {
+        out = read_binary_json(r, 1);
+    } else if constexpr (std::same_as<T, json_document>) {
+        const std::size_t n = r.count();
+        json_value::object o;
+        o.reserve(std::min<std::size_t>(n, 1024));
+        for (std::size_t i = 0; i < n; ++i) {
+            auto key = r.string();
+            if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
+            try {
+                o.emplace_back(std::string(key), read_binary_json(r, 1));
+            } catch (codec_failure& f) {
+                prepend_key(f, key);
+                throw;
+            }
+        }
+        out = json_document(std::move(o));
+    } else if constexpr (described<T>) {
+        binary_reader body = r.sub(r.count());
+        read_binary_fields(body, out);
+    }
+}
+
+template <class T>
+void add_binary_root_name(codec_failure& f) {
+    if constexpr (described<T>) prepend_field(f, type_name_v<T>);
+}
+
+}  // namespace detail
+
+struct binary_codec {
+    static constexpr std::string_view name = "binary";
+
+    // Appends v's record (version byte, then the value) to out.
+    template <detail::codable T>
+    void encode(const T& v, bytes& out) const {
+        const std::size_t old = out.size();
+        try {
+            detail::put_byte(out, detail::binary_format_version);
+            if constexpr (described<T>) detail::write_binary_fields(out, v);
+            else detail::write_binary(out, v);
+        } catch (detail::codec_failure& f) {
+            out.resize(old);
+            detail::add_binary_root_name<T>(f);
+            detail::throw_codec_failure(f, "binary encode", errc::bad_input);
+        }
+    }
+
+    // Replaces out with the value of the record in `in`.
+    template <detail::codable T>
+    void decode(bytes_view in, T& out) const {
+        if (in.empty()) throw error(errc::corrupt, "binary decode: empty record");
+        const auto version = static_cast<std::uint8_t>(in[0]);
+        if (version != detail::binary_format_version) {
+            throw error(version > detail::binary_format_version ? errc::unsupported : errc::corrupt,
+                        "binary decode: format version " + std::to_string(version) + " (this build reads version " +
+                            std::to_string(detail::binary_format_version) + ")");
+        }
+        T value{};
+        try {
+            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size());
+            if constexpr (described<T>) {
+                detail::read_binary_fields(r, value);
+            } else {
+                detail::read_binary(r, value);
+                if (!r.at_end()) r.fail("unexpected bytes after the value");
+            }
+        } catch (detail::codec_failure& f) {
+            detail::add_binary_root_name<T>(f);
+            detail::throw_codec_failure(f, "binary decode", errc::corrupt);
+        }
+        out = std::move(value);
+    }
+};
+
+}  // namespace stowage
+// ---- end stowage/codec/binary.hpp ----
+// ---- begin stowage/codec/gzip.hpp ----
+// codec/gzip.hpp — gzip<C>: compresses any codec's output with zlib, in the
+// gzip format (RFC 1952) that the system `gzip -d` reads.
+//
+//     stowage::gzip<> z;                               // gzip over json_codec, level 6
+//     stowage::gzip<stowage::binary_codec> zb(9);      // name "gzip+binary"
+//     z.encode(session, out);  z.decode(out, session);
+//
+// The name stored in record envelopes is "gzip+" followed by the inner
+// codec's name, joined at compile time. Levels are 0 (store) to 9 (smallest);
+// anything else is errc::bad_input.
+//
+// gzip_compress / gzip_decompress are also usable alone. Decompression reads
+// every member of a multi-member stream (as `cat a.gz b.gz` makes), checks
+// each member's CRC-32 and length, works in bounded output chunks, and
+// refuses truncated, corrupt or trailing non-gzip bytes with errc::corrupt.
+// An optional output limit turns a decompression bomb into errc::bad_input.
+//
+// Thread safety: gzip<C> holds only its level and inner codec; encode/decode
+// are const and safe to call concurrently if the inner codec's are.
+// Durability: not applicable.
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <new>
+#include <string>
+#include <string_view>
+
+// ---- begin stowage/codec/json.hpp ----
+// codec/json.hpp — json_codec: described types to RFC 8259 JSON and back.
+//
+//     bytes out;
+//     stowage::json_codec{}.encode(s, out);        // appends {"id":"s1",...}
+//     stowage::json_codec{}.decode(out, s2);       // replaces s2
+//     std::string text = stowage::to_json(s);
+//     auto s3 = stowage::from_json<session>(text);
+//
+// Writing: a small hand-written writer. Structs become objects with their
+// fields in declaration order (an empty std::optional field is left out);
+// enums are written by name; integers and doubles with std::to_chars, so a
+// double reads back bit for bit. Strings are written as UTF-8 with only
+// '"', '\' and control characters escaped. A value that could not be read
+// back — NaN or infinity, a string that is not valid UTF-8, an enum value
+// that was not described — is errc::bad_input naming the field, and nothing
+// is appended.
+//
+// Reading: simdjson On-Demand, visiting every value, so the whole document is
+// validated (unknown fields too) and nothing may follow it. Unknown fields are
+// ignored; an absent or null optional field is empty; a missing required
+// field, a value of the wrong kind or an integer out of the member's range is
+// errc::bad_input naming the path ("session.tags[3]: expected string, found
+// number (at byte 57)"). Decoding builds a new value and moves it into the
+// target only when the whole document has been read, so an error never
+// leaves a partly filled value.
+//
+// Types: see detail/codec_traits.hpp (bool, integers to 64 bits, float,
+// double, std::string, described enums, std::optional, std::vector,
+// std::map<std::string, T>, json_value, json_document, described structs).
+//
+// Thread safety: json_codec is stateless; encode/decode may run concurrently
+// on any threads (each thread parses with its own simdjson parser).
+// Durability: not applicable.
+
+#include <array>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+
+namespace stowage {
+namespace detail {
+
+using simdjson::ondemand::json_type;
+
+inline std::string_view json_kind_name(json_type t) noexcept {
+    switch (t) {
+        case json_type::array: return "array";
+        case json_type::object: return "object";
+        case json_type::number: return "number";
+        case json_type::string: return "string";
+        case json_type::boolean: return "boolean";
+        case json_type::null: return "null";
+    }
+    return "value";
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+// ---------------------------------------------------------------------------
+template <class Out, class T>
+void write_json(Out& out, const T& v);
+
+template <class Out, class T>
+void write_json_struct(Out& out, const T& v) {
+    append_char(out, '{');
+    bool first = true;
+    std::apply(
+        [&](const auto&... fd) {
+            auto one = [&](const auto& f) {
+                const auto& m = v.*(f.pointer);
+                using M = std::remove_cvref_t<decltype(m)>;
+                if constexpr (is_optional<M>::value)
+                    if (!m) return;
+                if (!first) append_char(out, ',');
+                first = false;
+                append_char(out, '"');
+                append_text(out, f.name);
+                append_text(out, "\":");
+                try {
+                    write_json(out, m);
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, f.name);
+                    throw;
+                }
+            };
+            (one(fd), ...);
+        },
+        fields<T>());
+    append_char(out, '}');
+}
+
+template <class Out, class T>
+void write_json(Out& out, const T& v) {
+    static_assert(codable<T>, "json_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        append_text(out, v ? "true" : "false");
+    } else if constexpr (codec_integer<T>) {
+        append_integer(out, v);
+    } else if constexpr (codec_floating<T>) {
+        append_floating(out, v);
+    } else if constexpr (std::same_as<T, std::string>) {
+        append_json_string(out, v);
+    } else if constexpr (described_enum<T>) {
+        for (const auto& e : enum_values_v<T>) {
+            if (e.value == v) {
+                append_char(out, '"');
+                append_text(out, e.name);  // an identifier: nothing to escape
+                append_char(out, '"');
+                return;
+            }
+        }
+        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
+                           std::string(enum_type_name_v<T>)};
+    } else if constexpr (is_optional<T>::value) {
+        if (v) write_json(out, *v);
+        else append_text(out, "null");
+    } else if constexpr (is_vector<T>::value) {
+        append_char(out, '[');
+        std::size_t i = 0;
+        for (const auto& e : v) {
+            if (i) append_char(out, ',');
+            try {
+                write_json(out, static_cast<const typename T::value_type&>(e));
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+            ++i;
+        }
+        append_char(out, ']');
+    } else if constexpr (is_string_map<T>::value) {
+        append_char(out, '{');
+        bool first = true;
+        for (const auto& [k, e] : v) {
+            if (!first) append_char(out, ',');
+            first = false;
+            try {
+                append_json_string(out, k);
+                append_char(out, ':');
+                write_json(out, e);
+            } catch (codec_failure& f) {
+                prepend_key(f, k);
+                throw;
+            }
+        }
+        append_char(out, '}');
+    } else if constexpr (std::same_as<T, json_value> || std::same_as<T, json_document>) {
+        v.write(out);
+    } else if constexpr (described<T>) {
+        write_json_struct(out, v);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reader
+// ---------------------------------------------------------------------------
+template <class V>
+json_type json_kind(V& v, json_session& s) {
+    json_type t{};
+    s.check(v.type().get(t));
+    return t;
+}
+
+template <class V>
+void expect_json_kind(V& v, json_session& s, json_type wanted, std::string_view wanted_name) {
+    const json_type t = json_kind(v, s);
+    if (t != wanted) s.fail("expected " + std::string(wanted_name) + ", found " + std::string(json_kind_name(t)));
+}
+
+// Validates a value nobody reads (an unknown field) without building it.
+template <class V>
+void skip_json_value(V& v, json_session& s, unsigned depth) {
+    switch (json_kind(v, s)) {
+        case json_type::null: {
+            bool is = false;
+            s.check(v.is_null().get(is));
+            if (!is) s.fail("invalid literal");
+            return;
+        }
+        case json_type::boolean: {
+            bool b = false;
+            s.check(v.get_bool().get(b));
+            return;
+        }
+        case json_type::number:
+            if (!is_json_number(trim_json_space(raw_token(v, s)))) s.fail("invalid number");
+            return;
+        case json_type::string: {
+            std::string_view sv;
+            s.check(v.get_string().get(sv));
+            return;
+        }
+        case json_type::array: {
+            if (depth >= json_max_depth) s.fail("nesting too deep");
+            simdjson::ondemand::array a;
+            s.check(v.get_array().get(a));
+            std::size_t i = 0;
+            for (auto element : a) {
+                simdjson::ondemand::value ev;
+                s.check(std::move(element).get(ev));
+                try {
+                    skip_json_value(ev, s, depth + 1);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+                ++i;
+            }
+            return;
+        }
+        case json_type::object: {
+            if (depth >= json_max_depth) s.fail("nesting too deep");
+            simdjson::ondemand::object o;
+            s.check(v.get_object().get(o));
+            for (auto field : o) {
+                simdjson::ondemand::field f;
+                s.check(std::move(field).get(f));
+                std::string_view key;
+                s.check(f.unescaped_key().get(key));
+                try {
+                    skip_json_value(f.value(), s, depth + 1);
+                } catch (codec_failure& fail) {
+                    prepend_key(fail, key);
+                    throw;
+                }
+            }
+            return;
+        }
+    }
+}
+
+template <class V, class T>
+void read_json(V& v, json_session& s, T& out);
+
+template <class V, class I>
+void read_json_integer(V& v, json_session& s, I& out) {
+    expect_json_kind(v, s, json_type::number, "integer");
+    const std::string_view token = trim_json_space(raw_token(v, s));
+    using lim = std::numeric_limits<I>;
+    auto out_of_range = [&] {
+        s.fail("expected an integer from " + std::to_string(lim::min()) + " to " + std::to_string(lim::max()) +
+               ", found " + std::string(token.substr(0, 40)));
+    };
+    if constexpr (std::is_signed_v<I>) {
+        std::int64_t x = 0;
+        if (v.get_int64().get(x) != simdjson::SUCCESS) out_of_range();
+        if (x < static_cast<std::int64_t>(lim::min()) || x > static_cast<std::int64_t>(lim::max())) out_of_range();
+        out = static_cast<I>(x);
+    } else {
+        std::uint64_t x = 0;
+        if (v.get_uint64().get(x) != simdjson::SUCCESS) out_of_range();
+        if (x > static_cast<std::uint64_t>(lim::max())) out_of_range();
+        out = static_cast<I>(x);
+    }
+}
+
+template <class V, class T>
+void read_json_struct(V& v, json_session& s, T& out) {
+    expect_json_kind(v, s, json_type::object, "object");
+    simdjson::ondemand::object o;
+    s.check(v.get_object().get(o));
+    constexpr std::size_t n = field_count_v<T>;
+    std::array<bool, n> seen{};
+    const auto& fs = fields<T>();
+    for (auto field : o) {
+        simdjson::ondemand::field f;
+        s.check(std::move(field).get(f));
+        std::string_view key;
+        s.check(f.unescaped_key().get(key));
+        auto& fv = f.value();
+        const bool known = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            auto one = [&](const auto& fd, std::size_t i) {
+                if (key != fd.name) return false;
+                try {
+                    read_json(fv, s, out.*(fd.pointer));
+                } catch (codec_failure& fail) {
+                    prepend_field(fail, fd.name);
+                    throw;
+                }
+                seen[i] = true;
+                return true;
+            };
+            return (one(std::get<I>(fs), I) || ...);
+        }(std::make_index_sequence<n>{});
+        if (!known) {
+            try {
+                skip_json_value(fv, s, 0);
+            } catch (codec_failure& fail) {
+                prepend_field(fail, key);
+                throw;
+            }
+        }
+    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        auto one = [&](const auto& fd, std::size_t i) {
+            if (seen[i]) return;
+            auto& m = out.*(fd.pointer);
+            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+                m.reset();
+            } else {
+                throw codec_failure{"missing required field", "." + std::string(fd.name)};
+            }
+        };
+        (one(std::get<I>(fs), I), ...);
+    }(std::make_index_sequence<n>{});
+}
+
+template <class V, class T>
+void read_json(V& v, json_session& s, T& out) {
+    static_assert(codable<T>, "json_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
+    if constexpr (std::same_as<T, bool>) {
+        expect_json_kind(v, s, json_type::boolean, "boolean");
+        s.check(v.get_bool().get(out));
+    } else if constexpr (codec_integer<T>) {
+        read_json_integer(v, s, out);
+    } else if constexpr (std::same_as<T, double>) {
+        expect_json_kind(v, s, json_type::number, "number");
+        const std::string_view token = trim_json_space(raw_token(v, s));
+        if (v.get_double().get(out) != simdjson::SUCCESS)
+            s.fail("expected a number that fits a double, found " + std::string(token.substr(0, 40)));
+    } else if constexpr (std::same_as<T, float>) {
+        // Parsed from the text directly: going through double could round
+        // twice and miss the float that was written.
+        expect_json_kind(v, s, json_type::number, "number");
+        const std::string_view token = trim_json_space(raw_token(v, s));
+        auto r = std::from_chars(token.data(), token.data() + token.size(), out);
+        if (!is_json_number(token) || r.ec != std::errc{} || r.ptr != token.data() + token.size())
+            s.fail("expected a number that fits a float, found " + std::string(token.substr(0, 40)));
+    } else if constexpr (std::same_as<T, std::string>) {
+        expect_json_kind(v, s, json_type::string, "string");
+        std::string_view sv;
+        s.check(v.get_string().get(sv));
+        out.assign(sv);
+    } else if constexpr (described_enum<T>) {
+        expect_json_kind(v, s, json_type::string, "enum name (string)");
+        std::string_view sv;
+        s.check(v.get_string().get(sv));
+        auto e = enum_from_name<T>(sv);
+        if (!e) s.fail("\"" + std::string(sv.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
+        out = *e;
+    } else if constexpr (is_optional<T>::value) {
+        if (json_kind(v, s) == json_type::null) {
+            bool is = false;
+            s.check(v.is_null().get(is));
+            if (!is) s.fail("invalid literal");
+            out.reset();
+        } else {
+            read_json(v, s, out.emplace());
+        }
+    } else if constexpr (is_vector<T>::value) {
+        expect_json_kind(v, s, json_type::array, "array");
+        simdjson::ondemand::array a;
+        s.check(v.get_array().get(a));
+        out.clear();
+        std::size_t i = 0;
+        for (auto element : a) {
+            simdjson::ondemand::value ev;
+            s.check(std::move(element).get(ev));
+            try {
+                if constexpr (std::same_as<typename T::value_type, bool>) {
+                    bool b = false;
+                    read_json(ev, s, b);
+                    out.push_back(b);
+                } else {
+                    read_json(ev, s, out.emplace_back());
+                }
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+            ++i;
+        }
+    } else if constexpr (is_string_map<T>::value) {
+        expect_json_kind(v, s, json_type::object, "object");
+        simdjson::ondemand::object o;
+        s.check(v.get_object().get(o));
+        out.clear();
+        for (auto field : o) {
+            simdjson::ondemand::field f;
+            s.check(std::move(field).get(f));
+            std::string_view key;
+            s.check(f.unescaped_key().get(key));
+            typename T::mapped_type m{};
+            try {
+                read_json(f.value(), s, m);
+            } catch (codec_failure& fail) {
+                prepend_key(fail, key);
+                throw;
+            }
+            out.insert_or_assign(std::string(key), std::move(m));  // a repeated key: the last wins
+        }
+    } else if constexpr (std::same_as<T, json_value>) {
+        out = read_json_value(v, s, 1);
+    } else if constexpr (std::same_as<T, json_document>) {
+        expect_json_kind(v, s, json_type::object, "object");
+        out = json_document(std::move(read_json_value(v, s, 1).as_object()));
+    } else if constexpr (described<T>) {
+        read_json_struct(v, s, out);
+    }
+}
+
+template <class T>
+void add_root_name(codec_failure& f) {
+    if constexpr (described<T>) prepend_field(f, type_name_v<T>);
+}
+
+template <class T>
+T decode_json(std::string_view text) {
+    T value{};
+    parse_json_text(text, "json decode", [&](auto& root, json_session& s) {
+        try {
+            read_json(root, s, value);
+        } catch (codec_failure& f) {
+            add_root_name<T>(f);
+            throw;
+        }
+        return 0;
+    });
+    return value;
+}
+
+template <class Out, class T>
+void encode_json(Out& out, const T& v) {
+    const std::size_t old = out.size();
+    try {
+        write_json(out, v);
+    } catch (codec_failure& f) {
+        out.resize(old);
+        add_root_name<T>(f);
+        throw_codec_failure(f, "json encode", errc::bad_input);
+    }
+}
+
+}  // namespace detail
+
+struct json_codec {
+    static constexpr std::string_view name = "json";
+
+    // Appends v's JSON text to out.
+    template <detail::codable T>
+    void encode(const T& v, bytes& out) const {
+        detail::encode_json(out, v);
+    }
+
+    // Replaces out with the value the JSON text in `in` holds.
+    template <detail::codable T>
+    void decode(bytes_view in, T& out) const {
+        out = detail::decode_json<T>(as_chars(in));
+    }
+};
+
+template <detail::codable T>
+std::string to_json(const T& v) {
+    std::string out;
+    detail::encode_json(out, v);
+    return out;
+}
+
+template <detail::codable T>
+T from_json(std::string_view json) {
+    return detail::decode_json<T>(json);
+}
+
+}  // namespace stowage
+// ---- end stowage/codec/json.hpp ----
+
+namespace stowage {
+namespace detail {
+
+// zlib counts in uInt; larger buffers are fed in pieces of this size.
+inline constexpr std::size_t zlib_chunk = std::size_t{1} << 30;
+
+inline void check_gzip_level(int level) {
+    if (level < 0 || level > 9)
+        throw error(errc::bad_input, "gzip: compression level " + std::to_string(level) + " is not in 0..9");
+}
+
+struct deflate_stream {
+    z_stream zs{};
+    explicit deflate_stream(int level) {
+        // windowBits 15 + 16: a 32 KiB window, with the gzip header and trailer.
+        const int rc = deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+        if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+        if (rc != Z_OK) throw error(errc::bad_input, "gzip: cannot start deflate (zlib error " + std::to_string(rc) + ")");
+    }
+    ~deflate_stream() { deflateEnd(&zs); }
+    deflate_stream(const deflate_stream&) = delete;
+    deflate_stream& operator=(const deflate_stream&) = delete;
+};
+
+struct inflate_stream {
+    z_stream zs{};
+    inflate_stream() {
+        const int rc = inflateInit2(&zs, 15 + 16);  // gzip only: a zlib or raw stream is refused
+        if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+        if (rc != Z_OK) throw error(errc::corrupt, "gzip: cannot start inflate (zlib error " + std::to_string(rc) + ")");
+    }
+    ~inflate_stream() { inflateEnd(&zs); }
+    inflate_stream(const inflate_stream&) = delete;
+    inflate_stream& operator=(const inflate_stream&) = delete;
+};
+
+template <std::size_t N>
+struct fixed_string {
+    std::array<char, N> chars{};
+    constexpr std::string_view view() const noexcept { return {chars.data(), N}; }
+};
+
+template <class Inner>
+struct gzip_name {
+    static constexpr std::string_view prefix = "gzip+";
+    static constexpr std::string_view inner = Inner::name;
+    static constexpr auto storage = [] {
+        fixed_string<prefix.size() + inner.size()> s;
+        std::size_t i = 0;
+        for (char c : prefix) s.chars[i++] = c;
+        for (char c : inner) s.chars[i++] = c;
+        return s;
+    }();
+    static constexpr std::string_view value = storage.view();
+};
+
+}  // namespace detail
+
+// Appends the gzip stream of `in` to out.
+inline void gzip_compress(bytes_view in, bytes& out, int level = 6) {
+    detail::check_gzip_level(level);
+    detail::deflate_stream d(level);
+    z_stream& zs = d.zs;
+    const std::size_t old = out.size();
+    std::size_t pos = old;
+    try {
+        out.resize(pos + deflateBound(&zs, static_cast<uLong>(in.size())));
+        const std::byte* next = in.data();
+        std::size_t left = in.size();
+        int rc = Z_OK;
+        do {
+            const std::size_t take = std::min(left, detail::zlib_chunk);
+            zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(next));
+            zs.avail_in = static_cast<uInt>(take);
+            next += take;
+            left -= take;
+            const int flush = left == 0 ? Z_FINISH : Z_NO_FLUSH;
+            do {  // until deflate leaves output room unused: it has taken all input
+                if (out.size() - pos < 64) out.resize(out.size() + std::max<std::size_t>(out.size() / 2, 65536));
+                const std::size_t room = std::min(out.size() - pos, detail::zlib_chunk);
+                zs.next_out = reinterpret_cast<Bytef*>(out.data() + pos);
+                zs.avail_out = static_cast<uInt>(room);
+                rc = deflate(&zs, flush);
+                if (rc == Z_STREAM_ERROR) throw error(errc::bad_input, "gzip: deflate failed");
+                pos += room - zs.avail_out;
+            } while (zs.avail_out == 0);
+        } while (left > 0);
+        if (rc != Z_STREAM_END) throw error(errc::bad_input, "gzip: deflate did not finish the stream");
+        out.resize(pos);
+    } catch (...) {
+        out.resize(old);
+        throw;
+    }
+}
+
+// The concatenated output of every member of the gzip stream `in`.
+// Truncated or corrupt input is errc::corrupt; output beyond max_output bytes
+// is errc::bad_input.
+inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeric_limits<std::size_t>::max()) {
+    if (in.empty()) throw error(errc::corrupt, "gzip: empty input is not a gzip stream");
+    detail::inflate_stream inf;
+    z_stream& zs = inf.zs;
+    bytes out;
+    std::size_t pos = 0;
+    const std::byte* next = in.data();
+    std::size_t left = in.size();
+    constexpr std::size_t step = 64 * 1024;  // output is produced in bounded chunks
+    auto consumed = [&] { return in.size() - left - zs.avail_in; };
+    for (;;) {
+        if (zs.avail_in == 0 && left > 0) {
+            const std::size_t take = std::min(left, detail::zlib_chunk);
+            zs.next_in = reinterpret_cast<Bytef*>(const_cast<std::byte*>(next));
+            zs.avail_in = static_cast<uInt>(take);
+            next += take;
+            left -= take;
+        }
+        if (out.size() - pos < step) out.resize(std::max(out.size() * 2, pos + step));
+        const std::size_t room = std::min(out.size() - pos, detail::zlib_chunk);
+        zs.next_out = reinterpret_cast<Bytef*>(out.data() + pos);
+        zs.avail_out = static_cast<uInt>(room);
+        const int rc = inflate(&zs, Z_NO_FLUSH);
+        pos += room - zs.avail_out;
+        if (pos > max_output)
+            throw error(errc::bad_input, "gzip: output exceeds the limit of " + std::to_string(max_output) + " bytes");
+        switch (rc) {
+            case Z_OK: break;
+            case Z_STREAM_END:  // one member done (its CRC-32 and length checked)
+                if (zs.avail_in == 0 && left == 0) {
+                    out.resize(pos);
+                    return out;
+                }
+                if (inflateReset(&zs) != Z_OK) throw error(errc::corrupt, "gzip: cannot restart inflate");
+                break;
+            case Z_BUF_ERROR:  // no progress: with output room left, the input ran out
+                if (zs.avail_in == 0 && left == 0)
+                    throw error(errc::corrupt, "gzip: truncated stream (ends at byte " + std::to_string(in.size()) + ")");
+                break;
+            case Z_MEM_ERROR: throw std::bad_alloc();
+            default:
+                throw error(errc::corrupt, std::string("gzip: corrupt stream near byte ") + std::to_string(consumed()) +
+                                               " (" + (zs.msg ? zs.msg : "zlib error " + std::to_string(rc)) + ")");
+        }
+    }
+}
+
+// A codec that gzips what Inner encodes.
+template <class Inner = json_codec>
+class gzip {
+public:
+    static constexpr std::string_view name = detail::gzip_name<Inner>::value;
+
+    explicit gzip(int level = 6, Inner inner = {}) : level_(level), inner_(std::move(inner)) {
+        detail::check_gzip_level(level);
+    }
+
+    int level() const noexcept { return level_; }
+    const Inner& inner() const noexcept { return inner_; }
+
+    template <class T>
+        requires codec_for<Inner, T>
+    void encode(const T& v, bytes& out) const {
+        bytes raw;
+        inner_.encode(v, raw);
+        gzip_compress(raw, out, level_);
+    }
+
+    template <class T>
+        requires codec_for<Inner, T>
+    void decode(bytes_view in, T& out) const {
+        const bytes raw = gzip_decompress(in);
+        inner_.decode(raw, out);
+    }
+
+private:
+    int level_;
+    [[no_unique_address]] Inner inner_;
+};
+
+}  // namespace stowage
+// ---- end stowage/codec/gzip.hpp ----
+
+// ---- begin stowage/envelope.hpp ----
+// envelope.hpp — the self-describing record every store writes (format
+// version 1; docs/format.md is the normative description).
+//
+//   offset  size  field
+//   0       4     magic "STWR"
+//   4       2     format version (1), little-endian
+//   6       4     header length H: bytes from offset 10 up to and including
+//                 the header CRC
+//   10      4     schema version of the entity type
+//   14      8     log sequence number (0 = written outside the WAL)
+//   22      1+n   codec name   (u8 length, bytes)
+//           1+n   hasher name  (u8 length, bytes)
+//           2+n   entity id    (u16 length, bytes)
+//           4+n   projection   (u32 length, JSON text)
+//           8     payload length
+//           1+n   payload digest (u8 length, bytes)
+//   10+H-4  4     CRC-32C of every byte before it (offsets 0 .. 10+H-4)
+//   10+H    ...   payload (the codec's bytes), exactly `payload length`
+//
+// Checks, in order, on every read: magic and length bounds (corrupt), the
+// header CRC (checksum_mismatch), format version (unsupported), field bounds
+// (corrupt), then the payload's length (corrupt) and digest
+// (checksum_mismatch). Every field is covered by the header CRC or the
+// payload digest, so a flipped byte anywhere is caught before decoding.
+//
+// Thread safety: pure functions over values.
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+
+namespace stowage {
+
+inline constexpr std::string_view envelope_magic = "STWR";
+inline constexpr std::uint16_t envelope_format_version = 1;
+// Bytes before the header-length-counted part.
+inline constexpr std::size_t envelope_prefix_size = 10;
+// Enough to hold most headers in one read (the rest is read on demand).
+inline constexpr std::size_t envelope_probe_size = 4096;
+
+struct envelope_header {
+    std::uint16_t format_version = envelope_format_version;
+    std::uint32_t schema_version = 1;
+    std::uint64_t lsn = 0;
+    std::string codec;
+    std::string hasher;
+    std::string id;
+    std::string projection;  // JSON text
+    std::uint64_t payload_size = 0;
+    bytes payload_digest;
+    std::size_t payload_offset = 0;  // filled by parsing: where the payload starts
+};
+
+namespace detail {
+
+inline void put_le(bytes& out, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) out.push_back(std::byte((v >> (8 * i)) & 0xff));
+}
+
+inline std::uint64_t get_le(const std::byte* p, int n) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < n; ++i) v |= std::uint64_t(std::to_integer<std::uint8_t>(p[i])) << (8 * i);
+    return v;
+}
+
+class envelope_reader {
+public:
+    envelope_reader(bytes_view data, std::string_view key) : data_(data), key_(key) {}
+    std::uint64_t num(int n) {
+        need(static_cast<std::size_t>(n));
+        auto v = get_le(data_.data() + pos_, n);
+        pos_ += static_cast<std::size_t>(n);
+        return v;
+    }
+    std::string str(int length_bytes) {
+        auto n = static_cast<std::size_t>(num(length_bytes));
+        need(n);
+        std::string s(reinterpret_cast<const char*>(data_.data() + pos_), n);
+        pos_ += n;
+        return s;
+    }
+    std::size_t pos() const { return pos_; }
+    void need(std::size_t n) const {
+        if (data_.size() - pos_ < n) throw error(errc::corrupt, std::string(key_) + ": envelope header field out of bounds");
+    }
+
+private:
+    bytes_view data_;
+    std::string_view key_;
+    std::size_t pos_ = envelope_prefix_size;
+};
+
+}  // namespace detail
+
+// Appends the envelope header for a payload to `out` (the caller appends the
+// payload itself right after).
+inline void write_envelope_header(const envelope_header& h, bytes& out) {
+    if (h.codec.size() > 255 || h.hasher.size() > 255 || h.payload_digest.size() > 255)
+        throw error(errc::bad_input, "envelope: codec, hasher or digest longer than 255 bytes");
+    if (h.id.size() > 65535) throw error(errc::bad_input, "envelope: id longer than 65535 bytes");
+    if (h.projection.size() > 0xffffffffu) throw error(errc::bad_input, "envelope: projection too large");
+    std::size_t start = out.size();
+    append(out, as_bytes(envelope_magic));
+    detail::put_le(out, envelope_format_version, 2);
+    std::size_t length_at = out.size();
+    detail::put_le(out, 0, 4);  // header length, patched below
+    detail::put_le(out, h.schema_version, 4);
+    detail::put_le(out, h.lsn, 8);
+    detail::put_le(out, h.codec.size(), 1);
+    append(out, as_bytes(h.codec));
+    detail::put_le(out, h.hasher.size(), 1);
+    append(out, as_bytes(h.hasher));
+    detail::put_le(out, h.id.size(), 2);
+    append(out, as_bytes(h.id));
+    detail::put_le(out, h.projection.size(), 4);
+    append(out, as_bytes(h.projection));
+    detail::put_le(out, h.payload_size, 8);
+    detail::put_le(out, h.payload_digest.size(), 1);
+    append(out, h.payload_digest);
+    std::uint64_t header_length = out.size() + 4 - (start + envelope_prefix_size);
+    for (int i = 0; i < 4; ++i) out[length_at + i] = std::byte((header_length >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(out).subspan(start));
+    detail::put_le(out, crc, 4);
+}
+
+// Total header size (prefix + counted part) of the envelope starting `data`,
+// which must hold at least envelope_prefix_size bytes. Throws corrupt when
+// the magic is wrong.
+inline std::size_t envelope_header_size(bytes_view data, std::string_view key) {
+    if (data.size() < envelope_prefix_size || as_chars(data.first(4)) != envelope_magic)
+        throw error(errc::corrupt, std::string(key) + ": not a stowage record (bad magic)");
+    auto length = detail::get_le(data.data() + 6, 4);
+    if (length < 4 || length > (std::uint64_t(1) << 31))
+        throw error(errc::corrupt, std::string(key) + ": envelope header length out of range");
+    return envelope_prefix_size + static_cast<std::size_t>(length);
+}
+
+// Parses and checks the header at the start of `data` (which must hold the
+// whole header; the payload may be absent when only the header is wanted).
+inline envelope_header parse_envelope_header(bytes_view data, std::string_view key) {
+    std::size_t total = envelope_header_size(data, key);
+    if (data.size() < total) throw error(errc::corrupt, std::string(key) + ": envelope header truncated");
+    std::uint32_t stored_crc = static_cast<std::uint32_t>(detail::get_le(data.data() + total - 4, 4));
+    if (crc32c::of(data.first(total - 4)) != stored_crc)
+        throw error(errc::checksum_mismatch, std::string(key) + ": envelope header checksum mismatch");
+    envelope_header h;
+    h.format_version = static_cast<std::uint16_t>(detail::get_le(data.data() + 4, 2));
+    if (h.format_version != envelope_format_version)
+        throw error(errc::unsupported, std::string(key) + ": record format version " + std::to_string(h.format_version) +
+                                           " (this build reads version 1)");
+    detail::envelope_reader r(data.first(total - 4), key);
+    h.schema_version = static_cast<std::uint32_t>(r.num(4));
+    h.lsn = r.num(8);
+    h.codec = r.str(1);
+    h.hasher = r.str(1);
+    h.id = r.str(2);
+    h.projection = r.str(4);
+    h.payload_size = r.num(8);
+    std::string digest = r.str(1);
+    h.payload_digest = to_bytes(digest);
+    if (r.pos() != total - 4) throw error(errc::corrupt, std::string(key) + ": envelope header has trailing bytes");
+    h.payload_offset = total;
+    return h;
+}
+
+}  // namespace stowage
+// ---- end stowage/envelope.hpp ----
+// ---- begin stowage/projection.hpp ----
+// projection.hpp — the small summary of an entity a store keeps in every
+// record's envelope and in its in-memory listing, so `list()` never reads or
+// decodes entities (the "index → metadata → full entity" tiers of design.md).
+//
+// A projection is either
+//   - json_document (the default): the entity's top-level scalar fields —
+//     strings up to 256 bytes, numbers, booleans, null, enums by name —
+//     which is what `stowage ls` prints; or
+//   - a described struct of the client's choosing (e.g. id, name, status,
+//     start time): its fields are copied by name from a described entity.
+// A client can take over entirely by declaring, next to its entity,
+//     void stowage_project(const Entity&, Projection&);
+// which is found by argument-dependent lookup.
+//
+// Entities have a string id: a json_document's top-level "id", or a
+// described entity's field named `id`.
+//
+// Thread safety: pure functions.
+
+#include <string>
+#include <type_traits>
+
+
+namespace stowage {
+
+inline constexpr std::size_t projection_max_string = 256;
+
+namespace detail {
+
+template <class E, class P>
+concept has_custom_projection = requires(const E& e, P& p) { stowage_project(e, p); };
+
+template <class T>
+concept has_string_id = described<T> && requires(const T& t) {
+    { t.id } -> std::convertible_to<std::string_view>;
+};
+
+inline bool is_listed_scalar(const json_value& v) {
+    if (v.is_string()) return v.as_string().size() <= projection_max_string;
+    return v.is_number() || v.is_bool() || v.is_null();
+}
+
+}  // namespace detail
+
+// The id of an entity; bad_input when it has none.
+template <class E>
+std::string entity_id(const E& e) {
+    if constexpr (std::is_same_v<E, json_document>) {
+        auto id = e.id();
+        if (!id) throw error(errc::bad_input, "document has no string \"id\" field");
+        return *id;
+    } else {
+        static_assert(detail::has_string_id<E>, "a stored entity needs a described std::string field named `id`");
+        return std::string(e.id);
+    }
+}
+
+// Builds the projection P of entity e.
+template <class P, class E>
+P project(const E& e) {
+    P p{};
+    if constexpr (detail::has_custom_projection<E, P>) {
+        stowage_project(e, p);
+    } else if constexpr (std::is_same_v<P, json_document>) {
+        json_document full;
+        if constexpr (std::is_same_v<E, json_document>) full = e;
+        else full = json_document::parse(to_json(e));
+        for (const auto& [k, v] : full)
+            if (detail::is_listed_scalar(v)) p.set(k, v);
+    } else {
+        static_assert(described<P> && described<E>,
+                      "a struct projection copies fields by name: describe both, or declare stowage_project(e, p)");
+        for_each_field(p, [&](std::string_view pname, auto& pm) {
+            for_each_field(e, [&](std::string_view ename, const auto& em) {
+                if constexpr (std::is_assignable_v<decltype(pm)&, decltype(em)>) {
+                    if (pname == ename) pm = em;
+                }
+            });
+        });
+    }
+    return p;
+}
+
+}  // namespace stowage
+// ---- end stowage/projection.hpp ----
+// ---- begin stowage/store.hpp ----
+// store.hpp — a typed entity store: one collection of entities with string
+// ids over any Storage policy, each entity one self-describing, checksummed
+// record (envelope.hpp), with an in-memory listing of every entity's
+// projection (projection.hpp) so listing never reads entities.
+//
+//   store<session, file_storage, gzip<json_codec>, sha256, session_summary>
+//       sessions(file_storage("data"), "sessions");
+//   sessions.put(s);                        // atomic, durable at return
+//   auto s = sessions.get("42");            // verified, std::optional
+//   for (auto& [id, summary] : sessions.list()) ...
+//
+// Layout: the record of id X lives at key "<collection>/<shard>/<escaped X>"
+// where shard is two hex digits of CRC-32C(X) (256 directories, so no
+// directory grows huge) and the escaped id percent-encodes every byte
+// outside [A-Za-z0-9_.-] (and a leading '.'); ids whose escaped form is
+// longer than 150 bytes are stored under "~" + SHA-256(X) hex. The id itself
+// is always in the envelope. "<collection>/listing" holds the listing
+// snapshot (below).
+//
+// Durability (store_options::durability): `full` (default) — put/erase are
+// on stable storage when they return; `batched` — a background flusher
+// syncs within `batch_window`; `none` — only flush() or a clean close syncs.
+// A write is atomic in every mode: after a crash a reader sees the old
+// record or the new one (Storage's atomic replace).
+//
+// The listing after a crash: a clean close writes the listing to
+// "<collection>/listing" (after flushing everything); a read-write open
+// loads it and durably removes it before accepting any write. So a listing
+// snapshot on disk is always exact; without one (a crash, a kill, a power
+// loss) the listing is rebuilt from the records' envelope headers, which
+// carry the projections. Records whose header is damaged are left out of the
+// listing and reported by open_problems() and verify().
+//
+// Thread safety: any number of concurrent readers (get, contains, list,
+// verify) with concurrent writers; writers (put, erase) are serialized by
+// the store, so several threads may write. A read concurrent with a write
+// of the same id sees the old or the new entity. One read-write store per
+// collection per data directory (file_storage's lock enforces one writer
+// process); read-only stores may run beside it and see the listing as of
+// their open (refresh() re-reads it).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+
+namespace stowage {
+
+struct store_options {
+    stowage::durability durability = stowage::durability::full;
+    // With durability::batched: the longest time a returned write stays unsynced.
+    std::chrono::milliseconds batch_window{50};
+    // Written into every record; readers see which schema wrote a record.
+    std::uint32_t schema_version = 1;
+};
+
+// What verify() found.
+struct verify_report {
+    std::size_t records = 0;                                  // records checked
+    std::uint64_t bytes = 0;                                  // bytes read
+    std::vector<std::pair<std::string, std::string>> damaged;  // key, what is wrong
+    bool ok() const { return damaged.empty(); }
+};
+
+// --- record keys -------------------------------------------------------------
+
+// Collection names are one key component of [A-Za-z0-9_-], not "listing".
+inline void validate_collection(std::string_view c) {
+    bool ok = !c.empty() && c.size() <= 64;
+    for (char ch : c)
+        ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-');
+    if (!ok) throw error(errc::bad_input, "invalid collection name \"" + std::string(c.substr(0, 80)) +
+                                              "\" (1-64 characters of A-Z a-z 0-9 _ -)");
+}
+
+inline void validate_id(std::string_view id) {
+    if (id.empty()) throw error(errc::bad_input, "empty entity id");
+    if (id.size() > 4096) throw error(errc::bad_input, "entity id longer than 4096 bytes");
+}
+
+// The storage key of an entity's record (see the header comment).
+inline std::string record_key(std::string_view collection, std::string_view id) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string escaped;
+    for (std::size_t i = 0; i < id.size(); ++i) {
+        auto c = static_cast<unsigned char>(id[i]);
+        bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                     c == '-' || (c == '.' && i > 0);
+        if (plain) {
+            escaped += static_cast<char>(c);
+        } else {
+            escaped += '%';
+            escaped += hex[c >> 4];
+            escaped += hex[c & 15];
+        }
+    }
+    if (escaped.size() > 150) escaped = "~" + to_hex(hash_of<sha256>(id));
+    std::uint32_t shard = crc32c::of(as_bytes(id)) & 0xff;
+    std::string key(collection);
+    key += '/';
+    key += hex[shard >> 4];
+    key += hex[shard & 15];
+    key += '/';
+    key += escaped;
+    return key;
+}
+
+// Whether a key (as listed under "<collection>/") is a record key.
+inline bool is_record_key(std::string_view collection, std::string_view key) {
+    if (key.size() < collection.size() + 5 || !key.starts_with(collection) || key[collection.size()] != '/') return false;
+    auto rest = key.substr(collection.size() + 1);
+    auto is_hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+    return rest.size() > 3 && is_hex(rest[0]) && is_hex(rest[1]) && rest[2] == '/' &&
+           rest.find('/', 3) == std::string_view::npos;
+}
+
+// --- digests by name -----------------------------------------------------------
+
+// The digest of data with the hasher named `name` (the built-in hashers), or
+// nullopt for a hasher this build does not know.
+inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
+    auto run = [&](auto h) {
+        h.update(data);
+        auto d = h.finish();
+        return bytes(d.begin(), d.end());
+    };
+    if (name == sha256::name) return run(sha256{});
+    if (name == blake2b::name) return run(blake2b{});
+    if (name == crc32c::name) return run(crc32c{});
+    return std::nullopt;
+}
+
+// Checks a whole record (header CRC, payload length and digest) without
+// decoding it. Throws corrupt / checksum_mismatch / unsupported naming the key.
+inline envelope_header verify_record(bytes_view record, std::string_view key) {
+    envelope_header h = parse_envelope_header(record, key);
+    if (record.size() - h.payload_offset != h.payload_size)
+        throw error(errc::corrupt, std::string(key) + ": payload is " + std::to_string(record.size() - h.payload_offset) +
+                                       " bytes, header says " + std::to_string(h.payload_size));
+    auto digest = digest_by_name(h.hasher, record.subspan(h.payload_offset));
+    if (!digest) throw error(errc::unsupported, std::string(key) + ": unknown hasher \"" + h.hasher + "\"");
+    if (*digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+    return h;
+}
+
+// Reads just the envelope header of a record (one small read for most).
+template <storage Storage>
+envelope_header read_record_header(const Storage& s, std::string_view key) {
+    bytes probe = s.read_range(key, 0, envelope_probe_size);
+    std::size_t need = envelope_header_size(probe, key);
+    if (need > probe.size()) probe = s.read_range(key, 0, need);
+    return parse_envelope_header(probe, key);
+}
+
+// --- the store -------------------------------------------------------------------
+
+template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
+          class Projection = json_document>
+    requires codec_for<Codec, Entity>
+class store {
+public:
+    using entity_type = Entity;
+    using projection_type = Projection;
+    using storage_type = Storage;
+
+    struct listed {
+        std::string id;
+        Projection projection;
+    };
+
+    store(Storage storage, std::string collection, store_options options = {}, Codec codec = {})
+        : storage_(std::move(storage)), collection_(std::move(collection)), options_(options), codec_(std::move(codec)) {
+        validate_collection(collection_);
+        // A writer needs the listing (and must retire the snapshot) before
+        // its first write; a reader loads it on first use, so `get` through
+        // a read-only store reads one record and nothing else.
+        if (!storage_.read_only()) load_listing();
+        if (!storage_.read_only() && options_.durability == durability::batched)
+            flusher_ = std::thread([this] { flusher_loop(); });
+    }
+
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // Clean close: everything synced, then the listing snapshot written so
+    // the next open need not rebuild it.
+    ~store() {
+        stop_flusher();
+        if (storage_.read_only()) return;
+        try {
+            storage_.flush();
+            save_listing();
+        } catch (...) {
+            // No snapshot: the next open rebuilds the listing from the
+            // records, which is always correct.
+        }
+    }
+
+    const std::string& collection() const { return collection_; }
+    Storage& storage() { return storage_; }
+    const store_options& options() const { return options_; }
+
+    // --- writes ----------------------------------------------------------------
+
+    // Stores e under its id (atomically replacing any earlier version).
+    // `lsn` is the log sequence number the WAL wrote it at (0 outside the WAL).
+    void put(const Entity& e, std::uint64_t lsn = 0) {
+        std::string id = entity_id(e);
+        validate_id(id);
+        writable();
+        Projection p = project<Projection>(e);
+        bytes record = make_record(id, e, p, lsn);
+        std::string key = record_key(collection_, id);
+        std::lock_guard write_lock(write_mutex_);
+        try {
+            storage_.replace(key, record, options_.durability);
+        } catch (...) {
+            reconcile(id, key);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            listing_.insert_or_assign(std::move(id), std::move(p));
+        }
+        wrote();
+    }
+
+    // Stores many entities with one batched storage write (on file_storage:
+    // one sync for all of them instead of one per record). Each record is
+    // atomic on its own; after a crash mid-batch some may be new and some old.
+    void put_many(std::span<const Entity> entities, std::uint64_t lsn = 0) {
+        writable();
+        std::vector<std::string> ids, keys;
+        std::vector<Projection> projections;
+        std::vector<bytes> records;
+        for (const auto& e : entities) {
+            ids.push_back(entity_id(e));
+            validate_id(ids.back());
+            keys.push_back(record_key(collection_, ids.back()));
+            projections.push_back(project<Projection>(e));
+            records.push_back(make_record(ids.back(), e, projections.back(), lsn));
+        }
+        std::vector<blob_write> writes;
+        for (std::size_t i = 0; i < records.size(); ++i) writes.push_back({keys[i], records[i]});
+        std::lock_guard write_lock(write_mutex_);
+        try {
+            storage_.replace_batch(writes, options_.durability);
+        } catch (...) {
+            for (std::size_t i = 0; i < ids.size(); ++i) reconcile(ids[i], keys[i]);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            for (std::size_t i = 0; i < ids.size(); ++i) listing_.insert_or_assign(std::move(ids[i]), std::move(projections[i]));
+        }
+        wrote();
+    }
+
+    // Removes the entity; true if it existed.
+    bool erase(std::string_view id) {
+        validate_id(id);
+        writable();
+        std::lock_guard write_lock(write_mutex_);
+        std::string key = record_key(collection_, id);
+        bool existed;
+        try {
+            existed = storage_.remove(key, options_.durability);
+        } catch (...) {
+            reconcile(std::string(id), key);
+            throw;
+        }
+        {
+            std::unique_lock lock(listing_mutex_);
+            if (auto it = listing_.find(id); it != listing_.end()) {
+                listing_.erase(it);
+                existed = true;
+            }
+        }
+        wrote();
+        return existed;
+    }
+
+    // Everything written so far is on stable storage.
+    void flush() {
+        writable();
+        std::lock_guard write_lock(write_mutex_);
+        storage_.flush();
+        rethrow_flusher_error();
+    }
+
+    // --- reads -------------------------------------------------------------------
+
+    // The entity, verified against its digest; nullopt when absent. Damage is
+    // checksum_mismatch or corrupt naming the key, never a wrong value.
+    std::optional<Entity> get(std::string_view id) const {
+        validate_id(id);
+        std::string key = record_key(collection_, id);
+        auto record = storage_.read(key);
+        if (!record) return std::nullopt;
+        return decode_record(*record, key, id);
+    }
+
+    // From the listing (no I/O).
+    bool contains(std::string_view id) const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return listing_.find(id) != listing_.end();
+    }
+
+    std::size_t size() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return listing_.size();
+    }
+
+    // Every entity's projection, in id order, without reading any record.
+    std::vector<listed> list() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        std::vector<listed> out;
+        out.reserve(listing_.size());
+        for (const auto& [id, p] : listing_) out.push_back({id, p});
+        return out;
+    }
+
+    std::optional<Projection> projection(std::string_view id) const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        auto it = listing_.find(id);
+        if (it == listing_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    std::vector<std::string> ids() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        std::vector<std::string> out;
+        out.reserve(listing_.size());
+        for (const auto& [id, p] : listing_) out.push_back(id);
+        return out;
+    }
+
+    // The log sequence number stored with an entity's record (nullopt if absent).
+    std::optional<std::uint64_t> lsn_of(std::string_view id) const {
+        std::string key = record_key(collection_, id);
+        if (!storage_.contains(key)) return std::nullopt;
+        return read_record_header(storage_, key).lsn;
+    }
+
+    // Re-reads the listing from the records (for read-only stores beside a writer).
+    void refresh() {
+        rebuild_listing();
+        listing_loaded_ = true;
+    }
+
+    // Records whose header could not be read when the listing was rebuilt.
+    std::vector<std::pair<std::string, std::string>> open_problems() const {
+        ensure_listing();
+        std::shared_lock lock(listing_mutex_);
+        return open_problems_;
+    }
+
+    // Reads every record of the collection and checks its digest.
+    verify_report verify() const {
+        verify_report report;
+        for (const auto& key : storage_.list(collection_ + "/")) {
+            if (!is_record_key(collection_, key)) continue;
+            ++report.records;
+            try {
+                auto record = storage_.read(key);
+                if (!record) continue;  // erased meanwhile
+                report.bytes += record->size();
+                verify_record(*record, key);
+            } catch (const error& e) {
+                report.damaged.emplace_back(key, e.what());
+            }
+        }
+        return report;
+    }
+
+    // Iteration over the entities present when begin() was called, in id
+    // order, each read (and verified) as the iterator reaches it; ids erased
+    // meanwhile are skipped.
+    class iterator {
+    public:
+        using value_type = Entity;
+        using difference_type = std::ptrdiff_t;
+        using reference = const Entity&;
+        iterator() = default;
+        reference operator*() const { return *current_; }
+        const Entity* operator->() const { return &*current_; }
+        iterator& operator++() {
+            ++pos_;
+            settle();
+            return *this;
+        }
+        void operator++(int) { ++*this; }
+        friend bool operator==(const iterator& a, const iterator& b) {
+            return a.at_end() == b.at_end() && (a.at_end() || a.pos_ == b.pos_);
+        }
+
+    private:
+        friend class store;
+        iterator(const store* s, std::shared_ptr<std::vector<std::string>> ids) : store_(s), ids_(std::move(ids)) {
+            settle();
+        }
+        bool at_end() const { return !ids_ || pos_ >= ids_->size(); }
+        void settle() {
+            current_.reset();
+            while (!at_end() && !(current_ = store_->get((*ids_)[pos_]))) ++pos_;
+        }
+        const store* store_ = nullptr;
+        std::shared_ptr<std::vector<std::string>> ids_;
+        std::size_t pos_ = 0;
+        std::optional<Entity> current_;
+    };
+    iterator begin() const { return iterator(this, std::make_shared<std::vector<std::string>>(ids())); }
+    iterator end() const { return iterator(); }
+
+    // --- record format (used by the WAL and tools) --------------------------------
+
+    bytes make_record(const std::string& id, const Entity& e, const Projection& p, std::uint64_t lsn) const {
+        bytes payload;
+        codec_.encode(e, payload);
+        Hasher h;
+        h.update(payload);
+        auto digest = h.finish();
+        envelope_header header;
+        header.schema_version = options_.schema_version;
+        header.lsn = lsn;
+        header.codec = std::string(Codec::name);
+        header.hasher = std::string(Hasher::name);
+        header.id = id;
+        header.projection = to_json(p);
+        header.payload_size = payload.size();
+        header.payload_digest.assign(digest.begin(), digest.end());
+        bytes record;
+        record.reserve(payload.size() + 128 + header.projection.size() + id.size());
+        write_envelope_header(header, record);
+        append(record, payload);
+        return record;
+    }
+
+    Entity decode_record(bytes_view record, std::string_view key, std::string_view id) const {
+        envelope_header h = verify_record(record, key);
+        if (h.id != id) throw error(errc::corrupt, std::string(key) + ": record holds id \"" + h.id + "\"");
+        if (h.codec != Codec::name)
+            throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
+                                               "\", this store reads \"" + std::string(Codec::name) + "\"");
+        Entity e{};
+        try {
+            codec_.decode(record.subspan(h.payload_offset), e);
+        } catch (const error& err) {
+            // The digest matched, so these are the bytes that were written:
+            // a schema or codec mismatch, reported with the key.
+            throw error(err.kind(), std::string(key) + ": " + err.what());
+        }
+        return e;
+    }
+
+private:
+    void writable() const {
+        if (storage_.read_only()) throw error(errc::read_only, "store " + collection_ + " was opened read-only");
+        rethrow_flusher_error();
+    }
+
+    std::string listing_key() const { return collection_ + "/listing"; }
+
+    // After a failed write the record may hold the old value or the new one
+    // (e.g. the rename happened but the directory sync failed): make the
+    // listing say what the storage now holds. If even that read fails, the
+    // listing is rebuilt from the records on its next use.
+    void reconcile(const std::string& id, const std::string& key) noexcept {
+        try {
+            std::unique_lock lock(listing_mutex_);
+            if (storage_.contains(key)) {
+                envelope_header h = read_record_header(storage_, key);
+                listing_.insert_or_assign(id, from_json<Projection>(h.projection));
+            } else if (auto it = listing_.find(id); it != listing_.end()) {
+                listing_.erase(it);
+            }
+        } catch (...) {
+            listing_loaded_ = false;
+        }
+    }
+
+    // Listing snapshot: "STWL" u32 version=1, u64 count, then per entity
+    // u32 id length, id, u32 projection length, projection JSON; CRC-32C of
+    // everything before it.
+    void save_listing() {
+        bytes out;
+        append(out, as_bytes("STWL"));
+        detail::put_le(out, 1, 4);
+        std::shared_lock lock(listing_mutex_);
+        detail::put_le(out, listing_.size(), 8);
+        for (const auto& [id, p] : listing_) {
+            std::string json = to_json(p);
+            detail::put_le(out, id.size(), 4);
+            append(out, as_bytes(id));
+            detail::put_le(out, json.size(), 4);
+            append(out, as_bytes(json));
+        }
+        detail::put_le(out, crc32c::of(out), 4);
+        storage_.replace(listing_key(), out, durability::full);
+    }
+
+    bool load_listing_snapshot() {
+        auto data = storage_.read(listing_key());
+        if (!data) return false;
+        try {
+            bytes_view v(*data);
+            if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return false;
+            if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return false;
+            std::map<std::string, Projection, std::less<>> listing;
+            std::size_t pos = 8;
+            auto count = detail::get_le(v.data() + pos, 8);
+            pos += 8;
+            auto take = [&](std::size_t n) {
+                if (v.size() - 4 - pos < n) throw error(errc::corrupt, "listing snapshot truncated");
+                auto s = as_chars(v.subspan(pos, n));
+                pos += n;
+                return s;
+            };
+            for (std::uint64_t i = 0; i < count; ++i) {
+                std::string id(take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4))));
+                auto json = take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4)));
+                listing.emplace(std::move(id), from_json<Projection>(json));
+            }
+            std::unique_lock lock(listing_mutex_);
+            listing_ = std::move(listing);
+            return true;
+        } catch (const error&) {
+            return false;  // rebuild from the records instead
+        }
+    }
+
+    // Read-only stores load the listing on first use.
+    void ensure_listing() const {
+        if (listing_loaded_) return;
+        std::lock_guard lock(load_mutex_);
+        if (listing_loaded_) return;
+        const_cast<store*>(this)->load_listing();
+    }
+
+    void load_listing() {
+        bool loaded = load_listing_snapshot();
+        if (!storage_.read_only() && storage_.contains(listing_key())) {
+            // From here on the snapshot would go stale: remove it, durably,
+            // before any write can happen.
+            storage_.remove(listing_key(), durability::full);
+        }
+        if (!loaded) rebuild_listing();
+        listing_loaded_ = true;
+    }
+
+    void rebuild_listing() {
+        std::map<std::string, Projection, std::less<>> listing;
+        std::vector<std::pair<std::string, std::string>> problems;
+        for (const auto& key : storage_.list(collection_ + "/")) {
+            if (!is_record_key(collection_, key)) continue;
+            try {
+                envelope_header h = read_record_header(storage_, key);
+                if (record_key(collection_, h.id) != key)
+                    throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\" which belongs elsewhere");
+                listing.insert_or_assign(h.id, from_json<Projection>(h.projection));
+            } catch (const error& e) {
+                if (e.kind() == errc::not_found) continue;  // erased meanwhile
+                problems.emplace_back(key, e.what());
+            }
+        }
+        std::unique_lock lock(listing_mutex_);
+        listing_ = std::move(listing);
+        open_problems_ = std::move(problems);
+    }
+
+    // --- batched durability ------------------------------------------------------
+
+    void wrote() {
+        if (options_.durability != durability::batched) return;
+        {
+            std::lock_guard lock(flusher_mutex_);
+            if (!dirty_since_) dirty_since_ = std::chrono::steady_clock::now();
+        }
+        flusher_cv_.notify_one();
+    }
+
+    void flusher_loop() {
+        std::unique_lock lock(flusher_mutex_);
+        while (!stopping_) {
+            if (!dirty_since_) {
+                flusher_cv_.wait(lock);
+                continue;
+            }
+            auto due = *dirty_since_ + options_.batch_window;
+            if (flusher_cv_.wait_until(lock, due, [&] { return stopping_; })) break;
+            dirty_since_.reset();
+            lock.unlock();
+            try {
+                storage_.flush();
+            } catch (const error& e) {
+                std::lock_guard l(flusher_mutex_);
+                if (!flusher_error_) flusher_error_ = e;
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_flusher() {
+        if (!flusher_.joinable()) return;
+        {
+            std::lock_guard lock(flusher_mutex_);
+            stopping_ = true;
+        }
+        flusher_cv_.notify_one();
+        flusher_.join();
+    }
+
+    // A failed background sync poisons the store: later writes report it
+    // instead of being acknowledged on top of lost data.
+    void rethrow_flusher_error() const {
+        std::lock_guard lock(flusher_mutex_);
+        if (flusher_error_)
+            throw error(errc::failed_state, "store " + collection_ + ": background sync failed earlier: " +
+                                                flusher_error_->what());
+    }
+
+    mutable Storage storage_;
+    std::string collection_;
+    store_options options_;
+    Codec codec_;
+
+    std::mutex write_mutex_;
+    mutable std::shared_mutex listing_mutex_;
+    std::map<std::string, Projection, std::less<>> listing_;
+    std::vector<std::pair<std::string, std::string>> open_problems_;
+    std::atomic<bool> listing_loaded_{false};
+    mutable std::mutex load_mutex_;
+
+    mutable std::mutex flusher_mutex_;
+    std::condition_variable flusher_cv_;
+    std::optional<std::chrono::steady_clock::time_point> dirty_since_;
+    std::optional<error> flusher_error_;
+    bool stopping_ = false;
+    std::thread flusher_;
+};
+
+}  // namespace stowage
+// ---- end stowage/store.hpp ----
 // ---- end stowage/stowage.hpp ----

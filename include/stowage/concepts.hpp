@@ -172,21 +172,25 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 //                                   The cache calls it until the newcomer fits.
 //   weight()                        the sum of its entries' weights
 //
-// key_hash is well mixed (all 64 bits usable). Policies are not thread-safe;
-// the cache serializes every call.
+// on_insert may also come without admit: an unpinned entry rejoins. Every
+// call is noexcept (the cache's consistency rests on it): a policy that
+// cannot allocate (a ghost, a bigger sketch) forgets instead. key_hash is
+// well mixed (all 64 bits usable). Policies are not thread-safe; the cache
+// serializes every call. Provided: lru, arc, s3fifo, sieve, w_tinylfu
+// (evict/), each static_assert'ed against this concept.
 // ---------------------------------------------------------------------------
 template <class P>
 concept eviction_policy = std::movable<P> && requires { typename P::hook; } &&
     requires(P& p, const P& cp, typename P::hook& h, std::uint64_t key_hash, std::uint64_t weight) {
         { P::name } -> std::convertible_to<std::string_view>;
-        { p.set_capacity(weight) } -> std::same_as<void>;
-        { p.admit(key_hash, weight) } -> std::same_as<bool>;
-        { p.on_insert(h, key_hash, weight) } -> std::same_as<void>;
-        { p.on_access(h) } -> std::same_as<void>;
-        { p.on_update(h, weight) } -> std::same_as<void>;
-        { p.on_remove(h) } -> std::same_as<void>;
-        { p.evict() } -> std::same_as<typename P::hook*>;
-        { cp.weight() } -> std::same_as<std::uint64_t>;
+        { p.set_capacity(weight) } noexcept -> std::same_as<void>;
+        { p.admit(key_hash, weight) } noexcept -> std::same_as<bool>;
+        { p.on_insert(h, key_hash, weight) } noexcept -> std::same_as<void>;
+        { p.on_access(h) } noexcept -> std::same_as<void>;
+        { p.on_update(h, weight) } noexcept -> std::same_as<void>;
+        { p.on_remove(h) } noexcept -> std::same_as<void>;
+        { p.evict() } noexcept -> std::same_as<typename P::hook*>;
+        { cp.weight() } noexcept -> std::same_as<std::uint64_t>;
     };
 
 // ---------------------------------------------------------------------------

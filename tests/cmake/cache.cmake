@@ -3,3 +3,7 @@ stowage_test(evict_policies_test evict_policies_test.cpp TIMEOUT 120 LABELS cach
 target_compile_options(evict_policies_test PRIVATE -Wall -Wextra)
 stowage_test(cache_core_test cache_core_test.cpp TIMEOUT 120 LABELS cache)
 target_compile_options(cache_core_test PRIVATE -Wall -Wextra)
+# Trace replays against the ARC paper's published hit ratios; the long ones
+# (P2, P6, P12 and the whole P12 table) run with STOWAGE_STRESS=1.
+stowage_test(cache_trace_test cache_trace_test.cpp DATA TIMEOUT 900 LABELS cache)
+target_compile_options(cache_trace_test PRIVATE -Wall -Wextra)

@@ -242,9 +242,8 @@ public:
 
     // Stores value under key (replacing any value) with the cache's TTL or
     // `ttl`. Returns false when it is not cached: heavier than the budget
-    // pinned entries leave, refused by the policy, or (a replaced value that
-    // grew) chosen by the policy as the victim. Either way no older value for
-    // key remains.
+    // pinned entries leave, or refused by the policy. Either way no older
+    // value for key remains.
     bool put(Key key, Value value, std::optional<expiry> ttl = std::nullopt) {
         const std::uint64_t h = hash_of(key);
         const std::uint64_t w = weigher_(key, value);
@@ -625,18 +624,30 @@ private:
         }
         Value old = std::exchange(e.value, std::move(value));
         dead.add_replaced(e.key, std::move(old));
-        weight_ = weight_ - e.weight + w;
         if (e.pins) {
+            weight_ = weight_ - e.weight + w;
             pinned_weight_ = pinned_weight_ - e.weight + w;
             e.weight = w;
             policy_.set_capacity(policy_capacity());
+            evict_until_fits(0, dead);
+        } else if (weight_ - e.weight + w > capacity_) {
+            // Growing past the budget: room is made among the others, with
+            // this entry out of the policy so that it cannot be the victim of
+            // its own update; it then re-enters as a fresh, used entry.
+            policy_.on_remove(e);
+            weight_ -= e.weight;
+            evict_until_fits(w, dead);
+            e.weight = w;
+            weight_ += w;
+            policy_.on_insert(e, e.hash, w);
+            policy_.on_access(e);
         } else {
+            weight_ = weight_ - e.weight + w;
             e.weight = w;
             policy_.on_update(e, w);
         }
         set_expiry(e, ttl, now);
-        // The policy may pick the updated entry itself to make room.
-        return !evict_until_fits(0, dead, &e);
+        return true;
     }
 
     bool erase_locked(const Key& key, std::uint64_t h, removal_batch& dead) {
@@ -647,19 +658,15 @@ private:
         return true;
     }
 
-    // Evicts until `incoming` more weight fits (or the policy holds nothing);
-    // returns whether `watched` was among the victims.
-    bool evict_until_fits(std::uint64_t incoming, removal_batch& dead, const entry* watched = nullptr) {
-        bool hit = false;
+    // Evicts until `incoming` more weight fits (or the policy holds nothing).
+    void evict_until_fits(std::uint64_t incoming, removal_batch& dead) {
         while (weight_ + incoming > capacity_) {
             auto* v = policy_.evict();
-            if (!v) break;
+            if (!v) return;
             entry& e = static_cast<entry&>(*v);
-            hit |= &e == watched;
             ++stats_.evictions;
             unlink(e, removal_reason::evicted, dead);
         }
-        return hit;
     }
 
     // Takes e out of the policy (unless pinned) and everything else.

@@ -172,7 +172,8 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 //                                   The cache calls it until the newcomer fits.
 //   weight()                        the sum of its entries' weights
 //
-// on_insert may also come without admit: an unpinned entry rejoins. Every
+// on_insert may also come without admit: an unpinned entry rejoins, or a
+// value that grew past the budget re-enters after room was made. Every
 // call is noexcept (the cache's consistency rests on it): a policy that
 // cannot allocate (a ghost, a bigger sketch) forgets instead. key_hash is
 // well mixed (all 64 bits usable). Policies are not thread-safe; the cache

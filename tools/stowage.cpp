@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/cache_commands.hpp"
 #include "cli/common.hpp"
 #include "cli/hash_command.hpp"
 #include "cli/store_commands.hpp"
@@ -21,6 +22,7 @@ using namespace stowage::cli;
 // Every subcommand, in the order `stowage --help` lists them.
 constexpr const command* commands[] = {
     &put_command, &get_command, &ls_command, &rm_command, &verify_command, &hash_command,
+    &cache_sim_command,
 };
 
 const command* find_command(std::string_view name) {

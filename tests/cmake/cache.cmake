@@ -9,3 +9,8 @@ stowage_test(cache_trace_test cache_trace_test.cpp DATA TIMEOUT 900 LABELS cache
 target_compile_options(cache_trace_test PRIVATE -Wall -Wextra)
 stowage_test(cache_concurrent_test cache_concurrent_test.cpp TIMEOUT 120 LABELS cache)
 target_compile_options(cache_concurrent_test PRIVATE -Wall -Wextra)
+# `stowage cache-sim`, black box.
+if(STOWAGE_BUILD_TOOLS)
+  stowage_test(cache_sim_test cache_sim_test.cpp DATA LABELS cache cli DEPENDS stowage_cli)
+  target_compile_definitions(cache_sim_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
+endif()

@@ -274,6 +274,13 @@ struct holder {
 };
 STOWAGE_DESCRIBE(holder, before, p, big, after)
 
+struct node {  // a recursive type: input decides the depth
+    int v = 0;
+    std::vector<node> kids;
+    bool operator==(const node&) const = default;
+};
+STOWAGE_DESCRIBE(node, v, kids)
+
 struct wrapper {
     holder h;
     std::vector<holder> hs;
@@ -448,6 +455,30 @@ BOOST_AUTO_TEST_CASE(hostile_lengths_do_not_allocate) {
     for (int i = 0; i < 5000; ++i) deep.push_back(std::byte{5}), deep.push_back(std::byte{1});
     deep.push_back(std::byte{0});
     BOOST_TEST((decode_error<json_value>(deep) == errc::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(recursive_types_are_depth_limited) {
+    t::node n{1, {}};
+    for (int i = 0; i < 200; ++i) n = t::node{i, {n}};  // 400 levels (struct + vector each)
+    BOOST_TEST((decode<t::node>(encode(n)) == n));
+    // Hand-made hostile nesting: field 2 (kids), wrapped vector of one node, again and again.
+    // Built inside out so every length is right; only the depth is hostile.
+    bytes body = hex("08 00");  // fields of the innermost node: v = 0
+    for (int i = 0; i < 2000; ++i) {
+        bytes vec;  // value(vector<node>): count 1, value(node)
+        detail::put_varint(vec, 1);
+        detail::put_varint(vec, body.size());
+        append(vec, body);
+        bytes fields = hex("08 00 12");
+        detail::put_varint(fields, vec.size());
+        append(fields, vec);
+        body = std::move(fields);
+    }
+    bytes record = hex("01");
+    append(record, body);
+    std::string what;
+    BOOST_TEST((decode_error<t::node>(record, &what) == errc::corrupt));
+    BOOST_TEST(contains(what, "nesting deeper than 1000 levels"), what);
 }
 
 BOOST_AUTO_TEST_CASE(errors_name_the_path) {

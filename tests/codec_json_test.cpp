@@ -90,6 +90,13 @@ struct session {
 };
 STOWAGE_DESCRIBE(session, id, name, state, start_time, end_time, tags)
 
+struct node {  // a recursive type: input decides the depth
+    int v = 0;
+    std::vector<node> kids;
+    bool operator==(const node&) const = default;
+};
+STOWAGE_DESCRIBE(node, v, kids)
+
 struct with_defaults {  // an absent optional is empty even if the member has a default
     std::string id;
     std::optional<int> n = 5;
@@ -430,6 +437,26 @@ BOOST_AUTO_TEST_CASE(the_whole_document_is_validated) {
     BOOST_TEST((decode_error<std::vector<int>>("[1,2]]") == errc::bad_input));
     BOOST_TEST((decode_error<std::vector<int>>("[1,2,]") == errc::bad_input));
     BOOST_TEST(from_json<std::vector<int>>(" [ 1 , 2 ] ") == (std::vector<int>{1, 2}));
+}
+
+BOOST_AUTO_TEST_CASE(nesting_is_limited_for_recursive_types_and_skipped_fields) {
+    auto nested = [](int levels) {
+        std::string s;
+        for (int i = 0; i < levels; ++i) s += R"({"v":1,"kids":[)";
+        for (int i = 0; i < levels; ++i) s += "]}";
+        return s;
+    };
+    const auto ok = from_json<t::node>(nested(300));  // object + array per level: 600 deep
+    BOOST_TEST(ok.kids.size() == 1u);
+    BOOST_TEST(to_json(ok) == nested(300));
+    std::string what;
+    BOOST_TEST((decode_error<t::node>(nested(100000), &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "nesting deeper than 1000 levels"), what);
+    // an unknown field's depth counts on top of the typed depth (here 1)
+    const std::string deep_unknown = R"({"v":1,"kids":[],"x":)" + std::string(1000, '[') + std::string(1000, ']') + "}";
+    BOOST_TEST((decode_error<t::node>(deep_unknown) == errc::bad_input));
+    const std::string fine_unknown = R"({"v":1,"kids":[],"x":)" + std::string(999, '[') + std::string(999, ']') + "}";
+    BOOST_TEST(from_json<t::node>(fine_unknown).v == 1);
 }
 
 BOOST_AUTO_TEST_CASE(errors_report_the_byte_offset) {

@@ -157,8 +157,13 @@ BOOST_AUTO_TEST_CASE(parse_errors_are_bad_input_with_a_position) {
 }
 
 BOOST_AUTO_TEST_CASE(nesting_is_limited_without_exhausting_the_stack) {
-    std::string ok = "{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "}";
+    // 1000 levels in all, counting the top-level object
+    std::string ok = "{\"a\":" + std::string(999, '[') + std::string(999, ']') + "}";
     BOOST_TEST(json_document::parse(ok).size() == 1u);
+    std::string too_deep = "{\"a\":" + std::string(1000, '[') + std::string(1000, ']') + "}";
+    std::string what;
+    BOOST_TEST((parse_error(too_deep, &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "nesting deeper than 1000 levels"), what);
     std::string deep = "{\"a\":" + std::string(100000, '[') + std::string(100000, ']') + "}";
     BOOST_TEST((parse_error(deep) == errc::bad_input));
     std::string open = "{\"a\":" + std::string(100000, '[');

@@ -57,8 +57,9 @@
 // name, an integer out of the member's range, trailing bytes) is
 // errc::corrupt naming the field path and byte offset; a record of a newer
 // format version is errc::unsupported. Hostile lengths never allocate more
-// than the input could hold. Decoding builds a new value and moves it into
-// the target only on success.
+// than the input could hold, and nesting deeper than 1000 levels (possible
+// with recursive types and json_value) is corrupt. Decoding builds a new
+// value and moves it into the target only on success.
 //
 // Thread safety: binary_codec is stateless; use from any threads.
 // Durability: not applicable.
@@ -285,8 +286,26 @@ void write_binary(bytes& out, const T& v) {
 // ---------------------------------------------------------------------------
 class binary_reader {
 public:
-    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end) noexcept
-        : begin_(begin), p_(p), end_(end) {}
+    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end, unsigned* depth) noexcept
+        : begin_(begin), p_(p), end_(end), depth_(depth) {}
+
+    // Held while reading a container: a recursive type (a struct holding a
+    // vector of itself) cannot make hostile input exhaust the stack.
+    class nesting {
+    public:
+        explicit nesting(binary_reader& r) : r_(r) {
+            if (++*r_.depth_ > json_max_depth) {
+                --*r_.depth_;
+                r_.fail("nesting deeper than " + std::to_string(json_max_depth) + " levels");
+            }
+        }
+        ~nesting() { --*r_.depth_; }
+        nesting(const nesting&) = delete;
+        nesting& operator=(const nesting&) = delete;
+
+    private:
+        binary_reader& r_;
+    };
 
     bool at_end() const noexcept { return p_ == end_; }
     std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
@@ -341,7 +360,7 @@ public:
     // A reader over the next n bytes; this one moves past them.
     binary_reader sub(std::size_t n) {
         if (n > remaining()) fail("truncated");
-        binary_reader r(begin_, p_, p_ + n);
+        binary_reader r(begin_, p_, p_ + n, depth_);
         p_ += n;
         return r;
     }
@@ -360,13 +379,14 @@ private:
     const std::byte* begin_;
     const std::byte* p_;
     const std::byte* end_;
+    unsigned* depth_;
 };
 
 template <class T>
 void read_binary(binary_reader& r, T& out);
 
-inline json_value read_binary_json(binary_reader& r, unsigned depth) {
-    if (depth >= json_max_depth) r.fail("nesting too deep");
+inline json_value read_binary_json(binary_reader& r) {
+    binary_reader::nesting guard(r);
     const std::uint8_t k = r.byte();
     switch (k) {
         case 0: return json_value{};
@@ -388,7 +408,7 @@ inline json_value read_binary_json(binary_reader& r, unsigned depth) {
             a.reserve(std::min<std::size_t>(n, 1024));
             for (std::size_t i = 0; i < n; ++i) {
                 try {
-                    a.push_back(read_binary_json(r, depth + 1));
+                    a.push_back(read_binary_json(r));
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -404,7 +424,7 @@ inline json_value read_binary_json(binary_reader& r, unsigned depth) {
                 auto key = r.string();
                 if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
                 try {
-                    o.emplace_back(std::string(key), read_binary_json(r, depth + 1));
+                    o.emplace_back(std::string(key), read_binary_json(r));
                 } catch (codec_failure& f) {
                     prepend_key(f, key);
                     throw;
@@ -513,6 +533,7 @@ void read_binary(binary_reader& r, T& out) {
         if (present) read_binary(r, out.emplace());
         else out.reset();
     } else if constexpr (is_vector<T>::value) {
+        binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         out.reserve(std::min<std::size_t>(n, 1024));
@@ -531,6 +552,7 @@ void read_binary(binary_reader& r, T& out) {
             }
         }
     } else if constexpr (is_string_map<T>::value) {
+        binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         for (std::size_t i = 0; i < n; ++i) {
@@ -546,7 +568,7 @@ void read_binary(binary_reader& r, T& out) {
             out.emplace_hint(out.end(), std::move(key), std::move(m));
         }
     } else if constexpr (std::same_as<T, json_value>) {
-        out = read_binary_json(r, 1);
+        out = read_binary_json(r);
     } else if constexpr (std::same_as<T, json_document>) {
         const std::size_t n = r.count();
         json_value::object o;
@@ -555,7 +577,7 @@ void read_binary(binary_reader& r, T& out) {
             auto key = r.string();
             if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
             try {
-                o.emplace_back(std::string(key), read_binary_json(r, 1));
+                o.emplace_back(std::string(key), read_binary_json(r));
             } catch (codec_failure& f) {
                 prepend_key(f, key);
                 throw;
@@ -563,6 +585,7 @@ void read_binary(binary_reader& r, T& out) {
         }
         out = json_document(std::move(o));
     } else if constexpr (described<T>) {
+        binary_reader::nesting guard(r);
         binary_reader body = r.sub(r.count());
         read_binary_fields(body, out);
     }
@@ -605,7 +628,8 @@ struct binary_codec {
         }
         T value{};
         try {
-            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size());
+            unsigned depth = 0;
+            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size(), &depth);
             if constexpr (described<T>) {
                 detail::read_binary_fields(r, value);
             } else {

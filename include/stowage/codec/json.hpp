@@ -179,7 +179,7 @@ void expect_json_kind(V& v, json_session& s, json_type wanted, std::string_view 
 
 // Validates a value nobody reads (an unknown field) without building it.
 template <class V>
-void skip_json_value(V& v, json_session& s, unsigned depth) {
+void skip_json_value(V& v, json_session& s) {
     switch (json_kind(v, s)) {
         case json_type::null: {
             bool is = false;
@@ -201,7 +201,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
             return;
         }
         case json_type::array: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::array a;
             s.check(v.get_array().get(a));
             std::size_t i = 0;
@@ -209,7 +209,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
                 simdjson::ondemand::value ev;
                 s.check(std::move(element).get(ev));
                 try {
-                    skip_json_value(ev, s, depth + 1);
+                    skip_json_value(ev, s);
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -219,7 +219,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
             return;
         }
         case json_type::object: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             for (auto field : o) {
@@ -228,7 +228,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
                 std::string_view key;
                 s.check(f.unescaped_key().get(key));
                 try {
-                    skip_json_value(f.value(), s, depth + 1);
+                    skip_json_value(f.value(), s);
                 } catch (codec_failure& fail) {
                     prepend_key(fail, key);
                     throw;
@@ -267,6 +267,7 @@ void read_json_integer(V& v, json_session& s, I& out) {
 template <class V, class T>
 void read_json_struct(V& v, json_session& s, T& out) {
     expect_json_kind(v, s, json_type::object, "object");
+    json_session::nesting guard(s);
     simdjson::ondemand::object o;
     s.check(v.get_object().get(o));
     constexpr std::size_t n = field_count_v<T>;
@@ -294,7 +295,7 @@ void read_json_struct(V& v, json_session& s, T& out) {
         }(std::make_index_sequence<n>{});
         if (!known) {
             try {
-                skip_json_value(fv, s, 0);
+                skip_json_value(fv, s);
             } catch (codec_failure& fail) {
                 prepend_field(fail, key);
                 throw;
@@ -359,6 +360,7 @@ void read_json(V& v, json_session& s, T& out) {
         }
     } else if constexpr (is_vector<T>::value) {
         expect_json_kind(v, s, json_type::array, "array");
+        json_session::nesting guard(s);
         simdjson::ondemand::array a;
         s.check(v.get_array().get(a));
         out.clear();
@@ -382,6 +384,7 @@ void read_json(V& v, json_session& s, T& out) {
         }
     } else if constexpr (is_string_map<T>::value) {
         expect_json_kind(v, s, json_type::object, "object");
+        json_session::nesting guard(s);
         simdjson::ondemand::object o;
         s.check(v.get_object().get(o));
         out.clear();
@@ -400,10 +403,10 @@ void read_json(V& v, json_session& s, T& out) {
             out.insert_or_assign(std::string(key), std::move(m));  // a repeated key: the last wins
         }
     } else if constexpr (std::same_as<T, json_value>) {
-        out = read_json_value(v, s, 1);
+        out = read_json_value(v, s);
     } else if constexpr (std::same_as<T, json_document>) {
         expect_json_kind(v, s, json_type::object, "object");
-        out = json_document(std::move(read_json_value(v, s, 1).as_object()));
+        out = json_document(std::move(read_json_value(v, s).as_object()));
     } else if constexpr (described<T>) {
         read_json_struct(v, s, out);
     }

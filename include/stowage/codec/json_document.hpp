@@ -22,7 +22,7 @@
 // validated (RFC 8259: no trailing commas, comments, NaN, leading zeros, raw
 // control characters, invalid UTF-8, or content after the value); errors are
 // errc::bad_input naming the byte offset and the path ("tags[3]").
-// Nesting is limited to 1024 levels.
+// Nesting is limited to 1000 levels.
 //
 // Thread safety: a value type; const member functions may be called
 // concurrently, mutation needs exclusive access.
@@ -249,7 +249,7 @@ inline std::string_view raw_token(simdjson::ondemand::document& d, json_session&
 // Reads one value of any kind (V: an On-Demand value or the document root),
 // validating it completely.
 template <class V>
-json_value read_json_value(V& v, json_session& s, unsigned depth) {
+json_value read_json_value(V& v, json_session& s) {
     simdjson::ondemand::json_type t{};
     s.check(v.type().get(t));
     switch (t) {
@@ -275,7 +275,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
             return json_value(std::string(sv));
         }
         case simdjson::ondemand::json_type::array: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::array a;
             s.check(v.get_array().get(a));
             json_value::array out;
@@ -284,7 +284,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
                 simdjson::ondemand::value ev;
                 s.check(std::move(element).get(ev));
                 try {
-                    out.push_back(read_json_value(ev, s, depth + 1));
+                    out.push_back(read_json_value(ev, s));
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -294,7 +294,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
             return json_value(std::move(out));
         }
         case simdjson::ondemand::json_type::object: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             json_value::object out;
@@ -305,7 +305,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
                 s.check(f.unescaped_key().get(key));
                 std::string k(key);
                 try {
-                    out.emplace_back(std::move(k), read_json_value(f.value(), s, depth + 1));
+                    out.emplace_back(std::move(k), read_json_value(f.value(), s));
                 } catch (codec_failure& fail) {
                     prepend_key(fail, key);
                     throw;
@@ -356,7 +356,7 @@ public:
             simdjson::ondemand::json_type t{};
             s.check(root.type().get(t));
             if (t != simdjson::ondemand::json_type::object) s.fail("top level must be a JSON object");
-            return json_document(std::move(detail::read_json_value(root, s, 0).as_object()));
+            return json_document(std::move(detail::read_json_value(root, s).as_object()));
         });
     }
 

@@ -33,8 +33,12 @@
 namespace stowage::detail {
 
 // Nesting deeper than this is refused (bad_input), so hostile input cannot
-// exhaust the stack of the recursive readers.
-inline constexpr unsigned json_max_depth = 1024;
+// exhaust the stack of the recursive readers. It is counted per document
+// across all readers (typed values, skipped fields, json_value), and kept
+// below simdjson's own limit (DEFAULT_MAX_DEPTH), which its debug checks
+// assert on.
+inline constexpr unsigned json_max_depth = 1000;
+static_assert(json_max_depth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 
 // ---------------------------------------------------------------------------
 // Output
@@ -243,6 +247,24 @@ public:
     }
 
     [[noreturn]] void fail(std::string message) { throw codec_failure{std::move(message), {}, offset()}; }
+
+    // Held while reading an array or object: refuses nesting beyond
+    // json_max_depth.
+    class nesting {
+    public:
+        explicit nesting(json_session& s) : s_(s) {
+            if (++s_.depth_ > json_max_depth) {
+                --s_.depth_;
+                s_.fail("nesting deeper than " + std::to_string(json_max_depth) + " levels");
+            }
+        }
+        ~nesting() { --s_.depth_; }
+        nesting(const nesting&) = delete;
+        nesting& operator=(const nesting&) = delete;
+
+    private:
+        json_session& s_;
+    };
     [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
     void check(simdjson::error_code e) {
         if (e != simdjson::SUCCESS) fail(e);
@@ -318,6 +340,7 @@ private:
     parser_state* st_ = nullptr;
     std::unique_ptr<parser_state> own_;
     document doc_;
+    unsigned depth_ = 0;
 };
 
 }  // namespace stowage::detail

@@ -170,4 +170,27 @@ inline envelope_header parse_envelope_header(bytes_view data, std::string_view k
     return h;
 }
 
+// Whether data starts like an envelope (magic only; nothing verified).
+inline bool looks_like_envelope(bytes_view data) noexcept {
+    return data.size() >= envelope_prefix_size && as_chars(data.first(4)) == envelope_magic;
+}
+
+// Rewrites the log sequence number of a well-formed envelope in place (and
+// its header CRC). The WAL stamps each record with the LSN it commits at,
+// which makes replay idempotent and gives optimistic transactions a version
+// to compare. Throws corrupt when data is not an intact envelope.
+inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+    std::size_t total = envelope_header_size(data, "record");
+    (void)parse_envelope_header(data, "record");
+    for (int i = 0; i < 8; ++i) data[14 + i] = std::byte((lsn >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(data).first(total - 4));
+    for (int i = 0; i < 4; ++i) data[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+}
+
+// The LSN of an envelope's header (0 when data is not an envelope).
+inline std::uint64_t envelope_lsn(bytes_view data) noexcept {
+    if (!looks_like_envelope(data) || data.size() < 22) return 0;
+    return detail::get_le(data.data() + 14, 8);
+}
+
 }  // namespace stowage

@@ -65,6 +65,7 @@
 #include "hash/hex.hpp"
 #include "hash/sha256.hpp"
 #include "projection.hpp"
+#include "staged_write.hpp"
 #include "storage/key.hpp"
 
 namespace stowage {
@@ -175,6 +176,15 @@ envelope_header read_record_header(const Storage& s, std::string_view key) {
     return parse_envelope_header(probe, key);
 }
 
+// A storage that commits staged writes atomically (a database's view). A
+// store over one writes through commit(), so its listing follow-ups run in
+// the database's commit order and writers never wait on each other's
+// syncs (group commit).
+template <class S>
+concept transactional_storage = storage<S> && requires(S& s, std::vector<staged_write>& w, durability d) {
+    { s.commit(w, d) } -> std::same_as<void>;
+};
+
 // --- the store -------------------------------------------------------------------
 
 template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
@@ -228,6 +238,12 @@ public:
     // Stores e under its id (atomically replacing any earlier version).
     // `lsn` is the log sequence number the WAL wrote it at (0 outside the WAL).
     void put(const Entity& e, std::uint64_t lsn = 0) {
+        if constexpr (transactional_storage<Storage>) {
+            std::vector<staged_write> w;
+            w.push_back(stage_put(e));
+            storage_.commit(w, options_.durability);
+            return;
+        }
         std::string id = entity_id(e);
         validate_id(id);
         writable();
@@ -253,6 +269,12 @@ public:
     // atomic on its own; after a crash mid-batch some may be new and some old.
     void put_many(std::span<const Entity> entities, std::uint64_t lsn = 0) {
         writable();
+        if constexpr (transactional_storage<Storage>) {
+            std::vector<staged_write> w;
+            for (const auto& e : entities) w.push_back(stage_put(e));
+            storage_.commit(w, options_.durability);
+            return;
+        }
         std::vector<std::string> ids, keys;
         std::vector<Projection> projections;
         std::vector<bytes> records;
@@ -283,6 +305,13 @@ public:
     bool erase(std::string_view id) {
         validate_id(id);
         writable();
+        if constexpr (transactional_storage<Storage>) {
+            bool existed = contains(id);
+            std::vector<staged_write> w;
+            w.push_back(stage_erase(id));
+            storage_.commit(w, options_.durability);
+            return existed;
+        }
         std::lock_guard write_lock(write_mutex_);
         std::string key = record_key(collection_, id);
         bool existed;
@@ -301,6 +330,38 @@ public:
         }
         wrote();
         return existed;
+    }
+
+    // --- transactions ------------------------------------------------------------
+    //
+    // A database transaction asks the store for staged writes: the record
+    // (key and bytes) plus the listing update to run once it commits.
+
+    staged_write stage_put(const Entity& e) {
+        std::string id = entity_id(e);
+        validate_id(id);
+        writable();
+        Projection p = project<Projection>(e);
+        bytes record = make_record(id, e, p, 0);
+        std::string key = record_key(collection_, id);
+        return {std::move(key), std::move(record), [this, id = std::move(id), p = std::move(p)]() mutable {
+                    std::unique_lock lock(listing_mutex_);
+                    listing_.insert_or_assign(std::move(id), std::move(p));
+                }};
+    }
+
+    staged_write stage_erase(std::string_view id) {
+        validate_id(id);
+        writable();
+        return {record_key(collection_, id), std::nullopt, [this, id = std::string(id)] {
+                    std::unique_lock lock(listing_mutex_);
+                    if (auto it = listing_.find(id); it != listing_.end()) listing_.erase(it);
+                }};
+    }
+
+    std::string key_of(std::string_view id) const {
+        validate_id(id);
+        return record_key(collection_, id);
     }
 
     // Everything written so far is on stable storage.

@@ -26,4 +26,8 @@
 
 #include "envelope.hpp"
 #include "projection.hpp"
+#include "staged_write.hpp"
 #include "store.hpp"
+
+#include "database.hpp"
+#include "wal.hpp"

@@ -234,10 +234,13 @@ concept hasher = std::default_initializable<H> && requires(H h, bytes_view data)
 //                                   The cache calls it until the newcomer fits.
 //   weight()                        the sum of its entries' weights
 //
-// on_insert may also come without admit: an unpinned entry rejoins. Every
+// on_insert may also come without admit: an unpinned entry rejoins, or a
+// value that grew past the budget re-enters after room was made. Every
 // call is noexcept (the cache's consistency rests on it): a policy that
-// cannot allocate (a ghost, a bigger sketch) forgets instead. key_hash is well mixed (all 64 bits usable). Policies are not
-// thread-safe; the cache serializes every call.
+// cannot allocate (a ghost, a bigger sketch) forgets instead. key_hash is
+// well mixed (all 64 bits usable). Policies are not thread-safe; the cache
+// serializes every call. Provided: lru, arc, s3fifo, sieve, w_tinylfu
+// (evict/), each static_assert'ed against this concept.
 // ---------------------------------------------------------------------------
 template <class P>
 concept eviction_policy = std::movable<P> && requires { typename P::hook; } &&
@@ -2144,8 +2147,9 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // name, an integer out of the member's range, trailing bytes) is
 // errc::corrupt naming the field path and byte offset; a record of a newer
 // format version is errc::unsupported. Hostile lengths never allocate more
-// than the input could hold. Decoding builds a new value and moves it into
-// the target only on success.
+// than the input could hold, and nesting deeper than 1000 levels (possible
+// with recursive types and json_value) is corrupt. Decoding builds a new
+// value and moves it into the target only on success.
 //
 // Thread safety: binary_codec is stateless; use from any threads.
 // Durability: not applicable.
@@ -2204,7 +2208,7 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // validated (RFC 8259: no trailing commas, comments, NaN, leading zeros, raw
 // control characters, invalid UTF-8, or content after the value); errors are
 // errc::bad_input naming the byte offset and the path ("tags[3]").
-// Nesting is limited to 1024 levels.
+// Nesting is limited to 1000 levels.
 //
 // Thread safety: a value type; const member functions may be called
 // concurrently, mutation needs exclusive access.
@@ -2314,8 +2318,12 @@ inline void prepend_key(codec_failure& f, std::string_view key) {
 namespace stowage::detail {
 
 // Nesting deeper than this is refused (bad_input), so hostile input cannot
-// exhaust the stack of the recursive readers.
-inline constexpr unsigned json_max_depth = 1024;
+// exhaust the stack of the recursive readers. It is counted per document
+// across all readers (typed values, skipped fields, json_value), and kept
+// below simdjson's own limit (DEFAULT_MAX_DEPTH), which its debug checks
+// assert on.
+inline constexpr unsigned json_max_depth = 1000;
+static_assert(json_max_depth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 
 // ---------------------------------------------------------------------------
 // Output
@@ -2524,6 +2532,24 @@ public:
     }
 
     [[noreturn]] void fail(std::string message) { throw codec_failure{std::move(message), {}, offset()}; }
+
+    // Held while reading an array or object: refuses nesting beyond
+    // json_max_depth.
+    class nesting {
+    public:
+        explicit nesting(json_session& s) : s_(s) {
+            if (++s_.depth_ > json_max_depth) {
+                --s_.depth_;
+                s_.fail("nesting deeper than " + std::to_string(json_max_depth) + " levels");
+            }
+        }
+        ~nesting() { --s_.depth_; }
+        nesting(const nesting&) = delete;
+        nesting& operator=(const nesting&) = delete;
+
+    private:
+        json_session& s_;
+    };
     [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
     void check(simdjson::error_code e) {
         if (e != simdjson::SUCCESS) fail(e);
@@ -2599,6 +2625,7 @@ private:
     parser_state* st_ = nullptr;
     std::unique_ptr<parser_state> own_;
     document doc_;
+    unsigned depth_ = 0;
 };
 
 }  // namespace stowage::detail
@@ -2808,7 +2835,7 @@ inline std::string_view raw_token(simdjson::ondemand::document& d, json_session&
 // Reads one value of any kind (V: an On-Demand value or the document root),
 // validating it completely.
 template <class V>
-json_value read_json_value(V& v, json_session& s, unsigned depth) {
+json_value read_json_value(V& v, json_session& s) {
     simdjson::ondemand::json_type t{};
     s.check(v.type().get(t));
     switch (t) {
@@ -2834,7 +2861,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
             return json_value(std::string(sv));
         }
         case simdjson::ondemand::json_type::array: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::array a;
             s.check(v.get_array().get(a));
             json_value::array out;
@@ -2843,7 +2870,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
                 simdjson::ondemand::value ev;
                 s.check(std::move(element).get(ev));
                 try {
-                    out.push_back(read_json_value(ev, s, depth + 1));
+                    out.push_back(read_json_value(ev, s));
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -2853,7 +2880,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
             return json_value(std::move(out));
         }
         case simdjson::ondemand::json_type::object: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             json_value::object out;
@@ -2864,7 +2891,7 @@ json_value read_json_value(V& v, json_session& s, unsigned depth) {
                 s.check(f.unescaped_key().get(key));
                 std::string k(key);
                 try {
-                    out.emplace_back(std::move(k), read_json_value(f.value(), s, depth + 1));
+                    out.emplace_back(std::move(k), read_json_value(f.value(), s));
                 } catch (codec_failure& fail) {
                     prepend_key(fail, key);
                     throw;
@@ -2915,7 +2942,7 @@ public:
             simdjson::ondemand::json_type t{};
             s.check(root.type().get(t));
             if (t != simdjson::ondemand::json_type::object) s.fail("top level must be a JSON object");
-            return json_document(std::move(detail::read_json_value(root, s, 0).as_object()));
+            return json_document(std::move(detail::read_json_value(root, s).as_object()));
         });
     }
 
@@ -3262,8 +3289,26 @@ void write_binary(bytes& out, const T& v) {
 // ---------------------------------------------------------------------------
 class binary_reader {
 public:
-    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end) noexcept
-        : begin_(begin), p_(p), end_(end) {}
+    binary_reader(const std::byte* begin, const std::byte* p, const std::byte* end, unsigned* depth) noexcept
+        : begin_(begin), p_(p), end_(end), depth_(depth) {}
+
+    // Held while reading a container: a recursive type (a struct holding a
+    // vector of itself) cannot make hostile input exhaust the stack.
+    class nesting {
+    public:
+        explicit nesting(binary_reader& r) : r_(r) {
+            if (++*r_.depth_ > json_max_depth) {
+                --*r_.depth_;
+                r_.fail("nesting deeper than " + std::to_string(json_max_depth) + " levels");
+            }
+        }
+        ~nesting() { --*r_.depth_; }
+        nesting(const nesting&) = delete;
+        nesting& operator=(const nesting&) = delete;
+
+    private:
+        binary_reader& r_;
+    };
 
     bool at_end() const noexcept { return p_ == end_; }
     std::size_t remaining() const noexcept { return static_cast<std::size_t>(end_ - p_); }
@@ -3318,7 +3363,7 @@ public:
     // A reader over the next n bytes; this one moves past them.
     binary_reader sub(std::size_t n) {
         if (n > remaining()) fail("truncated");
-        binary_reader r(begin_, p_, p_ + n);
+        binary_reader r(begin_, p_, p_ + n, depth_);
         p_ += n;
         return r;
     }
@@ -3337,13 +3382,14 @@ private:
     const std::byte* begin_;
     const std::byte* p_;
     const std::byte* end_;
+    unsigned* depth_;
 };
 
 template <class T>
 void read_binary(binary_reader& r, T& out);
 
-inline json_value read_binary_json(binary_reader& r, unsigned depth) {
-    if (depth >= json_max_depth) r.fail("nesting too deep");
+inline json_value read_binary_json(binary_reader& r) {
+    binary_reader::nesting guard(r);
     const std::uint8_t k = r.byte();
     switch (k) {
         case 0: return json_value{};
@@ -3365,7 +3411,7 @@ inline json_value read_binary_json(binary_reader& r, unsigned depth) {
             a.reserve(std::min<std::size_t>(n, 1024));
             for (std::size_t i = 0; i < n; ++i) {
                 try {
-                    a.push_back(read_binary_json(r, depth + 1));
+                    a.push_back(read_binary_json(r));
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -3381,7 +3427,7 @@ inline json_value read_binary_json(binary_reader& r, unsigned depth) {
                 auto key = r.string();
                 if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
                 try {
-                    o.emplace_back(std::string(key), read_binary_json(r, depth + 1));
+                    o.emplace_back(std::string(key), read_binary_json(r));
                 } catch (codec_failure& f) {
                     prepend_key(f, key);
                     throw;
@@ -3490,6 +3536,7 @@ void read_binary(binary_reader& r, T& out) {
         if (present) read_binary(r, out.emplace());
         else out.reset();
     } else if constexpr (is_vector<T>::value) {
+        binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         out.reserve(std::min<std::size_t>(n, 1024));
@@ -3508,6 +3555,7 @@ void read_binary(binary_reader& r, T& out) {
             }
         }
     } else if constexpr (is_string_map<T>::value) {
+        binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         for (std::size_t i = 0; i < n; ++i) {
@@ -3523,7 +3571,7 @@ void read_binary(binary_reader& r, T& out) {
             out.emplace_hint(out.end(), std::move(key), std::move(m));
         }
     } else if constexpr (std::same_as<T, json_value>) {
-        out = read_binary_json(r, 1);
+        out = read_binary_json(r);
     } else if constexpr (std::same_as<T, json_document>) {
         const std::size_t n = r.count();
         json_value::object o;
@@ -3532,7 +3580,7 @@ void read_binary(binary_reader& r, T& out) {
             auto key = r.string();
             if (!is_valid_utf8(key)) r.fail("object key is not valid UTF-8");
             try {
-                o.emplace_back(std::string(key), read_binary_json(r, 1));
+                o.emplace_back(std::string(key), read_binary_json(r));
             } catch (codec_failure& f) {
                 prepend_key(f, key);
                 throw;
@@ -3540,6 +3588,7 @@ void read_binary(binary_reader& r, T& out) {
         }
         out = json_document(std::move(o));
     } else if constexpr (described<T>) {
+        binary_reader::nesting guard(r);
         binary_reader body = r.sub(r.count());
         read_binary_fields(body, out);
     }
@@ -3582,7 +3631,8 @@ struct binary_codec {
         }
         T value{};
         try {
-            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size());
+            unsigned depth = 0;
+            detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size(), &depth);
             if constexpr (described<T>) {
                 detail::read_binary_fields(r, value);
             } else {
@@ -3806,7 +3856,7 @@ void expect_json_kind(V& v, json_session& s, json_type wanted, std::string_view 
 
 // Validates a value nobody reads (an unknown field) without building it.
 template <class V>
-void skip_json_value(V& v, json_session& s, unsigned depth) {
+void skip_json_value(V& v, json_session& s) {
     switch (json_kind(v, s)) {
         case json_type::null: {
             bool is = false;
@@ -3828,7 +3878,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
             return;
         }
         case json_type::array: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::array a;
             s.check(v.get_array().get(a));
             std::size_t i = 0;
@@ -3836,7 +3886,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
                 simdjson::ondemand::value ev;
                 s.check(std::move(element).get(ev));
                 try {
-                    skip_json_value(ev, s, depth + 1);
+                    skip_json_value(ev, s);
                 } catch (codec_failure& f) {
                     prepend_index(f, i);
                     throw;
@@ -3846,7 +3896,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
             return;
         }
         case json_type::object: {
-            if (depth >= json_max_depth) s.fail("nesting too deep");
+            json_session::nesting guard(s);
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             for (auto field : o) {
@@ -3855,7 +3905,7 @@ void skip_json_value(V& v, json_session& s, unsigned depth) {
                 std::string_view key;
                 s.check(f.unescaped_key().get(key));
                 try {
-                    skip_json_value(f.value(), s, depth + 1);
+                    skip_json_value(f.value(), s);
                 } catch (codec_failure& fail) {
                     prepend_key(fail, key);
                     throw;
@@ -3894,6 +3944,7 @@ void read_json_integer(V& v, json_session& s, I& out) {
 template <class V, class T>
 void read_json_struct(V& v, json_session& s, T& out) {
     expect_json_kind(v, s, json_type::object, "object");
+    json_session::nesting guard(s);
     simdjson::ondemand::object o;
     s.check(v.get_object().get(o));
     constexpr std::size_t n = field_count_v<T>;
@@ -3921,7 +3972,7 @@ void read_json_struct(V& v, json_session& s, T& out) {
         }(std::make_index_sequence<n>{});
         if (!known) {
             try {
-                skip_json_value(fv, s, 0);
+                skip_json_value(fv, s);
             } catch (codec_failure& fail) {
                 prepend_field(fail, key);
                 throw;
@@ -3986,6 +4037,7 @@ void read_json(V& v, json_session& s, T& out) {
         }
     } else if constexpr (is_vector<T>::value) {
         expect_json_kind(v, s, json_type::array, "array");
+        json_session::nesting guard(s);
         simdjson::ondemand::array a;
         s.check(v.get_array().get(a));
         out.clear();
@@ -4009,6 +4061,7 @@ void read_json(V& v, json_session& s, T& out) {
         }
     } else if constexpr (is_string_map<T>::value) {
         expect_json_kind(v, s, json_type::object, "object");
+        json_session::nesting guard(s);
         simdjson::ondemand::object o;
         s.check(v.get_object().get(o));
         out.clear();
@@ -4027,10 +4080,10 @@ void read_json(V& v, json_session& s, T& out) {
             out.insert_or_assign(std::string(key), std::move(m));  // a repeated key: the last wins
         }
     } else if constexpr (std::same_as<T, json_value>) {
-        out = read_json_value(v, s, 1);
+        out = read_json_value(v, s);
     } else if constexpr (std::same_as<T, json_document>) {
         expect_json_kind(v, s, json_type::object, "object");
-        out = json_document(std::move(read_json_value(v, s, 1).as_object()));
+        out = json_document(std::move(read_json_value(v, s).as_object()));
     } else if constexpr (described<T>) {
         read_json_struct(v, s, out);
     }
@@ -4450,6 +4503,29 @@ inline envelope_header parse_envelope_header(bytes_view data, std::string_view k
     return h;
 }
 
+// Whether data starts like an envelope (magic only; nothing verified).
+inline bool looks_like_envelope(bytes_view data) noexcept {
+    return data.size() >= envelope_prefix_size && as_chars(data.first(4)) == envelope_magic;
+}
+
+// Rewrites the log sequence number of a well-formed envelope in place (and
+// its header CRC). The WAL stamps each record with the LSN it commits at,
+// which makes replay idempotent and gives optimistic transactions a version
+// to compare. Throws corrupt when data is not an intact envelope.
+inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+    std::size_t total = envelope_header_size(data, "record");
+    (void)parse_envelope_header(data, "record");
+    for (int i = 0; i < 8; ++i) data[14 + i] = std::byte((lsn >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(data).first(total - 4));
+    for (int i = 0; i < 4; ++i) data[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+}
+
+// The LSN of an envelope's header (0 when data is not an envelope).
+inline std::uint64_t envelope_lsn(bytes_view data) noexcept {
+    if (!looks_like_envelope(data) || data.size() < 22) return 0;
+    return detail::get_le(data.data() + 14, 8);
+}
+
 }  // namespace stowage
 // ---- end stowage/envelope.hpp ----
 // ---- begin stowage/projection.hpp ----
@@ -4538,6 +4614,35 @@ P project(const E& e) {
 
 }  // namespace stowage
 // ---- end stowage/projection.hpp ----
+// ---- begin stowage/staged_write.hpp ----
+// staged_write.hpp — the one currency of transactions.
+//
+// Every database participant (a store, and later the CAS map and the
+// indexes) turns its operations into staged writes: a storage key, the new
+// value (or nullopt to erase it), and what to do in memory once the
+// transaction commits (e.g. update a store's listing). The database logs
+// them, makes them visible together, and applies them to storage later; it
+// knows nothing else about its participants. That keeps one mechanism for
+// atomicity, recovery and snapshots however many kinds of participant exist.
+//
+// Thread safety: plain values; on_commit runs on the committing thread
+// after the transaction is ordered in the log, under no database lock.
+
+#include <functional>
+#include <optional>
+#include <string>
+
+
+namespace stowage {
+
+struct staged_write {
+    std::string key;
+    std::optional<bytes> value;         // nullopt: erase the key
+    std::function<void()> on_commit;    // may be empty
+};
+
+}  // namespace stowage
+// ---- end stowage/staged_write.hpp ----
 // ---- begin stowage/store.hpp ----
 // store.hpp — a typed entity store: one collection of entities with string
 // ids over any Storage policy, each entity one self-describing, checksummed
@@ -4703,6 +4808,15 @@ envelope_header read_record_header(const Storage& s, std::string_view key) {
     return parse_envelope_header(probe, key);
 }
 
+// A storage that commits staged writes atomically (a database's view). A
+// store over one writes through commit(), so its listing follow-ups run in
+// the database's commit order and writers never wait on each other's
+// syncs (group commit).
+template <class S>
+concept transactional_storage = storage<S> && requires(S& s, std::vector<staged_write>& w, durability d) {
+    { s.commit(w, d) } -> std::same_as<void>;
+};
+
 // --- the store -------------------------------------------------------------------
 
 template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
@@ -4756,6 +4870,12 @@ public:
     // Stores e under its id (atomically replacing any earlier version).
     // `lsn` is the log sequence number the WAL wrote it at (0 outside the WAL).
     void put(const Entity& e, std::uint64_t lsn = 0) {
+        if constexpr (transactional_storage<Storage>) {
+            std::vector<staged_write> w;
+            w.push_back(stage_put(e));
+            storage_.commit(w, options_.durability);
+            return;
+        }
         std::string id = entity_id(e);
         validate_id(id);
         writable();
@@ -4781,6 +4901,12 @@ public:
     // atomic on its own; after a crash mid-batch some may be new and some old.
     void put_many(std::span<const Entity> entities, std::uint64_t lsn = 0) {
         writable();
+        if constexpr (transactional_storage<Storage>) {
+            std::vector<staged_write> w;
+            for (const auto& e : entities) w.push_back(stage_put(e));
+            storage_.commit(w, options_.durability);
+            return;
+        }
         std::vector<std::string> ids, keys;
         std::vector<Projection> projections;
         std::vector<bytes> records;
@@ -4811,6 +4937,13 @@ public:
     bool erase(std::string_view id) {
         validate_id(id);
         writable();
+        if constexpr (transactional_storage<Storage>) {
+            bool existed = contains(id);
+            std::vector<staged_write> w;
+            w.push_back(stage_erase(id));
+            storage_.commit(w, options_.durability);
+            return existed;
+        }
         std::lock_guard write_lock(write_mutex_);
         std::string key = record_key(collection_, id);
         bool existed;
@@ -4829,6 +4962,38 @@ public:
         }
         wrote();
         return existed;
+    }
+
+    // --- transactions ------------------------------------------------------------
+    //
+    // A database transaction asks the store for staged writes: the record
+    // (key and bytes) plus the listing update to run once it commits.
+
+    staged_write stage_put(const Entity& e) {
+        std::string id = entity_id(e);
+        validate_id(id);
+        writable();
+        Projection p = project<Projection>(e);
+        bytes record = make_record(id, e, p, 0);
+        std::string key = record_key(collection_, id);
+        return {std::move(key), std::move(record), [this, id = std::move(id), p = std::move(p)]() mutable {
+                    std::unique_lock lock(listing_mutex_);
+                    listing_.insert_or_assign(std::move(id), std::move(p));
+                }};
+    }
+
+    staged_write stage_erase(std::string_view id) {
+        validate_id(id);
+        writable();
+        return {record_key(collection_, id), std::nullopt, [this, id = std::string(id)] {
+                    std::unique_lock lock(listing_mutex_);
+                    if (auto it = listing_.find(id); it != listing_.end()) listing_.erase(it);
+                }};
+    }
+
+    std::string key_of(std::string_view id) const {
+        validate_id(id);
+        return record_key(collection_, id);
     }
 
     // Everything written so far is on stable storage.
@@ -5197,4 +5362,1524 @@ private:
 
 }  // namespace stowage
 // ---- end stowage/store.hpp ----
+
+// ---- begin stowage/database.hpp ----
+// database.hpp — one data directory (or other storage root) with its
+// write-ahead log, transactions across every collection opened through it,
+// snapshot reads and crash recovery.
+//
+//   database<file_storage> db(file_storage("data"));
+//   db_store<session, file_storage> sessions(db.storage(), "sessions");
+//   db_store<note, file_storage> notes(db.storage(), "notes");
+//   auto tx = db.transaction();
+//   tx.put(sessions, s);
+//   tx.erase(notes, "n1");
+//   tx.commit();                       // both or neither, durable at return
+//   db.update(sessions, "42", [](session& s) { s.state = status::done; });
+//
+// How it works. Participants (stores now; the CAS map and indexes later)
+// turn operations into staged writes (staged_write.hpp): key, new value or
+// erase, and an in-memory follow-up. A commit
+//   1. checks the transaction's read set (optimistic concurrency: an entity
+//      read by the transaction that changed since is errc::conflict, and
+//      nothing is applied),
+//   2. appends the writes and a commit record to the WAL, stamping each
+//      record envelope with its LSN,
+//   3. puts the new versions in the in-memory overlay, where every reader
+//      sees them at once, and runs the participants' follow-ups (listing
+//      updates) in commit order,
+//   4. waits for durability (group commit; see wal.hpp) — commit() with
+//      durability::full returns only once the WAL bytes are synced.
+// A background applier writes committed versions to their keys in batches
+// (many files, one filesystem sync), checkpoints the WAL and drops the
+// applied versions from the overlay. Reopening replays committed,
+// unapplied transactions in order (skipping records whose stored LSN is
+// already as new: replay is idempotent) and ignores uncommitted ones.
+//
+// Visibility: a transaction is visible to readers from the moment it is
+// ordered in the log (step 3), before its commit() returns. A crash can
+// only lose transactions whose commit() had not returned (full), or that
+// returned within the batch window (batched), or since the last flush
+// (none); a reader may have seen such a transaction before the crash.
+//
+// Snapshots: db.snapshot() pins the current LSN; reads through it see
+// exactly the transactions committed up to it while writers continue (the
+// applier does not write versions newer than the oldest pinned snapshot to
+// storage, and keeps them in the overlay).
+//
+// Thread safety: everything may be used from any number of threads.
+// Transactions are single-threaded objects. Commits are serialized only for
+// the short ordering step; the durability wait is shared (group commit).
+// Lifetime: views, transactions and snapshots share the database's state;
+// the last one to go applies everything, checkpoints and closes the log.
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+// ---- begin stowage/wal.hpp ----
+// wal.hpp — the write-ahead log: framed, checksummed records in bounded
+// segment files, group commit, recovery modes and checkpoints.
+//
+// Layout. Segments are logs named "<prefix>/<first LSN, 20 digits>.log"
+// (so listing order is log order); "<prefix>/checkpoint" records how far the
+// log has been applied; "<prefix>/reserve" is a small file kept so that a
+// full disk can still take erases and checkpoints (see below).
+//
+// Framing (as LevelDB's log, with our own fields). A segment is a sequence
+// of 32 KiB blocks; a fragment never crosses a block boundary, and a block
+// tail too short for a header is zero padding. Each fragment is
+//
+//   checksum   Hasher digest (4 bytes for crc32c) over every byte after it
+//   type       u8: record type << 3 | fragment kind (1 full, 2 first,
+//              3 middle, 4 last)
+//   length     u16 payload bytes in this fragment
+//   lsn        u64 the record's log sequence number
+//   txid       u64 the transaction it belongs to
+//   payload
+//
+// A logical record larger than a block is split into first/middle.../last
+// fragments within one segment; every fragment repeats the LSN and txid, so
+// a reader never splices fragments of two records: a middle or last
+// fragment must carry the LSN of the first it follows. A damaged block is
+// skipped whole (resynchronising at the next block) and reported.
+//
+// Transactions. A transaction is its put/erase records followed by a commit
+// record carrying the number of records; all are appended in one call, so
+// they are contiguous. Recovery returns a transaction only if its commit
+// record and all its records are intact.
+//
+// Recovery modes (RocksDB's WALRecoveryMode):
+//   tolerate_tail    damage after the last intact record that looks like an
+//                    interrupted append — a fragment cut short by the end of
+//                    the file (a damaged length pointing past the end looks
+//                    the same), a last fragment failing its checksum, or a
+//                    zero-filled rest — is a torn write: cut it off. Any other
+//                    damage is errc::corrupt (default).
+//   absolute         any damage, torn tail included, is errc::corrupt.
+//   point_in_time    stop at the first damage anywhere: everything after it is
+//                    discarded (and removed from the log), the stop point
+//                    reported.
+//   salvage          skip damage, keep every intact transaction, drop every
+//                    transaction that lost a record, report each.
+//
+// Durability of append + wait_durable(lsn, d):
+//   full     returns once the bytes are synced. Concurrent committers are
+//            batched: one of the waiters syncs everything written so far,
+//            the others wait for it (group commit).
+//   batched  returns at once; a background thread syncs within batch_window.
+//   none     returns at once; nothing syncs until flush() or a checkpoint.
+//
+// Failures. A failed sync is never retried as if it could succeed (the
+// kernel may have dropped the dirty pages): the log enters a failed state,
+// every later operation throws errc::failed_state, and only reopening
+// (which recovers from what is on disk) clears it. A failed append is cut
+// back off the segment; if that fails too, the log is failed. On ENOSPC the
+// reserve file is released so erase-only transactions and checkpoints can
+// still proceed; transactions with puts get errc::no_space until a
+// checkpoint frees space and the reserve is restored.
+//
+// Thread safety: append, wait_durable, flush and checkpoint may be called
+// from any number of threads; recover() must run alone, before any append.
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+
+namespace stowage {
+
+enum class wal_recovery { tolerate_tail, absolute, point_in_time, salvage };
+
+enum class wal_record_type : std::uint8_t { put = 1, erase = 2, commit = 3 };
+
+inline std::string_view to_string(wal_record_type t) {
+    switch (t) {
+        case wal_record_type::put: return "put";
+        case wal_record_type::erase: return "erase";
+        case wal_record_type::commit: return "commit";
+    }
+    return "unknown";
+}
+
+struct wal_options {
+    std::uint64_t segment_size = 64ull << 20;           // roll to a new segment beyond this
+    wal_recovery recovery = wal_recovery::tolerate_tail;
+    std::chrono::milliseconds batch_window{20};         // durability::batched
+    std::uint64_t reserve_bytes = 1ull << 20;           // kept for a full disk
+};
+
+// One logical record as read back.
+struct wal_record {
+    std::uint64_t lsn = 0;
+    std::uint64_t txid = 0;
+    wal_record_type type{};
+    bytes payload;
+    std::string segment;
+    std::uint64_t offset = 0;  // of its first fragment
+};
+
+// A put or erase inside a transaction.
+struct wal_op {
+    wal_record_type type{};  // put or erase
+    std::string key;
+    bytes value;             // put only
+    std::uint64_t lsn = 0;
+};
+
+struct wal_transaction {
+    std::uint64_t txid = 0;
+    std::uint64_t commit_lsn = 0;
+    std::vector<wal_op> ops;
+};
+
+struct wal_damage {
+    std::string segment;
+    std::uint64_t offset = 0;
+    std::string reason;
+    // What an interrupted append leaves: a cut-short fragment, or a last
+    // fragment (or zero-filled rest) that runs to the end of the file.
+    bool tail_like = false;
+};
+
+struct wal_recovery_report {
+    std::size_t segments = 0;
+    std::size_t records_read = 0;
+    std::size_t transactions = 0;          // intact, committed, after the checkpoint
+    std::size_t transactions_replayed = 0; // filled in by the database
+    std::size_t transactions_dropped = 0;  // lost a record, or never committed
+    std::vector<std::pair<std::uint64_t, std::string>> dropped;  // txid, why
+    std::uint64_t bytes_truncated = 0;
+    std::vector<wal_damage> damage;
+    std::optional<wal_damage> stopped_at;  // point_in_time
+    std::uint64_t checkpoint_lsn = 0;
+    std::uint64_t last_lsn = 0;
+};
+
+struct wal_stats {
+    std::uint64_t commits = 0;
+    std::uint64_t records = 0;
+    std::uint64_t fsyncs = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t checkpoints = 0;
+    std::uint64_t segments_deleted = 0;
+    // Commit latency (append to acknowledgement), bucket i counts latencies
+    // in [2^i, 2^(i+1)) microseconds.
+    std::array<std::uint64_t, 32> latency_us_log2{};
+};
+
+namespace detail {
+
+inline void put_u64(bytes& out, std::uint64_t v) { put_le(out, v, 8); }
+
+// Payload of a put: u16 key length, key, value. Erase: key only. Commit:
+// u32 number of records in the transaction.
+inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
+    bytes p;
+    p.reserve(2 + key.size() + value.size());
+    put_le(p, key.size(), 2);
+    append(p, as_bytes(key));
+    if (type == wal_record_type::put) append(p, value);
+    return p;
+}
+
+inline wal_op decode_op_payload(const wal_record& r) {
+    if (r.payload.size() < 2) throw error(errc::corrupt, "wal record payload too short");
+    std::size_t n = static_cast<std::size_t>(get_le(r.payload.data(), 2));
+    if (r.payload.size() < 2 + n) throw error(errc::corrupt, "wal record key out of bounds");
+    wal_op op;
+    op.type = r.type;
+    op.lsn = r.lsn;
+    op.key = std::string(as_chars(bytes_view(r.payload).subspan(2, n)));
+    if (r.type == wal_record_type::put) op.value.assign(r.payload.begin() + 2 + static_cast<std::ptrdiff_t>(n), r.payload.end());
+    else if (r.payload.size() != 2 + n) throw error(errc::corrupt, "wal erase record has trailing bytes");
+    return op;
+}
+
+}  // namespace detail
+
+template <storage Storage, hasher Hasher = crc32c>
+class wal {
+public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t checksum_size = std::tuple_size_v<typename Hasher::digest>;
+    static constexpr std::size_t header_size = checksum_size + 1 + 2 + 8 + 8;
+    enum fragment : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    wal(Storage storage, std::string prefix = "wal", wal_options options = {})
+        : storage_(std::move(storage)), prefix_(std::move(prefix)), options_(options) {}
+
+    wal(const wal&) = delete;
+    wal& operator=(const wal&) = delete;
+
+    ~wal() {
+        stop_syncer();
+        if (storage_.read_only() || !recovered_) return;
+        try {
+            flush();
+        } catch (...) {
+            // Reported to callers already (failed state); recovery on reopen.
+        }
+    }
+
+    const std::string& prefix() const { return prefix_; }
+    const wal_options& options() const { return options_; }
+
+    // --- recovery ------------------------------------------------------------
+
+    // Reads the checkpoint and every segment; returns the intact committed
+    // transactions after the checkpoint, in log order. Read-write logs then
+    // start a new segment for appends. Throws errc::corrupt when the mode
+    // does not accept the damage found.
+    std::vector<wal_transaction> recover(wal_recovery_report& report) {
+        std::lock_guard lock(mutex_);
+        report = {};
+        read_checkpoint();
+        report.checkpoint_lsn = checkpoint_lsn_;
+        std::uint64_t max_lsn = checkpoint_lsn_;
+        std::uint64_t max_txid = next_txid_ > 0 ? next_txid_ - 1 : 0;
+
+        auto names = segment_names();
+        report.segments = names.size();
+        struct parsed {
+            std::string name;
+            std::vector<wal_record> records;
+            std::vector<wal_damage> damage;
+            std::uint64_t good_end = 0;  // end of the last good fragment
+            std::uint64_t size = 0;
+        };
+        std::vector<parsed> segs;
+        for (const auto& name : names) {
+            parsed p;
+            p.name = name;
+            auto data = storage_.read(name).value_or(bytes{});
+            p.size = data.size();
+            parse_segment(name, data, p.records, p.damage, p.good_end);
+            segs.push_back(std::move(p));
+        }
+
+        // Classify damage and decide, per mode, which records survive.
+        // Damage is a torn tail when no intact record follows it anywhere.
+        std::vector<bool> records_after(segs.size() + 1, false);
+        for (std::size_t i = segs.size(); i-- > 0;)
+            records_after[i] = records_after[i + 1] || !segs[i].records.empty();
+        for (auto& s : segs)
+            for (auto& r : s.records) {
+                max_lsn = std::max(max_lsn, r.lsn);
+                max_txid = std::max(max_txid, r.txid);
+            }
+        std::vector<wal_record> kept;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            auto& s = segs[i];
+            bool later = records_after[i + 1];
+            std::optional<std::uint64_t> tail_at;
+            for (auto& d : s.damage) {
+                bool tail = d.tail_like && !later && d.offset >= s.good_end;
+                report.damage.push_back(d);
+                if (tail && !tail_at) tail_at = d.offset;
+                if (options_.recovery == wal_recovery::absolute ||
+                    (options_.recovery == wal_recovery::tolerate_tail && !tail))
+                    throw error(errc::corrupt, "wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " +
+                                                   d.reason +
+                                                   (tail ? "" : " (reopen with salvage or point_in_time recovery)"));
+            }
+            if (options_.recovery == wal_recovery::point_in_time && !s.damage.empty()) {
+                const wal_damage& first_damage = s.damage.front();
+                report.stopped_at = first_damage;
+                for (auto& r : s.records)
+                    if (r.offset < first_damage.offset) kept.push_back(std::move(r));
+                cut(s.name, first_damage.offset, s.size, report);
+                for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
+                break;
+            }
+            // A torn tail is cut off, so it can never be mistaken for damage
+            // in the middle once later segments exist.
+            if (tail_at) {
+                cut(s.name, std::min(*tail_at, s.good_end), s.size, report);
+                for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
+            }
+            for (auto& r : s.records) kept.push_back(std::move(r));
+            if (tail_at) break;
+        }
+
+        // LSNs strictly increase; anything else is damage (a stale copy).
+        std::vector<wal_record> ordered;
+        std::uint64_t prev = 0;
+        for (auto& r : kept) {
+            if (r.lsn <= prev) {
+                report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
+                if (options_.recovery != wal_recovery::salvage)
+                    throw error(errc::corrupt, "wal " + r.segment + " at offset " + std::to_string(r.offset) +
+                                                   ": log sequence number goes backwards");
+                continue;
+            }
+            prev = r.lsn;
+            ordered.push_back(std::move(r));
+        }
+        report.records_read = ordered.size();
+
+        // Group into transactions.
+        std::map<std::uint64_t, wal_transaction> open;
+        std::vector<wal_transaction> out;
+        for (auto& r : ordered) {
+            if (r.type == wal_record_type::commit) {
+                auto it = open.find(r.txid);
+                std::size_t have = it == open.end() ? 0 : it->second.ops.size();
+                std::uint64_t want = r.payload.size() == 4 ? detail::get_le(r.payload.data(), 4) : ~0ull;
+                if (have != want) {
+                    report.dropped.emplace_back(r.txid, "lost " + std::to_string(want - have) + " of its records");
+                } else if (r.lsn > checkpoint_lsn_) {
+                    wal_transaction tx = it == open.end() ? wal_transaction{} : std::move(it->second);
+                    tx.txid = r.txid;
+                    tx.commit_lsn = r.lsn;
+                    out.push_back(std::move(tx));
+                }
+                if (it != open.end()) open.erase(it);
+                continue;
+            }
+            try {
+                auto& tx = open[r.txid];
+                tx.ops.push_back(detail::decode_op_payload(r));
+            } catch (const error& e) {
+                report.damage.push_back({r.segment, r.offset, e.what()});
+            }
+        }
+        for (auto& [txid, tx] : open)
+            if (tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
+        report.transactions_dropped = report.dropped.size();
+        report.transactions = out.size();
+        report.last_lsn = max_lsn;
+
+        next_lsn_ = max_lsn + 1;
+        recovered_lsn_ = max_lsn;
+        next_txid_ = max_txid + 1;
+        written_lsn_ = durable_lsn_ = max_lsn;
+        recovered_ = true;
+        if (!storage_.read_only()) {
+            restore_reserve();
+            if (options_.batch_window.count() > 0) syncer_ = std::thread([this] { syncer_loop(); });
+        }
+        return out;
+    }
+
+    // Everything before this LSN is resolved by recovery (replayed, dropped
+    // or uncommitted): the database checkpoints here once it has applied the
+    // recovered transactions.
+    std::uint64_t recovered_lsn() const {
+        std::lock_guard lock(mutex_);
+        return recovered_lsn_;
+    }
+
+    // --- writing -------------------------------------------------------------
+
+    std::uint64_t next_txid() {
+        std::lock_guard lock(mutex_);
+        return next_txid_++;
+    }
+
+    // Appends a transaction's records and its commit record (not synced).
+    // Returns the commit LSN; op_lsns (if given) receives each op's LSN.
+    std::uint64_t append(std::uint64_t txid, std::span<const wal_op> ops, std::vector<std::uint64_t>* op_lsns = nullptr) {
+        std::lock_guard lock(mutex_);
+        check_writable();
+        bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
+        if (low_space_ && has_put)
+            throw error(errc::no_space, "wal: the disk is full; only erases are accepted until a checkpoint frees space");
+        bytes frames;
+        std::uint64_t lsn = next_lsn_;
+        std::uint64_t estimate = 64;
+        for (auto& op : ops) estimate += header_size + 2 + op.key.size() + op.value.size();
+        if (segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size) roll_segment();
+        if (segment_.empty()) open_segment(lsn);
+        std::uint64_t offset = segment_offset_;
+        if (op_lsns) op_lsns->clear();
+        for (auto& op : ops) {
+            if (op_lsns) op_lsns->push_back(lsn);
+            encode(op.type, lsn++, txid, detail::encode_op_payload(op.type, op.key, op.value), frames, offset);
+        }
+        bytes count;
+        detail::put_le(count, ops.size(), 4);
+        std::uint64_t commit_lsn = lsn++;
+        encode(wal_record_type::commit, commit_lsn, txid, count, frames, offset);
+        write_frames(frames);
+        next_lsn_ = lsn;
+        written_lsn_ = commit_lsn;
+        stats_.commits++;
+        stats_.records += ops.size() + 1;
+        stats_.bytes += frames.size();
+        if (dirty_since_ == std::chrono::steady_clock::time_point{}) dirty_since_ = std::chrono::steady_clock::now();
+        syncer_cv_.notify_one();
+        return commit_lsn;
+    }
+
+    // Waits as the durability asks (see the header comment).
+    void wait_durable(std::uint64_t lsn, durability d) {
+        if (d != durability::full) {
+            std::lock_guard lock(mutex_);
+            check_failed();
+            return;
+        }
+        sync_through(lsn);
+    }
+
+    // Everything appended so far is on stable storage.
+    void flush() {
+        std::uint64_t target;
+        {
+            std::lock_guard lock(mutex_);
+            check_failed();
+            target = written_lsn_;
+        }
+        sync_through(target);
+    }
+
+    std::uint64_t durable_lsn() const {
+        std::lock_guard lock(mutex_);
+        return durable_lsn_;
+    }
+    std::uint64_t last_lsn() const {
+        std::lock_guard lock(mutex_);
+        return written_lsn_;
+    }
+    bool failed() const {
+        std::lock_guard lock(mutex_);
+        return failed_.has_value();
+    }
+
+    void record_latency(std::chrono::nanoseconds ns) {
+        auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ns.count() / 1000));
+        std::size_t bucket = 0;
+        while (us > 1 && bucket < 31) {
+            us >>= 1;
+            ++bucket;
+        }
+        std::lock_guard lock(mutex_);
+        stats_.latency_us_log2[bucket]++;
+    }
+
+    wal_stats stats() const {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+
+    // --- checkpoints ---------------------------------------------------------
+
+    // Everything up to `applied_lsn` is applied to storage and synced: record
+    // that durably, then delete the segments wholly at or before it. A crash
+    // anywhere in between leaves the old checkpoint or the new one, and
+    // replaying already-applied records is harmless.
+    void checkpoint(std::uint64_t applied_lsn) {
+        std::vector<std::string> names;
+        {
+            std::lock_guard lock(mutex_);
+            check_writable();
+            if (applied_lsn > durable_lsn_) throw error(errc::bad_input, "wal: checkpoint beyond the durable log");
+            if (applied_lsn < checkpoint_lsn_) return;
+            bytes out;
+            stowage::append(out, as_bytes("STWC"));
+            detail::put_le(out, 1, 4);
+            detail::put_u64(out, applied_lsn);
+            detail::put_u64(out, next_txid_);
+            detail::put_le(out, crc32c::of(out), 4);
+            try {
+                storage_.replace(prefix_ + "/checkpoint", out, durability::full);
+            } catch (const error& e) {
+                if (e.kind() != errc::no_space) fail(e.what());
+                throw;
+            }
+            checkpoint_lsn_ = applied_lsn;
+            stats_.checkpoints++;
+            names = segment_names();
+        }
+        // Segment i holds LSNs [first_i, first_{i+1}); delete it when all of
+        // them are applied. The segment being written is never deleted.
+        for (std::size_t i = 0; i + 1 < names.size(); ++i) {
+            if (names[i] == segment_) break;
+            if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
+            storage_.remove(names[i], durability::none);
+            std::lock_guard lock(mutex_);
+            stats_.segments_deleted++;
+        }
+        storage_.flush();
+        std::lock_guard lock(mutex_);
+        if (low_space_) restore_reserve();
+    }
+
+    std::uint64_t checkpoint_lsn() const {
+        std::lock_guard lock(mutex_);
+        return checkpoint_lsn_;
+    }
+
+    // Every record of every segment (for `stowage wal dump`), damage skipped.
+    std::vector<wal_record> dump(std::vector<wal_damage>* damage = nullptr) const {
+        std::vector<wal_record> out;
+        for (const auto& name : segment_names()) {
+            auto data = storage_.read(name).value_or(bytes{});
+            std::vector<wal_damage> d;
+            std::uint64_t good_end = 0;
+            parse_segment(name, data, out, d, good_end);
+            if (damage) damage->insert(damage->end(), d.begin(), d.end());
+        }
+        return out;
+    }
+
+    std::vector<std::string> segment_names() const {
+        std::vector<std::string> out;
+        for (auto& k : storage_.list(prefix_ + "/"))
+            if (k.ends_with(".log")) out.push_back(k);
+        return out;
+    }
+
+private:
+    // --- framing ---------------------------------------------------------------
+
+    void encode(wal_record_type type, std::uint64_t lsn, std::uint64_t txid, bytes_view payload, bytes& out,
+                std::uint64_t& offset) const {
+        bool first_fragment = true;
+        do {
+            std::size_t block_left = block_size - static_cast<std::size_t>(offset % block_size);
+            if (block_left < header_size) {
+                out.insert(out.end(), block_left, std::byte{0});
+                offset += block_left;
+                continue;
+            }
+            std::size_t n = std::min(payload.size(), block_left - header_size);
+            bool ends = n == payload.size();
+            fragment kind = first_fragment ? (ends ? full : first) : (ends ? last : middle);
+            std::size_t at = out.size();
+            out.resize(at + checksum_size);
+            out.push_back(std::byte((static_cast<std::uint8_t>(type) << 3) | kind));
+            detail::put_le(out, n, 2);
+            detail::put_u64(out, lsn);
+            detail::put_u64(out, txid);
+            stowage::append(out, payload.first(n));
+            Hasher h;
+            h.update(bytes_view(out).subspan(at + checksum_size));
+            auto digest = h.finish();
+            std::copy(digest.begin(), digest.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+            offset += header_size + n;
+            payload = payload.subspan(n);
+            first_fragment = false;
+            if (ends) break;
+        } while (true);
+    }
+
+    // Parses one segment into records; damage is reported with offsets, and
+    // `good_end` is the end of the last intact fragment.
+public:
+    // Reads the records of one segment's bytes, starting at the first record
+    // that begins at or after `from` (a position inside a record is fine:
+    // the reader resynchronises at the next record start, as LevelDB's
+    // initial_offset does).
+    static std::vector<wal_record> read_segment(const std::string& name, bytes_view data, std::uint64_t from,
+                                                std::vector<wal_damage>* damage = nullptr) {
+        std::vector<wal_record> records;
+        std::vector<wal_damage> d;
+        std::uint64_t good_end = 0;
+        parse_segment(name, data, records, d, good_end, from);
+        if (damage) *damage = std::move(d);
+        return records;
+    }
+
+private:
+    static void parse_segment(const std::string& name, bytes_view data, std::vector<wal_record>& records,
+                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0) {
+        std::optional<wal_record> partial;
+        bool resyncing = from > 0;  // skip continuation fragments of a record begun before `from`
+        auto drop_partial = [&](const char* why) {
+            if (partial) damage.push_back({name, partial->offset, why});
+            partial.reset();
+        };
+        std::uint64_t pos = from - from % block_size;
+        while (pos < data.size()) {
+            std::uint64_t block_end = (pos / block_size + 1) * block_size;
+            std::uint64_t block_left = block_end - pos;
+            if (block_left < header_size) {  // padding
+                pos = block_end;
+                continue;
+            }
+            auto zero_to_end = [&] {
+                return std::all_of(data.begin() + static_cast<std::ptrdiff_t>(pos), data.end(),
+                                   [](std::byte b) { return b == std::byte{0}; });
+            };
+            auto skip_block = [&](std::string reason, bool tail_like) {
+                damage.push_back({name, pos, std::move(reason), tail_like});
+                partial.reset();
+                pos = block_end;
+            };
+            if (data.size() - pos < header_size) {
+                skip_block("incomplete fragment header at the end of the segment", true);
+                break;
+            }
+            const std::byte* h = data.data() + pos;
+            std::uint8_t type_byte = std::to_integer<std::uint8_t>(h[checksum_size]);
+            std::size_t length = static_cast<std::size_t>(detail::get_le(h + checksum_size + 1, 2));
+            if (length > block_left - header_size) {
+                skip_block("bad fragment length " + std::to_string(length), zero_to_end());
+                continue;
+            }
+            if (data.size() - pos < header_size + length) {
+                skip_block("fragment cut short at the end of the segment", true);
+                break;
+            }
+            Hasher hasher;
+            hasher.update(bytes_view(h + checksum_size, header_size - checksum_size + length));
+            auto digest = hasher.finish();
+            if (!std::equal(digest.begin(), digest.end(), h)) {
+                skip_block("checksum mismatch", pos + header_size + length == data.size() || zero_to_end());
+                continue;
+            }
+            auto kind = static_cast<fragment>(type_byte & 7);
+            auto type = static_cast<wal_record_type>(type_byte >> 3);
+            std::uint64_t lsn = detail::get_le(h + checksum_size + 3, 8);
+            std::uint64_t txid = detail::get_le(h + checksum_size + 11, 8);
+            bytes_view body(h + header_size, length);
+            bool known_type = type == wal_record_type::put || type == wal_record_type::erase ||
+                              type == wal_record_type::commit;
+            std::uint64_t here = pos;
+            pos += header_size + length;
+            good_end = pos;
+            if (resyncing) {
+                if ((kind == full || kind == first) && here >= from) {
+                    resyncing = false;
+                } else {
+                    continue;
+                }
+            }
+            if (!known_type || kind < full || kind > last) {
+                drop_partial("record interrupted by an unknown fragment");
+                damage.push_back({name, here, "unknown record type " + std::to_string(type_byte)});
+                continue;
+            }
+            switch (kind) {
+                case full:
+                    drop_partial("partial record followed by a full record");
+                    records.push_back({lsn, txid, type, bytes(body.begin(), body.end()), name, here});
+                    break;
+                case first:
+                    drop_partial("partial record followed by a new first fragment");
+                    partial = wal_record{lsn, txid, type, bytes(body.begin(), body.end()), name, here};
+                    break;
+                case middle:
+                case last:
+                    if (!partial || partial->lsn != lsn || partial->txid != txid || partial->type != type) {
+                        drop_partial("fragments of different records");
+                        damage.push_back({name, here, kind == middle ? "unexpected middle fragment" : "unexpected last fragment"});
+                        break;
+                    }
+                    stowage::append(partial->payload, body);
+                    if (kind == last) {
+                        records.push_back(std::move(*partial));
+                        partial.reset();
+                    }
+                    break;
+            }
+        }
+        if (partial) {
+            damage.push_back({name, partial->offset, "record incomplete at the end of the segment", true});
+            good_end = std::min(good_end, partial->offset);
+        }
+    }
+
+    // Removes a segment's bytes from `from` on (the whole segment when 0).
+    void cut(const std::string& name, std::uint64_t from, std::uint64_t size, wal_recovery_report& report) {
+        if (from >= size) return;
+        report.bytes_truncated += size - from;
+        if (storage_.read_only()) return;
+        if (from == 0) {
+            storage_.remove(name, durability::full);
+        } else {
+            storage_.truncate(name, from);
+            storage_.sync(name);
+        }
+    }
+
+    // --- segments ----------------------------------------------------------------
+
+    static std::uint64_t first_lsn_of(const std::string& name) {
+        auto slash = name.rfind('/');
+        return std::stoull(name.substr(slash + 1, 20));
+    }
+
+    std::string segment_name(std::uint64_t first_lsn) const {
+        std::string digits = std::to_string(first_lsn);
+        return prefix_ + "/" + std::string(20 - digits.size(), '0') + digits + ".log";
+    }
+
+    void open_segment(std::uint64_t first_lsn) {
+        segment_ = segment_name(first_lsn);
+        segment_offset_ = 0;
+        if (storage_.contains(segment_)) {
+            // Left over from a point-in-time cut or an earlier open: start
+            // it afresh (it holds nothing recovery kept).
+            storage_.replace(segment_, {}, durability::full);
+        }
+    }
+
+    // Called with the lock held: the old segment must be durable before any
+    // later sync (of the new segment) can acknowledge commits.
+    void roll_segment() {
+        if (!segment_.empty() && written_lsn_ > durable_lsn_) {
+            try {
+                storage_.sync(segment_);
+            } catch (const error& e) {
+                fail(e.what());
+                throw error(errc::failed_state, std::string("wal: sync failed: ") + e.what());
+            }
+            stats_.fsyncs++;
+            durable_lsn_ = written_lsn_;
+            durable_cv_.notify_all();
+        }
+        segment_.clear();
+        segment_offset_ = 0;
+    }
+
+    void write_frames(const bytes& frames) {
+        std::uint64_t before = segment_offset_;
+        try {
+            storage_.append(segment_, frames);
+        } catch (const error& e) {
+            // Cut off whatever part of the frames landed, so the next
+            // append does not follow garbage.
+            try {
+                storage_.truncate(segment_, before);
+            } catch (const error& e2) {
+                fail(std::string("append failed (") + e.what() + ") and could not be undone: " + e2.what());
+                throw error(errc::failed_state, "wal: " + *failed_);
+            }
+            if (e.kind() == errc::no_space) release_reserve();
+            throw;
+        }
+        segment_offset_ += frames.size();
+    }
+
+    void sync_through(std::uint64_t lsn) {
+        std::unique_lock lock(mutex_);
+        while (durable_lsn_ < lsn) {
+            check_failed();
+            if (!syncing_) {
+                syncing_ = true;
+                std::uint64_t target = written_lsn_;
+                std::string seg = segment_;
+                lock.unlock();
+                std::optional<std::string> failure;
+                try {
+                    if (!seg.empty()) storage_.sync(seg);
+                } catch (const error& e) {
+                    failure = e.what();
+                }
+                lock.lock();
+                syncing_ = false;
+                if (failure) {
+                    fail("sync failed: " + *failure);
+                    durable_cv_.notify_all();
+                    check_failed();
+                }
+                stats_.fsyncs++;
+                durable_lsn_ = std::max(durable_lsn_, target);
+                if (durable_lsn_ >= written_lsn_) dirty_since_ = {};
+                durable_cv_.notify_all();
+            } else {
+                durable_cv_.wait(lock);
+            }
+        }
+        check_failed();
+    }
+
+    void syncer_loop() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (dirty_since_ == std::chrono::steady_clock::time_point{} || failed_) {
+                syncer_cv_.wait(lock);
+                continue;
+            }
+            auto due = dirty_since_ + options_.batch_window;
+            if (syncer_cv_.wait_until(lock, due, [&] { return stopping_; })) break;
+            if (std::chrono::steady_clock::now() < due) continue;
+            std::uint64_t target = written_lsn_;
+            lock.unlock();
+            try {
+                sync_through(target);
+            } catch (const error&) {
+                // The failed state reports it to every later caller.
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_syncer() {
+        if (!syncer_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        syncer_cv_.notify_all();
+        syncer_.join();
+    }
+
+    // --- state -------------------------------------------------------------------
+
+    void read_checkpoint() {
+        auto data = storage_.read(prefix_ + "/checkpoint");
+        if (!data) return;
+        bytes_view v(*data);
+        if (v.size() != 28 || as_chars(v.first(4)) != "STWC" || detail::get_le(v.data() + 4, 4) != 1 ||
+            crc32c::of(v.first(24)) != detail::get_le(v.data() + 24, 4))
+            throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
+        next_txid_ = detail::get_le(v.data() + 16, 8);
+    }
+
+    void release_reserve() {
+        try {
+            storage_.remove(prefix_ + "/reserve", durability::full);
+        } catch (const error&) {
+        }
+        low_space_ = true;
+    }
+
+    void restore_reserve() {
+        if (options_.reserve_bytes == 0) {
+            low_space_ = false;
+            return;
+        }
+        try {
+            auto size = storage_.size(prefix_ + "/reserve");
+            if (!size || *size != options_.reserve_bytes)
+                storage_.replace(prefix_ + "/reserve", bytes(options_.reserve_bytes), durability::full);
+            low_space_ = false;
+        } catch (const error& e) {
+            if (e.kind() != errc::no_space) throw;
+            low_space_ = true;
+        }
+    }
+
+    void fail(std::string why) {
+        if (!failed_) failed_ = std::move(why);
+    }
+    void check_failed() const {
+        if (failed_)
+            throw error(errc::failed_state, "wal: " + *failed_ + "; reopen to recover from what is on disk");
+    }
+    void check_writable() const {
+        if (storage_.read_only()) throw error(errc::read_only, "wal: opened read-only");
+        if (!recovered_) throw error(errc::bad_input, "wal: recover() must run before writing");
+        check_failed();
+    }
+
+    mutable Storage storage_;
+    std::string prefix_;
+    wal_options options_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable durable_cv_;
+    std::condition_variable syncer_cv_;
+    bool recovered_ = false;
+    bool syncing_ = false;
+    bool stopping_ = false;
+    bool low_space_ = false;
+    std::optional<std::string> failed_;
+    std::string segment_;
+    std::uint64_t segment_offset_ = 0;
+    std::uint64_t next_lsn_ = 1;
+    std::uint64_t next_txid_ = 1;
+    std::uint64_t written_lsn_ = 0;
+    std::uint64_t durable_lsn_ = 0;
+    std::uint64_t checkpoint_lsn_ = 0;
+    std::uint64_t recovered_lsn_ = 0;
+    std::chrono::steady_clock::time_point dirty_since_{};
+    wal_stats stats_;
+    std::thread syncer_;
+};
+
+}  // namespace stowage
+// ---- end stowage/wal.hpp ----
+
+namespace stowage {
+
+struct database_options {
+    wal_options wal;
+    // The applier runs at least this often while anything is unapplied...
+    std::chrono::milliseconds apply_interval{200};
+    // ...and at once when the overlay holds this many versions.
+    std::size_t apply_threshold = 8192;
+};
+
+// The version a transaction saw of a key: absent, or present at an LSN.
+struct key_version {
+    bool exists = false;
+    std::uint64_t lsn = 0;
+    friend bool operator==(const key_version&, const key_version&) = default;
+};
+
+namespace detail {
+
+template <storage Storage>
+class db_state {
+public:
+    struct version {
+        std::uint64_t lsn = 0;
+        std::optional<bytes> value;
+    };
+
+    db_state(Storage s, database_options o) : storage(std::move(s)), log(storage, "wal", o.wal), options(o) {
+        auto txs = log.recover(recovery);
+        if (storage.read_only()) {
+            // Nothing may be written: committed, unapplied transactions are
+            // served from the overlay instead.
+            for (auto& tx : txs)
+                for (auto& op : tx.ops)
+                    overlay[op.key].push_back({op.lsn, op.type == wal_record_type::put
+                                                           ? std::optional<bytes>(std::move(op.value))
+                                                           : std::nullopt});
+        } else {
+            replay(txs);
+            applier = std::thread([this] { applier_loop(); });
+        }
+        last_committed = log.recovered_lsn();
+    }
+
+    ~db_state() {
+        {
+            std::lock_guard lock(apply_mutex);
+            stopping = true;
+        }
+        apply_cv.notify_all();
+        if (applier.joinable()) applier.join();
+        if (storage.read_only()) return;
+        try {
+            log.flush();
+            apply_now();
+        } catch (...) {
+            // Whatever was not applied is in the WAL and is replayed on open.
+        }
+    }
+
+    // --- reads -------------------------------------------------------------------
+
+    // The value of key as of `at` (a committed LSN), from the overlay or storage.
+    std::optional<bytes> read(std::string_view key, std::uint64_t at) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            if (auto v = find_version(key, at)) return v->value;
+        }
+        return storage.read(key);
+    }
+
+    key_version version_of(std::string_view key) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            auto it = overlay.find(key);
+            if (it != overlay.end() && !it->second.empty()) {
+                const auto& v = it->second.back();
+                return v.value ? key_version{true, v.lsn} : key_version{};
+            }
+        }
+        if (!storage.contains(key)) return {};
+        bytes head = storage.read_range(key, 0, 22);
+        return {true, envelope_lsn(head)};
+    }
+
+    std::optional<bytes> read_versioned(std::string_view key, key_version& seen) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            auto it = overlay.find(key);
+            if (it != overlay.end() && !it->second.empty()) {
+                const auto& v = it->second.back();
+                seen = v.value ? key_version{true, v.lsn} : key_version{};
+                return v.value;
+            }
+        }
+        auto value = storage.read(key);
+        seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
+        return value;
+    }
+
+    std::vector<std::string> list(std::string_view prefix, std::uint64_t at) const {
+        auto base = storage.list(prefix);
+        std::set<std::string, std::less<>> keys(base.begin(), base.end());
+        std::shared_lock lock(overlay_mutex);
+        for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
+            if (auto v = find_version(it->first, at)) {
+                if (v->value) keys.insert(it->first);
+                else keys.erase(it->first);
+            }
+        }
+        return {keys.begin(), keys.end()};
+    }
+
+    std::uint64_t latest() const {
+        std::lock_guard lock(commit_mutex);
+        return last_committed;
+    }
+
+    // --- commits -------------------------------------------------------------------
+
+    // Orders, logs and publishes the writes; waits as `d` asks. Returns the
+    // commit LSN.
+    std::uint64_t commit(std::uint64_t txid, std::vector<staged_write>& writes,
+                         const std::map<std::string, key_version, std::less<>>& read_set, durability d) {
+        if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
+        auto started = std::chrono::steady_clock::now();
+        std::uint64_t commit_lsn;
+        {
+            std::lock_guard lock(commit_mutex);
+            for (const auto& [key, seen] : read_set)
+                if (version_of(key) != seen)
+                    throw error(errc::conflict, key + " changed since this transaction read it");
+            std::vector<wal_op> ops;
+            ops.reserve(writes.size());
+            std::uint64_t lsn = log.last_lsn() + 1;
+            for (auto& w : writes) {
+                wal_op op;
+                op.key = w.key;
+                op.lsn = lsn++;
+                if (w.value) {
+                    op.type = wal_record_type::put;
+                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op.lsn);
+                    op.value = *w.value;
+                } else {
+                    op.type = wal_record_type::erase;
+                }
+                ops.push_back(std::move(op));
+            }
+            std::vector<std::uint64_t> lsns;
+            commit_lsn = log.append(txid, ops, &lsns);
+            {
+                std::unique_lock lock2(overlay_mutex);
+                for (std::size_t i = 0; i < writes.size(); ++i) {
+                    overlay[writes[i].key].push_back({lsns[i], std::move(writes[i].value)});
+                    ++overlay_versions;
+                }
+            }
+            last_committed = commit_lsn;
+            for (auto& w : writes)
+                if (w.on_commit) w.on_commit();
+        }
+        if (overlay_versions >= options.apply_threshold) apply_cv.notify_all();
+        log.wait_durable(commit_lsn, d);
+        log.record_latency(std::chrono::steady_clock::now() - started);
+        return commit_lsn;
+    }
+
+    // --- snapshots -------------------------------------------------------------------
+
+    std::uint64_t pin() {
+        std::lock_guard lock(commit_mutex);
+        std::lock_guard lock2(apply_mutex);
+        pins.insert(last_committed);
+        return last_committed;
+    }
+    void unpin(std::uint64_t lsn) {
+        std::lock_guard lock(apply_mutex);
+        pins.erase(pins.find(lsn));
+    }
+
+    // --- applying --------------------------------------------------------------------
+
+    // Writes every committed version up to the oldest pin to storage, syncs,
+    // checkpoints the WAL and drops the applied versions from the overlay.
+    void apply_now() {
+        std::lock_guard apply_lock(apply_run_mutex);
+        // Only what is both durable and already in the overlay: a commit
+        // appends to the log before it publishes to the overlay, and a sync
+        // in between must not let a checkpoint pass records not yet applied.
+        std::uint64_t target;
+        {
+            std::lock_guard lock(commit_mutex);
+            target = std::min(log.durable_lsn(), last_committed);
+        }
+        {
+            std::lock_guard lock(apply_mutex);
+            if (!pins.empty()) target = std::min(target, *pins.begin());
+        }
+        if (target <= log.checkpoint_lsn()) return;
+        std::vector<std::pair<std::string, std::optional<bytes>>> todo;
+        {
+            std::shared_lock lock(overlay_mutex);
+            for (const auto& [key, versions] : overlay) {
+                const version* newest = nullptr;
+                for (const auto& v : versions)
+                    if (v.lsn <= target) newest = &v;
+                if (newest) todo.emplace_back(key, newest->value);
+            }
+        }
+        std::vector<blob_write> puts;
+        for (auto& [key, value] : todo)
+            if (value) puts.push_back({key, *value});
+        for (std::size_t i = 0; i < puts.size(); i += 1024)
+            storage.replace_batch(std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i)),
+                                  durability::none);
+        for (auto& [key, value] : todo)
+            if (!value) storage.remove(key, durability::none);
+        storage.flush();
+        log.checkpoint(target);
+        std::unique_lock lock(overlay_mutex);
+        for (auto it = overlay.begin(); it != overlay.end();) {
+            auto& versions = it->second;
+            auto keep = std::find_if(versions.begin(), versions.end(), [&](const version& v) { return v.lsn > target; });
+            overlay_versions -= static_cast<std::size_t>(keep - versions.begin());
+            versions.erase(versions.begin(), keep);
+            it = versions.empty() ? overlay.erase(it) : std::next(it);
+        }
+        applied_runs++;
+    }
+
+    void applier_loop() {
+        std::unique_lock lock(apply_mutex);
+        while (!stopping) {
+            apply_cv.wait_for(lock, options.apply_interval);
+            if (stopping) break;
+            if (overlay_versions == 0) continue;
+            lock.unlock();
+            try {
+                // Batched/none commits may not be durable yet: the applier
+                // must never write a version whose log record could vanish.
+                log.flush();
+                apply_now();
+                last_apply_error.reset();
+            } catch (const error& e) {
+                // The overlay keeps everything; reads stay correct and the
+                // next run retries (a full disk may clear up).
+                std::lock_guard l(error_mutex);
+                last_apply_error = e.what();
+            }
+            lock.lock();
+        }
+    }
+
+    Storage storage;
+    wal<Storage> log;
+    database_options options;
+    wal_recovery_report recovery;
+
+    mutable std::mutex commit_mutex;
+    mutable std::shared_mutex overlay_mutex;
+    std::map<std::string, std::vector<version>, std::less<>> overlay;
+    std::atomic<std::size_t> overlay_versions{0};
+    std::uint64_t last_committed = 0;
+
+    std::mutex apply_mutex;  // pins, stopping
+    std::mutex apply_run_mutex;
+    std::condition_variable apply_cv;
+    std::multiset<std::uint64_t> pins;
+    bool stopping = false;
+    std::thread applier;
+    std::atomic<std::uint64_t> applied_runs{0};
+    std::mutex error_mutex;
+    std::optional<std::string> last_apply_error;
+
+private:
+    const version* find_version(std::string_view key, std::uint64_t at) const {
+        auto it = overlay.find(key);
+        if (it == overlay.end()) return nullptr;
+        const version* found = nullptr;
+        for (const auto& v : it->second)
+            if (v.lsn <= at) found = &v;
+        return found;
+    }
+
+    // Applies recovered transactions in order. A put is skipped when the
+    // stored record already carries this LSN or a newer one.
+    void replay(std::vector<wal_transaction>& txs) {
+        for (auto& tx : txs) {
+            for (auto& op : tx.ops) {
+                if (op.type == wal_record_type::put) {
+                    if (looks_like_envelope(op.value)) {
+                        if (storage.contains(op.key) && envelope_lsn(storage.read_range(op.key, 0, 22)) >= op.lsn) continue;
+                    }
+                    storage.replace(op.key, op.value, durability::none);
+                } else {
+                    storage.remove(op.key, durability::none);
+                }
+            }
+            recovery.transactions_replayed++;
+        }
+        storage.flush();
+        log.checkpoint(log.recovered_lsn());
+    }
+};
+
+}  // namespace detail
+
+template <storage Storage>
+class database;
+
+// A Storage-concept handle on a database: stores opened over it read
+// through the overlay and write through transactions (each replace or
+// remove is a one-write transaction; replace_batch is one transaction).
+// Logs (append/sync/truncate) pass straight to the underlying storage and
+// are not transactional.
+template <storage Storage>
+class db_view {
+public:
+    static constexpr std::string_view name = "database";
+
+    std::optional<bytes> read(std::string_view key) const { return state_->read(key, latest()); }
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        auto v = read(key);
+        if (!v) throw error(errc::not_found, std::string(key));
+        if (offset >= v->size()) return {};
+        auto end = offset + std::min<std::uint64_t>(n, v->size() - offset);
+        return bytes(v->begin() + static_cast<std::ptrdiff_t>(offset), v->begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        auto v = read(key);
+        if (!v) return std::nullopt;
+        return v->size();
+    }
+    bool contains(std::string_view key) const { return read(key).has_value(); }
+    std::vector<std::string> list(std::string_view prefix) const { return state_->list(prefix, latest()); }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        std::vector<staged_write> w;
+        w.push_back({std::string(key), bytes(data.begin(), data.end()), {}});
+        commit(w, d);
+    }
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        std::vector<staged_write> w;
+        for (const auto& b : writes) w.push_back({std::string(b.key), bytes(b.data.begin(), b.data.end()), {}});
+        commit(w, d);
+    }
+    bool remove(std::string_view key, durability d) {
+        bool existed = contains(key);
+        std::vector<staged_write> w;
+        w.push_back({std::string(key), std::nullopt, {}});
+        commit(w, d);
+        return existed;
+    }
+    std::uint64_t append(std::string_view key, bytes_view data) { return state_->storage.append(key, data); }
+    void sync(std::string_view key) { state_->storage.sync(key); }
+    void truncate(std::string_view key, std::uint64_t n) { state_->storage.truncate(key, n); }
+    void flush() { state_->log.flush(); }
+    bool read_only() const { return state_->storage.read_only(); }
+
+    // Transactional storage: a store commits its staged writes through here
+    // (so its listing follow-ups run in commit order).
+    void commit(std::vector<staged_write>& writes, durability d) {
+        for (auto& w : writes) validate_key(w.key);
+        state_->commit(state_->log.next_txid(), writes, {}, d);
+    }
+
+private:
+    friend class database<Storage>;
+    explicit db_view(std::shared_ptr<detail::db_state<Storage>> s) : state_(std::move(s)) {}
+    std::uint64_t latest() const { return ~std::uint64_t{0}; }
+    std::shared_ptr<detail::db_state<Storage>> state_;
+};
+
+// A store whose writes go through a database's WAL.
+template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
+          class Projection = json_document>
+using db_store = store<Entity, db_view<Storage>, Codec, Hasher, Projection>;
+
+// A transaction: reads see the transaction's own writes first; commit()
+// applies everything or nothing; destruction without commit rolls back.
+template <storage Storage>
+class db_transaction {
+public:
+    db_transaction(db_transaction&&) noexcept = default;
+    db_transaction& operator=(db_transaction&&) noexcept = default;
+    ~db_transaction() = default;  // uncommitted writes are simply dropped
+
+    std::uint64_t id() const { return txid_; }
+
+    template <class Store>
+    void put(Store& s, const typename Store::entity_type& e) {
+        stage(s.stage_put(e));
+    }
+    template <class Store>
+    void erase(Store& s, std::string_view id) {
+        stage(s.stage_erase(id));
+    }
+    // The entity as this transaction sees it; remembered for conflict
+    // detection at commit.
+    template <class Store>
+    std::optional<typename Store::entity_type> get(Store& s, std::string_view id) {
+        std::string key = s.key_of(id);
+        auto value = read(key);
+        if (!value) return std::nullopt;
+        return s.decode_record(*value, key, id);
+    }
+
+    // Raw access for participants.
+    void stage(staged_write w) {
+        check_open();
+        validate_key(w.key);
+        auto it = index_.find(w.key);
+        if (it != index_.end()) {
+            writes_[it->second] = std::move(w);  // a later write to a key replaces the earlier
+        } else {
+            index_.emplace(w.key, writes_.size());
+            writes_.push_back(std::move(w));
+        }
+    }
+    std::optional<bytes> read(std::string_view key) {
+        check_open();
+        if (auto it = index_.find(key); it != index_.end()) return writes_[it->second].value;
+        key_version seen;
+        auto value = state_->read_versioned(key, seen);
+        read_set_.try_emplace(std::string(key), seen);
+        return value;
+    }
+
+    // All or nothing. errc::conflict when something this transaction read
+    // changed since; the transaction is then finished and changed nothing.
+    std::uint64_t commit() {
+        check_open();
+        done_ = true;
+        if (writes_.empty()) return 0;
+        return state_->commit(txid_, writes_, read_set_, durability_);
+    }
+
+    void rollback() {
+        done_ = true;
+        writes_.clear();
+    }
+
+private:
+    friend class database<Storage>;
+    db_transaction(std::shared_ptr<detail::db_state<Storage>> s, durability d)
+        : state_(std::move(s)), durability_(d), txid_(state_->log.next_txid()) {}
+    void check_open() const {
+        if (done_) throw error(errc::bad_input, "transaction already committed or rolled back");
+    }
+
+    std::shared_ptr<detail::db_state<Storage>> state_;
+    durability durability_;
+    std::uint64_t txid_;
+    std::vector<staged_write> writes_;
+    std::map<std::string, std::size_t, std::less<>> index_;
+    std::map<std::string, key_version, std::less<>> read_set_;
+    bool done_ = false;
+};
+
+// A consistent read-only view at one committed LSN.
+template <storage Storage>
+class db_snapshot {
+public:
+    db_snapshot(const db_snapshot&) = delete;
+    db_snapshot& operator=(const db_snapshot&) = delete;
+    db_snapshot(db_snapshot&& o) noexcept : state_(std::move(o.state_)), lsn_(o.lsn_) {}
+    ~db_snapshot() {
+        if (state_) state_->unpin(lsn_);
+    }
+
+    std::uint64_t lsn() const { return lsn_; }
+    std::optional<bytes> read(std::string_view key) const { return state_->read(key, lsn_); }
+    std::vector<std::string> list(std::string_view prefix) const { return state_->list(prefix, lsn_); }
+
+    template <class Store>
+    std::optional<typename Store::entity_type> get(const Store& s, std::string_view id) const {
+        std::string key = s.key_of(id);
+        auto value = read(key);
+        if (!value) return std::nullopt;
+        return s.decode_record(*value, key, id);
+    }
+
+    // Every entity's id and projection as of the snapshot (reads headers).
+    template <class Store>
+    std::vector<typename Store::listed> list(const Store& s) const {
+        std::vector<typename Store::listed> out;
+        for (const auto& key : list(s.collection() + "/")) {
+            if (!is_record_key(s.collection(), key)) continue;
+            auto value = read(key);
+            if (!value) continue;
+            auto h = parse_envelope_header(*value, key);
+            out.push_back({h.id, from_json<typename Store::projection_type>(h.projection)});
+        }
+        std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+        return out;
+    }
+
+private:
+    friend class database<Storage>;
+    explicit db_snapshot(std::shared_ptr<detail::db_state<Storage>> s) : state_(std::move(s)), lsn_(state_->pin()) {}
+    std::shared_ptr<detail::db_state<Storage>> state_;
+    std::uint64_t lsn_;
+};
+
+template <storage Storage>
+class database {
+public:
+    using view_type = db_view<Storage>;
+    using transaction_type = db_transaction<Storage>;
+    using snapshot_type = db_snapshot<Storage>;
+
+    // Opens (recovering from the WAL) the database on `storage`.
+    explicit database(Storage storage, database_options options = {})
+        : state_(std::make_shared<detail::db_state<Storage>>(std::move(storage), options)) {}
+
+    // The handle stores are opened over.
+    view_type storage() const { return view_type(state_); }
+
+    transaction_type transaction(durability d = durability::full) { return transaction_type(state_, d); }
+    snapshot_type snapshot() const { return snapshot_type(state_); }
+
+    // Atomic read-modify-write of one entity: fn(entity&) runs on the latest
+    // version; a concurrent change makes the commit conflict and the whole
+    // step is retried (so no update is ever lost). errc::not_found when the
+    // entity does not exist.
+    template <class Store, class Fn>
+    void update(Store& s, std::string_view id, Fn fn, durability d = durability::full, int max_attempts = 1000) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = transaction(d);
+            auto e = tx.get(s, id);
+            if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
+            fn(*e);
+            tx.put(s, *e);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& err) {
+                if (err.kind() != errc::conflict || attempt >= max_attempts) throw;
+            }
+        }
+    }
+
+    // Everything committed so far is durable.
+    void flush() { state_->log.flush(); }
+
+    // Applies everything committed to storage and checkpoints the WAL now.
+    void checkpoint() {
+        state_->log.flush();
+        state_->apply_now();
+    }
+
+    const wal_recovery_report& recovery() const { return state_->recovery; }
+    wal_stats stats() const { return state_->log.stats(); }
+    std::size_t unapplied_versions() const { return state_->overlay_versions; }
+    std::uint64_t last_committed() const { return state_->latest(); }
+    std::optional<std::string> last_apply_error() const {
+        std::lock_guard lock(state_->error_mutex);
+        return state_->last_apply_error;
+    }
+    const wal<Storage>& log() const { return state_->log; }
+
+private:
+    std::shared_ptr<detail::db_state<Storage>> state_;
+};
+
+}  // namespace stowage
+// ---- end stowage/database.hpp ----
 // ---- end stowage/stowage.hpp ----

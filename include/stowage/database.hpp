@@ -1,0 +1,638 @@
+// database.hpp — one data directory (or other storage root) with its
+// write-ahead log, transactions across every collection opened through it,
+// snapshot reads and crash recovery.
+//
+//   database<file_storage> db(file_storage("data"));
+//   db_store<session, file_storage> sessions(db.storage(), "sessions");
+//   db_store<note, file_storage> notes(db.storage(), "notes");
+//   auto tx = db.transaction();
+//   tx.put(sessions, s);
+//   tx.erase(notes, "n1");
+//   tx.commit();                       // both or neither, durable at return
+//   db.update(sessions, "42", [](session& s) { s.state = status::done; });
+//
+// How it works. Participants (stores now; the CAS map and indexes later)
+// turn operations into staged writes (staged_write.hpp): key, new value or
+// erase, and an in-memory follow-up. A commit
+//   1. checks the transaction's read set (optimistic concurrency: an entity
+//      read by the transaction that changed since is errc::conflict, and
+//      nothing is applied),
+//   2. appends the writes and a commit record to the WAL, stamping each
+//      record envelope with its LSN,
+//   3. puts the new versions in the in-memory overlay, where every reader
+//      sees them at once, and runs the participants' follow-ups (listing
+//      updates) in commit order,
+//   4. waits for durability (group commit; see wal.hpp) — commit() with
+//      durability::full returns only once the WAL bytes are synced.
+// A background applier writes committed versions to their keys in batches
+// (many files, one filesystem sync), checkpoints the WAL and drops the
+// applied versions from the overlay. Reopening replays committed,
+// unapplied transactions in order (skipping records whose stored LSN is
+// already as new: replay is idempotent) and ignores uncommitted ones.
+//
+// Visibility: a transaction is visible to readers from the moment it is
+// ordered in the log (step 3), before its commit() returns. A crash can
+// only lose transactions whose commit() had not returned (full), or that
+// returned within the batch window (batched), or since the last flush
+// (none); a reader may have seen such a transaction before the crash.
+//
+// Snapshots: db.snapshot() pins the current LSN; reads through it see
+// exactly the transactions committed up to it while writers continue (the
+// applier does not write versions newer than the oldest pinned snapshot to
+// storage, and keeps them in the overlay).
+//
+// Thread safety: everything may be used from any number of threads.
+// Transactions are single-threaded objects. Commits are serialized only for
+// the short ordering step; the durability wait is shared (group commit).
+// Lifetime: views, transactions and snapshots share the database's state;
+// the last one to go applies everything, checkpoints and closes the log.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bytes.hpp"
+#include "concepts.hpp"
+#include "envelope.hpp"
+#include "error.hpp"
+#include "staged_write.hpp"
+#include "store.hpp"
+#include "wal.hpp"
+
+namespace stowage {
+
+struct database_options {
+    wal_options wal;
+    // The applier runs at least this often while anything is unapplied...
+    std::chrono::milliseconds apply_interval{200};
+    // ...and at once when the overlay holds this many versions.
+    std::size_t apply_threshold = 8192;
+};
+
+// The version a transaction saw of a key: absent, or present at an LSN.
+struct key_version {
+    bool exists = false;
+    std::uint64_t lsn = 0;
+    friend bool operator==(const key_version&, const key_version&) = default;
+};
+
+namespace detail {
+
+template <storage Storage>
+class db_state {
+public:
+    struct version {
+        std::uint64_t lsn = 0;
+        std::optional<bytes> value;
+    };
+
+    db_state(Storage s, database_options o) : storage(std::move(s)), log(storage, "wal", o.wal), options(o) {
+        auto txs = log.recover(recovery);
+        if (storage.read_only()) {
+            // Nothing may be written: committed, unapplied transactions are
+            // served from the overlay instead.
+            for (auto& tx : txs)
+                for (auto& op : tx.ops)
+                    overlay[op.key].push_back({op.lsn, op.type == wal_record_type::put
+                                                           ? std::optional<bytes>(std::move(op.value))
+                                                           : std::nullopt});
+        } else {
+            replay(txs);
+            applier = std::thread([this] { applier_loop(); });
+        }
+        last_committed = log.recovered_lsn();
+    }
+
+    ~db_state() {
+        {
+            std::lock_guard lock(apply_mutex);
+            stopping = true;
+        }
+        apply_cv.notify_all();
+        if (applier.joinable()) applier.join();
+        if (storage.read_only()) return;
+        try {
+            log.flush();
+            apply_now();
+        } catch (...) {
+            // Whatever was not applied is in the WAL and is replayed on open.
+        }
+    }
+
+    // --- reads -------------------------------------------------------------------
+
+    // The value of key as of `at` (a committed LSN), from the overlay or storage.
+    std::optional<bytes> read(std::string_view key, std::uint64_t at) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            if (auto v = find_version(key, at)) return v->value;
+        }
+        return storage.read(key);
+    }
+
+    key_version version_of(std::string_view key) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            auto it = overlay.find(key);
+            if (it != overlay.end() && !it->second.empty()) {
+                const auto& v = it->second.back();
+                return v.value ? key_version{true, v.lsn} : key_version{};
+            }
+        }
+        if (!storage.contains(key)) return {};
+        bytes head = storage.read_range(key, 0, 22);
+        return {true, envelope_lsn(head)};
+    }
+
+    std::optional<bytes> read_versioned(std::string_view key, key_version& seen) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            auto it = overlay.find(key);
+            if (it != overlay.end() && !it->second.empty()) {
+                const auto& v = it->second.back();
+                seen = v.value ? key_version{true, v.lsn} : key_version{};
+                return v.value;
+            }
+        }
+        auto value = storage.read(key);
+        seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
+        return value;
+    }
+
+    std::vector<std::string> list(std::string_view prefix, std::uint64_t at) const {
+        auto base = storage.list(prefix);
+        std::set<std::string, std::less<>> keys(base.begin(), base.end());
+        std::shared_lock lock(overlay_mutex);
+        for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
+            if (auto v = find_version(it->first, at)) {
+                if (v->value) keys.insert(it->first);
+                else keys.erase(it->first);
+            }
+        }
+        return {keys.begin(), keys.end()};
+    }
+
+    std::uint64_t latest() const {
+        std::lock_guard lock(commit_mutex);
+        return last_committed;
+    }
+
+    // --- commits -------------------------------------------------------------------
+
+    // Orders, logs and publishes the writes; waits as `d` asks. Returns the
+    // commit LSN.
+    std::uint64_t commit(std::uint64_t txid, std::vector<staged_write>& writes,
+                         const std::map<std::string, key_version, std::less<>>& read_set, durability d) {
+        if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
+        auto started = std::chrono::steady_clock::now();
+        std::uint64_t commit_lsn;
+        {
+            std::lock_guard lock(commit_mutex);
+            for (const auto& [key, seen] : read_set)
+                if (version_of(key) != seen)
+                    throw error(errc::conflict, key + " changed since this transaction read it");
+            std::vector<wal_op> ops;
+            ops.reserve(writes.size());
+            std::uint64_t lsn = log.last_lsn() + 1;
+            for (auto& w : writes) {
+                wal_op op;
+                op.key = w.key;
+                op.lsn = lsn++;
+                if (w.value) {
+                    op.type = wal_record_type::put;
+                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op.lsn);
+                    op.value = *w.value;
+                } else {
+                    op.type = wal_record_type::erase;
+                }
+                ops.push_back(std::move(op));
+            }
+            std::vector<std::uint64_t> lsns;
+            commit_lsn = log.append(txid, ops, &lsns);
+            {
+                std::unique_lock lock2(overlay_mutex);
+                for (std::size_t i = 0; i < writes.size(); ++i) {
+                    overlay[writes[i].key].push_back({lsns[i], std::move(writes[i].value)});
+                    ++overlay_versions;
+                }
+            }
+            last_committed = commit_lsn;
+            for (auto& w : writes)
+                if (w.on_commit) w.on_commit();
+        }
+        if (overlay_versions >= options.apply_threshold) apply_cv.notify_all();
+        log.wait_durable(commit_lsn, d);
+        log.record_latency(std::chrono::steady_clock::now() - started);
+        return commit_lsn;
+    }
+
+    // --- snapshots -------------------------------------------------------------------
+
+    std::uint64_t pin() {
+        std::lock_guard lock(commit_mutex);
+        std::lock_guard lock2(apply_mutex);
+        pins.insert(last_committed);
+        return last_committed;
+    }
+    void unpin(std::uint64_t lsn) {
+        std::lock_guard lock(apply_mutex);
+        pins.erase(pins.find(lsn));
+    }
+
+    // --- applying --------------------------------------------------------------------
+
+    // Writes every committed version up to the oldest pin to storage, syncs,
+    // checkpoints the WAL and drops the applied versions from the overlay.
+    void apply_now() {
+        std::lock_guard apply_lock(apply_run_mutex);
+        // Only what is both durable and already in the overlay: a commit
+        // appends to the log before it publishes to the overlay, and a sync
+        // in between must not let a checkpoint pass records not yet applied.
+        std::uint64_t target;
+        {
+            std::lock_guard lock(commit_mutex);
+            target = std::min(log.durable_lsn(), last_committed);
+        }
+        {
+            std::lock_guard lock(apply_mutex);
+            if (!pins.empty()) target = std::min(target, *pins.begin());
+        }
+        if (target <= log.checkpoint_lsn()) return;
+        std::vector<std::pair<std::string, std::optional<bytes>>> todo;
+        {
+            std::shared_lock lock(overlay_mutex);
+            for (const auto& [key, versions] : overlay) {
+                const version* newest = nullptr;
+                for (const auto& v : versions)
+                    if (v.lsn <= target) newest = &v;
+                if (newest) todo.emplace_back(key, newest->value);
+            }
+        }
+        std::vector<blob_write> puts;
+        for (auto& [key, value] : todo)
+            if (value) puts.push_back({key, *value});
+        for (std::size_t i = 0; i < puts.size(); i += 1024)
+            storage.replace_batch(std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i)),
+                                  durability::none);
+        for (auto& [key, value] : todo)
+            if (!value) storage.remove(key, durability::none);
+        storage.flush();
+        log.checkpoint(target);
+        std::unique_lock lock(overlay_mutex);
+        for (auto it = overlay.begin(); it != overlay.end();) {
+            auto& versions = it->second;
+            auto keep = std::find_if(versions.begin(), versions.end(), [&](const version& v) { return v.lsn > target; });
+            overlay_versions -= static_cast<std::size_t>(keep - versions.begin());
+            versions.erase(versions.begin(), keep);
+            it = versions.empty() ? overlay.erase(it) : std::next(it);
+        }
+        applied_runs++;
+    }
+
+    void applier_loop() {
+        std::unique_lock lock(apply_mutex);
+        while (!stopping) {
+            apply_cv.wait_for(lock, options.apply_interval);
+            if (stopping) break;
+            if (overlay_versions == 0) continue;
+            lock.unlock();
+            try {
+                // Batched/none commits may not be durable yet: the applier
+                // must never write a version whose log record could vanish.
+                log.flush();
+                apply_now();
+                last_apply_error.reset();
+            } catch (const error& e) {
+                // The overlay keeps everything; reads stay correct and the
+                // next run retries (a full disk may clear up).
+                std::lock_guard l(error_mutex);
+                last_apply_error = e.what();
+            }
+            lock.lock();
+        }
+    }
+
+    Storage storage;
+    wal<Storage> log;
+    database_options options;
+    wal_recovery_report recovery;
+
+    mutable std::mutex commit_mutex;
+    mutable std::shared_mutex overlay_mutex;
+    std::map<std::string, std::vector<version>, std::less<>> overlay;
+    std::atomic<std::size_t> overlay_versions{0};
+    std::uint64_t last_committed = 0;
+
+    std::mutex apply_mutex;  // pins, stopping
+    std::mutex apply_run_mutex;
+    std::condition_variable apply_cv;
+    std::multiset<std::uint64_t> pins;
+    bool stopping = false;
+    std::thread applier;
+    std::atomic<std::uint64_t> applied_runs{0};
+    std::mutex error_mutex;
+    std::optional<std::string> last_apply_error;
+
+private:
+    const version* find_version(std::string_view key, std::uint64_t at) const {
+        auto it = overlay.find(key);
+        if (it == overlay.end()) return nullptr;
+        const version* found = nullptr;
+        for (const auto& v : it->second)
+            if (v.lsn <= at) found = &v;
+        return found;
+    }
+
+    // Applies recovered transactions in order. A put is skipped when the
+    // stored record already carries this LSN or a newer one.
+    void replay(std::vector<wal_transaction>& txs) {
+        for (auto& tx : txs) {
+            for (auto& op : tx.ops) {
+                if (op.type == wal_record_type::put) {
+                    if (looks_like_envelope(op.value)) {
+                        if (storage.contains(op.key) && envelope_lsn(storage.read_range(op.key, 0, 22)) >= op.lsn) continue;
+                    }
+                    storage.replace(op.key, op.value, durability::none);
+                } else {
+                    storage.remove(op.key, durability::none);
+                }
+            }
+            recovery.transactions_replayed++;
+        }
+        storage.flush();
+        log.checkpoint(log.recovered_lsn());
+    }
+};
+
+}  // namespace detail
+
+template <storage Storage>
+class database;
+
+// A Storage-concept handle on a database: stores opened over it read
+// through the overlay and write through transactions (each replace or
+// remove is a one-write transaction; replace_batch is one transaction).
+// Logs (append/sync/truncate) pass straight to the underlying storage and
+// are not transactional.
+template <storage Storage>
+class db_view {
+public:
+    static constexpr std::string_view name = "database";
+
+    std::optional<bytes> read(std::string_view key) const { return state_->read(key, latest()); }
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        auto v = read(key);
+        if (!v) throw error(errc::not_found, std::string(key));
+        if (offset >= v->size()) return {};
+        auto end = offset + std::min<std::uint64_t>(n, v->size() - offset);
+        return bytes(v->begin() + static_cast<std::ptrdiff_t>(offset), v->begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    std::optional<std::uint64_t> size(std::string_view key) const {
+        auto v = read(key);
+        if (!v) return std::nullopt;
+        return v->size();
+    }
+    bool contains(std::string_view key) const { return read(key).has_value(); }
+    std::vector<std::string> list(std::string_view prefix) const { return state_->list(prefix, latest()); }
+
+    void replace(std::string_view key, bytes_view data, durability d) {
+        std::vector<staged_write> w;
+        w.push_back({std::string(key), bytes(data.begin(), data.end()), {}});
+        commit(w, d);
+    }
+    void replace_batch(std::span<const blob_write> writes, durability d) {
+        std::vector<staged_write> w;
+        for (const auto& b : writes) w.push_back({std::string(b.key), bytes(b.data.begin(), b.data.end()), {}});
+        commit(w, d);
+    }
+    bool remove(std::string_view key, durability d) {
+        bool existed = contains(key);
+        std::vector<staged_write> w;
+        w.push_back({std::string(key), std::nullopt, {}});
+        commit(w, d);
+        return existed;
+    }
+    std::uint64_t append(std::string_view key, bytes_view data) { return state_->storage.append(key, data); }
+    void sync(std::string_view key) { state_->storage.sync(key); }
+    void truncate(std::string_view key, std::uint64_t n) { state_->storage.truncate(key, n); }
+    void flush() { state_->log.flush(); }
+    bool read_only() const { return state_->storage.read_only(); }
+
+    // Transactional storage: a store commits its staged writes through here
+    // (so its listing follow-ups run in commit order).
+    void commit(std::vector<staged_write>& writes, durability d) {
+        for (auto& w : writes) validate_key(w.key);
+        state_->commit(state_->log.next_txid(), writes, {}, d);
+    }
+
+private:
+    friend class database<Storage>;
+    explicit db_view(std::shared_ptr<detail::db_state<Storage>> s) : state_(std::move(s)) {}
+    std::uint64_t latest() const { return ~std::uint64_t{0}; }
+    std::shared_ptr<detail::db_state<Storage>> state_;
+};
+
+// A store whose writes go through a database's WAL.
+template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
+          class Projection = json_document>
+using db_store = store<Entity, db_view<Storage>, Codec, Hasher, Projection>;
+
+// A transaction: reads see the transaction's own writes first; commit()
+// applies everything or nothing; destruction without commit rolls back.
+template <storage Storage>
+class db_transaction {
+public:
+    db_transaction(db_transaction&&) noexcept = default;
+    db_transaction& operator=(db_transaction&&) noexcept = default;
+    ~db_transaction() = default;  // uncommitted writes are simply dropped
+
+    std::uint64_t id() const { return txid_; }
+
+    template <class Store>
+    void put(Store& s, const typename Store::entity_type& e) {
+        stage(s.stage_put(e));
+    }
+    template <class Store>
+    void erase(Store& s, std::string_view id) {
+        stage(s.stage_erase(id));
+    }
+    // The entity as this transaction sees it; remembered for conflict
+    // detection at commit.
+    template <class Store>
+    std::optional<typename Store::entity_type> get(Store& s, std::string_view id) {
+        std::string key = s.key_of(id);
+        auto value = read(key);
+        if (!value) return std::nullopt;
+        return s.decode_record(*value, key, id);
+    }
+
+    // Raw access for participants.
+    void stage(staged_write w) {
+        check_open();
+        validate_key(w.key);
+        auto it = index_.find(w.key);
+        if (it != index_.end()) {
+            writes_[it->second] = std::move(w);  // a later write to a key replaces the earlier
+        } else {
+            index_.emplace(w.key, writes_.size());
+            writes_.push_back(std::move(w));
+        }
+    }
+    std::optional<bytes> read(std::string_view key) {
+        check_open();
+        if (auto it = index_.find(key); it != index_.end()) return writes_[it->second].value;
+        key_version seen;
+        auto value = state_->read_versioned(key, seen);
+        read_set_.try_emplace(std::string(key), seen);
+        return value;
+    }
+
+    // All or nothing. errc::conflict when something this transaction read
+    // changed since; the transaction is then finished and changed nothing.
+    std::uint64_t commit() {
+        check_open();
+        done_ = true;
+        if (writes_.empty()) return 0;
+        return state_->commit(txid_, writes_, read_set_, durability_);
+    }
+
+    void rollback() {
+        done_ = true;
+        writes_.clear();
+    }
+
+private:
+    friend class database<Storage>;
+    db_transaction(std::shared_ptr<detail::db_state<Storage>> s, durability d)
+        : state_(std::move(s)), durability_(d), txid_(state_->log.next_txid()) {}
+    void check_open() const {
+        if (done_) throw error(errc::bad_input, "transaction already committed or rolled back");
+    }
+
+    std::shared_ptr<detail::db_state<Storage>> state_;
+    durability durability_;
+    std::uint64_t txid_;
+    std::vector<staged_write> writes_;
+    std::map<std::string, std::size_t, std::less<>> index_;
+    std::map<std::string, key_version, std::less<>> read_set_;
+    bool done_ = false;
+};
+
+// A consistent read-only view at one committed LSN.
+template <storage Storage>
+class db_snapshot {
+public:
+    db_snapshot(const db_snapshot&) = delete;
+    db_snapshot& operator=(const db_snapshot&) = delete;
+    db_snapshot(db_snapshot&& o) noexcept : state_(std::move(o.state_)), lsn_(o.lsn_) {}
+    ~db_snapshot() {
+        if (state_) state_->unpin(lsn_);
+    }
+
+    std::uint64_t lsn() const { return lsn_; }
+    std::optional<bytes> read(std::string_view key) const { return state_->read(key, lsn_); }
+    std::vector<std::string> list(std::string_view prefix) const { return state_->list(prefix, lsn_); }
+
+    template <class Store>
+    std::optional<typename Store::entity_type> get(const Store& s, std::string_view id) const {
+        std::string key = s.key_of(id);
+        auto value = read(key);
+        if (!value) return std::nullopt;
+        return s.decode_record(*value, key, id);
+    }
+
+    // Every entity's id and projection as of the snapshot (reads headers).
+    template <class Store>
+    std::vector<typename Store::listed> list(const Store& s) const {
+        std::vector<typename Store::listed> out;
+        for (const auto& key : list(s.collection() + "/")) {
+            if (!is_record_key(s.collection(), key)) continue;
+            auto value = read(key);
+            if (!value) continue;
+            auto h = parse_envelope_header(*value, key);
+            out.push_back({h.id, from_json<typename Store::projection_type>(h.projection)});
+        }
+        std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.id < b.id; });
+        return out;
+    }
+
+private:
+    friend class database<Storage>;
+    explicit db_snapshot(std::shared_ptr<detail::db_state<Storage>> s) : state_(std::move(s)), lsn_(state_->pin()) {}
+    std::shared_ptr<detail::db_state<Storage>> state_;
+    std::uint64_t lsn_;
+};
+
+template <storage Storage>
+class database {
+public:
+    using view_type = db_view<Storage>;
+    using transaction_type = db_transaction<Storage>;
+    using snapshot_type = db_snapshot<Storage>;
+
+    // Opens (recovering from the WAL) the database on `storage`.
+    explicit database(Storage storage, database_options options = {})
+        : state_(std::make_shared<detail::db_state<Storage>>(std::move(storage), options)) {}
+
+    // The handle stores are opened over.
+    view_type storage() const { return view_type(state_); }
+
+    transaction_type transaction(durability d = durability::full) { return transaction_type(state_, d); }
+    snapshot_type snapshot() const { return snapshot_type(state_); }
+
+    // Atomic read-modify-write of one entity: fn(entity&) runs on the latest
+    // version; a concurrent change makes the commit conflict and the whole
+    // step is retried (so no update is ever lost). errc::not_found when the
+    // entity does not exist.
+    template <class Store, class Fn>
+    void update(Store& s, std::string_view id, Fn fn, durability d = durability::full, int max_attempts = 1000) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = transaction(d);
+            auto e = tx.get(s, id);
+            if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
+            fn(*e);
+            tx.put(s, *e);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& err) {
+                if (err.kind() != errc::conflict || attempt >= max_attempts) throw;
+            }
+        }
+    }
+
+    // Everything committed so far is durable.
+    void flush() { state_->log.flush(); }
+
+    // Applies everything committed to storage and checkpoints the WAL now.
+    void checkpoint() {
+        state_->log.flush();
+        state_->apply_now();
+    }
+
+    const wal_recovery_report& recovery() const { return state_->recovery; }
+    wal_stats stats() const { return state_->log.stats(); }
+    std::size_t unapplied_versions() const { return state_->overlay_versions; }
+    std::uint64_t last_committed() const { return state_->latest(); }
+    std::optional<std::string> last_apply_error() const {
+        std::lock_guard lock(state_->error_mutex);
+        return state_->last_apply_error;
+    }
+    const wal<Storage>& log() const { return state_->log; }
+
+private:
+    std::shared_ptr<detail::db_state<Storage>> state_;
+};
+
+}  // namespace stowage

@@ -1,0 +1,891 @@
+// wal.hpp — the write-ahead log: framed, checksummed records in bounded
+// segment files, group commit, recovery modes and checkpoints.
+//
+// Layout. Segments are logs named "<prefix>/<first LSN, 20 digits>.log"
+// (so listing order is log order); "<prefix>/checkpoint" records how far the
+// log has been applied; "<prefix>/reserve" is a small file kept so that a
+// full disk can still take erases and checkpoints (see below).
+//
+// Framing (as LevelDB's log, with our own fields). A segment is a sequence
+// of 32 KiB blocks; a fragment never crosses a block boundary, and a block
+// tail too short for a header is zero padding. Each fragment is
+//
+//   checksum   Hasher digest (4 bytes for crc32c) over every byte after it
+//   type       u8: record type << 3 | fragment kind (1 full, 2 first,
+//              3 middle, 4 last)
+//   length     u16 payload bytes in this fragment
+//   lsn        u64 the record's log sequence number
+//   txid       u64 the transaction it belongs to
+//   payload
+//
+// A logical record larger than a block is split into first/middle.../last
+// fragments within one segment; every fragment repeats the LSN and txid, so
+// a reader never splices fragments of two records: a middle or last
+// fragment must carry the LSN of the first it follows. A damaged block is
+// skipped whole (resynchronising at the next block) and reported.
+//
+// Transactions. A transaction is its put/erase records followed by a commit
+// record carrying the number of records; all are appended in one call, so
+// they are contiguous. Recovery returns a transaction only if its commit
+// record and all its records are intact.
+//
+// Recovery modes (RocksDB's WALRecoveryMode):
+//   tolerate_tail    damage after the last intact record that looks like an
+//                    interrupted append — a fragment cut short by the end of
+//                    the file (a damaged length pointing past the end looks
+//                    the same), a last fragment failing its checksum, or a
+//                    zero-filled rest — is a torn write: cut it off. Any other
+//                    damage is errc::corrupt (default).
+//   absolute         any damage, torn tail included, is errc::corrupt.
+//   point_in_time    stop at the first damage anywhere: everything after it is
+//                    discarded (and removed from the log), the stop point
+//                    reported.
+//   salvage          skip damage, keep every intact transaction, drop every
+//                    transaction that lost a record, report each.
+//
+// Durability of append + wait_durable(lsn, d):
+//   full     returns once the bytes are synced. Concurrent committers are
+//            batched: one of the waiters syncs everything written so far,
+//            the others wait for it (group commit).
+//   batched  returns at once; a background thread syncs within batch_window.
+//   none     returns at once; nothing syncs until flush() or a checkpoint.
+//
+// Failures. A failed sync is never retried as if it could succeed (the
+// kernel may have dropped the dirty pages): the log enters a failed state,
+// every later operation throws errc::failed_state, and only reopening
+// (which recovers from what is on disk) clears it. A failed append is cut
+// back off the segment; if that fails too, the log is failed. On ENOSPC the
+// reserve file is released so erase-only transactions and checkpoints can
+// still proceed; transactions with puts get errc::no_space until a
+// checkpoint frees space and the reserve is restored.
+//
+// Thread safety: append, wait_durable, flush and checkpoint may be called
+// from any number of threads; recover() must run alone, before any append.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bytes.hpp"
+#include "concepts.hpp"
+#include "envelope.hpp"
+#include "error.hpp"
+#include "hash/crc32c.hpp"
+
+namespace stowage {
+
+enum class wal_recovery { tolerate_tail, absolute, point_in_time, salvage };
+
+enum class wal_record_type : std::uint8_t { put = 1, erase = 2, commit = 3 };
+
+inline std::string_view to_string(wal_record_type t) {
+    switch (t) {
+        case wal_record_type::put: return "put";
+        case wal_record_type::erase: return "erase";
+        case wal_record_type::commit: return "commit";
+    }
+    return "unknown";
+}
+
+struct wal_options {
+    std::uint64_t segment_size = 64ull << 20;           // roll to a new segment beyond this
+    wal_recovery recovery = wal_recovery::tolerate_tail;
+    std::chrono::milliseconds batch_window{20};         // durability::batched
+    std::uint64_t reserve_bytes = 1ull << 20;           // kept for a full disk
+};
+
+// One logical record as read back.
+struct wal_record {
+    std::uint64_t lsn = 0;
+    std::uint64_t txid = 0;
+    wal_record_type type{};
+    bytes payload;
+    std::string segment;
+    std::uint64_t offset = 0;  // of its first fragment
+};
+
+// A put or erase inside a transaction.
+struct wal_op {
+    wal_record_type type{};  // put or erase
+    std::string key;
+    bytes value;             // put only
+    std::uint64_t lsn = 0;
+};
+
+struct wal_transaction {
+    std::uint64_t txid = 0;
+    std::uint64_t commit_lsn = 0;
+    std::vector<wal_op> ops;
+};
+
+struct wal_damage {
+    std::string segment;
+    std::uint64_t offset = 0;
+    std::string reason;
+    // What an interrupted append leaves: a cut-short fragment, or a last
+    // fragment (or zero-filled rest) that runs to the end of the file.
+    bool tail_like = false;
+};
+
+struct wal_recovery_report {
+    std::size_t segments = 0;
+    std::size_t records_read = 0;
+    std::size_t transactions = 0;          // intact, committed, after the checkpoint
+    std::size_t transactions_replayed = 0; // filled in by the database
+    std::size_t transactions_dropped = 0;  // lost a record, or never committed
+    std::vector<std::pair<std::uint64_t, std::string>> dropped;  // txid, why
+    std::uint64_t bytes_truncated = 0;
+    std::vector<wal_damage> damage;
+    std::optional<wal_damage> stopped_at;  // point_in_time
+    std::uint64_t checkpoint_lsn = 0;
+    std::uint64_t last_lsn = 0;
+};
+
+struct wal_stats {
+    std::uint64_t commits = 0;
+    std::uint64_t records = 0;
+    std::uint64_t fsyncs = 0;
+    std::uint64_t bytes = 0;
+    std::uint64_t checkpoints = 0;
+    std::uint64_t segments_deleted = 0;
+    // Commit latency (append to acknowledgement), bucket i counts latencies
+    // in [2^i, 2^(i+1)) microseconds.
+    std::array<std::uint64_t, 32> latency_us_log2{};
+};
+
+namespace detail {
+
+inline void put_u64(bytes& out, std::uint64_t v) { put_le(out, v, 8); }
+
+// Payload of a put: u16 key length, key, value. Erase: key only. Commit:
+// u32 number of records in the transaction.
+inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
+    bytes p;
+    p.reserve(2 + key.size() + value.size());
+    put_le(p, key.size(), 2);
+    append(p, as_bytes(key));
+    if (type == wal_record_type::put) append(p, value);
+    return p;
+}
+
+inline wal_op decode_op_payload(const wal_record& r) {
+    if (r.payload.size() < 2) throw error(errc::corrupt, "wal record payload too short");
+    std::size_t n = static_cast<std::size_t>(get_le(r.payload.data(), 2));
+    if (r.payload.size() < 2 + n) throw error(errc::corrupt, "wal record key out of bounds");
+    wal_op op;
+    op.type = r.type;
+    op.lsn = r.lsn;
+    op.key = std::string(as_chars(bytes_view(r.payload).subspan(2, n)));
+    if (r.type == wal_record_type::put) op.value.assign(r.payload.begin() + 2 + static_cast<std::ptrdiff_t>(n), r.payload.end());
+    else if (r.payload.size() != 2 + n) throw error(errc::corrupt, "wal erase record has trailing bytes");
+    return op;
+}
+
+}  // namespace detail
+
+template <storage Storage, hasher Hasher = crc32c>
+class wal {
+public:
+    static constexpr std::size_t block_size = 32768;
+    static constexpr std::size_t checksum_size = std::tuple_size_v<typename Hasher::digest>;
+    static constexpr std::size_t header_size = checksum_size + 1 + 2 + 8 + 8;
+    enum fragment : std::uint8_t { full = 1, first = 2, middle = 3, last = 4 };
+
+    wal(Storage storage, std::string prefix = "wal", wal_options options = {})
+        : storage_(std::move(storage)), prefix_(std::move(prefix)), options_(options) {}
+
+    wal(const wal&) = delete;
+    wal& operator=(const wal&) = delete;
+
+    ~wal() {
+        stop_syncer();
+        if (storage_.read_only() || !recovered_) return;
+        try {
+            flush();
+        } catch (...) {
+            // Reported to callers already (failed state); recovery on reopen.
+        }
+    }
+
+    const std::string& prefix() const { return prefix_; }
+    const wal_options& options() const { return options_; }
+
+    // --- recovery ------------------------------------------------------------
+
+    // Reads the checkpoint and every segment; returns the intact committed
+    // transactions after the checkpoint, in log order. Read-write logs then
+    // start a new segment for appends. Throws errc::corrupt when the mode
+    // does not accept the damage found.
+    std::vector<wal_transaction> recover(wal_recovery_report& report) {
+        std::lock_guard lock(mutex_);
+        report = {};
+        read_checkpoint();
+        report.checkpoint_lsn = checkpoint_lsn_;
+        std::uint64_t max_lsn = checkpoint_lsn_;
+        std::uint64_t max_txid = next_txid_ > 0 ? next_txid_ - 1 : 0;
+
+        auto names = segment_names();
+        report.segments = names.size();
+        struct parsed {
+            std::string name;
+            std::vector<wal_record> records;
+            std::vector<wal_damage> damage;
+            std::uint64_t good_end = 0;  // end of the last good fragment
+            std::uint64_t size = 0;
+        };
+        std::vector<parsed> segs;
+        for (const auto& name : names) {
+            parsed p;
+            p.name = name;
+            auto data = storage_.read(name).value_or(bytes{});
+            p.size = data.size();
+            parse_segment(name, data, p.records, p.damage, p.good_end);
+            segs.push_back(std::move(p));
+        }
+
+        // Classify damage and decide, per mode, which records survive.
+        // Damage is a torn tail when no intact record follows it anywhere.
+        std::vector<bool> records_after(segs.size() + 1, false);
+        for (std::size_t i = segs.size(); i-- > 0;)
+            records_after[i] = records_after[i + 1] || !segs[i].records.empty();
+        for (auto& s : segs)
+            for (auto& r : s.records) {
+                max_lsn = std::max(max_lsn, r.lsn);
+                max_txid = std::max(max_txid, r.txid);
+            }
+        std::vector<wal_record> kept;
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            auto& s = segs[i];
+            bool later = records_after[i + 1];
+            std::optional<std::uint64_t> tail_at;
+            for (auto& d : s.damage) {
+                bool tail = d.tail_like && !later && d.offset >= s.good_end;
+                report.damage.push_back(d);
+                if (tail && !tail_at) tail_at = d.offset;
+                if (options_.recovery == wal_recovery::absolute ||
+                    (options_.recovery == wal_recovery::tolerate_tail && !tail))
+                    throw error(errc::corrupt, "wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " +
+                                                   d.reason +
+                                                   (tail ? "" : " (reopen with salvage or point_in_time recovery)"));
+            }
+            if (options_.recovery == wal_recovery::point_in_time && !s.damage.empty()) {
+                const wal_damage& first_damage = s.damage.front();
+                report.stopped_at = first_damage;
+                for (auto& r : s.records)
+                    if (r.offset < first_damage.offset) kept.push_back(std::move(r));
+                cut(s.name, first_damage.offset, s.size, report);
+                for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
+                break;
+            }
+            // A torn tail is cut off, so it can never be mistaken for damage
+            // in the middle once later segments exist.
+            if (tail_at) {
+                cut(s.name, std::min(*tail_at, s.good_end), s.size, report);
+                for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
+            }
+            for (auto& r : s.records) kept.push_back(std::move(r));
+            if (tail_at) break;
+        }
+
+        // LSNs strictly increase; anything else is damage (a stale copy).
+        std::vector<wal_record> ordered;
+        std::uint64_t prev = 0;
+        for (auto& r : kept) {
+            if (r.lsn <= prev) {
+                report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
+                if (options_.recovery != wal_recovery::salvage)
+                    throw error(errc::corrupt, "wal " + r.segment + " at offset " + std::to_string(r.offset) +
+                                                   ": log sequence number goes backwards");
+                continue;
+            }
+            prev = r.lsn;
+            ordered.push_back(std::move(r));
+        }
+        report.records_read = ordered.size();
+
+        // Group into transactions.
+        std::map<std::uint64_t, wal_transaction> open;
+        std::vector<wal_transaction> out;
+        for (auto& r : ordered) {
+            if (r.type == wal_record_type::commit) {
+                auto it = open.find(r.txid);
+                std::size_t have = it == open.end() ? 0 : it->second.ops.size();
+                std::uint64_t want = r.payload.size() == 4 ? detail::get_le(r.payload.data(), 4) : ~0ull;
+                if (have != want) {
+                    report.dropped.emplace_back(r.txid, "lost " + std::to_string(want - have) + " of its records");
+                } else if (r.lsn > checkpoint_lsn_) {
+                    wal_transaction tx = it == open.end() ? wal_transaction{} : std::move(it->second);
+                    tx.txid = r.txid;
+                    tx.commit_lsn = r.lsn;
+                    out.push_back(std::move(tx));
+                }
+                if (it != open.end()) open.erase(it);
+                continue;
+            }
+            try {
+                auto& tx = open[r.txid];
+                tx.ops.push_back(detail::decode_op_payload(r));
+            } catch (const error& e) {
+                report.damage.push_back({r.segment, r.offset, e.what()});
+            }
+        }
+        for (auto& [txid, tx] : open)
+            if (tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
+        report.transactions_dropped = report.dropped.size();
+        report.transactions = out.size();
+        report.last_lsn = max_lsn;
+
+        next_lsn_ = max_lsn + 1;
+        recovered_lsn_ = max_lsn;
+        next_txid_ = max_txid + 1;
+        written_lsn_ = durable_lsn_ = max_lsn;
+        recovered_ = true;
+        if (!storage_.read_only()) {
+            restore_reserve();
+            if (options_.batch_window.count() > 0) syncer_ = std::thread([this] { syncer_loop(); });
+        }
+        return out;
+    }
+
+    // Everything before this LSN is resolved by recovery (replayed, dropped
+    // or uncommitted): the database checkpoints here once it has applied the
+    // recovered transactions.
+    std::uint64_t recovered_lsn() const {
+        std::lock_guard lock(mutex_);
+        return recovered_lsn_;
+    }
+
+    // --- writing -------------------------------------------------------------
+
+    std::uint64_t next_txid() {
+        std::lock_guard lock(mutex_);
+        return next_txid_++;
+    }
+
+    // Appends a transaction's records and its commit record (not synced).
+    // Returns the commit LSN; op_lsns (if given) receives each op's LSN.
+    std::uint64_t append(std::uint64_t txid, std::span<const wal_op> ops, std::vector<std::uint64_t>* op_lsns = nullptr) {
+        std::lock_guard lock(mutex_);
+        check_writable();
+        bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
+        if (low_space_ && has_put)
+            throw error(errc::no_space, "wal: the disk is full; only erases are accepted until a checkpoint frees space");
+        bytes frames;
+        std::uint64_t lsn = next_lsn_;
+        std::uint64_t estimate = 64;
+        for (auto& op : ops) estimate += header_size + 2 + op.key.size() + op.value.size();
+        if (segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size) roll_segment();
+        if (segment_.empty()) open_segment(lsn);
+        std::uint64_t offset = segment_offset_;
+        if (op_lsns) op_lsns->clear();
+        for (auto& op : ops) {
+            if (op_lsns) op_lsns->push_back(lsn);
+            encode(op.type, lsn++, txid, detail::encode_op_payload(op.type, op.key, op.value), frames, offset);
+        }
+        bytes count;
+        detail::put_le(count, ops.size(), 4);
+        std::uint64_t commit_lsn = lsn++;
+        encode(wal_record_type::commit, commit_lsn, txid, count, frames, offset);
+        write_frames(frames);
+        next_lsn_ = lsn;
+        written_lsn_ = commit_lsn;
+        stats_.commits++;
+        stats_.records += ops.size() + 1;
+        stats_.bytes += frames.size();
+        if (dirty_since_ == std::chrono::steady_clock::time_point{}) dirty_since_ = std::chrono::steady_clock::now();
+        syncer_cv_.notify_one();
+        return commit_lsn;
+    }
+
+    // Waits as the durability asks (see the header comment).
+    void wait_durable(std::uint64_t lsn, durability d) {
+        if (d != durability::full) {
+            std::lock_guard lock(mutex_);
+            check_failed();
+            return;
+        }
+        sync_through(lsn);
+    }
+
+    // Everything appended so far is on stable storage.
+    void flush() {
+        std::uint64_t target;
+        {
+            std::lock_guard lock(mutex_);
+            check_failed();
+            target = written_lsn_;
+        }
+        sync_through(target);
+    }
+
+    std::uint64_t durable_lsn() const {
+        std::lock_guard lock(mutex_);
+        return durable_lsn_;
+    }
+    std::uint64_t last_lsn() const {
+        std::lock_guard lock(mutex_);
+        return written_lsn_;
+    }
+    bool failed() const {
+        std::lock_guard lock(mutex_);
+        return failed_.has_value();
+    }
+
+    void record_latency(std::chrono::nanoseconds ns) {
+        auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ns.count() / 1000));
+        std::size_t bucket = 0;
+        while (us > 1 && bucket < 31) {
+            us >>= 1;
+            ++bucket;
+        }
+        std::lock_guard lock(mutex_);
+        stats_.latency_us_log2[bucket]++;
+    }
+
+    wal_stats stats() const {
+        std::lock_guard lock(mutex_);
+        return stats_;
+    }
+
+    // --- checkpoints ---------------------------------------------------------
+
+    // Everything up to `applied_lsn` is applied to storage and synced: record
+    // that durably, then delete the segments wholly at or before it. A crash
+    // anywhere in between leaves the old checkpoint or the new one, and
+    // replaying already-applied records is harmless.
+    void checkpoint(std::uint64_t applied_lsn) {
+        std::vector<std::string> names;
+        {
+            std::lock_guard lock(mutex_);
+            check_writable();
+            if (applied_lsn > durable_lsn_) throw error(errc::bad_input, "wal: checkpoint beyond the durable log");
+            if (applied_lsn < checkpoint_lsn_) return;
+            bytes out;
+            stowage::append(out, as_bytes("STWC"));
+            detail::put_le(out, 1, 4);
+            detail::put_u64(out, applied_lsn);
+            detail::put_u64(out, next_txid_);
+            detail::put_le(out, crc32c::of(out), 4);
+            try {
+                storage_.replace(prefix_ + "/checkpoint", out, durability::full);
+            } catch (const error& e) {
+                if (e.kind() != errc::no_space) fail(e.what());
+                throw;
+            }
+            checkpoint_lsn_ = applied_lsn;
+            stats_.checkpoints++;
+            names = segment_names();
+        }
+        // Segment i holds LSNs [first_i, first_{i+1}); delete it when all of
+        // them are applied. The segment being written is never deleted.
+        for (std::size_t i = 0; i + 1 < names.size(); ++i) {
+            if (names[i] == segment_) break;
+            if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
+            storage_.remove(names[i], durability::none);
+            std::lock_guard lock(mutex_);
+            stats_.segments_deleted++;
+        }
+        storage_.flush();
+        std::lock_guard lock(mutex_);
+        if (low_space_) restore_reserve();
+    }
+
+    std::uint64_t checkpoint_lsn() const {
+        std::lock_guard lock(mutex_);
+        return checkpoint_lsn_;
+    }
+
+    // Every record of every segment (for `stowage wal dump`), damage skipped.
+    std::vector<wal_record> dump(std::vector<wal_damage>* damage = nullptr) const {
+        std::vector<wal_record> out;
+        for (const auto& name : segment_names()) {
+            auto data = storage_.read(name).value_or(bytes{});
+            std::vector<wal_damage> d;
+            std::uint64_t good_end = 0;
+            parse_segment(name, data, out, d, good_end);
+            if (damage) damage->insert(damage->end(), d.begin(), d.end());
+        }
+        return out;
+    }
+
+    std::vector<std::string> segment_names() const {
+        std::vector<std::string> out;
+        for (auto& k : storage_.list(prefix_ + "/"))
+            if (k.ends_with(".log")) out.push_back(k);
+        return out;
+    }
+
+private:
+    // --- framing ---------------------------------------------------------------
+
+    void encode(wal_record_type type, std::uint64_t lsn, std::uint64_t txid, bytes_view payload, bytes& out,
+                std::uint64_t& offset) const {
+        bool first_fragment = true;
+        do {
+            std::size_t block_left = block_size - static_cast<std::size_t>(offset % block_size);
+            if (block_left < header_size) {
+                out.insert(out.end(), block_left, std::byte{0});
+                offset += block_left;
+                continue;
+            }
+            std::size_t n = std::min(payload.size(), block_left - header_size);
+            bool ends = n == payload.size();
+            fragment kind = first_fragment ? (ends ? full : first) : (ends ? last : middle);
+            std::size_t at = out.size();
+            out.resize(at + checksum_size);
+            out.push_back(std::byte((static_cast<std::uint8_t>(type) << 3) | kind));
+            detail::put_le(out, n, 2);
+            detail::put_u64(out, lsn);
+            detail::put_u64(out, txid);
+            stowage::append(out, payload.first(n));
+            Hasher h;
+            h.update(bytes_view(out).subspan(at + checksum_size));
+            auto digest = h.finish();
+            std::copy(digest.begin(), digest.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
+            offset += header_size + n;
+            payload = payload.subspan(n);
+            first_fragment = false;
+            if (ends) break;
+        } while (true);
+    }
+
+    // Parses one segment into records; damage is reported with offsets, and
+    // `good_end` is the end of the last intact fragment.
+public:
+    // Reads the records of one segment's bytes, starting at the first record
+    // that begins at or after `from` (a position inside a record is fine:
+    // the reader resynchronises at the next record start, as LevelDB's
+    // initial_offset does).
+    static std::vector<wal_record> read_segment(const std::string& name, bytes_view data, std::uint64_t from,
+                                                std::vector<wal_damage>* damage = nullptr) {
+        std::vector<wal_record> records;
+        std::vector<wal_damage> d;
+        std::uint64_t good_end = 0;
+        parse_segment(name, data, records, d, good_end, from);
+        if (damage) *damage = std::move(d);
+        return records;
+    }
+
+private:
+    static void parse_segment(const std::string& name, bytes_view data, std::vector<wal_record>& records,
+                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0) {
+        std::optional<wal_record> partial;
+        bool resyncing = from > 0;  // skip continuation fragments of a record begun before `from`
+        auto drop_partial = [&](const char* why) {
+            if (partial) damage.push_back({name, partial->offset, why});
+            partial.reset();
+        };
+        std::uint64_t pos = from - from % block_size;
+        while (pos < data.size()) {
+            std::uint64_t block_end = (pos / block_size + 1) * block_size;
+            std::uint64_t block_left = block_end - pos;
+            if (block_left < header_size) {  // padding
+                pos = block_end;
+                continue;
+            }
+            auto zero_to_end = [&] {
+                return std::all_of(data.begin() + static_cast<std::ptrdiff_t>(pos), data.end(),
+                                   [](std::byte b) { return b == std::byte{0}; });
+            };
+            auto skip_block = [&](std::string reason, bool tail_like) {
+                damage.push_back({name, pos, std::move(reason), tail_like});
+                partial.reset();
+                pos = block_end;
+            };
+            if (data.size() - pos < header_size) {
+                skip_block("incomplete fragment header at the end of the segment", true);
+                break;
+            }
+            const std::byte* h = data.data() + pos;
+            std::uint8_t type_byte = std::to_integer<std::uint8_t>(h[checksum_size]);
+            std::size_t length = static_cast<std::size_t>(detail::get_le(h + checksum_size + 1, 2));
+            if (length > block_left - header_size) {
+                skip_block("bad fragment length " + std::to_string(length), zero_to_end());
+                continue;
+            }
+            if (data.size() - pos < header_size + length) {
+                skip_block("fragment cut short at the end of the segment", true);
+                break;
+            }
+            Hasher hasher;
+            hasher.update(bytes_view(h + checksum_size, header_size - checksum_size + length));
+            auto digest = hasher.finish();
+            if (!std::equal(digest.begin(), digest.end(), h)) {
+                skip_block("checksum mismatch", pos + header_size + length == data.size() || zero_to_end());
+                continue;
+            }
+            auto kind = static_cast<fragment>(type_byte & 7);
+            auto type = static_cast<wal_record_type>(type_byte >> 3);
+            std::uint64_t lsn = detail::get_le(h + checksum_size + 3, 8);
+            std::uint64_t txid = detail::get_le(h + checksum_size + 11, 8);
+            bytes_view body(h + header_size, length);
+            bool known_type = type == wal_record_type::put || type == wal_record_type::erase ||
+                              type == wal_record_type::commit;
+            std::uint64_t here = pos;
+            pos += header_size + length;
+            good_end = pos;
+            if (resyncing) {
+                if ((kind == full || kind == first) && here >= from) {
+                    resyncing = false;
+                } else {
+                    continue;
+                }
+            }
+            if (!known_type || kind < full || kind > last) {
+                drop_partial("record interrupted by an unknown fragment");
+                damage.push_back({name, here, "unknown record type " + std::to_string(type_byte)});
+                continue;
+            }
+            switch (kind) {
+                case full:
+                    drop_partial("partial record followed by a full record");
+                    records.push_back({lsn, txid, type, bytes(body.begin(), body.end()), name, here});
+                    break;
+                case first:
+                    drop_partial("partial record followed by a new first fragment");
+                    partial = wal_record{lsn, txid, type, bytes(body.begin(), body.end()), name, here};
+                    break;
+                case middle:
+                case last:
+                    if (!partial || partial->lsn != lsn || partial->txid != txid || partial->type != type) {
+                        drop_partial("fragments of different records");
+                        damage.push_back({name, here, kind == middle ? "unexpected middle fragment" : "unexpected last fragment"});
+                        break;
+                    }
+                    stowage::append(partial->payload, body);
+                    if (kind == last) {
+                        records.push_back(std::move(*partial));
+                        partial.reset();
+                    }
+                    break;
+            }
+        }
+        if (partial) {
+            damage.push_back({name, partial->offset, "record incomplete at the end of the segment", true});
+            good_end = std::min(good_end, partial->offset);
+        }
+    }
+
+    // Removes a segment's bytes from `from` on (the whole segment when 0).
+    void cut(const std::string& name, std::uint64_t from, std::uint64_t size, wal_recovery_report& report) {
+        if (from >= size) return;
+        report.bytes_truncated += size - from;
+        if (storage_.read_only()) return;
+        if (from == 0) {
+            storage_.remove(name, durability::full);
+        } else {
+            storage_.truncate(name, from);
+            storage_.sync(name);
+        }
+    }
+
+    // --- segments ----------------------------------------------------------------
+
+    static std::uint64_t first_lsn_of(const std::string& name) {
+        auto slash = name.rfind('/');
+        return std::stoull(name.substr(slash + 1, 20));
+    }
+
+    std::string segment_name(std::uint64_t first_lsn) const {
+        std::string digits = std::to_string(first_lsn);
+        return prefix_ + "/" + std::string(20 - digits.size(), '0') + digits + ".log";
+    }
+
+    void open_segment(std::uint64_t first_lsn) {
+        segment_ = segment_name(first_lsn);
+        segment_offset_ = 0;
+        if (storage_.contains(segment_)) {
+            // Left over from a point-in-time cut or an earlier open: start
+            // it afresh (it holds nothing recovery kept).
+            storage_.replace(segment_, {}, durability::full);
+        }
+    }
+
+    // Called with the lock held: the old segment must be durable before any
+    // later sync (of the new segment) can acknowledge commits.
+    void roll_segment() {
+        if (!segment_.empty() && written_lsn_ > durable_lsn_) {
+            try {
+                storage_.sync(segment_);
+            } catch (const error& e) {
+                fail(e.what());
+                throw error(errc::failed_state, std::string("wal: sync failed: ") + e.what());
+            }
+            stats_.fsyncs++;
+            durable_lsn_ = written_lsn_;
+            durable_cv_.notify_all();
+        }
+        segment_.clear();
+        segment_offset_ = 0;
+    }
+
+    void write_frames(const bytes& frames) {
+        std::uint64_t before = segment_offset_;
+        try {
+            storage_.append(segment_, frames);
+        } catch (const error& e) {
+            // Cut off whatever part of the frames landed, so the next
+            // append does not follow garbage.
+            try {
+                storage_.truncate(segment_, before);
+            } catch (const error& e2) {
+                fail(std::string("append failed (") + e.what() + ") and could not be undone: " + e2.what());
+                throw error(errc::failed_state, "wal: " + *failed_);
+            }
+            if (e.kind() == errc::no_space) release_reserve();
+            throw;
+        }
+        segment_offset_ += frames.size();
+    }
+
+    void sync_through(std::uint64_t lsn) {
+        std::unique_lock lock(mutex_);
+        while (durable_lsn_ < lsn) {
+            check_failed();
+            if (!syncing_) {
+                syncing_ = true;
+                std::uint64_t target = written_lsn_;
+                std::string seg = segment_;
+                lock.unlock();
+                std::optional<std::string> failure;
+                try {
+                    if (!seg.empty()) storage_.sync(seg);
+                } catch (const error& e) {
+                    failure = e.what();
+                }
+                lock.lock();
+                syncing_ = false;
+                if (failure) {
+                    fail("sync failed: " + *failure);
+                    durable_cv_.notify_all();
+                    check_failed();
+                }
+                stats_.fsyncs++;
+                durable_lsn_ = std::max(durable_lsn_, target);
+                if (durable_lsn_ >= written_lsn_) dirty_since_ = {};
+                durable_cv_.notify_all();
+            } else {
+                durable_cv_.wait(lock);
+            }
+        }
+        check_failed();
+    }
+
+    void syncer_loop() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (dirty_since_ == std::chrono::steady_clock::time_point{} || failed_) {
+                syncer_cv_.wait(lock);
+                continue;
+            }
+            auto due = dirty_since_ + options_.batch_window;
+            if (syncer_cv_.wait_until(lock, due, [&] { return stopping_; })) break;
+            if (std::chrono::steady_clock::now() < due) continue;
+            std::uint64_t target = written_lsn_;
+            lock.unlock();
+            try {
+                sync_through(target);
+            } catch (const error&) {
+                // The failed state reports it to every later caller.
+            }
+            lock.lock();
+        }
+    }
+
+    void stop_syncer() {
+        if (!syncer_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        syncer_cv_.notify_all();
+        syncer_.join();
+    }
+
+    // --- state -------------------------------------------------------------------
+
+    void read_checkpoint() {
+        auto data = storage_.read(prefix_ + "/checkpoint");
+        if (!data) return;
+        bytes_view v(*data);
+        if (v.size() != 28 || as_chars(v.first(4)) != "STWC" || detail::get_le(v.data() + 4, 4) != 1 ||
+            crc32c::of(v.first(24)) != detail::get_le(v.data() + 24, 4))
+            throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
+        next_txid_ = detail::get_le(v.data() + 16, 8);
+    }
+
+    void release_reserve() {
+        try {
+            storage_.remove(prefix_ + "/reserve", durability::full);
+        } catch (const error&) {
+        }
+        low_space_ = true;
+    }
+
+    void restore_reserve() {
+        if (options_.reserve_bytes == 0) {
+            low_space_ = false;
+            return;
+        }
+        try {
+            auto size = storage_.size(prefix_ + "/reserve");
+            if (!size || *size != options_.reserve_bytes)
+                storage_.replace(prefix_ + "/reserve", bytes(options_.reserve_bytes), durability::full);
+            low_space_ = false;
+        } catch (const error& e) {
+            if (e.kind() != errc::no_space) throw;
+            low_space_ = true;
+        }
+    }
+
+    void fail(std::string why) {
+        if (!failed_) failed_ = std::move(why);
+    }
+    void check_failed() const {
+        if (failed_)
+            throw error(errc::failed_state, "wal: " + *failed_ + "; reopen to recover from what is on disk");
+    }
+    void check_writable() const {
+        if (storage_.read_only()) throw error(errc::read_only, "wal: opened read-only");
+        if (!recovered_) throw error(errc::bad_input, "wal: recover() must run before writing");
+        check_failed();
+    }
+
+    mutable Storage storage_;
+    std::string prefix_;
+    wal_options options_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable durable_cv_;
+    std::condition_variable syncer_cv_;
+    bool recovered_ = false;
+    bool syncing_ = false;
+    bool stopping_ = false;
+    bool low_space_ = false;
+    std::optional<std::string> failed_;
+    std::string segment_;
+    std::uint64_t segment_offset_ = 0;
+    std::uint64_t next_lsn_ = 1;
+    std::uint64_t next_txid_ = 1;
+    std::uint64_t written_lsn_ = 0;
+    std::uint64_t durable_lsn_ = 0;
+    std::uint64_t checkpoint_lsn_ = 0;
+    std::uint64_t recovered_lsn_ = 0;
+    std::chrono::steady_clock::time_point dirty_since_{};
+    wal_stats stats_;
+    std::thread syncer_;
+};
+
+}  // namespace stowage

@@ -9,10 +9,12 @@
 // with a 2-bit counter: an entry with hits left is reinserted with one less.
 // Hits only bump a counter — no list moves — which is why it is fast.
 //
-// Parameters: `small_fraction` (paper: 0.10) and `promote_after` (hits in S
-// needed to move to M: 1, "accessed at least once", as the paper's text puts
-// it; its pseudo-code's `freq > 1` is promote_after = 2). An entry moving to M
-// keeps its counter, as in the pseudo-code.
+// Parameters: `small_fraction` (paper: 0.10) and `promote_after`, the hits in
+// S needed to move to M: 2 by default, the paper's pseudo-code (`t.freq > 1`);
+// its prose says "accessed at least once" (1). On the ARC paper's traces 2 is
+// better: OLTP c=1000 40.75% vs 39.22%, P12 c=32768 18.14% vs 16.22% (ARC:
+// 38.95%, 15.93%). An entry moving to M keeps its counter, as in the
+// pseudo-code.
 //
 // Weights: the paper counts objects. Here S's share and M's share are shares
 // of the weight budget, G remembers keys up to M's share of weight (the paper:
@@ -45,7 +47,7 @@ public:
         bool main_ = false;
     };
 
-    explicit s3fifo(double small_fraction = 0.10, unsigned promote_after = 1) noexcept
+    explicit s3fifo(double small_fraction = 0.10, unsigned promote_after = 2) noexcept
         : small_fraction_(std::clamp(small_fraction, 0.0, 1.0)), promote_after_(std::max(promote_after, 1u)) {}
 
     void set_capacity(std::uint64_t capacity) noexcept {

@@ -14,6 +14,7 @@
 #include "cli/common.hpp"
 #include "cli/hash_command.hpp"
 #include "cli/store_commands.hpp"
+#include "cli/db_commands.hpp"
 
 namespace {
 
@@ -21,8 +22,9 @@ using namespace stowage::cli;
 
 // Every subcommand, in the order `stowage --help` lists them.
 constexpr const command* commands[] = {
-    &put_command, &get_command, &ls_command, &rm_command, &verify_command, &hash_command,
-    &cache_sim_command,
+    &put_command, &get_command, &ls_command, &rm_command, &verify_command,
+    &stress_command, &wal_dump_command,
+    &hash_command, &cache_sim_command,
 };
 
 const command* find_command(std::string_view name) {

@@ -5560,6 +5560,9 @@ struct wal_damage {
     // What an interrupted append leaves: a cut-short fragment, or a last
     // fragment (or zero-filled rest) that runs to the end of the file.
     bool tail_like = false;
+    // Set by recovery: tail-like with no intact record after it (a torn
+    // write, not damage to acknowledged data).
+    bool torn_tail = false;
 };
 
 struct wal_recovery_report {
@@ -5695,6 +5698,7 @@ public:
             std::optional<std::uint64_t> tail_at;
             for (auto& d : s.damage) {
                 bool tail = d.tail_like && !later && d.offset >= s.good_end;
+                d.torn_tail = tail;
                 report.damage.push_back(d);
                 if (tail && !tail_at) tail_at = d.offset;
                 if (options_.recovery == wal_recovery::absolute ||

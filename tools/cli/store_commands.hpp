@@ -6,12 +6,13 @@
 //   stowage rm DIR COLLECTION ID             remove it
 //   stowage verify DIR                       check every record's digest
 //
-// Documents are json_document entities in a store<json_document,
-// file_storage, gzip<json_codec>> per collection, so the tool reads and
-// writes exactly what a program using that store does; the metadata `ls`
-// prints is the store's projection (the document's top-level scalars).
-// Writes are durable when the command returns. verify opens the directory
-// read-only, so it runs beside a writing process.
+// Documents are json_document entities in a store<json_document, ...,
+// gzip<json_codec>> per collection, opened through the directory's
+// database (database.hpp): put and rm are transactions in the write-ahead
+// log, durable when the command returns; get, ls and verify open the
+// directory read-only (committed but not yet applied writes are read from
+// the log), so they run beside a writing process. The metadata `ls` prints
+// is the store's projection (the document's top-level scalars).
 // Thread safety: single-threaded (one command per process).
 #pragma once
 
@@ -23,6 +24,7 @@
 #include <stowage/codec/gzip.hpp>
 #include <stowage/codec/json.hpp>
 #include <stowage/codec/json_document.hpp>
+#include <stowage/database.hpp>
 #include <stowage/storage/file.hpp>
 #include <stowage/store.hpp>
 
@@ -30,7 +32,13 @@
 
 namespace stowage::cli {
 
-using document_store = store<json_document, file_storage, gzip<json_codec>>;
+using document_db = database<file_storage>;
+using document_store = db_store<json_document, file_storage, gzip<json_codec>>;
+
+// The database of a data directory, for writing or read-only.
+inline document_db open_database(const std::string& dir, open_mode mode) {
+    return document_db(file_storage(dir, mode));
+}
 
 namespace store_detail {
 
@@ -45,14 +53,16 @@ inline int put(arguments& args) {
     std::string text = read_stdin();
     json_document doc = json_document::parse(text);  // bad_input names the position
     if (!doc.id()) throw error(errc::bad_input, "document on standard input has no string \"id\" field");
-    document_store st(file_storage(pos[0]), pos[1]);
+    auto db = open_database(pos[0], open_mode::read_write);
+    document_store st(db.storage(), pos[1]);
     st.put(doc);
     return exit_ok;
 }
 
 inline int get(arguments& args) {
     auto pos = args.positionals(3, 3);
-    document_store st(file_storage(pos[0], open_mode::read_only), pos[1]);
+    auto db = open_database(pos[0], open_mode::read_only);
+    document_store st(db.storage(), pos[1]);
     auto doc = st.get(pos[2]);
     if (!doc) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
     std::cout << doc->dump() << '\n';
@@ -61,7 +71,8 @@ inline int get(arguments& args) {
 
 inline int ls(arguments& args) {
     auto pos = args.positionals(2, 2);
-    document_store st(file_storage(pos[0], open_mode::read_only), pos[1]);
+    auto db = open_database(pos[0], open_mode::read_only);
+    document_store st(db.storage(), pos[1]);
     std::string out;
     for (const auto& entry : st.list()) {
         out += entry.id;
@@ -79,7 +90,8 @@ inline int ls(arguments& args) {
 
 inline int rm(arguments& args) {
     auto pos = args.positionals(3, 3);
-    document_store st(file_storage(pos[0]), pos[1]);
+    auto db = open_database(pos[0], open_mode::read_write);
+    document_store st(db.storage(), pos[1]);
     if (!st.erase(pos[2])) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
     return exit_ok;
 }
@@ -87,9 +99,24 @@ inline int rm(arguments& args) {
 inline int verify(arguments& args) {
     auto pos = args.positionals(1, 1);
     file_storage fs(pos[0], open_mode::read_only);
-    std::size_t records = 0, damaged = 0;
+    std::size_t records = 0, damaged = 0, wal_records = 0;
     std::uint64_t bytes_read = 0;
     std::set<std::string> collections;
+    // The write-ahead log: every record's checksum. A torn tail is what an
+    // interrupted (or still running) append leaves, not damage.
+    {
+        wal_options o;
+        o.recovery = wal_recovery::salvage;
+        wal<file_storage> log(fs, "wal", o);
+        wal_recovery_report report;
+        log.recover(report);
+        wal_records = report.records_read;
+        for (const auto& d : report.damage) {
+            if (d.torn_tail) continue;
+            ++damaged;
+            std::cout << d.segment << '@' << d.offset << '\t' << d.reason << '\n';
+        }
+    }
     for (const auto& key : fs.list("")) {
         auto slash = key.find('/');
         if (slash == std::string::npos || !is_record_key(key.substr(0, slash), key)) continue;
@@ -109,9 +136,11 @@ inline int verify(arguments& args) {
         }
     }
     if (damaged)
-        throw damage_found(std::to_string(damaged) + " of " + std::to_string(records) + " records damaged in " + pos[0]);
+        throw damage_found(std::to_string(damaged) + " damaged in " + pos[0] + " (" + std::to_string(records) +
+                           " records, " + std::to_string(wal_records) + " log records checked)");
     std::cout << "ok: " << records << " records in " << collections.size() << " collection"
-              << (collections.size() == 1 ? "" : "s") << " verified (" << bytes_read << " bytes)\n";
+              << (collections.size() == 1 ? "" : "s") << " and " << wal_records << " log records verified ("
+              << bytes_read << " bytes of records)\n";
     return exit_ok;
 }
 
@@ -132,8 +161,10 @@ inline constexpr command ls_command{
 inline constexpr command rm_command{"rm", "DIR COLLECTION ID", "remove a document", "", store_detail::rm};
 inline constexpr command verify_command{
     "verify", "DIR", "check every record's digest",
-    "Prints each damaged record as \"<key>\\t<problem>\" and exits 1 if any; otherwise prints a\n"
-    "summary and exits 0. Opens DIR read-only, so it can run while another process writes.",
+    "Checks every record's digest and every write-ahead-log record's checksum. Prints each\n"
+    "damaged record as \"<key>\\t<problem>\" (log damage as \"<segment>@<offset>\\t<problem>\")\n"
+    "and exits 1 if any; otherwise prints a summary and exits 0. Opens DIR read-only, so it\n"
+    "can run while another process writes.",
     store_detail::verify};
 
 }  // namespace stowage::cli

@@ -185,6 +185,22 @@ BOOST_AUTO_TEST_CASE(corrupt_bytes_and_trailing_garbage_are_refused) {
     BOOST_TEST((decompress_error(zl) == errc::corrupt));
 }
 
+// Each thread reuses its zlib streams: a call that failed half-way must not
+// leave anything behind for the next one.
+BOOST_AUTO_TEST_CASE(a_failed_call_does_not_disturb_the_next) {
+    const bytes in = sample(100000, 5);
+    const bytes z = compress(in, 6);
+    for (int round = 0; round < 3; ++round) {
+        BOOST_TEST((decompress_error(bytes_view(z.data(), z.size() / 2)) == errc::corrupt));
+        BOOST_CHECK_THROW((void)gzip_decompress(z, 1000), stowage::error);
+        bytes bad = z;
+        bad[z.size() / 3] ^= std::byte{0x55};
+        BOOST_TEST((decompress_error(bad) == errc::corrupt));
+        BOOST_TEST((gzip_decompress(z) == in));
+        BOOST_TEST((compress(in, 6) == z));  // same level, same bytes: the reused stream starts clean
+    }
+}
+
 BOOST_AUTO_TEST_CASE(an_output_limit_stops_decompression_bombs) {
     const bytes zeros(10 << 20, std::byte{0});
     const bytes z = compress(zeros, 9);

@@ -16,7 +16,8 @@
 // An optional output limit turns a decompression bomb into errc::bad_input.
 //
 // Thread safety: gzip<C> holds only its level and inner codec; encode/decode
-// are const and safe to call concurrently if the inner codec's are.
+// are const and safe to call concurrently if the inner codec's are. Each
+// thread keeps its own zlib streams (reset between calls), never shared.
 // Durability: not applicable.
 #pragma once
 
@@ -26,9 +27,11 @@
 #include <array>
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "../bytes.hpp"
 #include "../concepts.hpp"
@@ -71,6 +74,55 @@ struct inflate_stream {
     inflate_stream& operator=(const inflate_stream&) = delete;
 };
 
+// Setting up a zlib stream allocates and clears a few hundred KiB, which
+// costs more than compressing a 2 KB record; each thread keeps one stream
+// per level (and one inflater) and resets it for the next call. A stream is
+// taken out of the cache while in use, so a nested call simply makes its own.
+template <class Stream>
+class stream_lease {
+public:
+    template <class... Args>
+    stream_lease(std::unique_ptr<Stream>& slot, Args... args) : slot_(slot) {
+        if (slot_) {
+            stream_ = std::move(slot_);
+        } else {
+            stream_ = std::make_unique<Stream>(args...);
+        }
+    }
+    ~stream_lease() {
+        // Returned only if it can be reset to a clean state.
+        if constexpr (std::is_same_v<Stream, deflate_stream>) {
+            if (deflateReset(&stream_->zs) == Z_OK && !slot_) slot_ = std::move(stream_);
+        } else {
+            if (inflateReset(&stream_->zs) == Z_OK && !slot_) slot_ = std::move(stream_);
+        }
+    }
+    stream_lease(const stream_lease&) = delete;
+    stream_lease& operator=(const stream_lease&) = delete;
+    // The stream, reset, with no input or output left over from earlier use.
+    z_stream& zs() noexcept {
+        stream_->zs.next_in = nullptr;
+        stream_->zs.avail_in = 0;
+        stream_->zs.next_out = nullptr;
+        stream_->zs.avail_out = 0;
+        return stream_->zs;
+    }
+
+private:
+    std::unique_ptr<Stream>& slot_;
+    std::unique_ptr<Stream> stream_;
+};
+
+inline std::unique_ptr<deflate_stream>& cached_deflater(int level) {
+    thread_local std::array<std::unique_ptr<deflate_stream>, 10> cache;
+    return cache[static_cast<std::size_t>(level)];
+}
+
+inline std::unique_ptr<inflate_stream>& cached_inflater() {
+    thread_local std::unique_ptr<inflate_stream> cache;
+    return cache;
+}
+
 template <std::size_t N>
 struct fixed_string {
     std::array<char, N> chars{};
@@ -96,8 +148,8 @@ struct gzip_name {
 // Appends the gzip stream of `in` to out.
 inline void gzip_compress(bytes_view in, bytes& out, int level = 6) {
     detail::check_gzip_level(level);
-    detail::deflate_stream d(level);
-    z_stream& zs = d.zs;
+    detail::stream_lease<detail::deflate_stream> lease(detail::cached_deflater(level), level);
+    z_stream& zs = lease.zs();
     const std::size_t old = out.size();
     std::size_t pos = old;
     try {
@@ -135,13 +187,18 @@ inline void gzip_compress(bytes_view in, bytes& out, int level = 6) {
 // is errc::bad_input.
 inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeric_limits<std::size_t>::max()) {
     if (in.empty()) throw error(errc::corrupt, "gzip: empty input is not a gzip stream");
-    detail::inflate_stream inf;
-    z_stream& zs = inf.zs;
-    bytes out;
+    detail::stream_lease<detail::inflate_stream> lease(detail::cached_inflater());
+    z_stream& zs = lease.zs();
+    // The last member's trailer holds its length (mod 2^32): a good first
+    // guess for the output size, trusted no further than deflate's best ratio.
+    std::size_t guess = 0;
+    if (in.size() >= 18)
+        for (std::size_t i = 0; i < 4; ++i) guess |= std::size_t{std::to_integer<unsigned char>(in[in.size() - 4 + i])} << (8 * i);
+    constexpr std::size_t step = 64 * 1024;  // output then grows in bounded chunks
+    bytes out(std::clamp<std::size_t>(guess + 1, 64, std::min<std::size_t>(in.size() * 1032 + 64, step * 16)));
     std::size_t pos = 0;
     const std::byte* next = in.data();
     std::size_t left = in.size();
-    constexpr std::size_t step = 64 * 1024;  // output is produced in bounded chunks
     auto consumed = [&] { return in.size() - left - zs.avail_in; };
     for (;;) {
         if (zs.avail_in == 0 && left > 0) {
@@ -151,7 +208,7 @@ inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeri
             next += take;
             left -= take;
         }
-        if (out.size() - pos < step) out.resize(std::max(out.size() * 2, pos + step));
+        if (pos == out.size()) out.resize(out.size() + std::max(out.size(), step));
         const std::size_t room = std::min(out.size() - pos, detail::zlib_chunk);
         zs.next_out = reinterpret_cast<Bytef*>(out.data() + pos);
         zs.avail_out = static_cast<uInt>(room);
@@ -169,7 +226,7 @@ inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeri
                 if (inflateReset(&zs) != Z_OK) throw error(errc::corrupt, "gzip: cannot restart inflate");
                 break;
             case Z_BUF_ERROR:  // no progress: with output room left, the input ran out
-                if (zs.avail_in == 0 && left == 0)
+                if (zs.avail_out > 0 && zs.avail_in == 0 && left == 0)
                     throw error(errc::corrupt, "gzip: truncated stream (ends at byte " + std::to_string(in.size()) + ")");
                 break;
             case Z_MEM_ERROR: throw std::bad_alloc();

@@ -103,6 +103,15 @@ concept simulates_crashes = storage<S> && requires(S& s) {
     { s.crash() } -> std::same_as<void>;
 };
 
+// Marker: the storage can move a key to another name atomically
+// (`rename(from, to, d)`, replacing `to`; durability as for replace). Used to
+// put a streamed temporary (written with append + sync) into place without
+// holding it in memory.
+template <class S>
+concept renames_keys = storage<S> && requires(S& s, std::string_view key, durability d) {
+    { s.rename(key, key, d) } -> std::same_as<void>;
+};
+
 // ---------------------------------------------------------------------------
 // Codec: how a value becomes bytes and back.
 //

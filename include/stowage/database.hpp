@@ -588,6 +588,11 @@ public:
     // The handle stores are opened over.
     view_type storage() const { return view_type(state_); }
 
+    // The underlying storage, outside the log: for immutable,
+    // content-addressed objects (CAS chunks) that are written once, verified
+    // by their name, and need no transaction.
+    Storage raw_storage() const { return state_->storage; }
+
     transaction_type transaction(durability d = durability::full) { return transaction_type(state_, d); }
     snapshot_type snapshot() const { return snapshot_type(state_); }
 

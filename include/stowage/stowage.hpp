@@ -31,3 +31,9 @@
 
 #include "database.hpp"
 #include "wal.hpp"
+
+#include "chunk/fastcdc.hpp"
+#include "chunk/fixed_count.hpp"
+#include "chunk/fixed_size.hpp"
+#include "chunk/whole.hpp"
+#include "cas_map.hpp"

@@ -165,6 +165,15 @@ concept simulates_crashes = storage<S> && requires(S& s) {
     { s.crash() } -> std::same_as<void>;
 };
 
+// Marker: the storage can move a key to another name atomically
+// (`rename(from, to, d)`, replacing `to`; durability as for replace). Used to
+// put a streamed temporary (written with append + sync) into place without
+// holding it in memory.
+template <class S>
+concept renames_keys = storage<S> && requires(S& s, std::string_view key, durability d) {
+    { s.rename(key, key, d) } -> std::same_as<void>;
+};
+
 // ---------------------------------------------------------------------------
 // Codec: how a value becomes bytes and back.
 //
@@ -595,6 +604,7 @@ static_assert(hasher<sha256>);
 //              directory-sync step; keys renamed before the failure keep
 //              their new value
 //   remove     1 unlink, 2 sync directory (full only)
+//   rename     1 rename, 2 sync directory (full only; where S renames keys)
 //   append     1 write (torn: a prefix of the data lands, then the error)
 //   sync, truncate, flush, read, read_range, size, contains, list: 1 step
 //
@@ -800,6 +810,19 @@ public:
     void sync(std::string_view key) {
         step("sync " + std::string(key));
         inner_.sync(key);
+    }
+
+    void rename(std::string_view from, std::string_view to, durability d)
+        requires renames_keys<S>
+    {
+        validate_key(from);
+        validate_key(to);
+        step("rename " + std::string(from) + " to " + std::string(to));
+        inner_.rename(from, to, d == durability::full ? durability::none : d);
+        if (d == durability::full) {
+            step("sync directory of " + std::string(to));
+            inner_.flush();
+        }
     }
 
     void truncate(std::string_view key, std::uint64_t n) {
@@ -1257,6 +1280,25 @@ public:
         impl_->sync_log(key);
     }
 
+    // Moves `from` over `to` (rename(2)); the caller syncs `from` first if
+    // its contents must be durable.
+    void rename(std::string_view from, std::string_view to, durability d) {
+        impl_->writable();
+        std::string source = impl_->path(from);
+        std::string target = impl_->path(to);
+        std::set<std::string> dirs;
+        std::string dir = impl_->make_parents(to, dirs);
+        impl_->forget_log(source);
+        impl_->forget_log(target);
+        if (::rename(source.c_str(), target.c_str()) != 0) {
+            if (errno == ENOENT) throw error(errc::not_found, "rename of absent key " + std::string(from));
+            throw_errno(errno, "rename " + std::string(from) + " to " + std::string(to));
+        }
+        dirs.insert(dir);
+        dirs.insert(impl_->dir_of(from));
+        impl_->settle(dirs, {}, d);
+    }
+
     void truncate(std::string_view key, std::uint64_t n) {
         impl_->writable();
         std::string path = impl_->path(key);
@@ -1556,6 +1598,7 @@ private:
 };
 
 static_assert(storage<file_storage>);
+static_assert(renames_keys<file_storage>);
 
 }  // namespace stowage
 // ---- end stowage/storage/file.hpp ----
@@ -1706,6 +1749,21 @@ public:
         state_->durable[std::string(key)] = it->second;
     }
 
+    void rename(std::string_view from, std::string_view to, durability d) {
+        validate_key(from);
+        validate_key(to);
+        auto lock = live_writable();
+        auto it = state_->current.find(from);
+        if (it == state_->current.end()) throw error(errc::not_found, "rename of absent key " + std::string(from));
+        auto node = it->second;
+        state_->current.erase(it);
+        state_->current[std::string(to)] = node;
+        if (d == durability::full) {
+            state_->durable[std::string(to)] = node;
+            if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
+        }
+    }
+
     void truncate(std::string_view key, std::uint64_t n) {
         validate_key(key);
         auto lock = live_writable();
@@ -1816,6 +1874,7 @@ private:
 
 static_assert(storage<memory_storage>);
 static_assert(simulates_crashes<memory_storage>);
+static_assert(renames_keys<memory_storage>);
 
 }  // namespace stowage
 // ---- end stowage/storage/memory.hpp ----
@@ -3668,7 +3727,8 @@ struct binary_codec {
 // An optional output limit turns a decompression bomb into errc::bad_input.
 //
 // Thread safety: gzip<C> holds only its level and inner codec; encode/decode
-// are const and safe to call concurrently if the inner codec's are.
+// are const and safe to call concurrently if the inner codec's are. Each
+// thread keeps its own zlib streams (reset between calls), never shared.
 // Durability: not applicable.
 
 #include <zlib.h>
@@ -3677,9 +3737,11 @@ struct binary_codec {
 #include <array>
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 // ---- begin stowage/codec/json.hpp ----
 // codec/json.hpp — json_codec: described types to RFC 8259 JSON and back.
@@ -4190,6 +4252,55 @@ struct inflate_stream {
     inflate_stream& operator=(const inflate_stream&) = delete;
 };
 
+// Setting up a zlib stream allocates and clears a few hundred KiB, which
+// costs more than compressing a 2 KB record; each thread keeps one stream
+// per level (and one inflater) and resets it for the next call. A stream is
+// taken out of the cache while in use, so a nested call simply makes its own.
+template <class Stream>
+class stream_lease {
+public:
+    template <class... Args>
+    stream_lease(std::unique_ptr<Stream>& slot, Args... args) : slot_(slot) {
+        if (slot_) {
+            stream_ = std::move(slot_);
+        } else {
+            stream_ = std::make_unique<Stream>(args...);
+        }
+    }
+    ~stream_lease() {
+        // Returned only if it can be reset to a clean state.
+        if constexpr (std::is_same_v<Stream, deflate_stream>) {
+            if (deflateReset(&stream_->zs) == Z_OK && !slot_) slot_ = std::move(stream_);
+        } else {
+            if (inflateReset(&stream_->zs) == Z_OK && !slot_) slot_ = std::move(stream_);
+        }
+    }
+    stream_lease(const stream_lease&) = delete;
+    stream_lease& operator=(const stream_lease&) = delete;
+    // The stream, reset, with no input or output left over from earlier use.
+    z_stream& zs() noexcept {
+        stream_->zs.next_in = nullptr;
+        stream_->zs.avail_in = 0;
+        stream_->zs.next_out = nullptr;
+        stream_->zs.avail_out = 0;
+        return stream_->zs;
+    }
+
+private:
+    std::unique_ptr<Stream>& slot_;
+    std::unique_ptr<Stream> stream_;
+};
+
+inline std::unique_ptr<deflate_stream>& cached_deflater(int level) {
+    thread_local std::array<std::unique_ptr<deflate_stream>, 10> cache;
+    return cache[static_cast<std::size_t>(level)];
+}
+
+inline std::unique_ptr<inflate_stream>& cached_inflater() {
+    thread_local std::unique_ptr<inflate_stream> cache;
+    return cache;
+}
+
 template <std::size_t N>
 struct fixed_string {
     std::array<char, N> chars{};
@@ -4215,8 +4326,8 @@ struct gzip_name {
 // Appends the gzip stream of `in` to out.
 inline void gzip_compress(bytes_view in, bytes& out, int level = 6) {
     detail::check_gzip_level(level);
-    detail::deflate_stream d(level);
-    z_stream& zs = d.zs;
+    detail::stream_lease<detail::deflate_stream> lease(detail::cached_deflater(level), level);
+    z_stream& zs = lease.zs();
     const std::size_t old = out.size();
     std::size_t pos = old;
     try {
@@ -4254,13 +4365,18 @@ inline void gzip_compress(bytes_view in, bytes& out, int level = 6) {
 // is errc::bad_input.
 inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeric_limits<std::size_t>::max()) {
     if (in.empty()) throw error(errc::corrupt, "gzip: empty input is not a gzip stream");
-    detail::inflate_stream inf;
-    z_stream& zs = inf.zs;
-    bytes out;
+    detail::stream_lease<detail::inflate_stream> lease(detail::cached_inflater());
+    z_stream& zs = lease.zs();
+    // The last member's trailer holds its length (mod 2^32): a good first
+    // guess for the output size, trusted no further than deflate's best ratio.
+    std::size_t guess = 0;
+    if (in.size() >= 18)
+        for (std::size_t i = 0; i < 4; ++i) guess |= std::size_t{std::to_integer<unsigned char>(in[in.size() - 4 + i])} << (8 * i);
+    constexpr std::size_t step = 64 * 1024;  // output then grows in bounded chunks
+    bytes out(std::clamp<std::size_t>(guess + 1, 64, std::min<std::size_t>(in.size() * 1032 + 64, step * 16)));
     std::size_t pos = 0;
     const std::byte* next = in.data();
     std::size_t left = in.size();
-    constexpr std::size_t step = 64 * 1024;  // output is produced in bounded chunks
     auto consumed = [&] { return in.size() - left - zs.avail_in; };
     for (;;) {
         if (zs.avail_in == 0 && left > 0) {
@@ -4270,7 +4386,7 @@ inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeri
             next += take;
             left -= take;
         }
-        if (out.size() - pos < step) out.resize(std::max(out.size() * 2, pos + step));
+        if (pos == out.size()) out.resize(out.size() + std::max(out.size(), step));
         const std::size_t room = std::min(out.size() - pos, detail::zlib_chunk);
         zs.next_out = reinterpret_cast<Bytef*>(out.data() + pos);
         zs.avail_out = static_cast<uInt>(room);
@@ -4288,7 +4404,7 @@ inline bytes gzip_decompress(bytes_view in, std::size_t max_output = std::numeri
                 if (inflateReset(&zs) != Z_OK) throw error(errc::corrupt, "gzip: cannot restart inflate");
                 break;
             case Z_BUF_ERROR:  // no progress: with output room left, the input ran out
-                if (zs.avail_in == 0 && left == 0)
+                if (zs.avail_out > 0 && zs.avail_in == 0 && left == 0)
                     throw error(errc::corrupt, "gzip: truncated stream (ends at byte " + std::to_string(in.size()) + ")");
                 break;
             case Z_MEM_ERROR: throw std::bad_alloc();
@@ -6837,6 +6953,11 @@ public:
     // The handle stores are opened over.
     view_type storage() const { return view_type(state_); }
 
+    // The underlying storage, outside the log: for immutable,
+    // content-addressed objects (CAS chunks) that are written once, verified
+    // by their name, and need no transaction.
+    Storage raw_storage() const { return state_->storage; }
+
     transaction_type transaction(durability d = durability::full) { return transaction_type(state_, d); }
     snapshot_type snapshot() const { return snapshot_type(state_); }
 
@@ -6886,4 +7007,687 @@ private:
 
 }  // namespace stowage
 // ---- end stowage/database.hpp ----
+
+// ---- begin stowage/chunk/fastcdc.hpp ----
+// chunk/fastcdc.hpp — content-defined chunking after FastCDC (Xia et al.,
+// USENIX ATC'16): chunk boundaries depend on the content around them, so an
+// insertion early in a stream moves only the boundaries near it and every
+// later chunk still deduplicates.
+//
+//   - Gear rolling hash: h = (h << 1) + gear[byte], one shift and one add per
+//     byte; bit k of h depends on the last k+1 bytes, so the mask tests the
+//     high bits (a window of about 50 bytes).
+//   - Cut-point skipping: no boundary is looked for in the first `min` bytes.
+//   - Normalized chunking: before `avg` a stricter mask (log2(avg)+2 bits)
+//     makes a cut unlikely, after it a looser one (log2(avg)-2 bits) makes it
+//     likely, which narrows the chunk-size distribution around `avg`.
+//   - Hard cut at `max`.
+// Sizes are set at run time (defaults 16 KiB / 64 KiB / 256 KiB). The gear
+// table is generated at compile time from a fixed seed, so the same content
+// always cuts the same way on every build.
+//
+// Thread safety: immutable after construction.
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+
+namespace stowage {
+
+namespace detail {
+// splitmix64: a fixed, well-mixed sequence for the gear table.
+constexpr std::array<std::uint64_t, 256> make_gear_table() {
+    std::array<std::uint64_t, 256> t{};
+    std::uint64_t x = 0x5715a6e5c0ffee00ull;
+    for (auto& v : t) {
+        x += 0x9e3779b97f4a7c15ull;
+        std::uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        v = z ^ (z >> 31);
+    }
+    return t;
+}
+inline constexpr std::array<std::uint64_t, 256> gear_table = make_gear_table();
+
+constexpr std::uint64_t high_bits_mask(unsigned bits) {
+    return bits == 0 ? 0 : (~std::uint64_t{0}) << (64 - bits);
+}
+}  // namespace detail
+
+class fastcdc {
+public:
+    static constexpr std::string_view name = "fastcdc";
+
+    explicit fastcdc(std::size_t min = 16 * 1024, std::size_t avg = 64 * 1024, std::size_t max = 256 * 1024)
+        : min_(min), avg_(avg), max_(max) {
+        if (!(min >= 64 && min < avg && avg < max))
+            throw error(errc::bad_input, "fastcdc needs 64 <= min < avg < max (got " + std::to_string(min) + ", " +
+                                             std::to_string(avg) + ", " + std::to_string(max) + ")");
+        if (max > (std::size_t{1} << 30)) throw error(errc::bad_input, "fastcdc max above 1 GiB");
+        unsigned bits = static_cast<unsigned>(std::bit_width(avg) - 1);  // floor(log2(avg))
+        strict_ = detail::high_bits_mask(bits + 2);
+        loose_ = detail::high_bits_mask(bits > 2 ? bits - 2 : 1);
+    }
+
+    std::size_t max_size() const { return max_; }
+    std::size_t min_size() const { return min_; }
+    std::size_t avg_size() const { return avg_; }
+
+    std::size_t cut(bytes_view data) const {
+        std::size_t n = data.size();
+        if (n <= min_) return n;
+        if (n > max_) n = max_;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
+        std::size_t normal = avg_ < n ? avg_ : n;
+        std::uint64_t h = 0;
+        std::size_t i = min_;
+        for (; i < normal; ++i) {
+            h = (h << 1) + detail::gear_table[p[i]];
+            if ((h & strict_) == 0) return i + 1;
+        }
+        for (; i < n; ++i) {
+            h = (h << 1) + detail::gear_table[p[i]];
+            if ((h & loose_) == 0) return i + 1;
+        }
+        return n;
+    }
+
+private:
+    std::size_t min_, avg_, max_;
+    std::uint64_t strict_ = 0, loose_ = 0;
+};
+static_assert(byte_chunker<fastcdc>);
+
+}  // namespace stowage
+// ---- end stowage/chunk/fastcdc.hpp ----
+// ---- begin stowage/chunk/fixed_count.hpp ----
+// chunk/fixed_count.hpp — groups a sequence of items (screenshots, audio
+// segments) into chunks of N items, optionally closing a chunk early once it
+// holds `byte_budget` encoded bytes.
+// Thread safety: immutable after construction.
+
+#include <cstddef>
+
+
+namespace stowage {
+
+class fixed_count {
+public:
+    static constexpr std::string_view name = "fixed_count";
+    explicit fixed_count(std::size_t items = 10, std::size_t byte_budget = 0) : items_(items), budget_(byte_budget) {
+        if (items == 0) throw error(errc::bad_input, "fixed_count chunking needs at least 1 item per chunk");
+    }
+    bool full(std::size_t items, std::size_t bytes) const {
+        return items >= items_ || (budget_ > 0 && bytes >= budget_);
+    }
+    std::size_t items() const { return items_; }
+
+private:
+    std::size_t items_;
+    std::size_t budget_;
+};
+static_assert(item_chunker<fixed_count>);
+
+}  // namespace stowage
+// ---- end stowage/chunk/fixed_count.hpp ----
+// ---- begin stowage/chunk/fixed_size.hpp ----
+// chunk/fixed_size.hpp — chunks of exactly N bytes (the last one shorter).
+// Cheap, but an insertion shifts every later boundary, so nothing after it
+// deduplicates; fastcdc.hpp does not have that problem.
+// Thread safety: immutable after construction.
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+
+
+namespace stowage {
+
+class fixed_size {
+public:
+    static constexpr std::string_view name = "fixed";
+    explicit fixed_size(std::size_t n = 1 << 20) : n_(n) {
+        if (n == 0) throw error(errc::bad_input, "fixed_size chunking needs a size above 0");
+    }
+    std::size_t max_size() const { return n_; }
+    std::size_t cut(bytes_view data) const { return std::min(n_, data.size()); }
+    std::size_t size() const { return n_; }
+
+private:
+    std::size_t n_;
+};
+static_assert(byte_chunker<fixed_size>);
+
+}  // namespace stowage
+// ---- end stowage/chunk/fixed_size.hpp ----
+// ---- begin stowage/chunk/whole.hpp ----
+// chunk/whole.hpp — no chunking: a blob is one chunk.
+// Thread safety: stateless.
+
+#include <cstddef>
+#include <limits>
+#include <string_view>
+
+
+namespace stowage {
+
+struct whole {
+    static constexpr std::string_view name = "whole";
+    std::size_t max_size() const { return std::numeric_limits<std::size_t>::max(); }
+    std::size_t cut(bytes_view data) const { return data.size(); }
+};
+static_assert(byte_chunker<whole>);
+
+}  // namespace stowage
+// ---- end stowage/chunk/whole.hpp ----
+// ---- begin stowage/cas_map.hpp ----
+// cas_map.hpp — content-addressable blobs with deduplication, references
+// and garbage collection, as a database participant.
+//
+//   cas_map<file_storage, sha256, fastcdc> blobs(db, fastcdc(16 << 10, 64 << 10, 256 << 10));
+//   auto d = blobs.put_file("video.mp4");          // the same hex sha256sum prints
+//   auto tx = db.transaction();
+//   tx.put(sessions, s);                          // the caller's own write...
+//   blobs.add_ref(tx, d, "session-42", "video");  // ...and the reference: one commit
+//   tx.commit();
+//
+// A blob's id is the digest of its whole content, whatever the chunking.
+// Content is stored as chunks (a blob is one chunk with `whole`), each at
+// "cas/chunks/<first two hex>/<chunk digest hex>" — sharded as git does —
+// written straight to the storage (outside the log: a chunk is immutable and
+// verified by its name) and synced before anything refers to it. What
+// refers to chunks goes through the database, so it is atomic with the
+// caller's transactions and recovered by the WAL:
+//   collection "cas_blobs": per blob a manifest (size, number of puts, the
+//       chunk digests and sizes), listed with size and puts as projection;
+//   collection "cas_refs": per referenced blob its set of (owner, name).
+// A reference count is the size of that set, so after a crash it is never
+// lower (nor higher) than the references that exist.
+//
+// Garbage collection frees blobs nothing refers to (including blobs put but
+// never referenced, once `grace` has passed since their last put), then
+// every chunk no remaining manifest uses. Races are closed on two levels:
+// puts and the sweep exclude each other (a put that deduplicates against a
+// chunk cannot interleave with freeing it), and freeing a blob is a
+// transaction that re-reads its references and manifest, so a concurrent
+// add_ref either commits first (the blob stays) or finds it gone (not_found).
+//
+// Streaming: put(istream) and put_file hold at most one maximal chunk plus
+// one read block in memory; with `whole` the content is streamed to a
+// temporary key, synced and renamed into place (storages with renames_keys;
+// others hold the blob in memory). get(digest, ostream) streams chunk by
+// chunk, each verified before it is written out; the whole-blob digest is
+// checked at the end (a mismatch then throws after output was written, so a
+// caller must treat the exception as "discard the output").
+//
+// Thread safety: puts, gets, reference changes and stats from any number of
+// threads; collect_garbage excludes puts while it sweeps.
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <istream>
+#include <map>
+#include <mutex>
+#include <ostream>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+
+namespace stowage {
+
+struct cas_chunk {
+    std::string digest;  // hex
+    std::uint64_t size = 0;
+    bool operator==(const cas_chunk&) const = default;
+};
+STOWAGE_DESCRIBE(cas_chunk, digest, size)
+
+struct cas_manifest {
+    std::string id;  // the blob digest, hex
+    std::uint64_t size = 0;
+    std::uint64_t puts = 0;  // how many times this content was put
+    std::vector<cas_chunk> chunks;
+};
+STOWAGE_DESCRIBE(cas_manifest, id, size, puts, chunks)
+
+struct cas_ref {
+    std::string owner;
+    std::string name;
+    bool operator==(const cas_ref&) const = default;
+};
+STOWAGE_DESCRIBE(cas_ref, owner, name)
+
+struct cas_refs {
+    std::string id;  // the blob digest, hex
+    std::vector<cas_ref> refs;
+};
+STOWAGE_DESCRIBE(cas_refs, id, refs)
+
+struct cas_options {
+    // An unreferenced blob survives garbage collection this long after its
+    // last put, so a caller can put and then reference it.
+    std::chrono::seconds grace{3600};
+    // Bytes read from a stream at a time.
+    std::size_t read_block = 1 << 20;
+};
+
+struct cas_stats {
+    std::uint64_t logical_bytes = 0;   // every put counted (a blob put twice counts twice)
+    std::uint64_t physical_bytes = 0;  // distinct chunk content stored
+    std::uint64_t blobs = 0;
+    std::uint64_t chunks = 0;
+    double dedup_ratio() const { return physical_bytes ? double(logical_bytes) / double(physical_bytes) : 1.0; }
+};
+
+struct cas_gc_report {
+    std::uint64_t blobs_freed = 0;
+    std::uint64_t chunks_freed = 0;
+    std::uint64_t bytes_freed = 0;
+};
+
+using cas_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+template <storage Storage, hasher Hasher = sha256, class Chunking = whole>
+    requires byte_chunker<Chunking>
+class cas_map {
+public:
+    using digest = typename Hasher::digest;
+    using manifests_store = db_store<cas_manifest, Storage, binary_codec, crc32c>;
+    using refs_store = db_store<cas_refs, Storage, binary_codec, crc32c>;
+
+    explicit cas_map(database<Storage>& db, Chunking chunking = {}, cas_options options = {})
+        : db_(db),
+          raw_(db.raw_storage()),
+          chunking_(std::move(chunking)),
+          options_(options),
+          manifests_(db.storage(), "cas_blobs"),
+          refs_(db.storage(), "cas_refs") {}
+
+    const Chunking& chunking() const { return chunking_; }
+
+    // --- put -------------------------------------------------------------------
+
+    digest put(bytes_view data) {
+        std::shared_lock gc(gc_mutex_);
+        Hasher whole_hash;
+        whole_hash.update(data);
+        digest d = whole_hash.finish();
+        std::vector<cas_chunk> chunks;
+        while (!data.empty()) {
+            std::size_t n = chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
+            chunks.push_back(store_chunk(data.first(n)));
+            data = data.subspan(n);
+        }
+        return finish_put(d, std::move(chunks));
+    }
+
+    digest put(std::istream& in) {
+        std::shared_lock gc(gc_mutex_);
+        if constexpr (std::is_same_v<Chunking, whole> && renames_keys<Storage>) {
+            return put_whole_stream(in);
+        } else {
+            Hasher whole_hash;
+            std::vector<cas_chunk> chunks;
+            bytes buffer;
+            std::size_t start = 0;
+            const std::size_t want = chunking_.max_size() == std::numeric_limits<std::size_t>::max()
+                                         ? std::numeric_limits<std::size_t>::max()
+                                         : chunking_.max_size();
+            bool eof = false;
+            while (true) {
+                // Fill until a maximal chunk is buffered or the stream ends.
+                while (!eof && buffer.size() - start < want) {
+                    std::size_t old = buffer.size();
+                    std::size_t block = options_.read_block;
+                    buffer.resize(old + block);
+                    in.read(reinterpret_cast<char*>(buffer.data() + old), static_cast<std::streamsize>(block));
+                    auto got = static_cast<std::size_t>(in.gcount());
+                    buffer.resize(old + got);
+                    whole_hash.update(bytes_view(buffer).subspan(old, got));
+                    if (got < block) {
+                        if (in.bad()) throw error(errc::io, "cas put: reading the input stream failed");
+                        eof = true;
+                    }
+                }
+                bytes_view pending = bytes_view(buffer).subspan(start);
+                if (pending.empty()) break;
+                std::size_t n = chunking_.cut(pending.first(std::min(pending.size(), want)));
+                chunks.push_back(store_chunk(pending.first(n)));
+                start += n;
+                if (start > buffer.size() / 2) {  // keep the buffer bounded
+                    buffer.erase(buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(start));
+                    start = 0;
+                }
+            }
+            return finish_put(whole_hash.finish(), std::move(chunks));
+        }
+    }
+
+    digest put_file(const std::filesystem::path& path) {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) throw error(errc::io, "cas put: cannot open " + path.string());
+        return put(in);
+    }
+
+    // --- get -------------------------------------------------------------------
+
+    bool contains(const digest& d) const { return manifests_.get(to_hex(d)).has_value(); }
+
+    std::optional<std::uint64_t> size(const digest& d) const {
+        auto m = manifests_.get(to_hex(d));
+        if (!m) return std::nullopt;
+        return m->size;
+    }
+
+    // The blob, verified; nullopt when absent; checksum_mismatch on damage.
+    std::optional<bytes> get(const digest& d) const {
+        bytes out;
+        struct appender {
+            bytes& out;
+            void operator()(bytes_view b) const { append(out, b); }
+        };
+        if (!read_blob(d, appender{out})) return std::nullopt;
+        return out;
+    }
+
+    // Streams the blob to `out`; false when absent.
+    bool get(const digest& d, std::ostream& out) const {
+        return read_blob(d, [&](bytes_view b) {
+            out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+            if (!out) throw error(errc::io, "cas get: writing the output failed");
+        });
+    }
+
+    // --- references ------------------------------------------------------------
+
+    // Within the caller's transaction. not_found when the blob does not exist.
+    void add_ref(db_transaction<Storage>& tx, const digest& d, std::string owner, std::string name) {
+        std::string id = to_hex(d);
+        if (!tx.get(manifests_, id)) throw error(errc::not_found, "cas add_ref: no blob " + id);
+        auto r = tx.get(refs_, id).value_or(cas_refs{id, {}});
+        cas_ref ref{std::move(owner), std::move(name)};
+        if (std::find(r.refs.begin(), r.refs.end(), ref) == r.refs.end()) r.refs.push_back(std::move(ref));
+        tx.put(refs_, r);
+    }
+
+    // Removes every reference `owner` holds on the blob; returns how many.
+    std::size_t remove_ref(db_transaction<Storage>& tx, const digest& d, std::string_view owner) {
+        std::string id = to_hex(d);
+        auto r = tx.get(refs_, id);
+        if (!r) return 0;
+        auto before = r->refs.size();
+        std::erase_if(r->refs, [&](const cas_ref& x) { return x.owner == owner; });
+        std::size_t removed = before - r->refs.size();
+        if (r->refs.empty()) tx.erase(refs_, id);
+        else if (removed) tx.put(refs_, *r);
+        return removed;
+    }
+
+    // The same, each in a transaction of its own (retried on conflict).
+    void add_ref(const digest& d, std::string owner, std::string name) {
+        retry([&](auto& tx) { add_ref(tx, d, owner, name); });
+    }
+    std::size_t remove_ref(const digest& d, std::string_view owner) {
+        std::size_t n = 0;
+        retry([&](auto& tx) { n = remove_ref(tx, d, owner); });
+        return n;
+    }
+
+    std::vector<cas_ref> refs(const digest& d) const {
+        auto r = refs_.get(to_hex(d));
+        return r ? r->refs : std::vector<cas_ref>{};
+    }
+    std::size_t ref_count(const digest& d) const { return refs(d).size(); }
+
+    // --- maintenance -----------------------------------------------------------
+
+    cas_gc_report collect_garbage(const cas_progress& progress = {}) {
+        std::unique_lock gc(gc_mutex_);  // no put interleaves with the sweep
+        cas_gc_report report;
+        auto listing = manifests_.list();
+        std::uint64_t done = 0, total = listing.size() * 2;
+        auto now = std::chrono::steady_clock::now();
+        for (const auto& m : listing) {
+            if (progress) progress(++done, total);
+            if (refs_.contains(m.id)) continue;
+            {
+                std::lock_guard lock(recent_mutex_);
+                auto it = recent_.find(m.id);
+                if (it != recent_.end() && now - it->second < options_.grace) continue;
+            }
+            // Free the blob in a transaction that re-reads what it depends
+            // on: a concurrent add_ref makes one of the two fail.
+            try {
+                auto tx = db_.transaction();
+                auto r = tx.get(refs_, m.id);
+                if (r && !r->refs.empty()) continue;
+                if (!tx.get(manifests_, m.id)) continue;
+                tx.erase(manifests_, m.id);
+                if (r) tx.erase(refs_, m.id);
+                tx.commit();
+                report.blobs_freed++;
+                std::lock_guard lock(recent_mutex_);
+                recent_.erase(m.id);
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict) throw;
+            }
+        }
+        // Every chunk a remaining manifest uses is live.
+        std::set<std::string, std::less<>> live;
+        for (const auto& m : manifests_.list()) {
+            if (progress) progress(++done, total);
+            if (auto man = manifests_.get(m.id))
+                for (auto& c : man->chunks) live.insert(c.digest);
+        }
+        for (const auto& key : raw_.list("cas/")) {
+            if (key.starts_with("cas/tmp/")) {  // a streamed put that never finished
+                raw_.remove(key, durability::none);
+                continue;
+            }
+            if (!key.starts_with("cas/chunks/")) continue;
+            std::string_view hex = std::string_view(key).substr(key.rfind('/') + 1);
+            if (live.count(hex)) continue;
+            report.bytes_freed += raw_.size(key).value_or(0);
+            raw_.remove(key, durability::none);
+            report.chunks_freed++;
+        }
+        raw_.flush();
+        return report;
+    }
+
+    // Re-hashes every chunk and every blob; returns what is damaged.
+    verify_report verify(const cas_progress& progress = {}) const {
+        verify_report report;
+        auto chunk_keys = raw_.list("cas/chunks/");
+        auto listing = manifests_.list();
+        std::uint64_t done = 0, total = chunk_keys.size() + listing.size();
+        for (const auto& key : chunk_keys) {
+            if (progress) progress(++done, total);
+            ++report.records;
+            auto data = raw_.read(key);
+            if (!data) continue;
+            report.bytes += data->size();
+            if (to_hex(hash_of<Hasher>(*data)) != key.substr(key.rfind('/') + 1))
+                report.damaged.emplace_back(key, key + ": chunk content does not match its digest");
+        }
+        for (const auto& m : listing) {
+            if (progress) progress(++done, total);
+            ++report.records;
+            try {
+                digest d = digest_from_hex<Hasher>(m.id);
+                read_blob(d, [](bytes_view) {});
+            } catch (const error& e) {
+                report.damaged.emplace_back("cas_blobs/" + m.id, e.what());
+            }
+        }
+        return report;
+    }
+
+    cas_stats stats() const {
+        cas_stats s;
+        for (const auto& m : manifests_.list()) {
+            ++s.blobs;
+            auto num = [&](std::string_view field) -> std::uint64_t {
+                auto* v = m.projection.find(field);
+                if (!v || !v->is_number()) return 0;
+                return v->template as_integer<std::uint64_t>().value_or(0);
+            };
+            s.logical_bytes += num("size") * std::max<std::uint64_t>(1, num("puts"));
+        }
+        for (const auto& key : raw_.list("cas/chunks/")) {
+            ++s.chunks;
+            s.physical_bytes += raw_.size(key).value_or(0);
+        }
+        return s;
+    }
+
+    static std::string chunk_key(std::string_view hex) {
+        return "cas/chunks/" + std::string(hex.substr(0, 2)) + "/" + std::string(hex);
+    }
+
+private:
+    // Writes a chunk unless it is already stored (that is the dedup).
+    cas_chunk store_chunk(bytes_view data) {
+        std::string hex = to_hex(hash_of<Hasher>(data));
+        std::string key = chunk_key(hex);
+        if (!raw_.contains(key)) {
+            raw_.replace(key, data, durability::batched);
+            dirty_ = true;
+        }
+        return {hex, data.size()};
+    }
+
+    // Chunks durable first, then the manifest (a transaction).
+    digest finish_put(const digest& d, std::vector<cas_chunk> chunks) {
+        if (dirty_.exchange(false)) raw_.flush();
+        std::string id = to_hex(d);
+        std::uint64_t size = 0;
+        for (auto& c : chunks) size += c.size;
+        retry([&](auto& tx) {
+            auto m = tx.get(manifests_, id);
+            if (m) {
+                m->puts++;
+                tx.put(manifests_, *m);
+            } else {
+                tx.put(manifests_, cas_manifest{id, size, 1, chunks});
+            }
+        });
+        std::lock_guard lock(recent_mutex_);
+        recent_[id] = std::chrono::steady_clock::now();
+        return d;
+    }
+
+    // `whole` over a storage that renames: stream to a temporary log,
+    // hashing as it goes, then sync and rename it into place.
+    digest put_whole_stream(std::istream& in) {
+        std::string temp = "cas/tmp/" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
+                           std::to_string(++temp_counter_);
+        Hasher h;
+        bytes block(options_.read_block);
+        std::uint64_t size = 0;
+        raw_.replace(temp, {}, durability::none);
+        try {
+            while (true) {
+                in.read(reinterpret_cast<char*>(block.data()), static_cast<std::streamsize>(block.size()));
+                auto got = static_cast<std::size_t>(in.gcount());
+                if (got > 0) {
+                    bytes_view b = bytes_view(block).first(got);
+                    h.update(b);
+                    raw_.append(temp, b);
+                    size += got;
+                }
+                if (got < block.size()) {
+                    if (in.bad()) throw error(errc::io, "cas put: reading the input stream failed");
+                    break;
+                }
+            }
+            digest d = h.finish();
+            std::string hex = to_hex(d);
+            std::string key = chunk_key(hex);
+            if (raw_.contains(key)) {
+                raw_.remove(temp, durability::none);
+            } else {
+                raw_.sync(temp);
+                raw_.rename(temp, key, durability::full);
+            }
+            return finish_put(d, {cas_chunk{hex, size}});
+        } catch (...) {
+            try {
+                raw_.remove(temp, durability::none);
+            } catch (...) {
+            }
+            throw;
+        }
+    }
+
+    // Feeds the blob's verified content to `sink` in pieces.
+    template <class Sink>
+    bool read_blob(const digest& d, Sink&& sink) const {
+        std::string id = to_hex(d);
+        auto m = manifests_.get(id);
+        if (!m) return false;
+        Hasher whole_hash;
+        std::uint64_t total = 0;
+        for (const auto& c : m->chunks) {
+            std::string key = chunk_key(c.digest);
+            if (!raw_.contains(key)) throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is missing");
+            Hasher chunk_hash;
+            std::uint64_t offset = 0;
+            // Large chunks (whole blobs) are streamed in blocks; a chunk's
+            // digest can only be checked at its end, so the pieces of a
+            // damaged chunk may already have reached the sink.
+            bytes piece;
+            do {
+                piece = raw_.read_range(key, offset, options_.read_block);
+                chunk_hash.update(piece);
+                whole_hash.update(piece);
+                if (!piece.empty()) sink(bytes_view(piece));
+                offset += piece.size();
+            } while (piece.size() == options_.read_block);
+            if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
+                throw error(errc::checksum_mismatch, "cas blob " + id + ": chunk " + c.digest + " does not match its digest");
+            total += offset;
+        }
+        if (total != m->size || whole_hash.finish() != d)
+            throw error(errc::checksum_mismatch, "cas blob " + id + ": content does not match its digest");
+        return true;
+    }
+
+    template <class F>
+    void retry(F&& f) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = db_.transaction();
+            f(tx);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict || attempt >= 1000) throw;
+            }
+        }
+    }
+
+    database<Storage>& db_;
+    mutable Storage raw_;
+    Chunking chunking_;
+    cas_options options_;
+    manifests_store manifests_;
+    refs_store refs_;
+    std::shared_mutex gc_mutex_;
+    std::atomic<bool> dirty_{false};
+    std::atomic<std::uint64_t> temp_counter_{0};
+    std::mutex recent_mutex_;
+    std::map<std::string, std::chrono::steady_clock::time_point, std::less<>> recent_;
+};
+
+}  // namespace stowage
+// ---- end stowage/cas_map.hpp ----
 // ---- end stowage/stowage.hpp ----

@@ -142,6 +142,27 @@ void conformance_key_validation(S s) {
     BOOST_TEST(s.list("").empty());
 }
 
+// rename(), where the storage has it.
+template <class S>
+void conformance_rename(S s) {
+    if constexpr (renames_keys<S>) {
+        s.append("tmp/stream", as_bytes("streamed "));
+        s.append("tmp/stream", as_bytes("content"));
+        s.sync("tmp/stream");
+        s.replace("final/place", as_bytes("old"), durability::full);
+        s.rename("tmp/stream", "final/place", durability::full);
+        expect_value(s, "final/place", "streamed content");
+        expect_value(s, "tmp/stream", std::nullopt);
+        s.rename("final/place", "other/deep/name", durability::batched);
+        expect_value(s, "other/deep/name", "streamed content");
+        BOOST_CHECK_THROW(s.rename("absent", "x", durability::full), stowage::error);
+        BOOST_CHECK_THROW(s.rename("other/deep/name", "../x", durability::full), stowage::error);
+        s.flush();
+    } else {
+        BOOST_TEST_MESSAGE("storage does not rename keys");
+    }
+}
+
 // Random operations mirrored in a std::map; every read agrees.
 template <class S>
 void conformance_model(S s, std::uint64_t seed) {
@@ -241,6 +262,10 @@ void conformance_crash(S s, std::uint64_t seed) {
     BOOST_AUTO_TEST_CASE(key_validation) {                                                           \
         factory f;                                                                                   \
         ::stowage::test::conformance_key_validation(f.make());                                      \
+    }                                                                                                \
+    BOOST_AUTO_TEST_CASE(rename) {                                                                   \
+        factory f;                                                                                   \
+        ::stowage::test::conformance_rename(f.make());                                              \
     }                                                                                                \
     BOOST_AUTO_TEST_CASE(random_model) {                                                             \
         factory f;                                                                                   \

@@ -16,6 +16,7 @@
 //              directory-sync step; keys renamed before the failure keep
 //              their new value
 //   remove     1 unlink, 2 sync directory (full only)
+//   rename     1 rename, 2 sync directory (full only; where S renames keys)
 //   append     1 write (torn: a prefix of the data lands, then the error)
 //   sync, truncate, flush, read, read_range, size, contains, list: 1 step
 //
@@ -150,6 +151,19 @@ public:
     void sync(std::string_view key) {
         step("sync " + std::string(key));
         inner_.sync(key);
+    }
+
+    void rename(std::string_view from, std::string_view to, durability d)
+        requires renames_keys<S>
+    {
+        validate_key(from);
+        validate_key(to);
+        step("rename " + std::string(from) + " to " + std::string(to));
+        inner_.rename(from, to, d == durability::full ? durability::none : d);
+        if (d == durability::full) {
+            step("sync directory of " + std::string(to));
+            inner_.flush();
+        }
     }
 
     void truncate(std::string_view key, std::uint64_t n) {

@@ -318,6 +318,25 @@ public:
         impl_->sync_log(key);
     }
 
+    // Moves `from` over `to` (rename(2)); the caller syncs `from` first if
+    // its contents must be durable.
+    void rename(std::string_view from, std::string_view to, durability d) {
+        impl_->writable();
+        std::string source = impl_->path(from);
+        std::string target = impl_->path(to);
+        std::set<std::string> dirs;
+        std::string dir = impl_->make_parents(to, dirs);
+        impl_->forget_log(source);
+        impl_->forget_log(target);
+        if (::rename(source.c_str(), target.c_str()) != 0) {
+            if (errno == ENOENT) throw error(errc::not_found, "rename of absent key " + std::string(from));
+            throw_errno(errno, "rename " + std::string(from) + " to " + std::string(to));
+        }
+        dirs.insert(dir);
+        dirs.insert(impl_->dir_of(from));
+        impl_->settle(dirs, {}, d);
+    }
+
     void truncate(std::string_view key, std::uint64_t n) {
         impl_->writable();
         std::string path = impl_->path(key);
@@ -617,5 +636,6 @@ private:
 };
 
 static_assert(storage<file_storage>);
+static_assert(renames_keys<file_storage>);
 
 }  // namespace stowage

@@ -149,6 +149,21 @@ public:
         state_->durable[std::string(key)] = it->second;
     }
 
+    void rename(std::string_view from, std::string_view to, durability d) {
+        validate_key(from);
+        validate_key(to);
+        auto lock = live_writable();
+        auto it = state_->current.find(from);
+        if (it == state_->current.end()) throw error(errc::not_found, "rename of absent key " + std::string(from));
+        auto node = it->second;
+        state_->current.erase(it);
+        state_->current[std::string(to)] = node;
+        if (d == durability::full) {
+            state_->durable[std::string(to)] = node;
+            if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
+        }
+    }
+
     void truncate(std::string_view key, std::uint64_t n) {
         validate_key(key);
         auto lock = live_writable();
@@ -259,5 +274,6 @@ private:
 
 static_assert(storage<memory_storage>);
 static_assert(simulates_crashes<memory_storage>);
+static_assert(renames_keys<memory_storage>);
 
 }  // namespace stowage

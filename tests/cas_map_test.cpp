@@ -105,7 +105,7 @@ BOOST_AUTO_TEST_CASE(damaged_chunks_are_caught) {
     cas_map<memory_storage, sha256, fixed_size> cas(db, fixed_size(4096), no_grace());
     auto data = random_bytes(20000, 5);
     auto d = cas.put(data);
-    auto keys = mem.list("cas/chunks/");
+    auto keys = mem.list("cas/sha256/");
     BOOST_TEST_REQUIRE(keys.size() == 5u);
     bytes chunk = *mem.read(keys[2]);
     chunk[100] ^= std::byte{1};

@@ -10,7 +10,8 @@
 //
 // A blob's id is the digest of its whole content, whatever the chunking.
 // Content is stored as chunks (a blob is one chunk with `whole`), each at
-// "cas/chunks/<first two hex>/<chunk digest hex>" — sharded as git does —
+// "cas/<hasher>/<first two hex>/<chunk digest hex>" (e.g. cas/sha256/ab/ab12…)
+// — sharded as git does —
 // written straight to the storage (outside the log: a chunk is immutable and
 // verified by its name) and synced before anything refers to it. What
 // refers to chunks goes through the database, so it is atomic with the
@@ -315,7 +316,7 @@ public:
                 raw_.remove(key, durability::none);
                 continue;
             }
-            if (!key.starts_with("cas/chunks/")) continue;
+            if (!key.starts_with(chunk_prefix())) continue;
             std::string_view hex = std::string_view(key).substr(key.rfind('/') + 1);
             if (live.count(hex)) continue;
             report.bytes_freed += raw_.size(key).value_or(0);
@@ -329,7 +330,7 @@ public:
     // Re-hashes every chunk and every blob; returns what is damaged.
     verify_report verify(const cas_progress& progress = {}) const {
         verify_report report;
-        auto chunk_keys = raw_.list("cas/chunks/");
+        auto chunk_keys = raw_.list(chunk_prefix());
         auto listing = manifests_.list();
         std::uint64_t done = 0, total = chunk_keys.size() + listing.size();
         for (const auto& key : chunk_keys) {
@@ -365,15 +366,17 @@ public:
             };
             s.logical_bytes += num("size") * std::max<std::uint64_t>(1, num("puts"));
         }
-        for (const auto& key : raw_.list("cas/chunks/")) {
+        for (const auto& key : raw_.list(chunk_prefix())) {
             ++s.chunks;
             s.physical_bytes += raw_.size(key).value_or(0);
         }
         return s;
     }
 
+    // "cas/<hasher>/<first two hex>/<hex>"
+    static std::string chunk_prefix() { return "cas/" + std::string(Hasher::name) + "/"; }
     static std::string chunk_key(std::string_view hex) {
-        return "cas/chunks/" + std::string(hex.substr(0, 2)) + "/" + std::string(hex);
+        return chunk_prefix() + std::string(hex.substr(0, 2)) + "/" + std::string(hex);
     }
 
 private:

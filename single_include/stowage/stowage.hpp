@@ -1954,24 +1954,24 @@ static_assert(renames_keys<memory_storage>);
 // Describes the non-static data members of a struct, in the order given (the
 // order JSON writes them and binary numbers them: append new fields at the
 // end). Place it at namespace scope, in the struct's namespace.
-#define STOWAGE_DESCRIBE(Type, ...)                                                         \
-    [[maybe_unused]] constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept { \
-        return ::stowage::detail::make_description<Type>(                                   \
-            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));  \
+#define STOWAGE_DESCRIBE(Type, ...)                                                                 \
+    [[maybe_unused]] constexpr auto stowage_describe(::stowage::detail::describe_tag<Type>) noexcept { \
+        return ::stowage::detail::make_description<Type>(                                           \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
 // The same, inside the class body (reaches private members).
-#define STOWAGE_DESCRIBE_MEMBERS(Type, ...)                                                        \
-    friend constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept {          \
-        return ::stowage::detail::make_description<Type>(                                          \
-            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));         \
+#define STOWAGE_DESCRIBE_MEMBERS(Type, ...)                                                         \
+    friend constexpr auto stowage_describe(::stowage::detail::describe_tag<Type>) noexcept {        \
+        return ::stowage::detail::make_description<Type>(                                           \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
 // Describes an enumeration's values; codecs store them by name.
-#define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                           \
-    [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::type_tag<Enum>) noexcept { \
-        return ::stowage::detail::make_enum_description<Enum>(                                     \
-            #Enum, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_ENUMERATOR, Enum, __VA_ARGS__));    \
+#define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                            \
+    [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::describe_tag<Enum>) noexcept { \
+        return ::stowage::detail::make_enum_description<Enum>(                                      \
+            #Enum, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_ENUMERATOR, Enum, __VA_ARGS__));     \
     }
 
 namespace stowage {
@@ -1998,12 +1998,12 @@ struct enum_entry {
 namespace detail {
 
 template <class T>
-struct type_tag {
+struct describe_tag {
     using type = T;
 };
 
 template <class T, class Fields>
-struct description {
+struct type_description {
     std::string_view name;
     Fields fields;
 };
@@ -2021,7 +2021,7 @@ constexpr field<C, M> make_field(std::string_view name, M C::*pointer) noexcept 
 }
 
 template <class F>
-constexpr F with_index(F f, std::size_t i) noexcept {
+constexpr F describe_with_index(F f, std::size_t i) noexcept {
     f.index = i;
     return f;
 }
@@ -2036,7 +2036,7 @@ constexpr auto make_description_indexed(std::string_view type_name, std::index_s
     for (std::size_t a = 0; a < names.size(); ++a)
         for (std::size_t b = a + 1; b < names.size(); ++b)
             if (names[a] == names[b]) throw "STOWAGE_DESCRIBE: a field is listed twice";
-    return description<T, std::tuple<Fs...>>{type_name, std::tuple<Fs...>{with_index(fs, Is)...}};
+    return type_description<T, std::tuple<Fs...>>{type_name, std::tuple<Fs...>{describe_with_index(fs, Is)...}};
 }
 
 template <class T, class... Fs>
@@ -2058,14 +2058,14 @@ void stowage_describe() = delete;
 void stowage_describe_enum() = delete;
 
 template <class T>
-concept has_description = requires { stowage_describe(type_tag<T>{}); };
+concept has_description = requires { stowage_describe(describe_tag<T>{}); };
 template <class E>
-concept has_enum_description = std::is_enum_v<E> && requires { stowage_describe_enum(type_tag<E>{}); };
+concept has_enum_description = std::is_enum_v<E> && requires { stowage_describe_enum(describe_tag<E>{}); };
 
 template <class T>
-inline constexpr auto description_v = stowage_describe(type_tag<T>{});
+inline constexpr auto type_description_v = stowage_describe(describe_tag<T>{});
 template <class E>
-inline constexpr auto enum_description_v = stowage_describe_enum(type_tag<E>{});
+inline constexpr auto enum_description_v = stowage_describe_enum(describe_tag<E>{});
 
 }  // namespace detail
 
@@ -2078,20 +2078,20 @@ concept described_enum = detail::has_enum_description<std::remove_cv_t<E>>;
 // The field list at compile time: a std::tuple of field<C, M>.
 template <described T>
 constexpr const auto& fields() noexcept {
-    return detail::description_v<std::remove_cv_t<T>>.fields;
+    return detail::type_description_v<std::remove_cv_t<T>>.fields;
 }
 
 template <described T>
 inline constexpr std::size_t field_count_v =
-    std::tuple_size_v<std::remove_cvref_t<decltype(detail::description_v<std::remove_cv_t<T>>.fields)>>;
+    std::tuple_size_v<std::remove_cvref_t<decltype(detail::type_description_v<std::remove_cv_t<T>>.fields)>>;
 
 template <described T>
-inline constexpr std::string_view type_name_v = detail::description_v<std::remove_cv_t<T>>.name;
+inline constexpr std::string_view type_name_v = detail::type_description_v<std::remove_cv_t<T>>.name;
 
 template <described T>
 inline constexpr auto field_names_v = std::apply(
     [](const auto&... f) { return std::array<std::string_view, sizeof...(f)>{f.name...}; },
-    detail::description_v<std::remove_cv_t<T>>.fields);
+    detail::type_description_v<std::remove_cv_t<T>>.fields);
 
 // Calls f(name, member) for every described member of obj, in declaration
 // order; members are const when obj is.
@@ -2390,14 +2390,14 @@ static_assert(json_max_depth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 
 // Appends text to a byte buffer or a std::string.
 template <class Out>
-inline void append_text(Out& out, std::string_view s) {
+inline void json_append_text(Out& out, std::string_view s) {
     const std::size_t old = out.size();
     out.resize(old + s.size());
     if (!s.empty()) std::memcpy(out.data() + old, s.data(), s.size());
 }
 
 template <class Out>
-inline void append_char(Out& out, char c) {
+inline void json_append_char(Out& out, char c) {
     out.push_back(static_cast<typename Out::value_type>(c));
 }
 
@@ -2444,36 +2444,36 @@ inline void append_json_string(Out& out, std::string_view s) {
     if (!is_valid_utf8(s))
         throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
     static constexpr char hex[] = "0123456789abcdef";
-    append_char(out, '"');
+    json_append_char(out, '"');
     std::size_t run = 0;  // start of the pending run of bytes that need no escape
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        append_text(out, s.substr(run, i - run));
+        json_append_text(out, s.substr(run, i - run));
         run = i + 1;
         switch (c) {
-            case '"': append_text(out, "\\\""); break;
-            case '\\': append_text(out, "\\\\"); break;
-            case '\n': append_text(out, "\\n"); break;
-            case '\r': append_text(out, "\\r"); break;
-            case '\t': append_text(out, "\\t"); break;
-            case '\b': append_text(out, "\\b"); break;
-            case '\f': append_text(out, "\\f"); break;
+            case '"': json_append_text(out, "\\\""); break;
+            case '\\': json_append_text(out, "\\\\"); break;
+            case '\n': json_append_text(out, "\\n"); break;
+            case '\r': json_append_text(out, "\\r"); break;
+            case '\t': json_append_text(out, "\\t"); break;
+            case '\b': json_append_text(out, "\\b"); break;
+            case '\f': json_append_text(out, "\\f"); break;
             default: {
                 const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                append_text(out, std::string_view(esc, 6));
+                json_append_text(out, std::string_view(esc, 6));
             }
         }
     }
-    append_text(out, s.substr(run));
-    append_char(out, '"');
+    json_append_text(out, s.substr(run));
+    json_append_char(out, '"');
 }
 
 template <class Out, class I>
 inline void append_integer(Out& out, I v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
-    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    json_append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
 // Shortest text that reads back as exactly v (std::to_chars' guarantee).
@@ -2483,7 +2483,7 @@ inline void append_floating(Out& out, F v) {
     if (!(v == v) || v - v != 0) throw codec_failure{"NaN or infinity cannot be written as JSON"};
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
-    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    json_append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
 // RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
@@ -2826,21 +2826,21 @@ private:
 
     template <class Out>
     static void write_members(Out& out, const object& members) {
-        detail::append_char(out, '{');
+        detail::json_append_char(out, '{');
         bool first = true;
         for (const auto& [k, e] : members) {
-            if (!first) detail::append_char(out, ',');
+            if (!first) detail::json_append_char(out, ',');
             first = false;
             try {
                 detail::append_json_string(out, k);
-                detail::append_char(out, ':');
+                detail::json_append_char(out, ':');
                 e.write(out);
             } catch (detail::codec_failure& f) {
                 detail::prepend_key(f, k);
                 throw;
             }
         }
-        detail::append_char(out, '}');
+        detail::json_append_char(out, '}');
     }
 
     std::variant<std::nullptr_t, bool, number_t, std::string, array, object> v_;
@@ -2858,15 +2858,15 @@ struct detail_json_value_access {
 template <class Out>
 void json_value::write(Out& out) const {
     switch (type()) {
-        case kind::null: detail::append_text(out, "null"); return;
-        case kind::boolean: detail::append_text(out, std::get<bool>(v_) ? "true" : "false"); return;
-        case kind::number: detail::append_text(out, std::get<number_t>(v_).text); return;
+        case kind::null: detail::json_append_text(out, "null"); return;
+        case kind::boolean: detail::json_append_text(out, std::get<bool>(v_) ? "true" : "false"); return;
+        case kind::number: detail::json_append_text(out, std::get<number_t>(v_).text); return;
         case kind::string: detail::append_json_string(out, std::get<std::string>(v_)); return;
         case kind::array: {
-            detail::append_char(out, '[');
+            detail::json_append_char(out, '[');
             std::size_t i = 0;
             for (const auto& e : std::get<array>(v_)) {
-                if (i) detail::append_char(out, ',');
+                if (i) detail::json_append_char(out, ',');
                 try {
                     e.write(out);
                 } catch (detail::codec_failure& f) {
@@ -2875,7 +2875,7 @@ void json_value::write(Out& out) const {
                 }
                 ++i;
             }
-            detail::append_char(out, ']');
+            detail::json_append_char(out, ']');
             return;
         }
         case kind::object: write_members(out, std::get<object>(v_)); return;
@@ -2884,8 +2884,8 @@ void json_value::write(Out& out) const {
 
 namespace detail {
 
-inline std::string_view raw_token(simdjson::ondemand::value& v, json_session&) { return v.raw_json_token(); }
-inline std::string_view raw_token(simdjson::ondemand::document& d, json_session& s) {
+inline std::string_view json_raw_token(simdjson::ondemand::value& v, json_session&) { return v.raw_json_token(); }
+inline std::string_view json_raw_token(simdjson::ondemand::document& d, json_session& s) {
     std::string_view t;
     s.check(d.raw_json_token().get(t));
     return t;
@@ -2910,7 +2910,7 @@ json_value read_json_value(V& v, json_session& s) {
             return json_value(b);
         }
         case simdjson::ondemand::json_type::number: {
-            auto tok = trim_json_space(raw_token(v, s));
+            auto tok = trim_json_space(json_raw_token(v, s));
             if (!is_json_number(tok)) s.fail("invalid number");
             return detail_json_value_access::trusted_number(tok);
         }
@@ -2976,7 +2976,7 @@ auto parse_json_text(std::string_view text, std::string_view what, Read&& read) 
             s.expect_end_after_container();
             return result;
         }
-        s.expect_single_token(raw_token(doc, s));
+        s.expect_single_token(json_raw_token(doc, s));
         return read(doc, s);
     } catch (const codec_failure& f) {
         throw_codec_failure(f, what, errc::bad_input);
@@ -3081,26 +3081,26 @@ private:
 namespace stowage::detail {
 
 template <class T>
-struct is_optional : std::false_type {};
+struct is_std_optional : std::false_type {};
 template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
+struct is_std_optional<std::optional<T>> : std::true_type {};
 
 template <class T>
-struct is_vector : std::false_type {};
+struct is_std_vector : std::false_type {};
 template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
+struct is_std_vector<std::vector<T, A>> : std::true_type {};
 
 template <class T>
-struct is_string_map : std::false_type {};
+struct is_std_string_map : std::false_type {};
 template <class V, class C, class A>
-struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+struct is_std_string_map<std::map<std::string, V, C, A>> : std::true_type {};
 
 template <class T>
-concept char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
+concept codec_char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
                     std::same_as<T, char16_t> || std::same_as<T, char32_t>;
 
 template <class T>
-concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !char_type<T> && sizeof(T) <= 8;
+concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !codec_char_type<T> && sizeof(T) <= 8;
 
 template <class T>
 concept codec_floating = std::same_as<T, float> || std::same_as<T, double>;
@@ -3114,11 +3114,11 @@ consteval bool is_codable() {
                   described_enum<T> || std::same_as<T, json_value> || std::same_as<T, json_document> ||
                   described<T>)
         return true;
-    else if constexpr (is_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
-        return !is_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
-    else if constexpr (is_vector<T>::value)
+    else if constexpr (is_std_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
+        return !is_std_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
+    else if constexpr (is_std_vector<T>::value)
         return is_codable<typename T::value_type>();
-    else if constexpr (is_string_map<T>::value)
+    else if constexpr (is_std_string_map<T>::value)
         return is_codable<typename T::mapped_type>();
     else
         return false;
@@ -3128,7 +3128,7 @@ template <class T>
 concept codable = is_codable<T>();
 
 template <class T>
-inline constexpr bool dependent_false = false;
+inline constexpr bool codec_dependent_false = false;
 
 // The name of a type as error messages print it.
 template <class T>
@@ -3138,8 +3138,8 @@ std::string_view codec_type_name() {
     else if constexpr (codec_floating<T>) return "number";
     else if constexpr (std::same_as<T, std::string>) return "string";
     else if constexpr (described_enum<T>) return "enum name (string)";
-    else if constexpr (is_vector<T>::value) return "array";
-    else if constexpr (is_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
+    else if constexpr (is_std_vector<T>::value) return "array";
+    else if constexpr (is_std_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
     else return "value";
 }
 
@@ -3151,15 +3151,15 @@ namespace detail {
 
 inline constexpr std::uint8_t binary_format_version = 1;
 
-enum class wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
 template <class T>
-constexpr wire wire_type_of() {
-    if constexpr (is_optional<T>::value) return wire_type_of<typename T::value_type>();
-    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return wire::varint;
-    else if constexpr (std::same_as<T, double>) return wire::fixed64;
-    else if constexpr (std::same_as<T, float>) return wire::fixed32;
-    else return wire::length_delimited;
+constexpr binary_wire wire_type_of() {
+    if constexpr (is_std_optional<T>::value) return wire_type_of<typename T::value_type>();
+    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return binary_wire::varint;
+    else if constexpr (std::same_as<T, double>) return binary_wire::fixed64;
+    else if constexpr (std::same_as<T, float>) return binary_wire::fixed32;
+    else return binary_wire::length_delimited;
 }
 
 // value(T) is already "length, bytes" for these, so a field needs no wrapper.
@@ -3171,9 +3171,9 @@ constexpr bool self_delimited() {
 // ---------------------------------------------------------------------------
 // Writer
 // ---------------------------------------------------------------------------
-inline void put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
+inline void binary_put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
 
-inline void put_varint(bytes& out, std::uint64_t v) {
+inline void binary_put_varint(bytes& out, std::uint64_t v) {
     std::byte buf[10];
     std::size_t n = 0;
     while (v >= 0x80) {
@@ -3185,14 +3185,14 @@ inline void put_varint(bytes& out, std::uint64_t v) {
 }
 
 template <class U>
-inline void put_fixed(bytes& out, U v) {
+inline void binary_put_fixed(bytes& out, U v) {
     std::byte buf[sizeof(U)];
     for (std::size_t i = 0; i < sizeof(U); ++i) buf[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
     out.insert(out.end(), buf, buf + sizeof(U));
 }
 
-inline void put_string(bytes& out, std::string_view s) {
-    put_varint(out, s.size());
+inline void binary_put_string(bytes& out, std::string_view s) {
+    binary_put_varint(out, s.size());
     append(out, as_bytes(s));
 }
 
@@ -3200,7 +3200,7 @@ inline void put_string(bytes& out, std::string_view s) {
 // up front: one byte is reserved (enough below 128 bytes) and the body is
 // shifted in the rare case the length needs more.
 template <class Body>
-void put_length_delimited(bytes& out, Body&& body) {
+void binary_put_length_delimited(bytes& out, Body&& body) {
     const std::size_t mark = out.size();
     out.push_back(std::byte{0});
     body();
@@ -3210,7 +3210,7 @@ void put_length_delimited(bytes& out, Body&& body) {
         return;
     }
     bytes prefix;
-    put_varint(prefix, len);
+    binary_put_varint(prefix, len);
     out.insert(out.begin() + static_cast<std::ptrdiff_t>(mark) + 1, prefix.size() - 1, std::byte{0});
     std::memcpy(out.data() + mark, prefix.data(), prefix.size());
 }
@@ -3220,26 +3220,26 @@ void write_binary(bytes& out, const T& v);
 
 inline void write_binary_json(bytes& out, const json_value& v) {
     switch (v.type()) {
-        case json_value::kind::null: put_byte(out, 0); return;
-        case json_value::kind::boolean: put_byte(out, v.as_bool() ? 2 : 1); return;
+        case json_value::kind::null: binary_put_byte(out, 0); return;
+        case json_value::kind::boolean: binary_put_byte(out, v.as_bool() ? 2 : 1); return;
         case json_value::kind::number:
-            put_byte(out, 3);
-            put_string(out, v.number_text());
+            binary_put_byte(out, 3);
+            binary_put_string(out, v.number_text());
             return;
         case json_value::kind::string:
-            put_byte(out, 4);
-            put_string(out, v.as_string());
+            binary_put_byte(out, 4);
+            binary_put_string(out, v.as_string());
             return;
         case json_value::kind::array:
-            put_byte(out, 5);
-            put_varint(out, v.as_array().size());
+            binary_put_byte(out, 5);
+            binary_put_varint(out, v.as_array().size());
             for (const auto& e : v.as_array()) write_binary_json(out, e);
             return;
         case json_value::kind::object:
-            put_byte(out, 6);
-            put_varint(out, v.as_object().size());
+            binary_put_byte(out, 6);
+            binary_put_varint(out, v.as_object().size());
             for (const auto& [k, e] : v.as_object()) {
-                put_string(out, k);
+                binary_put_string(out, k);
                 write_binary_json(out, e);
             }
             return;
@@ -3253,18 +3253,18 @@ void write_binary_fields(bytes& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                using Inner = typename std::conditional_t<is_optional<M>::value, M, std::optional<M>>::value_type;
+                using Inner = typename std::conditional_t<is_std_optional<M>::value, M, std::optional<M>>::value_type;
                 const Inner* inner;
-                if constexpr (is_optional<M>::value) {
+                if constexpr (is_std_optional<M>::value) {
                     if (!m) return;
                     inner = &*m;
                 } else {
                     inner = &m;
                 }
-                put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
+                binary_put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
                 try {
-                    if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>())
-                        put_length_delimited(out, [&] { write_binary(out, *inner); });
+                    if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>())
+                        binary_put_length_delimited(out, [&] { write_binary(out, *inner); });
                     else
                         write_binary(out, *inner);
                 } catch (codec_failure& fail) {
@@ -3281,34 +3281,34 @@ template <class T>
 void write_binary(bytes& out, const T& v) {
     static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
     if constexpr (std::same_as<T, bool>) {
-        put_byte(out, v ? 1 : 0);
+        binary_put_byte(out, v ? 1 : 0);
     } else if constexpr (codec_integer<T>) {
         if constexpr (std::is_signed_v<T>) {
             const auto x = static_cast<std::int64_t>(v);
-            put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+            binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
         } else {
-            put_varint(out, v);
+            binary_put_varint(out, v);
         }
     } else if constexpr (std::same_as<T, double>) {
-        put_fixed(out, std::bit_cast<std::uint64_t>(v));
+        binary_put_fixed(out, std::bit_cast<std::uint64_t>(v));
     } else if constexpr (std::same_as<T, float>) {
-        put_fixed(out, std::bit_cast<std::uint32_t>(v));
+        binary_put_fixed(out, std::bit_cast<std::uint32_t>(v));
     } else if constexpr (std::same_as<T, std::string>) {
-        put_string(out, v);
+        binary_put_string(out, v);
     } else if constexpr (described_enum<T>) {
         for (const auto& e : enum_values_v<T>) {
             if (e.value == v) {
-                put_string(out, e.name);
+                binary_put_string(out, e.name);
                 return;
             }
         }
         throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
                             std::string(enum_type_name_v<T>)};
-    } else if constexpr (is_optional<T>::value) {
-        put_byte(out, v ? 1 : 0);
+    } else if constexpr (is_std_optional<T>::value) {
+        binary_put_byte(out, v ? 1 : 0);
         if (v) write_binary(out, *v);
-    } else if constexpr (is_vector<T>::value) {
-        put_varint(out, v.size());
+    } else if constexpr (is_std_vector<T>::value) {
+        binary_put_varint(out, v.size());
         std::size_t i = 0;
         for (const auto& e : v) {
             try {
@@ -3319,10 +3319,10 @@ void write_binary(bytes& out, const T& v) {
             }
             ++i;
         }
-    } else if constexpr (is_string_map<T>::value) {
-        put_varint(out, v.size());
+    } else if constexpr (is_std_string_map<T>::value) {
+        binary_put_varint(out, v.size());
         for (const auto& [k, e] : v) {
-            put_string(out, k);
+            binary_put_string(out, k);
             try {
                 write_binary(out, e);
             } catch (codec_failure& f) {
@@ -3333,13 +3333,13 @@ void write_binary(bytes& out, const T& v) {
     } else if constexpr (std::same_as<T, json_value>) {
         write_binary_json(out, v);
     } else if constexpr (std::same_as<T, json_document>) {
-        put_varint(out, v.size());
+        binary_put_varint(out, v.size());
         for (const auto& [k, e] : v) {
-            put_string(out, k);
+            binary_put_string(out, k);
             write_binary_json(out, e);
         }
     } else if constexpr (described<T>) {
-        put_length_delimited(out, [&] { write_binary_fields(out, v); });
+        binary_put_length_delimited(out, [&] { write_binary_fields(out, v); });
     }
 }
 
@@ -3427,14 +3427,14 @@ public:
         return r;
     }
 
-    void skip(wire w) {
+    void skip(binary_wire w) {
         switch (w) {
-            case wire::varint: (void)varint(); return;
-            case wire::fixed64: (void)fixed<std::uint64_t>(); return;
-            case wire::fixed32: (void)fixed<std::uint32_t>(); return;
-            case wire::length_delimited: (void)sub(count()); return;
+            case binary_wire::varint: (void)varint(); return;
+            case binary_wire::fixed64: (void)fixed<std::uint64_t>(); return;
+            case binary_wire::fixed32: (void)fixed<std::uint32_t>(); return;
+            case binary_wire::length_delimited: (void)sub(count()); return;
         }
-        fail("unknown wire type");
+        fail("unknown binary_wire type");
     }
 
 private:
@@ -3505,9 +3505,9 @@ void read_binary_fields(binary_reader& r, T& out) {
     const auto& fs = fields<T>();
     while (!r.at_end()) {
         const std::uint64_t key = r.varint();
-        const auto w = static_cast<wire>(key & 7);
-        if (w != wire::varint && w != wire::fixed64 && w != wire::fixed32 && w != wire::length_delimited)
-            r.fail("unknown wire type " + std::to_string(key & 7));
+        const auto w = static_cast<binary_wire>(key & 7);
+        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
+            r.fail("unknown binary_wire type " + std::to_string(key & 7));
         const std::uint64_t number = key >> 3;
         if (number == 0) r.fail("field number 0");
         if (number > n) {  // a field from a newer version of the struct
@@ -3522,11 +3522,11 @@ void read_binary_fields(binary_reader& r, T& out) {
                 try {
                     if (seen[i]) r.fail("field repeated");
                     if (w != wire_type_of<M>())
-                        r.fail("wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
+                        r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
                                std::to_string(static_cast<int>(wire_type_of<M>())));
                     auto read_inner = [&](auto& target) {
                         using Inner = std::remove_cvref_t<decltype(target)>;
-                        if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>()) {
+                        if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>()) {
                             binary_reader body = r.sub(r.count());
                             read_binary(body, target);
                             if (!body.at_end()) body.fail("unexpected bytes after the value");
@@ -3534,7 +3534,7 @@ void read_binary_fields(binary_reader& r, T& out) {
                             read_binary(r, target);
                         }
                     };
-                    if constexpr (is_optional<M>::value) read_inner(m.emplace());
+                    if constexpr (is_std_optional<M>::value) read_inner(m.emplace());
                     else read_inner(m);
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -3550,7 +3550,7 @@ void read_binary_fields(binary_reader& r, T& out) {
         auto one = [&](const auto& fd, std::size_t i) {
             if (seen[i]) return;
             auto& m = out.*(fd.pointer);
-            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
                 m.reset();
             } else {
                 throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
@@ -3589,12 +3589,12 @@ void read_binary(binary_reader& r, T& out) {
         auto e = enum_from_name<T>(name);
         if (!e) r.fail("\"" + std::string(name.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
         out = *e;
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         const std::uint8_t present = r.byte();
         if (present > 1) r.fail("optional marker is " + std::to_string(present));
         if (present) read_binary(r, out.emplace());
         else out.reset();
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (is_std_vector<T>::value) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
@@ -3613,7 +3613,7 @@ void read_binary(binary_reader& r, T& out) {
                 throw;
             }
         }
-    } else if constexpr (is_string_map<T>::value) {
+    } else if constexpr (is_std_string_map<T>::value) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
@@ -3668,7 +3668,7 @@ struct binary_codec {
     void encode(const T& v, bytes& out) const {
         const std::size_t old = out.size();
         try {
-            detail::put_byte(out, detail::binary_format_version);
+            detail::binary_put_byte(out, detail::binary_format_version);
             if constexpr (described<T>) detail::write_binary_fields(out, v);
             else detail::write_binary(out, v);
         } catch (detail::codec_failure& f) {
@@ -3811,20 +3811,20 @@ void write_json(Out& out, const T& v);
 
 template <class Out, class T>
 void write_json_struct(Out& out, const T& v) {
-    append_char(out, '{');
+    json_append_char(out, '{');
     bool first = true;
     std::apply(
         [&](const auto&... fd) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                if constexpr (is_optional<M>::value)
+                if constexpr (is_std_optional<M>::value)
                     if (!m) return;
-                if (!first) append_char(out, ',');
+                if (!first) json_append_char(out, ',');
                 first = false;
-                append_char(out, '"');
-                append_text(out, f.name);
-                append_text(out, "\":");
+                json_append_char(out, '"');
+                json_append_text(out, f.name);
+                json_append_text(out, "\":");
                 try {
                     write_json(out, m);
                 } catch (codec_failure& fail) {
@@ -3835,14 +3835,14 @@ void write_json_struct(Out& out, const T& v) {
             (one(fd), ...);
         },
         fields<T>());
-    append_char(out, '}');
+    json_append_char(out, '}');
 }
 
 template <class Out, class T>
 void write_json(Out& out, const T& v) {
     static_assert(codable<T>, "json_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
     if constexpr (std::same_as<T, bool>) {
-        append_text(out, v ? "true" : "false");
+        json_append_text(out, v ? "true" : "false");
     } else if constexpr (codec_integer<T>) {
         append_integer(out, v);
     } else if constexpr (codec_floating<T>) {
@@ -3852,22 +3852,22 @@ void write_json(Out& out, const T& v) {
     } else if constexpr (described_enum<T>) {
         for (const auto& e : enum_values_v<T>) {
             if (e.value == v) {
-                append_char(out, '"');
-                append_text(out, e.name);  // an identifier: nothing to escape
-                append_char(out, '"');
+                json_append_char(out, '"');
+                json_append_text(out, e.name);  // an identifier: nothing to escape
+                json_append_char(out, '"');
                 return;
             }
         }
         throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
                            std::string(enum_type_name_v<T>)};
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         if (v) write_json(out, *v);
-        else append_text(out, "null");
-    } else if constexpr (is_vector<T>::value) {
-        append_char(out, '[');
+        else json_append_text(out, "null");
+    } else if constexpr (is_std_vector<T>::value) {
+        json_append_char(out, '[');
         std::size_t i = 0;
         for (const auto& e : v) {
-            if (i) append_char(out, ',');
+            if (i) json_append_char(out, ',');
             try {
                 write_json(out, static_cast<const typename T::value_type&>(e));
             } catch (codec_failure& f) {
@@ -3876,23 +3876,23 @@ void write_json(Out& out, const T& v) {
             }
             ++i;
         }
-        append_char(out, ']');
-    } else if constexpr (is_string_map<T>::value) {
-        append_char(out, '{');
+        json_append_char(out, ']');
+    } else if constexpr (is_std_string_map<T>::value) {
+        json_append_char(out, '{');
         bool first = true;
         for (const auto& [k, e] : v) {
-            if (!first) append_char(out, ',');
+            if (!first) json_append_char(out, ',');
             first = false;
             try {
                 append_json_string(out, k);
-                append_char(out, ':');
+                json_append_char(out, ':');
                 write_json(out, e);
             } catch (codec_failure& f) {
                 prepend_key(f, k);
                 throw;
             }
         }
-        append_char(out, '}');
+        json_append_char(out, '}');
     } else if constexpr (std::same_as<T, json_value> || std::same_as<T, json_document>) {
         v.write(out);
     } else if constexpr (described<T>) {
@@ -3932,7 +3932,7 @@ void skip_json_value(V& v, json_session& s) {
             return;
         }
         case json_type::number:
-            if (!is_json_number(trim_json_space(raw_token(v, s)))) s.fail("invalid number");
+            if (!is_json_number(trim_json_space(json_raw_token(v, s)))) s.fail("invalid number");
             return;
         case json_type::string: {
             std::string_view sv;
@@ -3984,7 +3984,7 @@ void read_json(V& v, json_session& s, T& out);
 template <class V, class I>
 void read_json_integer(V& v, json_session& s, I& out) {
     expect_json_kind(v, s, json_type::number, "integer");
-    const std::string_view token = trim_json_space(raw_token(v, s));
+    const std::string_view token = trim_json_space(json_raw_token(v, s));
     using lim = std::numeric_limits<I>;
     auto out_of_range = [&] {
         s.fail("expected an integer from " + std::to_string(lim::min()) + " to " + std::to_string(lim::max()) +
@@ -4045,7 +4045,7 @@ void read_json_struct(V& v, json_session& s, T& out) {
         auto one = [&](const auto& fd, std::size_t i) {
             if (seen[i]) return;
             auto& m = out.*(fd.pointer);
-            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
                 m.reset();
             } else {
                 throw codec_failure{"missing required field", "." + std::string(fd.name)};
@@ -4065,14 +4065,14 @@ void read_json(V& v, json_session& s, T& out) {
         read_json_integer(v, s, out);
     } else if constexpr (std::same_as<T, double>) {
         expect_json_kind(v, s, json_type::number, "number");
-        const std::string_view token = trim_json_space(raw_token(v, s));
+        const std::string_view token = trim_json_space(json_raw_token(v, s));
         if (v.get_double().get(out) != simdjson::SUCCESS)
             s.fail("expected a number that fits a double, found " + std::string(token.substr(0, 40)));
     } else if constexpr (std::same_as<T, float>) {
         // Parsed from the text directly: going through double could round
         // twice and miss the float that was written.
         expect_json_kind(v, s, json_type::number, "number");
-        const std::string_view token = trim_json_space(raw_token(v, s));
+        const std::string_view token = trim_json_space(json_raw_token(v, s));
         auto r = std::from_chars(token.data(), token.data() + token.size(), out);
         if (!is_json_number(token) || r.ec != std::errc{} || r.ptr != token.data() + token.size())
             s.fail("expected a number that fits a float, found " + std::string(token.substr(0, 40)));
@@ -4088,7 +4088,7 @@ void read_json(V& v, json_session& s, T& out) {
         auto e = enum_from_name<T>(sv);
         if (!e) s.fail("\"" + std::string(sv.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
         out = *e;
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         if (json_kind(v, s) == json_type::null) {
             bool is = false;
             s.check(v.is_null().get(is));
@@ -4097,7 +4097,7 @@ void read_json(V& v, json_session& s, T& out) {
         } else {
             read_json(v, s, out.emplace());
         }
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (is_std_vector<T>::value) {
         expect_json_kind(v, s, json_type::array, "array");
         json_session::nesting guard(s);
         simdjson::ondemand::array a;
@@ -4121,7 +4121,7 @@ void read_json(V& v, json_session& s, T& out) {
             }
             ++i;
         }
-    } else if constexpr (is_string_map<T>::value) {
+    } else if constexpr (is_std_string_map<T>::value) {
         expect_json_kind(v, s, json_type::object, "object");
         json_session::nesting guard(s);
         simdjson::ondemand::object o;
@@ -4302,7 +4302,7 @@ inline std::unique_ptr<inflate_stream>& cached_inflater() {
 }
 
 template <std::size_t N>
-struct fixed_string {
+struct gzip_name_chars {
     std::array<char, N> chars{};
     constexpr std::string_view view() const noexcept { return {chars.data(), N}; }
 };
@@ -4312,7 +4312,7 @@ struct gzip_name {
     static constexpr std::string_view prefix = "gzip+";
     static constexpr std::string_view inner = Inner::name;
     static constexpr auto storage = [] {
-        fixed_string<prefix.size() + inner.size()> s;
+        gzip_name_chars<prefix.size() + inner.size()> s;
         std::size_t i = 0;
         for (char c : prefix) s.chars[i++] = c;
         for (char c : inner) s.chars[i++] = c;
@@ -7197,7 +7197,8 @@ static_assert(byte_chunker<whole>);
 //
 // A blob's id is the digest of its whole content, whatever the chunking.
 // Content is stored as chunks (a blob is one chunk with `whole`), each at
-// "cas/chunks/<first two hex>/<chunk digest hex>" — sharded as git does —
+// "cas/<hasher>/<first two hex>/<chunk digest hex>" (e.g. cas/sha256/ab/ab12…)
+// — sharded as git does —
 // written straight to the storage (outside the log: a chunk is immutable and
 // verified by its name) and synced before anything refers to it. What
 // refers to chunks goes through the database, so it is atomic with the
@@ -7492,7 +7493,7 @@ public:
                 raw_.remove(key, durability::none);
                 continue;
             }
-            if (!key.starts_with("cas/chunks/")) continue;
+            if (!key.starts_with(chunk_prefix())) continue;
             std::string_view hex = std::string_view(key).substr(key.rfind('/') + 1);
             if (live.count(hex)) continue;
             report.bytes_freed += raw_.size(key).value_or(0);
@@ -7506,7 +7507,7 @@ public:
     // Re-hashes every chunk and every blob; returns what is damaged.
     verify_report verify(const cas_progress& progress = {}) const {
         verify_report report;
-        auto chunk_keys = raw_.list("cas/chunks/");
+        auto chunk_keys = raw_.list(chunk_prefix());
         auto listing = manifests_.list();
         std::uint64_t done = 0, total = chunk_keys.size() + listing.size();
         for (const auto& key : chunk_keys) {
@@ -7542,15 +7543,17 @@ public:
             };
             s.logical_bytes += num("size") * std::max<std::uint64_t>(1, num("puts"));
         }
-        for (const auto& key : raw_.list("cas/chunks/")) {
+        for (const auto& key : raw_.list(chunk_prefix())) {
             ++s.chunks;
             s.physical_bytes += raw_.size(key).value_or(0);
         }
         return s;
     }
 
+    // "cas/<hasher>/<first two hex>/<hex>"
+    static std::string chunk_prefix() { return "cas/" + std::string(Hasher::name) + "/"; }
     static std::string chunk_key(std::string_view hex) {
-        return "cas/chunks/" + std::string(hex.substr(0, 2)) + "/" + std::string(hex);
+        return chunk_prefix() + std::string(hex.substr(0, 2)) + "/" + std::string(hex);
     }
 
 private:

@@ -100,6 +100,15 @@ public:
         return found;
     }
 
+    // Removes and returns the first word when it is not an option (for
+    // commands with subcommands: `stowage cas put ...`).
+    std::optional<std::string> subcommand() {
+        if (words_.empty() || words_.front().starts_with("-")) return std::nullopt;
+        std::string w = std::move(words_.front());
+        words_.erase(words_.begin());
+        return w;
+    }
+
     // The positional words, in order, between min and max of them.
     std::vector<std::string> positionals(std::size_t min = 0,
                                          std::size_t max = std::numeric_limits<std::size_t>::max()) {

@@ -118,6 +118,24 @@ inline int verify(arguments& args) {
         }
     }
     for (const auto& key : fs.list("")) {
+        // Content-addressed chunks: the name is the digest of the content.
+        if (key.starts_with("cas/") && key.rfind('/') > 4) {
+            std::string_view hasher_name = std::string_view(key).substr(4, key.find('/', 4) - 4);
+            if (hasher_name == "tmp") continue;
+            ++records;
+            auto data = fs.read(key);
+            if (!data) {
+                --records;
+                continue;
+            }
+            bytes_read += data->size();
+            auto digest = digest_by_name(hasher_name, *data);
+            if (!digest || to_hex(*digest) != key.substr(key.rfind('/') + 1)) {
+                ++damaged;
+                std::cout << key << '\t' << key << ": chunk content does not match its digest\n";
+            }
+            continue;
+        }
         auto slash = key.find('/');
         if (slash == std::string::npos || !is_record_key(key.substr(0, slash), key)) continue;
         collections.insert(key.substr(0, slash));
@@ -161,7 +179,8 @@ inline constexpr command ls_command{
 inline constexpr command rm_command{"rm", "DIR COLLECTION ID", "remove a document", "", store_detail::rm};
 inline constexpr command verify_command{
     "verify", "DIR", "check every record's digest",
-    "Checks every record's digest and every write-ahead-log record's checksum. Prints each\n"
+    "Checks every record's digest, every CAS chunk's content and every write-ahead-log\n"
+    "record's checksum. Prints each\n"
     "damaged record as \"<key>\\t<problem>\" (log damage as \"<segment>@<offset>\\t<problem>\")\n"
     "and exits 1 if any; otherwise prints a summary and exits 0. Opens DIR read-only, so it\n"
     "can run while another process writes.",

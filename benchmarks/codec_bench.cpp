@@ -48,7 +48,7 @@ STOWAGE_DESCRIBE(item, id, kind, at_ms, duration_ms, caption, labels)
 struct session {
     std::string id;
     std::string name;
-    std::string description;
+    std::string type_description;
     status state = status::draft;
     std::int64_t start_time = 0;
     std::optional<std::int64_t> end_time;
@@ -58,7 +58,7 @@ struct session {
     location where;
     std::vector<item> items;
 };
-STOWAGE_DESCRIBE(session, id, name, description, state, start_time, end_time, tags, topic_ids, metadata, where, items)
+STOWAGE_DESCRIBE(session, id, name, type_description, state, start_time, end_time, tags, topic_ids, metadata, where, items)
 
 std::string uuid(std::mt19937_64& rng) {
     static const char hex[] = "0123456789abcdef";
@@ -86,7 +86,7 @@ session make_session(std::uint64_t seed) {
     session s;
     s.id = uuid(rng);
     s.name = words(rng, 4);
-    s.description = words(rng, 30);
+    s.type_description = words(rng, 30);
     s.state = static_cast<status>(rng() % 5);
     s.start_time = 1700000000000 + static_cast<std::int64_t>(rng() % 100000000);
     s.end_time = s.start_time + 3600000;

@@ -183,13 +183,13 @@ struct random_values {
         else if constexpr (d::codec_floating<T>) v = floating<T>();
         else if constexpr (std::is_same_v<T, std::string>) v = raw_strings && coin() ? raw_bytes() : text();
         else if constexpr (stowage::described_enum<T>) v = stowage::enum_values_v<T>[below(stowage::enum_values_v<T>.size())].value;
-        else if constexpr (d::is_optional<T>::value) {
+        else if constexpr (d::is_std_optional<T>::value) {
             if (coin()) v = make<typename T::value_type>(depth + 1);
             else v.reset();
-        } else if constexpr (d::is_vector<T>::value) {
+        } else if constexpr (d::is_std_vector<T>::value) {
             v.clear();
             for (auto n = below(depth > 2 ? 2 : 5); n > 0; --n) v.push_back(make<typename T::value_type>(depth + 1));
-        } else if constexpr (d::is_string_map<T>::value) {
+        } else if constexpr (d::is_std_string_map<T>::value) {
             v.clear();
             for (auto n = below(4); n > 0; --n) v[text()] = make<typename T::mapped_type>(depth + 1);
         } else if constexpr (std::is_same_v<T, stowage::json_value>) {
@@ -200,7 +200,7 @@ struct random_values {
         } else if constexpr (stowage::described<T>) {
             stowage::for_each_field(v, [&](std::string_view, auto& m) { fill(m, depth + 1); });
         } else {
-            static_assert(d::dependent_false<T>);
+            static_assert(d::codec_dependent_false<T>);
         }
     }
 };
@@ -389,7 +389,7 @@ BOOST_AUTO_TEST_CASE(an_older_writer_newer_reader_gets_empty_optionals) {
     BOOST_TEST((decode_error<v2::record_required>(encode(v1::record{"x", 1}), &what) == errc::corrupt));
     BOOST_TEST(contains(what, "record_required.owner: missing required field"), what);
     BOOST_TEST((decode_error<v2::record_retyped>(encode(v1::record{"x", 1}), &what) == errc::corrupt));
-    BOOST_TEST(contains(what, "record_retyped.n: wire type 0, expected 2"), what);
+    BOOST_TEST(contains(what, "record_retyped.n: binary_wire type 0, expected 2"), what);
 }
 
 BOOST_AUTO_TEST_CASE(is_more_compact_than_json) {
@@ -424,7 +424,7 @@ BOOST_AUTO_TEST_CASE(malformed_records_are_corrupt) {
         {"01 0a 02 6869 10 8000", "non-minimal varint"},
         {"01 0a 02 6869 10 02 10 04", "field repeated"},
         {"01 0a 02 6869 10 02 00 00", "field number 0"},
-        {"01 0a 02 6869 10 02 0b", "unknown wire type 3"},
+        {"01 0a 02 6869 10 02 0b", "unknown binary_wire type 3"},
         {"01 0a 02 6869 10 02 50 ff", "unknown field truncated"},
         {"01 0a 02 6869", "required field missing"},
         {"01 0a 02 6869 10", "truncated varint"},
@@ -466,11 +466,11 @@ BOOST_AUTO_TEST_CASE(recursive_types_are_depth_limited) {
     bytes body = hex("08 00");  // fields of the innermost node: v = 0
     for (int i = 0; i < 2000; ++i) {
         bytes vec;  // value(vector<node>): count 1, value(node)
-        detail::put_varint(vec, 1);
-        detail::put_varint(vec, body.size());
+        detail::binary_put_varint(vec, 1);
+        detail::binary_put_varint(vec, body.size());
         append(vec, body);
         bytes fields = hex("08 00 12");
-        detail::put_varint(fields, vec.size());
+        detail::binary_put_varint(fields, vec.size());
         append(fields, vec);
         body = std::move(fields);
     }
@@ -489,7 +489,7 @@ BOOST_AUTO_TEST_CASE(errors_name_the_path) {
     b[b.size() - 2] = std::byte{0x23};                              // now of the unknown wire type 3
     std::string what;
     BOOST_TEST((decode_error<t::wrapper>(b, &what) == errc::corrupt));
-    BOOST_TEST(contains(what, "wrapper.hs[2]: unknown wire type 3"), what);
+    BOOST_TEST(contains(what, "wrapper.hs[2]: unknown binary_wire type 3"), what);
     BOOST_TEST(contains(what, "(at byte"), what);
 }
 

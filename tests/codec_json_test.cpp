@@ -211,13 +211,13 @@ struct random_values {
         else if constexpr (d::codec_floating<T>) v = floating<T>();
         else if constexpr (std::is_same_v<T, std::string>) v = text();
         else if constexpr (stowage::described_enum<T>) v = stowage::enum_values_v<T>[below(stowage::enum_values_v<T>.size())].value;
-        else if constexpr (d::is_optional<T>::value) {
+        else if constexpr (d::is_std_optional<T>::value) {
             if (coin()) v = make<typename T::value_type>(depth + 1);
             else v.reset();
-        } else if constexpr (d::is_vector<T>::value) {
+        } else if constexpr (d::is_std_vector<T>::value) {
             v.clear();
             for (auto n = below(depth > 2 ? 2 : 5); n > 0; --n) v.push_back(make<typename T::value_type>(depth + 1));
-        } else if constexpr (d::is_string_map<T>::value) {
+        } else if constexpr (d::is_std_string_map<T>::value) {
             v.clear();
             for (auto n = below(4); n > 0; --n) v[text()] = make<typename T::mapped_type>(depth + 1);
         } else if constexpr (std::is_same_v<T, stowage::json_value>) {
@@ -228,7 +228,7 @@ struct random_values {
         } else if constexpr (stowage::described<T>) {
             stowage::for_each_field(v, [&](std::string_view, auto& m) { fill(m, depth + 1); });
         } else {
-            static_assert(d::dependent_false<T>);
+            static_assert(d::codec_dependent_false<T>);
         }
     }
 };

@@ -74,24 +74,24 @@
 // Describes the non-static data members of a struct, in the order given (the
 // order JSON writes them and binary numbers them: append new fields at the
 // end). Place it at namespace scope, in the struct's namespace.
-#define STOWAGE_DESCRIBE(Type, ...)                                                         \
-    [[maybe_unused]] constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept { \
-        return ::stowage::detail::make_description<Type>(                                   \
-            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));  \
+#define STOWAGE_DESCRIBE(Type, ...)                                                                 \
+    [[maybe_unused]] constexpr auto stowage_describe(::stowage::detail::describe_tag<Type>) noexcept { \
+        return ::stowage::detail::make_description<Type>(                                           \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
 // The same, inside the class body (reaches private members).
-#define STOWAGE_DESCRIBE_MEMBERS(Type, ...)                                                        \
-    friend constexpr auto stowage_describe(::stowage::detail::type_tag<Type>) noexcept {          \
-        return ::stowage::detail::make_description<Type>(                                          \
-            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));         \
+#define STOWAGE_DESCRIBE_MEMBERS(Type, ...)                                                         \
+    friend constexpr auto stowage_describe(::stowage::detail::describe_tag<Type>) noexcept {        \
+        return ::stowage::detail::make_description<Type>(                                           \
+            #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
 // Describes an enumeration's values; codecs store them by name.
-#define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                           \
-    [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::type_tag<Enum>) noexcept { \
-        return ::stowage::detail::make_enum_description<Enum>(                                     \
-            #Enum, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_ENUMERATOR, Enum, __VA_ARGS__));    \
+#define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                            \
+    [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::describe_tag<Enum>) noexcept { \
+        return ::stowage::detail::make_enum_description<Enum>(                                      \
+            #Enum, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_ENUMERATOR, Enum, __VA_ARGS__));     \
     }
 
 namespace stowage {
@@ -118,12 +118,12 @@ struct enum_entry {
 namespace detail {
 
 template <class T>
-struct type_tag {
+struct describe_tag {
     using type = T;
 };
 
 template <class T, class Fields>
-struct description {
+struct type_description {
     std::string_view name;
     Fields fields;
 };
@@ -141,7 +141,7 @@ constexpr field<C, M> make_field(std::string_view name, M C::*pointer) noexcept 
 }
 
 template <class F>
-constexpr F with_index(F f, std::size_t i) noexcept {
+constexpr F describe_with_index(F f, std::size_t i) noexcept {
     f.index = i;
     return f;
 }
@@ -156,7 +156,7 @@ constexpr auto make_description_indexed(std::string_view type_name, std::index_s
     for (std::size_t a = 0; a < names.size(); ++a)
         for (std::size_t b = a + 1; b < names.size(); ++b)
             if (names[a] == names[b]) throw "STOWAGE_DESCRIBE: a field is listed twice";
-    return description<T, std::tuple<Fs...>>{type_name, std::tuple<Fs...>{with_index(fs, Is)...}};
+    return type_description<T, std::tuple<Fs...>>{type_name, std::tuple<Fs...>{describe_with_index(fs, Is)...}};
 }
 
 template <class T, class... Fs>
@@ -178,14 +178,14 @@ void stowage_describe() = delete;
 void stowage_describe_enum() = delete;
 
 template <class T>
-concept has_description = requires { stowage_describe(type_tag<T>{}); };
+concept has_description = requires { stowage_describe(describe_tag<T>{}); };
 template <class E>
-concept has_enum_description = std::is_enum_v<E> && requires { stowage_describe_enum(type_tag<E>{}); };
+concept has_enum_description = std::is_enum_v<E> && requires { stowage_describe_enum(describe_tag<E>{}); };
 
 template <class T>
-inline constexpr auto description_v = stowage_describe(type_tag<T>{});
+inline constexpr auto type_description_v = stowage_describe(describe_tag<T>{});
 template <class E>
-inline constexpr auto enum_description_v = stowage_describe_enum(type_tag<E>{});
+inline constexpr auto enum_description_v = stowage_describe_enum(describe_tag<E>{});
 
 }  // namespace detail
 
@@ -198,20 +198,20 @@ concept described_enum = detail::has_enum_description<std::remove_cv_t<E>>;
 // The field list at compile time: a std::tuple of field<C, M>.
 template <described T>
 constexpr const auto& fields() noexcept {
-    return detail::description_v<std::remove_cv_t<T>>.fields;
+    return detail::type_description_v<std::remove_cv_t<T>>.fields;
 }
 
 template <described T>
 inline constexpr std::size_t field_count_v =
-    std::tuple_size_v<std::remove_cvref_t<decltype(detail::description_v<std::remove_cv_t<T>>.fields)>>;
+    std::tuple_size_v<std::remove_cvref_t<decltype(detail::type_description_v<std::remove_cv_t<T>>.fields)>>;
 
 template <described T>
-inline constexpr std::string_view type_name_v = detail::description_v<std::remove_cv_t<T>>.name;
+inline constexpr std::string_view type_name_v = detail::type_description_v<std::remove_cv_t<T>>.name;
 
 template <described T>
 inline constexpr auto field_names_v = std::apply(
     [](const auto&... f) { return std::array<std::string_view, sizeof...(f)>{f.name...}; },
-    detail::description_v<std::remove_cv_t<T>>.fields);
+    detail::type_description_v<std::remove_cv_t<T>>.fields);
 
 // Calls f(name, member) for every described member of obj, in declaration
 // order; members are const when obj is.

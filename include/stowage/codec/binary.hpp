@@ -89,15 +89,15 @@ namespace detail {
 
 inline constexpr std::uint8_t binary_format_version = 1;
 
-enum class wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
 template <class T>
-constexpr wire wire_type_of() {
-    if constexpr (is_optional<T>::value) return wire_type_of<typename T::value_type>();
-    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return wire::varint;
-    else if constexpr (std::same_as<T, double>) return wire::fixed64;
-    else if constexpr (std::same_as<T, float>) return wire::fixed32;
-    else return wire::length_delimited;
+constexpr binary_wire wire_type_of() {
+    if constexpr (is_std_optional<T>::value) return wire_type_of<typename T::value_type>();
+    else if constexpr (std::same_as<T, bool> || codec_integer<T>) return binary_wire::varint;
+    else if constexpr (std::same_as<T, double>) return binary_wire::fixed64;
+    else if constexpr (std::same_as<T, float>) return binary_wire::fixed32;
+    else return binary_wire::length_delimited;
 }
 
 // value(T) is already "length, bytes" for these, so a field needs no wrapper.
@@ -109,9 +109,9 @@ constexpr bool self_delimited() {
 // ---------------------------------------------------------------------------
 // Writer
 // ---------------------------------------------------------------------------
-inline void put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
+inline void binary_put_byte(bytes& out, std::uint8_t b) { out.push_back(static_cast<std::byte>(b)); }
 
-inline void put_varint(bytes& out, std::uint64_t v) {
+inline void binary_put_varint(bytes& out, std::uint64_t v) {
     std::byte buf[10];
     std::size_t n = 0;
     while (v >= 0x80) {
@@ -123,14 +123,14 @@ inline void put_varint(bytes& out, std::uint64_t v) {
 }
 
 template <class U>
-inline void put_fixed(bytes& out, U v) {
+inline void binary_put_fixed(bytes& out, U v) {
     std::byte buf[sizeof(U)];
     for (std::size_t i = 0; i < sizeof(U); ++i) buf[i] = static_cast<std::byte>((v >> (8 * i)) & 0xFF);
     out.insert(out.end(), buf, buf + sizeof(U));
 }
 
-inline void put_string(bytes& out, std::string_view s) {
-    put_varint(out, s.size());
+inline void binary_put_string(bytes& out, std::string_view s) {
+    binary_put_varint(out, s.size());
     append(out, as_bytes(s));
 }
 
@@ -138,7 +138,7 @@ inline void put_string(bytes& out, std::string_view s) {
 // up front: one byte is reserved (enough below 128 bytes) and the body is
 // shifted in the rare case the length needs more.
 template <class Body>
-void put_length_delimited(bytes& out, Body&& body) {
+void binary_put_length_delimited(bytes& out, Body&& body) {
     const std::size_t mark = out.size();
     out.push_back(std::byte{0});
     body();
@@ -148,7 +148,7 @@ void put_length_delimited(bytes& out, Body&& body) {
         return;
     }
     bytes prefix;
-    put_varint(prefix, len);
+    binary_put_varint(prefix, len);
     out.insert(out.begin() + static_cast<std::ptrdiff_t>(mark) + 1, prefix.size() - 1, std::byte{0});
     std::memcpy(out.data() + mark, prefix.data(), prefix.size());
 }
@@ -158,26 +158,26 @@ void write_binary(bytes& out, const T& v);
 
 inline void write_binary_json(bytes& out, const json_value& v) {
     switch (v.type()) {
-        case json_value::kind::null: put_byte(out, 0); return;
-        case json_value::kind::boolean: put_byte(out, v.as_bool() ? 2 : 1); return;
+        case json_value::kind::null: binary_put_byte(out, 0); return;
+        case json_value::kind::boolean: binary_put_byte(out, v.as_bool() ? 2 : 1); return;
         case json_value::kind::number:
-            put_byte(out, 3);
-            put_string(out, v.number_text());
+            binary_put_byte(out, 3);
+            binary_put_string(out, v.number_text());
             return;
         case json_value::kind::string:
-            put_byte(out, 4);
-            put_string(out, v.as_string());
+            binary_put_byte(out, 4);
+            binary_put_string(out, v.as_string());
             return;
         case json_value::kind::array:
-            put_byte(out, 5);
-            put_varint(out, v.as_array().size());
+            binary_put_byte(out, 5);
+            binary_put_varint(out, v.as_array().size());
             for (const auto& e : v.as_array()) write_binary_json(out, e);
             return;
         case json_value::kind::object:
-            put_byte(out, 6);
-            put_varint(out, v.as_object().size());
+            binary_put_byte(out, 6);
+            binary_put_varint(out, v.as_object().size());
             for (const auto& [k, e] : v.as_object()) {
-                put_string(out, k);
+                binary_put_string(out, k);
                 write_binary_json(out, e);
             }
             return;
@@ -191,18 +191,18 @@ void write_binary_fields(bytes& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                using Inner = typename std::conditional_t<is_optional<M>::value, M, std::optional<M>>::value_type;
+                using Inner = typename std::conditional_t<is_std_optional<M>::value, M, std::optional<M>>::value_type;
                 const Inner* inner;
-                if constexpr (is_optional<M>::value) {
+                if constexpr (is_std_optional<M>::value) {
                     if (!m) return;
                     inner = &*m;
                 } else {
                     inner = &m;
                 }
-                put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
+                binary_put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(wire_type_of<Inner>()));
                 try {
-                    if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>())
-                        put_length_delimited(out, [&] { write_binary(out, *inner); });
+                    if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>())
+                        binary_put_length_delimited(out, [&] { write_binary(out, *inner); });
                     else
                         write_binary(out, *inner);
                 } catch (codec_failure& fail) {
@@ -219,34 +219,34 @@ template <class T>
 void write_binary(bytes& out, const T& v) {
     static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
     if constexpr (std::same_as<T, bool>) {
-        put_byte(out, v ? 1 : 0);
+        binary_put_byte(out, v ? 1 : 0);
     } else if constexpr (codec_integer<T>) {
         if constexpr (std::is_signed_v<T>) {
             const auto x = static_cast<std::int64_t>(v);
-            put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+            binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
         } else {
-            put_varint(out, v);
+            binary_put_varint(out, v);
         }
     } else if constexpr (std::same_as<T, double>) {
-        put_fixed(out, std::bit_cast<std::uint64_t>(v));
+        binary_put_fixed(out, std::bit_cast<std::uint64_t>(v));
     } else if constexpr (std::same_as<T, float>) {
-        put_fixed(out, std::bit_cast<std::uint32_t>(v));
+        binary_put_fixed(out, std::bit_cast<std::uint32_t>(v));
     } else if constexpr (std::same_as<T, std::string>) {
-        put_string(out, v);
+        binary_put_string(out, v);
     } else if constexpr (described_enum<T>) {
         for (const auto& e : enum_values_v<T>) {
             if (e.value == v) {
-                put_string(out, e.name);
+                binary_put_string(out, e.name);
                 return;
             }
         }
         throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
                             std::string(enum_type_name_v<T>)};
-    } else if constexpr (is_optional<T>::value) {
-        put_byte(out, v ? 1 : 0);
+    } else if constexpr (is_std_optional<T>::value) {
+        binary_put_byte(out, v ? 1 : 0);
         if (v) write_binary(out, *v);
-    } else if constexpr (is_vector<T>::value) {
-        put_varint(out, v.size());
+    } else if constexpr (is_std_vector<T>::value) {
+        binary_put_varint(out, v.size());
         std::size_t i = 0;
         for (const auto& e : v) {
             try {
@@ -257,10 +257,10 @@ void write_binary(bytes& out, const T& v) {
             }
             ++i;
         }
-    } else if constexpr (is_string_map<T>::value) {
-        put_varint(out, v.size());
+    } else if constexpr (is_std_string_map<T>::value) {
+        binary_put_varint(out, v.size());
         for (const auto& [k, e] : v) {
-            put_string(out, k);
+            binary_put_string(out, k);
             try {
                 write_binary(out, e);
             } catch (codec_failure& f) {
@@ -271,13 +271,13 @@ void write_binary(bytes& out, const T& v) {
     } else if constexpr (std::same_as<T, json_value>) {
         write_binary_json(out, v);
     } else if constexpr (std::same_as<T, json_document>) {
-        put_varint(out, v.size());
+        binary_put_varint(out, v.size());
         for (const auto& [k, e] : v) {
-            put_string(out, k);
+            binary_put_string(out, k);
             write_binary_json(out, e);
         }
     } else if constexpr (described<T>) {
-        put_length_delimited(out, [&] { write_binary_fields(out, v); });
+        binary_put_length_delimited(out, [&] { write_binary_fields(out, v); });
     }
 }
 
@@ -365,14 +365,14 @@ public:
         return r;
     }
 
-    void skip(wire w) {
+    void skip(binary_wire w) {
         switch (w) {
-            case wire::varint: (void)varint(); return;
-            case wire::fixed64: (void)fixed<std::uint64_t>(); return;
-            case wire::fixed32: (void)fixed<std::uint32_t>(); return;
-            case wire::length_delimited: (void)sub(count()); return;
+            case binary_wire::varint: (void)varint(); return;
+            case binary_wire::fixed64: (void)fixed<std::uint64_t>(); return;
+            case binary_wire::fixed32: (void)fixed<std::uint32_t>(); return;
+            case binary_wire::length_delimited: (void)sub(count()); return;
         }
-        fail("unknown wire type");
+        fail("unknown binary_wire type");
     }
 
 private:
@@ -443,9 +443,9 @@ void read_binary_fields(binary_reader& r, T& out) {
     const auto& fs = fields<T>();
     while (!r.at_end()) {
         const std::uint64_t key = r.varint();
-        const auto w = static_cast<wire>(key & 7);
-        if (w != wire::varint && w != wire::fixed64 && w != wire::fixed32 && w != wire::length_delimited)
-            r.fail("unknown wire type " + std::to_string(key & 7));
+        const auto w = static_cast<binary_wire>(key & 7);
+        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
+            r.fail("unknown binary_wire type " + std::to_string(key & 7));
         const std::uint64_t number = key >> 3;
         if (number == 0) r.fail("field number 0");
         if (number > n) {  // a field from a newer version of the struct
@@ -460,11 +460,11 @@ void read_binary_fields(binary_reader& r, T& out) {
                 try {
                     if (seen[i]) r.fail("field repeated");
                     if (w != wire_type_of<M>())
-                        r.fail("wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
+                        r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
                                std::to_string(static_cast<int>(wire_type_of<M>())));
                     auto read_inner = [&](auto& target) {
                         using Inner = std::remove_cvref_t<decltype(target)>;
-                        if constexpr (wire_type_of<Inner>() == wire::length_delimited && !self_delimited<Inner>()) {
+                        if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>()) {
                             binary_reader body = r.sub(r.count());
                             read_binary(body, target);
                             if (!body.at_end()) body.fail("unexpected bytes after the value");
@@ -472,7 +472,7 @@ void read_binary_fields(binary_reader& r, T& out) {
                             read_binary(r, target);
                         }
                     };
-                    if constexpr (is_optional<M>::value) read_inner(m.emplace());
+                    if constexpr (is_std_optional<M>::value) read_inner(m.emplace());
                     else read_inner(m);
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -488,7 +488,7 @@ void read_binary_fields(binary_reader& r, T& out) {
         auto one = [&](const auto& fd, std::size_t i) {
             if (seen[i]) return;
             auto& m = out.*(fd.pointer);
-            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
                 m.reset();
             } else {
                 throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
@@ -527,12 +527,12 @@ void read_binary(binary_reader& r, T& out) {
         auto e = enum_from_name<T>(name);
         if (!e) r.fail("\"" + std::string(name.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
         out = *e;
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         const std::uint8_t present = r.byte();
         if (present > 1) r.fail("optional marker is " + std::to_string(present));
         if (present) read_binary(r, out.emplace());
         else out.reset();
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (is_std_vector<T>::value) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
@@ -551,7 +551,7 @@ void read_binary(binary_reader& r, T& out) {
                 throw;
             }
         }
-    } else if constexpr (is_string_map<T>::value) {
+    } else if constexpr (is_std_string_map<T>::value) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
@@ -606,7 +606,7 @@ struct binary_codec {
     void encode(const T& v, bytes& out) const {
         const std::size_t old = out.size();
         try {
-            detail::put_byte(out, detail::binary_format_version);
+            detail::binary_put_byte(out, detail::binary_format_version);
             if constexpr (described<T>) detail::write_binary_fields(out, v);
             else detail::write_binary(out, v);
         } catch (detail::codec_failure& f) {

@@ -124,7 +124,7 @@ inline std::unique_ptr<inflate_stream>& cached_inflater() {
 }
 
 template <std::size_t N>
-struct fixed_string {
+struct gzip_name_chars {
     std::array<char, N> chars{};
     constexpr std::string_view view() const noexcept { return {chars.data(), N}; }
 };
@@ -134,7 +134,7 @@ struct gzip_name {
     static constexpr std::string_view prefix = "gzip+";
     static constexpr std::string_view inner = Inner::name;
     static constexpr auto storage = [] {
-        fixed_string<prefix.size() + inner.size()> s;
+        gzip_name_chars<prefix.size() + inner.size()> s;
         std::size_t i = 0;
         for (char c : prefix) s.chars[i++] = c;
         for (char c : inner) s.chars[i++] = c;

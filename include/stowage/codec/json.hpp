@@ -72,20 +72,20 @@ void write_json(Out& out, const T& v);
 
 template <class Out, class T>
 void write_json_struct(Out& out, const T& v) {
-    append_char(out, '{');
+    json_append_char(out, '{');
     bool first = true;
     std::apply(
         [&](const auto&... fd) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                if constexpr (is_optional<M>::value)
+                if constexpr (is_std_optional<M>::value)
                     if (!m) return;
-                if (!first) append_char(out, ',');
+                if (!first) json_append_char(out, ',');
                 first = false;
-                append_char(out, '"');
-                append_text(out, f.name);
-                append_text(out, "\":");
+                json_append_char(out, '"');
+                json_append_text(out, f.name);
+                json_append_text(out, "\":");
                 try {
                     write_json(out, m);
                 } catch (codec_failure& fail) {
@@ -96,14 +96,14 @@ void write_json_struct(Out& out, const T& v) {
             (one(fd), ...);
         },
         fields<T>());
-    append_char(out, '}');
+    json_append_char(out, '}');
 }
 
 template <class Out, class T>
 void write_json(Out& out, const T& v) {
     static_assert(codable<T>, "json_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
     if constexpr (std::same_as<T, bool>) {
-        append_text(out, v ? "true" : "false");
+        json_append_text(out, v ? "true" : "false");
     } else if constexpr (codec_integer<T>) {
         append_integer(out, v);
     } else if constexpr (codec_floating<T>) {
@@ -113,22 +113,22 @@ void write_json(Out& out, const T& v) {
     } else if constexpr (described_enum<T>) {
         for (const auto& e : enum_values_v<T>) {
             if (e.value == v) {
-                append_char(out, '"');
-                append_text(out, e.name);  // an identifier: nothing to escape
-                append_char(out, '"');
+                json_append_char(out, '"');
+                json_append_text(out, e.name);  // an identifier: nothing to escape
+                json_append_char(out, '"');
                 return;
             }
         }
         throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
                            std::string(enum_type_name_v<T>)};
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         if (v) write_json(out, *v);
-        else append_text(out, "null");
-    } else if constexpr (is_vector<T>::value) {
-        append_char(out, '[');
+        else json_append_text(out, "null");
+    } else if constexpr (is_std_vector<T>::value) {
+        json_append_char(out, '[');
         std::size_t i = 0;
         for (const auto& e : v) {
-            if (i) append_char(out, ',');
+            if (i) json_append_char(out, ',');
             try {
                 write_json(out, static_cast<const typename T::value_type&>(e));
             } catch (codec_failure& f) {
@@ -137,23 +137,23 @@ void write_json(Out& out, const T& v) {
             }
             ++i;
         }
-        append_char(out, ']');
-    } else if constexpr (is_string_map<T>::value) {
-        append_char(out, '{');
+        json_append_char(out, ']');
+    } else if constexpr (is_std_string_map<T>::value) {
+        json_append_char(out, '{');
         bool first = true;
         for (const auto& [k, e] : v) {
-            if (!first) append_char(out, ',');
+            if (!first) json_append_char(out, ',');
             first = false;
             try {
                 append_json_string(out, k);
-                append_char(out, ':');
+                json_append_char(out, ':');
                 write_json(out, e);
             } catch (codec_failure& f) {
                 prepend_key(f, k);
                 throw;
             }
         }
-        append_char(out, '}');
+        json_append_char(out, '}');
     } else if constexpr (std::same_as<T, json_value> || std::same_as<T, json_document>) {
         v.write(out);
     } else if constexpr (described<T>) {
@@ -193,7 +193,7 @@ void skip_json_value(V& v, json_session& s) {
             return;
         }
         case json_type::number:
-            if (!is_json_number(trim_json_space(raw_token(v, s)))) s.fail("invalid number");
+            if (!is_json_number(trim_json_space(json_raw_token(v, s)))) s.fail("invalid number");
             return;
         case json_type::string: {
             std::string_view sv;
@@ -245,7 +245,7 @@ void read_json(V& v, json_session& s, T& out);
 template <class V, class I>
 void read_json_integer(V& v, json_session& s, I& out) {
     expect_json_kind(v, s, json_type::number, "integer");
-    const std::string_view token = trim_json_space(raw_token(v, s));
+    const std::string_view token = trim_json_space(json_raw_token(v, s));
     using lim = std::numeric_limits<I>;
     auto out_of_range = [&] {
         s.fail("expected an integer from " + std::to_string(lim::min()) + " to " + std::to_string(lim::max()) +
@@ -306,7 +306,7 @@ void read_json_struct(V& v, json_session& s, T& out) {
         auto one = [&](const auto& fd, std::size_t i) {
             if (seen[i]) return;
             auto& m = out.*(fd.pointer);
-            if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
                 m.reset();
             } else {
                 throw codec_failure{"missing required field", "." + std::string(fd.name)};
@@ -326,14 +326,14 @@ void read_json(V& v, json_session& s, T& out) {
         read_json_integer(v, s, out);
     } else if constexpr (std::same_as<T, double>) {
         expect_json_kind(v, s, json_type::number, "number");
-        const std::string_view token = trim_json_space(raw_token(v, s));
+        const std::string_view token = trim_json_space(json_raw_token(v, s));
         if (v.get_double().get(out) != simdjson::SUCCESS)
             s.fail("expected a number that fits a double, found " + std::string(token.substr(0, 40)));
     } else if constexpr (std::same_as<T, float>) {
         // Parsed from the text directly: going through double could round
         // twice and miss the float that was written.
         expect_json_kind(v, s, json_type::number, "number");
-        const std::string_view token = trim_json_space(raw_token(v, s));
+        const std::string_view token = trim_json_space(json_raw_token(v, s));
         auto r = std::from_chars(token.data(), token.data() + token.size(), out);
         if (!is_json_number(token) || r.ec != std::errc{} || r.ptr != token.data() + token.size())
             s.fail("expected a number that fits a float, found " + std::string(token.substr(0, 40)));
@@ -349,7 +349,7 @@ void read_json(V& v, json_session& s, T& out) {
         auto e = enum_from_name<T>(sv);
         if (!e) s.fail("\"" + std::string(sv.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
         out = *e;
-    } else if constexpr (is_optional<T>::value) {
+    } else if constexpr (is_std_optional<T>::value) {
         if (json_kind(v, s) == json_type::null) {
             bool is = false;
             s.check(v.is_null().get(is));
@@ -358,7 +358,7 @@ void read_json(V& v, json_session& s, T& out) {
         } else {
             read_json(v, s, out.emplace());
         }
-    } else if constexpr (is_vector<T>::value) {
+    } else if constexpr (is_std_vector<T>::value) {
         expect_json_kind(v, s, json_type::array, "array");
         json_session::nesting guard(s);
         simdjson::ondemand::array a;
@@ -382,7 +382,7 @@ void read_json(V& v, json_session& s, T& out) {
             }
             ++i;
         }
-    } else if constexpr (is_string_map<T>::value) {
+    } else if constexpr (is_std_string_map<T>::value) {
         expect_json_kind(v, s, json_type::object, "object");
         json_session::nesting guard(s);
         simdjson::ondemand::object o;

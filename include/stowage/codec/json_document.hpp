@@ -181,21 +181,21 @@ private:
 
     template <class Out>
     static void write_members(Out& out, const object& members) {
-        detail::append_char(out, '{');
+        detail::json_append_char(out, '{');
         bool first = true;
         for (const auto& [k, e] : members) {
-            if (!first) detail::append_char(out, ',');
+            if (!first) detail::json_append_char(out, ',');
             first = false;
             try {
                 detail::append_json_string(out, k);
-                detail::append_char(out, ':');
+                detail::json_append_char(out, ':');
                 e.write(out);
             } catch (detail::codec_failure& f) {
                 detail::prepend_key(f, k);
                 throw;
             }
         }
-        detail::append_char(out, '}');
+        detail::json_append_char(out, '}');
     }
 
     std::variant<std::nullptr_t, bool, number_t, std::string, array, object> v_;
@@ -213,15 +213,15 @@ struct detail_json_value_access {
 template <class Out>
 void json_value::write(Out& out) const {
     switch (type()) {
-        case kind::null: detail::append_text(out, "null"); return;
-        case kind::boolean: detail::append_text(out, std::get<bool>(v_) ? "true" : "false"); return;
-        case kind::number: detail::append_text(out, std::get<number_t>(v_).text); return;
+        case kind::null: detail::json_append_text(out, "null"); return;
+        case kind::boolean: detail::json_append_text(out, std::get<bool>(v_) ? "true" : "false"); return;
+        case kind::number: detail::json_append_text(out, std::get<number_t>(v_).text); return;
         case kind::string: detail::append_json_string(out, std::get<std::string>(v_)); return;
         case kind::array: {
-            detail::append_char(out, '[');
+            detail::json_append_char(out, '[');
             std::size_t i = 0;
             for (const auto& e : std::get<array>(v_)) {
-                if (i) detail::append_char(out, ',');
+                if (i) detail::json_append_char(out, ',');
                 try {
                     e.write(out);
                 } catch (detail::codec_failure& f) {
@@ -230,7 +230,7 @@ void json_value::write(Out& out) const {
                 }
                 ++i;
             }
-            detail::append_char(out, ']');
+            detail::json_append_char(out, ']');
             return;
         }
         case kind::object: write_members(out, std::get<object>(v_)); return;
@@ -239,8 +239,8 @@ void json_value::write(Out& out) const {
 
 namespace detail {
 
-inline std::string_view raw_token(simdjson::ondemand::value& v, json_session&) { return v.raw_json_token(); }
-inline std::string_view raw_token(simdjson::ondemand::document& d, json_session& s) {
+inline std::string_view json_raw_token(simdjson::ondemand::value& v, json_session&) { return v.raw_json_token(); }
+inline std::string_view json_raw_token(simdjson::ondemand::document& d, json_session& s) {
     std::string_view t;
     s.check(d.raw_json_token().get(t));
     return t;
@@ -265,7 +265,7 @@ json_value read_json_value(V& v, json_session& s) {
             return json_value(b);
         }
         case simdjson::ondemand::json_type::number: {
-            auto tok = trim_json_space(raw_token(v, s));
+            auto tok = trim_json_space(json_raw_token(v, s));
             if (!is_json_number(tok)) s.fail("invalid number");
             return detail_json_value_access::trusted_number(tok);
         }
@@ -331,7 +331,7 @@ auto parse_json_text(std::string_view text, std::string_view what, Read&& read) 
             s.expect_end_after_container();
             return result;
         }
-        s.expect_single_token(raw_token(doc, s));
+        s.expect_single_token(json_raw_token(doc, s));
         return read(doc, s);
     } catch (const codec_failure& f) {
         throw_codec_failure(f, what, errc::bad_input);

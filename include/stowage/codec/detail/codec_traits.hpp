@@ -22,26 +22,26 @@
 namespace stowage::detail {
 
 template <class T>
-struct is_optional : std::false_type {};
+struct is_std_optional : std::false_type {};
 template <class T>
-struct is_optional<std::optional<T>> : std::true_type {};
+struct is_std_optional<std::optional<T>> : std::true_type {};
 
 template <class T>
-struct is_vector : std::false_type {};
+struct is_std_vector : std::false_type {};
 template <class T, class A>
-struct is_vector<std::vector<T, A>> : std::true_type {};
+struct is_std_vector<std::vector<T, A>> : std::true_type {};
 
 template <class T>
-struct is_string_map : std::false_type {};
+struct is_std_string_map : std::false_type {};
 template <class V, class C, class A>
-struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+struct is_std_string_map<std::map<std::string, V, C, A>> : std::true_type {};
 
 template <class T>
-concept char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
+concept codec_char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
                     std::same_as<T, char16_t> || std::same_as<T, char32_t>;
 
 template <class T>
-concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !char_type<T> && sizeof(T) <= 8;
+concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !codec_char_type<T> && sizeof(T) <= 8;
 
 template <class T>
 concept codec_floating = std::same_as<T, float> || std::same_as<T, double>;
@@ -55,11 +55,11 @@ consteval bool is_codable() {
                   described_enum<T> || std::same_as<T, json_value> || std::same_as<T, json_document> ||
                   described<T>)
         return true;
-    else if constexpr (is_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
-        return !is_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
-    else if constexpr (is_vector<T>::value)
+    else if constexpr (is_std_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
+        return !is_std_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
+    else if constexpr (is_std_vector<T>::value)
         return is_codable<typename T::value_type>();
-    else if constexpr (is_string_map<T>::value)
+    else if constexpr (is_std_string_map<T>::value)
         return is_codable<typename T::mapped_type>();
     else
         return false;
@@ -69,7 +69,7 @@ template <class T>
 concept codable = is_codable<T>();
 
 template <class T>
-inline constexpr bool dependent_false = false;
+inline constexpr bool codec_dependent_false = false;
 
 // The name of a type as error messages print it.
 template <class T>
@@ -79,8 +79,8 @@ std::string_view codec_type_name() {
     else if constexpr (codec_floating<T>) return "number";
     else if constexpr (std::same_as<T, std::string>) return "string";
     else if constexpr (described_enum<T>) return "enum name (string)";
-    else if constexpr (is_vector<T>::value) return "array";
-    else if constexpr (is_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
+    else if constexpr (is_std_vector<T>::value) return "array";
+    else if constexpr (is_std_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
     else return "value";
 }
 

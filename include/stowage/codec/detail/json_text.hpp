@@ -46,14 +46,14 @@ static_assert(json_max_depth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 
 // Appends text to a byte buffer or a std::string.
 template <class Out>
-inline void append_text(Out& out, std::string_view s) {
+inline void json_append_text(Out& out, std::string_view s) {
     const std::size_t old = out.size();
     out.resize(old + s.size());
     if (!s.empty()) std::memcpy(out.data() + old, s.data(), s.size());
 }
 
 template <class Out>
-inline void append_char(Out& out, char c) {
+inline void json_append_char(Out& out, char c) {
     out.push_back(static_cast<typename Out::value_type>(c));
 }
 
@@ -100,36 +100,36 @@ inline void append_json_string(Out& out, std::string_view s) {
     if (!is_valid_utf8(s))
         throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
     static constexpr char hex[] = "0123456789abcdef";
-    append_char(out, '"');
+    json_append_char(out, '"');
     std::size_t run = 0;  // start of the pending run of bytes that need no escape
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
         if (c >= 0x20 && c != '"' && c != '\\') continue;
-        append_text(out, s.substr(run, i - run));
+        json_append_text(out, s.substr(run, i - run));
         run = i + 1;
         switch (c) {
-            case '"': append_text(out, "\\\""); break;
-            case '\\': append_text(out, "\\\\"); break;
-            case '\n': append_text(out, "\\n"); break;
-            case '\r': append_text(out, "\\r"); break;
-            case '\t': append_text(out, "\\t"); break;
-            case '\b': append_text(out, "\\b"); break;
-            case '\f': append_text(out, "\\f"); break;
+            case '"': json_append_text(out, "\\\""); break;
+            case '\\': json_append_text(out, "\\\\"); break;
+            case '\n': json_append_text(out, "\\n"); break;
+            case '\r': json_append_text(out, "\\r"); break;
+            case '\t': json_append_text(out, "\\t"); break;
+            case '\b': json_append_text(out, "\\b"); break;
+            case '\f': json_append_text(out, "\\f"); break;
             default: {
                 const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                append_text(out, std::string_view(esc, 6));
+                json_append_text(out, std::string_view(esc, 6));
             }
         }
     }
-    append_text(out, s.substr(run));
-    append_char(out, '"');
+    json_append_text(out, s.substr(run));
+    json_append_char(out, '"');
 }
 
 template <class Out, class I>
 inline void append_integer(Out& out, I v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
-    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    json_append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
 // Shortest text that reads back as exactly v (std::to_chars' guarantee).
@@ -139,7 +139,7 @@ inline void append_floating(Out& out, F v) {
     if (!(v == v) || v - v != 0) throw codec_failure{"NaN or infinity cannot be written as JSON"};
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
-    append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
+    json_append_text(out, std::string_view(buf, static_cast<std::size_t>(r.ptr - buf)));
 }
 
 // RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?

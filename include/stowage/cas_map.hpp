@@ -124,6 +124,7 @@ template <storage Storage, hasher Hasher = sha256, class Chunking = whole>
 class cas_map {
 public:
     using digest = typename Hasher::digest;
+    using hasher_type = Hasher;
     using manifests_store = db_store<cas_manifest, Storage, binary_codec, crc32c>;
     using refs_store = db_store<cas_refs, Storage, binary_codec, crc32c>;
 

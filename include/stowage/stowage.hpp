@@ -37,3 +37,4 @@
 #include "chunk/fixed_size.hpp"
 #include "chunk/whole.hpp"
 #include "cas_map.hpp"
+#include "chunked_store.hpp"

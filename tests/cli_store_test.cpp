@@ -178,3 +178,14 @@ BOOST_AUTO_TEST_CASE(stress_killed_at_random_moments) {
     auto dump = run(cli + " wal dump " + d);
     BOOST_TEST(dump.first == 0);
 }
+
+BOOST_AUTO_TEST_CASE(race_loses_no_update) {
+    scratch_dir dir("cli-race");
+    std::string d = dir.str() + "/data";
+    auto r = run(cli + " race " + d + " --writers 4 --updates 150");
+    BOOST_TEST(r.first == 0);
+    BOOST_TEST(r.second == "done\n");
+    auto got = run(cli + " get " + d + " race session-1");
+    BOOST_TEST(got.second == "{\"id\":\"session-1\",\"w0\":150,\"w1\":150,\"w2\":150,\"w3\":150}\n");
+    BOOST_TEST(run(cli + " race " + d + " --writers 0 --updates 1 2>/dev/null").first == 2);
+}

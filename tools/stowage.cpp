@@ -24,7 +24,7 @@ using namespace stowage::cli;
 // Every subcommand, in the order `stowage --help` lists them.
 constexpr const command* commands[] = {
     &put_command, &get_command, &ls_command, &rm_command, &verify_command,
-    &stress_command, &wal_dump_command, &cas_command,
+    &stress_command, &race_command, &wal_dump_command, &cas_command,
     &hash_command, &cache_sim_command,
 };
 

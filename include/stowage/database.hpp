@@ -498,6 +498,20 @@ public:
         return value;
     }
 
+    // The committed version of key as this transaction read it (remembered
+    // for conflict detection), or nullopt when this transaction has written
+    // the key itself. A store record's version is the LSN it committed at,
+    // the same number store::lsn_of reports.
+    std::optional<key_version> version(std::string_view key) {
+        check_open();
+        if (index_.count(key)) return std::nullopt;
+        if (auto it = read_set_.find(key); it != read_set_.end()) return it->second;
+        key_version seen;
+        (void)state_->read_versioned(key, seen);
+        read_set_.try_emplace(std::string(key), seen);
+        return seen;
+    }
+
     // All or nothing. errc::conflict when something this transaction read
     // changed since; the transaction is then finished and changed nothing.
     std::uint64_t commit() {

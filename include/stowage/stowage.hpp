@@ -38,3 +38,4 @@
 #include "chunk/whole.hpp"
 #include "cas_map.hpp"
 #include "chunked_store.hpp"
+#include "persistence_queue.hpp"

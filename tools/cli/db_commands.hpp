@@ -26,6 +26,7 @@
 #include <stowage/codec/json.hpp>
 #include <stowage/codec/json_document.hpp>
 #include <stowage/database.hpp>
+#include <stowage/persistence_queue.hpp>
 #include <stowage/storage/file.hpp>
 
 #include "common.hpp"
@@ -97,6 +98,39 @@ inline int stress(arguments& args) {
     return exit_ok;
 }
 
+// The seed app's bug as a runnable check: W writers read-modify-write one
+// document through the persistence queue, each its own field.
+inline int race(arguments& args) {
+    auto writers = positive(args, "--writers");
+    auto updates = positive(args, "--updates");
+    auto pos = args.positionals(1, 1);
+    auto db = open_database(pos[0], open_mode::read_write);
+    document_store docs(db.storage(), "race");
+    persistence_queue<file_storage> queue(db);
+    std::vector<std::thread> threads;
+    std::vector<std::vector<std::shared_future<void>>> results(writers);
+    for (std::uint64_t w = 0; w < writers; ++w)
+        threads.emplace_back([&, w] {
+            std::string field = "w" + std::to_string(w);
+            for (std::uint64_t i = 0; i < updates; ++i)
+                results[w].push_back(queue.enqueue_update(docs, "session-1", [field](std::optional<json_document>& d) {
+                    if (!d) {
+                        d = json_document();
+                        d->set("id", "session-1");
+                    }
+                    std::int64_t n = 0;
+                    if (auto* v = d->find(field); v && v->is_number()) n = v->as_integer<std::int64_t>().value_or(0);
+                    d->set(field, n + 1);
+                }));
+        });
+    for (auto& t : threads) t.join();
+    queue.flush();
+    for (auto& r : results)
+        for (auto& f : r) f.get();  // a failed update is an error, not a silent loss
+    std::cout << "done" << std::endl;
+    return exit_ok;
+}
+
 inline int wal_command(arguments& args) {
     auto pos = args.positionals(2, 2);
     if (pos[0] != "dump") throw usage_error("wal: unknown subcommand '" + pos[0] + "' (expected dump)");
@@ -131,6 +165,13 @@ inline constexpr command stress_command{
     "\"stress\". After each commit returns, \"committed <txid>\" is printed and flushed. Kill it at\n"
     "any moment: afterwards every printed transaction is complete and no other is partial.",
     db_detail::stress};
+
+inline constexpr command race_command{
+    "race", "DIR --writers W --updates N", "the seed app's lost-update race, through the persistence queue",
+    "W threads each enqueue N read-modify-write updates to document session-1 in collection\n"
+    "\"race\", writer i incrementing its own field w<i>; then flush and print \"done\".\n"
+    "Afterwards `stowage get DIR race session-1` shows w<i> = N for every i: no update lost.",
+    db_detail::race};
 
 inline constexpr command wal_dump_command{
     "wal", "dump DIR", "list the write-ahead log's records",

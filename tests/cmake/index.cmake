@@ -1,0 +1,6 @@
+# Search (issue 6): tokenizers, postings, segments, the in-memory and the
+# persistent inverted index, the metadata query engine, `stowage index`.
+# Cases labelled shared_data read ../shared/data/text (the 200,000-document
+# corpus with exact answers); the whole corpus runs with STOWAGE_STRESS=1,
+# a deterministic part of it otherwise.
+stowage_test(index_tokenizer_test index_tokenizer_test.cpp DATA)

@@ -128,7 +128,7 @@ public:
     using manifests_store = db_store<cas_manifest, Storage, binary_codec, crc32c>;
     using refs_store = db_store<cas_refs, Storage, binary_codec, crc32c>;
 
-    explicit cas_map(database<Storage>& db, Chunking chunking = {}, cas_options options = {})
+    explicit cas_map(database<Storage>& db, Chunking chunking = Chunking(), cas_options options = {})
         : db_(db),
           raw_(db.raw_storage()),
           chunking_(std::move(chunking)),

@@ -191,7 +191,7 @@ public:
     template <class Item, class ItemChunking = fixed_count>
         requires item_chunker<ItemChunking>
     std::unique_ptr<chunked_list<Meta, Storage, Item, ItemChunking, Codec>> list(std::string name,
-                                                                                  ItemChunking chunking = {}) {
+                                                                                  ItemChunking chunking = ItemChunking()) {
         validate_collection(name_ + "_" + name);
         using list_type = chunked_list<Meta, Storage, Item, ItemChunking, Codec>;
         return std::unique_ptr<list_type>(new list_type(this, std::move(name), std::move(chunking)));

@@ -201,7 +201,7 @@ public:
         Projection projection;
     };
 
-    store(Storage storage, std::string collection, store_options options = {}, Codec codec = {})
+    store(Storage storage, std::string collection, store_options options = {}, Codec codec = Codec())
         : storage_(std::move(storage)), collection_(std::move(collection)), options_(options), codec_(std::move(codec)) {
         validate_collection(collection_);
         // A writer needs the listing (and must retire the snapshot) before

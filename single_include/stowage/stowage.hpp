@@ -4949,7 +4949,7 @@ public:
         Projection projection;
     };
 
-    store(Storage storage, std::string collection, store_options options = {}, Codec codec = {})
+    store(Storage storage, std::string collection, store_options options = {}, Codec codec = Codec())
         : storage_(std::move(storage)), collection_(std::move(collection)), options_(options), codec_(std::move(codec)) {
         validate_collection(collection_);
         // A writer needs the listing (and must retire the snapshot) before
@@ -7319,7 +7319,7 @@ public:
     using manifests_store = db_store<cas_manifest, Storage, binary_codec, crc32c>;
     using refs_store = db_store<cas_refs, Storage, binary_codec, crc32c>;
 
-    explicit cas_map(database<Storage>& db, Chunking chunking = {}, cas_options options = {})
+    explicit cas_map(database<Storage>& db, Chunking chunking = Chunking(), cas_options options = {})
         : db_(db),
           raw_(db.raw_storage()),
           chunking_(std::move(chunking)),
@@ -7895,7 +7895,7 @@ public:
     template <class Item, class ItemChunking = fixed_count>
         requires item_chunker<ItemChunking>
     std::unique_ptr<chunked_list<Meta, Storage, Item, ItemChunking, Codec>> list(std::string name,
-                                                                                  ItemChunking chunking = {}) {
+                                                                                  ItemChunking chunking = ItemChunking()) {
         validate_collection(name_ + "_" + name);
         using list_type = chunked_list<Meta, Storage, Item, ItemChunking, Codec>;
         return std::unique_ptr<list_type>(new list_type(this, std::move(name), std::move(chunking)));

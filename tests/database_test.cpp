@@ -314,3 +314,28 @@ BOOST_AUTO_TEST_CASE(killed_process_loses_no_acknowledged_commit) {
     }
     BOOST_TEST(acknowledged.size() > 0u);
 }
+
+BOOST_AUTO_TEST_CASE(observer_and_counters) {
+    memory_storage mem;
+    std::atomic<int> commits{0}, syncs{0}, checkpoints{0};
+    database_options o;
+    o.wal.observer = [&](const wal_event& e) {
+        if (e.what == wal_event::kind::commit) ++commits;
+        if (e.what == wal_event::kind::sync) ++syncs;
+        if (e.what == wal_event::kind::checkpoint) ++checkpoints;
+    };
+    database<memory_storage> db(mem, o);
+    notes_t<memory_storage> notes(db.storage(), "notes");
+    for (int i = 0; i < 10; ++i) notes.put({"n" + std::to_string(i), "x", i});
+    db.checkpoint();
+    BOOST_TEST(commits == 10);
+    BOOST_TEST(syncs >= 1);
+    BOOST_TEST(checkpoints >= 1);
+    auto s = db.stats();
+    BOOST_TEST(s.commits >= 10u);
+    BOOST_TEST(s.fsyncs >= 1u);
+    BOOST_TEST(s.bytes > 0u);
+    std::uint64_t histogram = 0;
+    for (auto n : s.latency_us_log2) histogram += n;
+    BOOST_TEST(histogram == 10u);
+}

@@ -233,7 +233,7 @@ public:
         }
         if (overlay_versions >= options.apply_threshold) apply_cv.notify_all();
         log.wait_durable(commit_lsn, d);
-        log.record_latency(std::chrono::steady_clock::now() - started);
+        log.record_latency(std::chrono::steady_clock::now() - started, commit_lsn);
         return commit_lsn;
     }
 

@@ -69,6 +69,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -98,11 +99,23 @@ inline std::string_view to_string(wal_record_type t) {
     return "unknown";
 }
 
+// What the observer hook hears about (wal_options::observer).
+struct wal_event {
+    enum class kind { commit, sync, checkpoint, failure } what;
+    std::uint64_t lsn = 0;                   // commit LSN, synced-through LSN, checkpoint LSN
+    std::chrono::nanoseconds duration{0};    // commit latency, or how long the sync took
+    std::string message;                     // failure
+};
+
 struct wal_options {
     std::uint64_t segment_size = 64ull << 20;           // roll to a new segment beyond this
     wal_recovery recovery = wal_recovery::tolerate_tail;
     std::chrono::milliseconds batch_window{20};         // durability::batched
     std::uint64_t reserve_bytes = 1ull << 20;           // kept for a full disk
+    // Called (without any log lock held) for every commit, sync, checkpoint
+    // and failure: for metrics and alerts. Must be cheap and must not call
+    // back into the log.
+    std::function<void(const wal_event&)> observer;
 };
 
 // One logical record as read back.
@@ -446,7 +459,8 @@ public:
         return failed_.has_value();
     }
 
-    void record_latency(std::chrono::nanoseconds ns) {
+    void record_latency(std::chrono::nanoseconds ns, std::uint64_t lsn = 0) {
+        if (options_.observer) options_.observer({wal_event::kind::commit, lsn, ns, {}});
         auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ns.count() / 1000));
         std::size_t bucket = 0;
         while (us > 1 && bucket < 31) {
@@ -501,6 +515,7 @@ public:
             stats_.segments_deleted++;
         }
         storage_.flush();
+        if (options_.observer) options_.observer({wal_event::kind::checkpoint, applied_lsn, {}, {}});
         std::lock_guard lock(mutex_);
         if (low_space_) restore_reserve();
     }
@@ -763,10 +778,15 @@ private:
                 std::string seg = segment_;
                 lock.unlock();
                 std::optional<std::string> failure;
+                auto started = std::chrono::steady_clock::now();
                 try {
                     if (!seg.empty()) storage_.sync(seg);
                 } catch (const error& e) {
                     failure = e.what();
+                }
+                if (options_.observer) {
+                    if (failure) options_.observer({wal_event::kind::failure, target, {}, "sync failed: " + *failure});
+                    else options_.observer({wal_event::kind::sync, target, std::chrono::steady_clock::now() - started, {}});
                 }
                 lock.lock();
                 syncing_ = false;

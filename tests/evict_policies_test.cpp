@@ -338,6 +338,12 @@ struct bench {
             nodes.back()->key = k;
         }
     }
+    ~bench() {  // unlink every node before the nodes go (debug hooks check)
+        while (p.evict()) {
+        }
+    }
+    bench(const bench&) = delete;
+    bench& operator=(const bench&) = delete;
     void insert(std::uint64_t k, std::uint64_t w = 1) {
         BOOST_TEST_REQUIRE(p.admit(h(k), w));
         p.on_insert(*nodes[k], h(k), w);

@@ -7,6 +7,10 @@ target_compile_options(cache_core_test PRIVATE -Wall -Wextra)
 # (P2, P6, P12 and the whole P12 table) run with STOWAGE_STRESS=1.
 stowage_test(cache_trace_test cache_trace_test.cpp DATA TIMEOUT 900 LABELS cache)
 target_compile_options(cache_trace_test PRIVATE -Wall -Wextra)
+if(STOWAGE_SANITIZE)
+  # Millions of replayed requests: unoptimized ASan takes minutes, -O1 seconds.
+  target_compile_options(cache_trace_test PRIVATE -O1)
+endif()
 stowage_test(cache_concurrent_test cache_concurrent_test.cpp TIMEOUT 120 LABELS cache)
 target_compile_options(cache_concurrent_test PRIVATE -Wall -Wextra)
 # `stowage cache-sim`, black box.

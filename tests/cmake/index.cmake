@@ -4,3 +4,5 @@
 # corpus with exact answers); the whole corpus runs with STOWAGE_STRESS=1,
 # a deterministic part of it otherwise.
 stowage_test(index_tokenizer_test index_tokenizer_test.cpp DATA)
+stowage_test(index_postings_test index_postings_test.cpp)
+stowage_test(index_text_index_test index_text_index_test.cpp DATA TIMEOUT 600)

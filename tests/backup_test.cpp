@@ -1,0 +1,373 @@
+// Tests for backup.hpp: create/list/verify/restore round trips (documents
+// and CAS chunks, chunks shared by hard link), a backup taken while a
+// writer commits restores exactly the transactions up to its LSN, damage
+// found by verify and refused by restore, restic-style rotation with a fake
+// clock, processes killed with SIGKILL during create and during restore.
+#define BOOST_TEST_MODULE backup
+#include "test_support.hpp"
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <random>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <thread>
+
+#include "stowage/backup.hpp"
+#include "stowage/cas_map.hpp"
+#include "stowage/codec/gzip.hpp"
+#include "stowage/codec/json.hpp"
+#include "stowage/codec/json_document.hpp"
+
+using namespace stowage;
+using stowage::test::scratch_dir;
+namespace fs = std::filesystem;
+
+using docs_t = db_store<json_document, file_storage, gzip<json_codec>>;
+
+static json_document doc(const std::string& id, std::int64_t n, const std::string& text = "x") {
+    json_document d;
+    d.set("id", id);
+    d.set("n", n);
+    d.set("text", text);
+    return d;
+}
+
+// Every document of collection "docs" (id -> JSON), read through a fresh
+// read-only open.
+static std::map<std::string, std::string> state_of(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    database<file_storage> db{file_storage(dir, open_mode::read_only)};
+    docs_t docs(db.storage(), "docs");
+    for (const auto& l : docs.list()) out[l.id] = docs.get(l.id)->dump();
+    return out;
+}
+
+static void fill(database<file_storage>& db, int from, int to, const std::string& text = "x") {
+    docs_t docs(db.storage(), "docs");
+    auto tx = db.transaction();
+    for (int i = from; i < to; ++i) tx.put(docs, doc("d" + std::to_string(i), i, text));
+    tx.commit();
+}
+
+BOOST_AUTO_TEST_CASE(create_list_verify_restore_round_trip) {
+    scratch_dir dir("backup-rt");
+    auto data = dir.path() / "data";
+    backups bk(backups::default_root(data));
+    BOOST_TEST(bk.root() == dir.path() / "data.backups");
+    std::string id;
+    std::string blob_hex;
+    std::map<std::string, std::string> at_backup;
+    {
+        database<file_storage> db{file_storage(data)};
+        fill(db, 0, 50);
+        cas_map<file_storage> blobs(db);
+        std::string content(100000, 'q');
+        blob_hex = to_hex(blobs.put(as_bytes(content)));
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;
+        auto info = bk.create(db, [&](std::uint64_t d, std::uint64_t t) { calls.emplace_back(d, t); });
+        id = info.id;
+        BOOST_TEST(info.verified);
+        BOOST_TEST(info.lsn == db.last_committed());
+        BOOST_TEST(info.linked_bytes >= 100000u);
+        BOOST_TEST(!calls.empty());
+        BOOST_TEST(calls.back().first == calls.back().second);
+        // The chunk is shared with the data directory, not copied.
+        auto chunk = db.raw_storage().path_of("cas/sha256/" + blob_hex.substr(0, 2) + "/" + blob_hex);
+        struct stat st {};
+        BOOST_TEST_REQUIRE(::stat(chunk.c_str(), &st) == 0);
+        BOOST_TEST(st.st_nlink == 2u);
+        // Later writes do not touch the backup.
+        fill(db, 0, 10, "changed");
+        fill(db, 50, 60);
+    }
+    BOOST_TEST(id.find('-') == 16u);  // YYYYMMDDTHHMMSSZ-<lsn>
+    auto listed = bk.list();
+    BOOST_TEST_REQUIRE(listed.size() == 1u);
+    BOOST_TEST(listed[0].id == id);
+    BOOST_TEST(listed[0].verified);
+    BOOST_TEST(bk.verify(id).ok());
+
+    // The backup directory is itself a data directory at the backup's state.
+    auto expected = state_of(bk.path_of(id));
+    BOOST_TEST(expected.size() == 50u);
+    BOOST_TEST(expected["d3"].find("\"text\":\"x\"") != std::string::npos);
+    BOOST_TEST(state_of(data).size() == 60u);
+
+    auto report = bk.restore(data, id);
+    BOOST_TEST_REQUIRE(report.previous.has_value());
+    BOOST_TEST(state_of(data) == expected);
+    BOOST_TEST(!fs::exists(dir.path() / "data.restoring"));
+    // The state it replaced was backed up first and can be restored back.
+    BOOST_TEST(bk.list().size() == 2u);
+    auto before = state_of(bk.path_of(report.previous->id));
+    BOOST_TEST(before.size() == 60u);
+    {
+        // A database opened on the restored directory continues its LSNs
+        // and reads its chunks.
+        database<file_storage> db{file_storage(data)};
+        BOOST_TEST(db.last_committed() == listed[0].lsn);
+        cas_map<file_storage> blobs(db);
+        BOOST_TEST(blobs.get(digest_from_hex<sha256>(blob_hex)).has_value());
+        fill(db, 100, 101);
+        BOOST_TEST(db.last_committed() > listed[0].lsn);
+    }
+    bk.restore(data, report.previous->id);
+    BOOST_TEST(state_of(data) == before);
+}
+
+BOOST_AUTO_TEST_CASE(restore_needs_the_writer_lock_and_a_known_id) {
+    scratch_dir dir("backup-lock");
+    auto data = dir.path() / "data";
+    backups bk(backups::default_root(data));
+    database<file_storage> db{file_storage(data)};
+    fill(db, 0, 5);
+    auto info = bk.create(db);
+    try {
+        bk.restore(data, info.id);
+        BOOST_FAIL("restore beside a writer succeeded");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == errc::locked));
+    }
+    try {
+        bk.restore(data, "19700101T000000Z-0");
+        BOOST_FAIL("restore of an unknown id succeeded");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == errc::not_found));
+    }
+    BOOST_TEST(bk.list().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(backup_beside_a_writer_holds_exactly_its_lsn) {
+    scratch_dir dir("backup-live");
+    auto data = dir.path() / "data";
+    backups bk(backups::default_root(data));
+    std::map<int, std::uint64_t> commit_lsn;  // transaction i -> LSN
+    std::vector<backup_info> taken;
+    {
+        database<file_storage> db{file_storage(data)};
+        docs_t docs(db.storage(), "docs");
+        std::atomic<bool> stop{false};
+        std::mutex m;
+        std::thread writer([&] {
+            for (int i = 0; !stop; ++i) {
+                auto tx = db.transaction(durability::none);
+                tx.put(docs, doc("t" + std::to_string(i), i));
+                tx.put(docs, doc("counter", i));
+                if (i % 3 == 0 && i > 0) tx.erase(docs, "t" + std::to_string(i - 1));
+                auto lsn = tx.commit();
+                std::lock_guard l(m);
+                commit_lsn[i] = lsn;
+            }
+        });
+        for (int b = 0; b < 3; ++b) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            taken.push_back(bk.create(db));
+        }
+        stop = true;
+        writer.join();
+    }
+    BOOST_TEST_REQUIRE(taken.size() == 3u);
+    for (const auto& info : taken) {
+        auto got = state_of(bk.path_of(info.id));
+        std::map<std::string, std::string> want;
+        int last = -1;
+        for (auto [i, lsn] : commit_lsn) {
+            if (lsn > info.lsn) continue;
+            want["t" + std::to_string(i)] = doc("t" + std::to_string(i), i).dump();
+            if (i % 3 == 0 && i > 0) want.erase("t" + std::to_string(i - 1));
+            last = std::max(last, i);
+        }
+        if (last >= 0) want["counter"] = doc("counter", last).dump();
+        BOOST_TEST(got.size() == want.size(), info.id);
+        BOOST_TEST((got == want), "backup " << info.id << " at lsn " << info.lsn << " differs from the model");
+    }
+    // And restoring the middle one gives the same state.
+    bk.restore(data, taken[1].id);
+    BOOST_TEST((state_of(data) == state_of(bk.path_of(taken[1].id))));
+}
+
+BOOST_AUTO_TEST_CASE(verify_finds_damage_and_restore_refuses_it) {
+    scratch_dir dir("backup-damage");
+    auto data = dir.path() / "data";
+    backups bk(backups::default_root(data));
+    std::string id;
+    {
+        database<file_storage> db{file_storage(data)};
+        fill(db, 0, 20);
+        id = bk.create(db).id;
+        fill(db, 0, 20, "newer");
+    }
+    auto before = state_of(data);
+    // Flip one byte of one record inside the backup.
+    fs::path victim;
+    for (auto& e : fs::recursive_directory_iterator(bk.path_of(id) / "docs"))
+        if (e.is_regular_file()) victim = e.path();
+    BOOST_TEST_REQUIRE(!victim.empty());
+    {
+        std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekg(-3, std::ios::end);
+        char c = 0;
+        f.get(c);
+        f.seekp(-3, std::ios::end);
+        f.put(static_cast<char>(c ^ 0x10));
+    }
+    auto report = bk.verify(id);
+    BOOST_TEST(!report.ok());
+    BOOST_TEST_REQUIRE(report.problems.size() == 1u);
+    BOOST_TEST(report.problems[0].file.starts_with("docs/"));
+    BOOST_TEST(!bk.list()[0].verified);
+    try {
+        bk.restore(data, id);
+        BOOST_FAIL("restore of a damaged backup succeeded");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == errc::checksum_mismatch));
+        BOOST_TEST(std::string(e.what()).find("docs/") != std::string::npos);
+    }
+    BOOST_TEST((state_of(data) == before));
+    BOOST_TEST(!fs::exists(dir.path() / "data.restoring"));
+    // A file added to a backup is damage too.
+    { std::ofstream(bk.path_of(id) / "stray") << "x"; }
+    auto again = bk.verify(id);
+    BOOST_TEST(again.problems.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(rotate_keeps_like_restic_forget) {
+    scratch_dir dir("backup-rotate");
+    auto data = dir.path() / "data";
+    using namespace std::chrono;
+    sys_days day0 = year(2024) / January / 1;  // a Monday
+    system_clock::time_point fake = day0;
+    backups bk(backups::default_root(data), backup_options{[&] { return fake; }, true});
+    database<file_storage> db{file_storage(data)};
+    fill(db, 0, 3);
+    // Two backups a day, at 06:00 and 18:00, for 21 days.
+    std::map<std::string, std::string> id_of;  // "day/hour" -> id
+    for (int d = 0; d < 21; ++d)
+        for (int h : {6, 18}) {
+            fake = day0 + days(d) + hours(h);
+            id_of[std::to_string(d) + "/" + std::to_string(h)] = bk.create(db).id;
+        }
+    BOOST_TEST(bk.list().size() == 42u);
+    try {
+        bk.rotate({});
+        BOOST_FAIL("rotate with nothing to keep succeeded");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == errc::bad_input));
+    }
+    auto report = bk.rotate({.last = 3, .daily = 4, .weekly = 3});
+    // last 3: day 20 18h, day 20 6h, day 19 18h; daily 4: newest of days
+    // 20, 19, 18, 17; weekly 3 (ISO weeks start Monday; days 0-6, 7-13,
+    // 14-20): newest of weeks 3, 2, 1 -> day 20 18h, day 13 18h, day 6 18h.
+    std::set<std::string> want = {id_of["20/18"], id_of["20/6"], id_of["19/18"], id_of["18/18"],
+                                  id_of["17/18"], id_of["13/18"], id_of["6/18"]};
+    std::set<std::string> kept(report.kept.begin(), report.kept.end());
+    BOOST_TEST((kept == want));
+    BOOST_TEST(report.removed.size() == 42u - want.size());
+    std::set<std::string> listed;
+    for (auto& b : bk.list()) listed.insert(b.id);
+    BOOST_TEST((listed == want));
+    // Oldest first.
+    auto l = bk.list();
+    BOOST_TEST(l.front().id == id_of["6/18"]);
+    BOOST_TEST(l.back().id == id_of["20/18"]);
+}
+
+// Runs fn in a child process, SIGKILLs it after `delay_us`; true when the
+// kill landed before the child finished.
+template <class Fn>
+static bool kill_during(Fn fn, unsigned delay_us) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        try {
+            fn();
+        } catch (...) {
+            std::_Exit(2);
+        }
+        std::_Exit(0);
+    }
+    ::usleep(delay_us);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFSIGNALED(status)) BOOST_TEST(WEXITSTATUS(status) == 0);
+    return WIFSIGNALED(status);
+}
+
+BOOST_AUTO_TEST_CASE(killed_create_leaves_only_complete_backups) {
+    scratch_dir dir("backup-kill-create");
+    auto data = dir.path() / "data";
+    auto root = backups::default_root(data);
+    {
+        database<file_storage> db{file_storage(data)};
+        fill(db, 0, 400, std::string(500, 'k'));
+    }
+    std::mt19937_64 rng(stowage::test::test_seed());
+    int killed = 0;
+    for (int round = 0; round < 12; ++round) {
+        killed += kill_during(
+            [&] {
+                database<file_storage> db{file_storage(data)};
+                backups(root).create(db);
+            },
+            static_cast<unsigned>(rng() % 150000));
+        backups bk(root);
+        for (const auto& b : bk.list()) {
+            BOOST_TEST(b.verified);
+            BOOST_TEST(bk.verify(b.id).ok(), b.id);
+            BOOST_TEST(state_of(bk.path_of(b.id)).size() == 400u);
+        }
+    }
+    BOOST_TEST(killed > 0);
+    // The next create clears what the killed ones left.
+    database<file_storage> db{file_storage(data)};
+    backups(root).create(db);
+    for (auto& e : fs::directory_iterator(root)) BOOST_TEST(!e.path().string().ends_with(".partial"));
+}
+
+BOOST_AUTO_TEST_CASE(killed_restore_leaves_old_or_restored_state) {
+    scratch_dir dir("backup-kill-restore");
+    auto data = dir.path() / "data";
+    auto root = backups::default_root(data);
+    std::string old_id, new_id;
+    std::map<std::string, std::string> old_state, new_state;
+    {
+        database<file_storage> db{file_storage(data)};
+        fill(db, 0, 300, std::string(400, 'o'));
+        old_id = backups(root).create(db).id;
+        fill(db, 0, 300, std::string(400, 'n'));
+        fill(db, 300, 350);
+    }
+    new_state = state_of(data);
+    old_state = state_of(backups(root).path_of(old_id));
+    BOOST_TEST_REQUIRE((old_state != new_state));
+    std::mt19937_64 rng(stowage::test::test_seed() + 1);
+    int killed = 0, landed_old = 0, landed_new = 0;
+    for (int round = 0; round < 12; ++round) {
+        // Alternate the target so each round can change the state.
+        bool want_old = state_of(data) == new_state;
+        std::string target = want_old ? old_id : "";
+        if (!want_old) {
+            // Restore the newest backup holding the new state.
+            for (auto& b : backups(root).list())
+                if (state_of(backups(root).path_of(b.id)) == new_state) target = b.id;
+        }
+        BOOST_TEST_REQUIRE(!target.empty());
+        killed += kill_during([&] { backups(root).restore(data, target); }, static_cast<unsigned>(rng() % 120000));
+        auto now = state_of(data);
+        bool is_old = now == old_state, is_new = now == new_state;
+        BOOST_TEST((is_old || is_new), "round " << round << ": a mixed state");
+        landed_old += is_old;
+        landed_new += is_new;
+        database<file_storage> db{file_storage(data)};
+        docs_t docs(db.storage(), "docs");
+        BOOST_TEST(docs.verify().ok());
+    }
+    BOOST_TEST(killed > 0);
+    // Leftovers are cleared by the next restore.
+    backups(root).restore(data, old_id);
+    BOOST_TEST((state_of(data) == old_state));
+    BOOST_TEST(!fs::exists(dir.path() / "data.restoring"));
+}

@@ -6,3 +6,4 @@
 stowage_test(index_tokenizer_test index_tokenizer_test.cpp DATA)
 stowage_test(index_postings_test index_postings_test.cpp)
 stowage_test(index_text_index_test index_text_index_test.cpp DATA TIMEOUT 600)
+stowage_test(index_inverted_index_test index_inverted_index_test.cpp TIMEOUT 600)

@@ -1,0 +1,542 @@
+// inverted_index.hpp — full-text and field search over a store's entities,
+// persisted through a database and updated in the same transactions as the
+// entities it indexes.
+//
+//   database<file_storage> db(file_storage("data"));
+//   db_store<session, file_storage> sessions(db.storage(), "sessions");
+//   index_schema schema;
+//   schema.text("name", 2.0).text("description").keyword("status").keyword("topic_ids").time("start_time");
+//   inverted_index<decltype(sessions)> search(db, sessions, "sessions_index", schema);
+//
+//   auto tx = db.transaction();
+//   tx.put(sessions, s);
+//   search.index(tx, s);            // staged in the same transaction:
+//   tx.commit();                    // both or neither, after any crash
+//   search.put(s);                  // the same, in a transaction of its own
+//
+//   search.search(text_query::words("weekly sync") && text_query::keyword("status", "done"));
+//   search.top(text_query::any_words("rust tokio"), 10);
+//
+// Two layers:
+//   document_index<Key, Storage, Tokenizer>  a text_index (index/text_index.hpp)
+//       whose segments live in a database: keys of any index_key type,
+//       documents given as text_documents (the `stowage index` command uses
+//       it with numeric keys);
+//   inverted_index<Store, Tokenizer>  the same for the described entities of
+//       one db_store: schema fields are read from the entity's fields of the
+//       same name (strings, enums, integers, bools, optionals and vectors of
+//       them; int64 for time fields), plus an optional extractor for the
+//       rest; verify() and rebuild() compare with / read from the store.
+//
+// Persistence (index name N, a store collection name):
+//   "N/segments/<first>-<last>"   each segment's bytes (index/segment.hpp:
+//                                 CRC-checked), written once, never changed
+//   store collection N, id "head" the manifest: tokenizer and schema
+//                                 signature, the next batch number and the
+//                                 list of live segments
+// A transaction that changes the index stages one new segment holding just
+// its changes (its documents and tombstones), the new manifest, and
+// sometimes a merge (the merged segment plus erasures of the segments it
+// replaces): a transaction's delta is its own documents, plus at most one
+// merge, amortized O(log n) per document. Every transaction that writes the
+// index reads the manifest, so two concurrent ones conflict (errc::conflict;
+// the one-transaction helpers retry) instead of interleaving. The in-memory
+// index changes only when the transaction commits (the staged writes'
+// on_commit), so a rolled-back transaction leaves no trace. After a crash
+// the WAL replays manifest and segments together, so the reopened index
+// always agrees with the store.
+//
+// Reopening reads the manifest and the segments, never the documents.
+//
+// Thread safety: searches run concurrently with each other and with one
+// writer (each search works on the snapshot it started on); writes from
+// several threads are safe (the manifest makes them conflict and retry).
+// The index must outlive the transactions it stages writes into.
+// Durability: that of the transaction (database.hpp); the helpers take a
+// durability, full by default.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "codec/binary.hpp"
+#include "database.hpp"
+#include "describe.hpp"
+#include "error.hpp"
+#include "hash/crc32c.hpp"
+#include "index/text_index.hpp"
+#include "index/unicode_tokenizer.hpp"
+#include "projection.hpp"
+
+namespace stowage {
+
+namespace fts {
+
+// The persisted manifest of an index.
+struct manifest {
+    std::string id;                     // always "head"
+    std::string signature;              // schema and tokenizer
+    std::uint64_t next_number = 1;      // of the next batch
+    std::vector<std::string> segments;  // live segment names, ascending
+};
+STOWAGE_DESCRIBE(manifest, id, signature, next_number, segments)
+
+}  // namespace fts
+
+using index_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// A text_index persisted in a database. See the header comment.
+template <index_key Key, storage Storage, tokenizer Tokenizer = unicode_tokenizer>
+class document_index {
+public:
+    using core_type = text_index<Key, Tokenizer>;
+    using batch = index_batch<Key>;
+    using hit = search_hit<Key>;
+    using transaction = db_transaction<Storage>;
+
+    // Opens (or creates, when absent) the index named `name` in db: reads
+    // its manifest and segments. errc::bad_input when it was written with a
+    // different schema or tokenizer; errc::corrupt when a listed segment is
+    // missing or damaged.
+    document_index(database<Storage>& db, std::string name, index_schema schema, Tokenizer tok = {},
+                   text_index_options options = {})
+        : db_(db), name_(std::move(name)), core_(std::move(schema), std::move(tok), options), meta_(open_meta(db, name_)) {
+        load();
+    }
+
+    document_index(const document_index&) = delete;
+    document_index& operator=(const document_index&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    const core_type& core() const noexcept { return core_; }
+    database<Storage>& db() const noexcept { return db_; }
+
+    // --- writing inside the caller's transaction ---------------------------------
+
+    void apply(transaction& tx, batch b) {
+        if (b.empty()) return;
+        auto head = read_head(tx);
+        // Merge (at most once per transaction) on its first change: a later
+        // one finds the manifest's number already advanced.
+        bool first_change = head.next_number <= core_.next_number();
+        auto seg = std::make_shared<typename core_type::prepared_segment>(core_.prepare(std::move(b), head.next_number));
+        std::shared_ptr<typename core_type::prepared_merge> merge;
+        if (core_.options().auto_merge && first_change)
+            if (auto m = core_.plan_merge(false)) merge = std::make_shared<typename core_type::prepared_merge>(std::move(*m));
+        // Everything that can fail is done: stage.
+        head.next_number = seg->last + 1;
+        head.segments.push_back(seg->name());
+        tx.stage({segment_key(seg->name()), seg->seg->data(), [this, seg] { core_.publish(*seg); }});
+        if (merge) stage_merge(tx, head, merge);
+        tx.put(meta_, head);
+    }
+    void add(transaction& tx, Key key, text_document doc) {
+        batch b;
+        b.add(std::move(key), std::move(doc));
+        apply(tx, std::move(b));
+    }
+    void remove(transaction& tx, Key key) {
+        batch b;
+        b.remove(std::move(key));
+        apply(tx, std::move(b));
+    }
+
+    // --- writing, one transaction each (retried on conflict) ------------------------
+
+    void apply(const batch& b, durability d = durability::full) {
+        retry(d, [&](transaction& tx) { apply(tx, batch(b)); });
+    }
+    void add(Key key, text_document doc, durability d = durability::full) {
+        batch b;
+        b.add(std::move(key), std::move(doc));
+        apply(b, d);
+    }
+    bool remove(const Key& key, durability d = durability::full) {
+        bool existed = core_.contains(key);
+        batch b;
+        b.remove(key);
+        apply(b, d);
+        return existed;
+    }
+    // Merges every segment into one.
+    void optimize(durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            auto head = read_head(tx);
+            if (auto m = core_.plan_merge(true)) stage_merge(tx, head, std::make_shared<typename core_type::prepared_merge>(std::move(*m)));
+            tx.put(meta_, head);
+        });
+    }
+    // Replaces the whole index by the documents of `all` (in the caller's
+    // transaction).
+    void replace_all(transaction& tx, batch all) {
+        auto head = read_head(tx);
+        auto seg = std::make_shared<typename core_type::prepared_segment>(core_.prepare(std::move(all), head.next_number));
+        for (const auto& n : head.segments) tx.stage({segment_key(n), std::nullopt, {}});
+        head.segments = {seg->name()};
+        head.next_number = seg->last + 1;
+        tx.stage({segment_key(seg->name()), seg->seg->data(), [this, seg] { core_.reset(*seg); }});
+        tx.put(meta_, head);
+    }
+
+    // --- searching (index/text_index.hpp) -----------------------------------------------
+
+    std::vector<Key> search(const text_query& q) const { return core_.search(q); }
+    std::size_t count(const text_query& q) const { return core_.count(q); }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
+    bool contains(const Key& key) const { return core_.contains(key); }
+    std::size_t size() const { return core_.size(); }
+    index_stats stats() const { return core_.stats(); }
+
+    // Storage-level problems: segments listed but unreadable, segment keys
+    // no manifest lists (left by a writer outside the database).
+    std::vector<std::string> check_storage() const {
+        std::vector<std::string> problems;
+        auto head = meta_.get("head");
+        std::vector<std::string> listed = head ? head->segments : std::vector<std::string>{};
+        for (const auto& n : listed) {
+            try {
+                auto data = db_.storage().read(segment_key(n));
+                if (!data) problems.push_back(segment_key(n) + ": listed in the manifest but missing");
+                else fts::segment<Key>::parse(std::move(*data), core_.shape(), segment_key(n));
+            } catch (const error& e) {
+                problems.push_back(e.what());
+            }
+        }
+        for (const auto& k : db_.storage().list(name_ + "/segments/")) {
+            auto n = k.substr(name_.size() + 10);
+            if (std::find(listed.begin(), listed.end(), n) == listed.end()) problems.push_back(k + ": not listed in the manifest");
+        }
+        return problems;
+    }
+
+private:
+    using meta_store = db_store<fts::manifest, Storage, binary_codec, crc32c>;
+
+    static meta_store open_meta(database<Storage>& db, const std::string& name) {
+        validate_collection(name);
+        return meta_store(db.storage(), name);
+    }
+
+    std::string segment_key(const std::string& segment) const { return name_ + "/segments/" + segment; }
+
+    fts::manifest read_head(transaction& tx) {
+        auto head = tx.get(meta_, "head");
+        if (!head) return fts::manifest{"head", core_.signature(), core_.next_number(), {}};
+        check_signature(*head);
+        return std::move(*head);
+    }
+
+    void check_signature(const fts::manifest& head) const {
+        if (head.signature != core_.signature())
+            throw error(errc::bad_input, "index " + name_ + " was built as \"" + head.signature + "\", opened as \"" +
+                                             core_.signature() + "\" (rebuild it to change schema or tokenizer)");
+    }
+
+    void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<typename core_type::prepared_merge> m) {
+        for (const auto& n : m->replaced_names) {
+            tx.stage({segment_key(n), std::nullopt, {}});
+            std::erase(head.segments, n);
+        }
+        std::string merged = m->merged.name();
+        head.segments.insert(std::upper_bound(head.segments.begin(), head.segments.end(), merged), merged);
+        tx.stage({segment_key(merged), m->merged.seg->data(), [this, m] { core_.publish(*m); }});
+    }
+
+    template <class Fn>
+    void retry(durability d, Fn&& fn) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = db_.transaction(d);
+            fn(tx);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict || attempt >= 1000) throw;
+            }
+        }
+    }
+
+    void load() {
+        auto head = meta_.get("head");
+        if (!head) return;
+        check_signature(*head);
+        std::uint64_t prev_last = 0;
+        for (const auto& n : head->segments) {
+            auto range = core_type::parse_segment_name(n);
+            if (!range || (prev_last && range->first <= prev_last))
+                throw error(errc::corrupt, "index " + name_ + ": bad segment name \"" + n + "\" in the manifest");
+            prev_last = range->second;
+            auto data = db_.storage().read(segment_key(n));
+            if (!data) throw error(errc::corrupt, "index " + name_ + ": segment " + n + " is listed but missing");
+            typename core_type::prepared_segment p;
+            p.first = range->first;
+            p.last = range->second;
+            p.seg = fts::segment<Key>::parse(std::move(*data), core_.shape(), segment_key(n));
+            core_.publish(p);
+        }
+        if (prev_last >= head->next_number)
+            throw error(errc::corrupt, "index " + name_ + ": manifest's next batch number is behind its segments");
+    }
+
+    database<Storage>& db_;
+    std::string name_;
+    core_type core_;
+    mutable meta_store meta_;
+};
+
+// --- entities ----------------------------------------------------------------------------
+
+namespace detail {
+
+template <class View>
+struct db_view_storage;
+template <storage S>
+struct db_view_storage<db_view<S>> {
+    using type = S;
+};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+// Whether a member of type M can feed a field of kind k.
+template <class M>
+constexpr bool indexable_as(field_kind k) {
+    if constexpr (is_optional<M>::value || is_vector<M>::value) {
+        return indexable_as<typename M::value_type>(k);
+    } else if constexpr (std::is_same_v<M, std::string>) {
+        return k != field_kind::time;
+    } else if constexpr (std::is_same_v<M, bool> || described_enum<M>) {
+        return k == field_kind::keyword;
+    } else if constexpr (std::is_integral_v<M>) {
+        return k != field_kind::text;
+    } else {
+        return false;
+    }
+}
+
+template <class M>
+void extract_member(const M& m, const index_schema::field& f, text_document& doc) {
+    if constexpr (is_optional<M>::value) {
+        if (m) extract_member(*m, f, doc);
+    } else if constexpr (is_vector<M>::value) {
+        for (const auto& v : m) extract_member(static_cast<const typename M::value_type&>(v), f, doc);
+    } else if constexpr (std::is_same_v<M, std::string>) {
+        if (f.kind == field_kind::text) doc.text(f.name, m);
+        else doc.keyword(f.name, m);
+    } else if constexpr (std::is_same_v<M, bool>) {
+        doc.keyword(f.name, m ? "true" : "false");
+    } else if constexpr (described_enum<M>) {
+        doc.keyword(f.name, std::string(enum_name(m)));
+    } else if constexpr (std::is_integral_v<M>) {
+        if (f.kind == field_kind::time) {
+            if constexpr (std::is_unsigned_v<M> && sizeof(M) >= sizeof(std::int64_t)) {
+                if (m > static_cast<M>(std::numeric_limits<std::int64_t>::max()))
+                    throw error(errc::bad_input, "time field " + f.name + ": value out of range");
+            }
+            doc.time(f.name, static_cast<std::int64_t>(m));
+        } else {
+            doc.keyword(f.name, std::to_string(m));
+        }
+    }
+}
+
+}  // namespace detail
+
+// What verify() found.
+struct index_verify_report {
+    std::uint64_t documents = 0;       // entities read
+    std::uint64_t indexed = 0;         // documents in the index
+    std::vector<std::string> missing;  // entity not in the index
+    std::vector<std::string> stale;    // indexed, but no such entity
+    std::vector<std::string> differ;   // indexed content differs from the entity's
+    std::vector<std::string> damaged;  // index structures that failed their checks
+    bool ok() const { return missing.empty() && stale.empty() && differ.empty() && damaged.empty(); }
+};
+
+// The inverted index of one db_store's entities. See the header comment.
+template <class Store, tokenizer Tokenizer = unicode_tokenizer>
+class inverted_index {
+public:
+    using entity_type = typename Store::entity_type;
+    using storage_type = typename detail::db_view_storage<typename Store::storage_type>::type;
+    using transaction = db_transaction<storage_type>;
+    using hit = search_hit<std::string>;
+    using extractor = std::function<void(const entity_type&, text_document&)>;
+
+    // Schema fields named like a described field of the entity are filled
+    // from it; `extra` fills the others (bad_input if a field has neither,
+    // or a member type that cannot feed its kind).
+    inverted_index(database<storage_type>& db, Store& documents, std::string name, index_schema schema, Tokenizer tok = {},
+                   text_index_options options = {}, extractor extra = {})
+        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {}
+
+    const document_index<std::string, storage_type, Tokenizer>& documents_index() const noexcept { return index_; }
+    const text_index<std::string, Tokenizer>& core() const noexcept { return index_.core(); }
+
+    // What the index holds for an entity.
+    text_document document_of(const entity_type& e) const {
+        text_document doc;
+        for_each_field(e, [&](std::string_view name, const auto& member) {
+            using M = std::remove_cvref_t<decltype(member)>;
+            const auto* f = index_.core().schema().find(name);
+            if (!f) return;
+            if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
+                          detail::indexable_as<M>(field_kind::time))
+                detail::extract_member(member, *f, doc);
+        });
+        if (extra_) extra_(e, doc);
+        return doc;
+    }
+
+    // --- inside the caller's transaction ---------------------------------------------------
+
+    void index(transaction& tx, const entity_type& e) { index_.add(tx, entity_id(e), document_of(e)); }
+    void index_many(transaction& tx, std::span<const entity_type> es) {
+        index_batch<std::string> b;
+        for (const auto& e : es) b.add(entity_id(e), document_of(e));
+        index_.apply(tx, std::move(b));
+    }
+    void unindex(transaction& tx, std::string_view id) { index_.remove(tx, std::string(id)); }
+
+    // --- the entity and its index entry in one transaction --------------------------------
+
+    void put(const entity_type& e, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            tx.put(documents_, e);
+            index(tx, e);
+        });
+    }
+    void put_many(std::span<const entity_type> es, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            for (const auto& e : es) tx.put(documents_, e);
+            index_many(tx, es);
+        });
+    }
+    bool erase(std::string_view id, durability d = durability::full) {
+        bool existed = documents_.contains(id);
+        retry(d, [&](transaction& tx) {
+            tx.erase(documents_, id);
+            unindex(tx, id);
+        });
+        return existed;
+    }
+
+    // Re-indexes one entity, or drops a removed one, without touching the store.
+    void update(const entity_type& e, durability d = durability::full) { retry(d, [&](transaction& tx) { index(tx, e); }); }
+    void remove(std::string_view id, durability d = durability::full) { retry(d, [&](transaction& tx) { unindex(tx, id); }); }
+    void optimize(durability d = durability::full) { index_.optimize(d); }
+
+    // --- searching ----------------------------------------------------------------------------
+
+    std::vector<std::string> search(const text_query& q) const { return index_.search(q); }
+    std::size_t count(const text_query& q) const { return index_.count(q); }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return index_.top(q, k, p); }
+    bool contains(std::string_view id) const { return index_.contains(std::string(id)); }
+    std::size_t size() const { return index_.size(); }
+    index_stats stats() const { return index_.stats(); }
+
+    // --- checking and rebuilding ------------------------------------------------------------------
+
+    // Compares the index with the documents (any range of entities; the
+    // store by default): every entity missing from the index, every indexed
+    // id with no entity, every entity indexed with other content (compared
+    // by a digest of what analysis gives and what the posting lists hold),
+    // and damaged index structures.
+    index_verify_report verify() const { return verify(documents_); }
+    template <class Range>
+    index_verify_report verify(const Range& documents, const index_progress& progress = {}) const {
+        index_verify_report r;
+        std::vector<std::string> problems;
+        auto indexed = index_.core().fingerprints(&problems);
+        r.damaged = std::move(problems);
+        for (auto& p : index_.check_storage()) r.damaged.push_back(std::move(p));
+        r.indexed = indexed.size();
+        std::vector<std::pair<std::string, std::uint64_t>> wanted;
+        for (const auto& e : documents) {
+            wanted.emplace_back(entity_id(e), fts::fingerprint(index_.core().analyze(document_of(e))));
+            if (progress) progress(++r.documents, 0);
+            else ++r.documents;
+        }
+        std::sort(wanted.begin(), wanted.end());
+        std::size_t i = 0, j = 0;
+        while (i < wanted.size() || j < indexed.size()) {
+            if (j == indexed.size() || (i < wanted.size() && wanted[i].first < indexed[j].first)) {
+                r.missing.push_back(wanted[i++].first);
+            } else if (i == wanted.size() || indexed[j].first < wanted[i].first) {
+                r.stale.push_back(indexed[j++].first);
+            } else {
+                if (wanted[i].second != indexed[j].second) r.differ.push_back(wanted[i].first);
+                ++i;
+                ++j;
+            }
+        }
+        return r;
+    }
+
+    // Re-indexes every entity of the store, replacing the whole index, in
+    // one transaction. progress(done, total) as entities are read.
+    void rebuild(const index_progress& progress = {}, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            index_batch<std::string> all;
+            std::uint64_t total = documents_.size(), done = 0;
+            for (const auto& e : documents_) {
+                all.add(entity_id(e), document_of(e));
+                if (progress) progress(++done, total);
+            }
+            index_.replace_all(tx, std::move(all));
+        });
+    }
+
+private:
+    static index_schema check(const index_schema& schema, const extractor& extra) {
+        for (const auto& f : schema.fields()) {
+            bool member = false, usable = false;
+            for_each_field_descriptor<entity_type>([&](const auto& fd) {
+                using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
+                if (fd.name != f.name) return;
+                member = true;
+                usable = detail::indexable_as<M>(f.kind);
+            });
+            if (member && !usable)
+                throw error(errc::bad_input, "inverted_index: field " + f.name + " of " + std::string(type_name_v<entity_type>) +
+                                                 " cannot be indexed as a " + index_schema::kind_name(f.kind) + " field");
+            if (!member && !extra)
+                throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) + " has no field " +
+                                                 f.name + " (give an extractor for computed fields)");
+        }
+        return schema;
+    }
+
+    template <class Fn>
+    void retry(durability d, Fn&& fn) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = db().transaction(d);
+            fn(tx);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict || attempt >= 1000) throw;
+            }
+        }
+    }
+    database<storage_type>& db() { return index_.db(); }
+
+    Store& documents_;
+    extractor extra_;
+    document_index<std::string, storage_type, Tokenizer> index_;
+};
+
+}  // namespace stowage

@@ -490,16 +490,7 @@ private:
 
     template <class F>
     void retry(F&& f) {
-        for (int attempt = 1;; ++attempt) {
-            auto tx = db_.transaction();
-            f(tx);
-            try {
-                tx.commit();
-                return;
-            } catch (const error& e) {
-                if (e.kind() != errc::conflict || attempt >= 1000) throw;
-            }
-        }
+        db_.run_transaction(std::forward<F>(f));
     }
 
     database<Storage>& db_;

@@ -616,12 +616,24 @@ public:
     // entity does not exist.
     template <class Store, class Fn>
     void update(Store& s, std::string_view id, Fn fn, durability d = durability::full, int max_attempts = 1000) {
+        run_transaction(
+            [&](transaction_type& tx) {
+                auto e = tx.get(s, id);
+                if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
+                fn(*e);
+                tx.put(s, *e);
+            },
+            d, max_attempts);
+    }
+
+    // Runs body(tx) in a fresh transaction and commits it; when the commit
+    // conflicts with a concurrent change, runs it again on the new state (so
+    // body must only read through tx and have no other side effects).
+    template <class Body>
+    void run_transaction(Body&& body, durability d = durability::full, int max_attempts = 1000) {
         for (int attempt = 1;; ++attempt) {
             auto tx = transaction(d);
-            auto e = tx.get(s, id);
-            if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
-            fn(*e);
-            tx.put(s, *e);
+            body(tx);
             try {
                 tx.commit();
                 return;

@@ -5614,6 +5614,7 @@ private:
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -5638,11 +5639,23 @@ inline std::string_view to_string(wal_record_type t) {
     return "unknown";
 }
 
+// What the observer hook hears about (wal_options::observer).
+struct wal_event {
+    enum class kind { commit, sync, checkpoint, failure } what;
+    std::uint64_t lsn = 0;                   // commit LSN, synced-through LSN, checkpoint LSN
+    std::chrono::nanoseconds duration{0};    // commit latency, or how long the sync took
+    std::string message;                     // failure
+};
+
 struct wal_options {
     std::uint64_t segment_size = 64ull << 20;           // roll to a new segment beyond this
     wal_recovery recovery = wal_recovery::tolerate_tail;
     std::chrono::milliseconds batch_window{20};         // durability::batched
     std::uint64_t reserve_bytes = 1ull << 20;           // kept for a full disk
+    // Called (without any log lock held) for every commit, sync, checkpoint
+    // and failure: for metrics and alerts. Must be cheap and must not call
+    // back into the log.
+    std::function<void(const wal_event&)> observer;
 };
 
 // One logical record as read back.
@@ -5986,7 +5999,8 @@ public:
         return failed_.has_value();
     }
 
-    void record_latency(std::chrono::nanoseconds ns) {
+    void record_latency(std::chrono::nanoseconds ns, std::uint64_t lsn = 0) {
+        if (options_.observer) options_.observer({wal_event::kind::commit, lsn, ns, {}});
         auto us = static_cast<std::uint64_t>(std::max<std::int64_t>(1, ns.count() / 1000));
         std::size_t bucket = 0;
         while (us > 1 && bucket < 31) {
@@ -6041,6 +6055,7 @@ public:
             stats_.segments_deleted++;
         }
         storage_.flush();
+        if (options_.observer) options_.observer({wal_event::kind::checkpoint, applied_lsn, {}, {}});
         std::lock_guard lock(mutex_);
         if (low_space_) restore_reserve();
     }
@@ -6303,10 +6318,15 @@ private:
                 std::string seg = segment_;
                 lock.unlock();
                 std::optional<std::string> failure;
+                auto started = std::chrono::steady_clock::now();
                 try {
                     if (!seg.empty()) storage_.sync(seg);
                 } catch (const error& e) {
                     failure = e.what();
+                }
+                if (options_.observer) {
+                    if (failure) options_.observer({wal_event::kind::failure, target, {}, "sync failed: " + *failure});
+                    else options_.observer({wal_event::kind::sync, target, std::chrono::steady_clock::now() - started, {}});
                 }
                 lock.lock();
                 syncing_ = false;
@@ -6598,7 +6618,7 @@ public:
         }
         if (overlay_versions >= options.apply_threshold) apply_cv.notify_all();
         log.wait_durable(commit_lsn, d);
-        log.record_latency(std::chrono::steady_clock::now() - started);
+        log.record_latency(std::chrono::steady_clock::now() - started, commit_lsn);
         return commit_lsn;
     }
 
@@ -6981,12 +7001,24 @@ public:
     // entity does not exist.
     template <class Store, class Fn>
     void update(Store& s, std::string_view id, Fn fn, durability d = durability::full, int max_attempts = 1000) {
+        run_transaction(
+            [&](transaction_type& tx) {
+                auto e = tx.get(s, id);
+                if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
+                fn(*e);
+                tx.put(s, *e);
+            },
+            d, max_attempts);
+    }
+
+    // Runs body(tx) in a fresh transaction and commits it; when the commit
+    // conflicts with a concurrent change, runs it again on the new state (so
+    // body must only read through tx and have no other side effects).
+    template <class Body>
+    void run_transaction(Body&& body, durability d = durability::full, int max_attempts = 1000) {
         for (int attempt = 1;; ++attempt) {
             auto tx = transaction(d);
-            auto e = tx.get(s, id);
-            if (!e) throw error(errc::not_found, "update of missing entity " + std::string(id));
-            fn(*e);
-            tx.put(s, *e);
+            body(tx);
             try {
                 tx.commit();
                 return;
@@ -7681,16 +7713,7 @@ private:
 
     template <class F>
     void retry(F&& f) {
-        for (int attempt = 1;; ++attempt) {
-            auto tx = db_.transaction();
-            f(tx);
-            try {
-                tx.commit();
-                return;
-            } catch (const error& e) {
-                if (e.kind() != errc::conflict || attempt >= 1000) throw;
-            }
-        }
+        db_.run_transaction(std::forward<F>(f));
     }
 
     database<Storage>& db_;
@@ -7961,16 +7984,7 @@ private:
 
     template <class F>
     void retry(F&& f) {
-        for (int attempt = 1;; ++attempt) {
-            auto tx = db_.transaction();
-            f(tx);
-            try {
-                tx.commit();
-                return;
-            } catch (const error& e) {
-                if (e.kind() != errc::conflict || attempt >= 1000) throw;
-            }
-        }
+        db_.run_transaction(std::forward<F>(f));
     }
 
     database<Storage>& db_;

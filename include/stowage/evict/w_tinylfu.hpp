@@ -19,9 +19,11 @@
 // without; P12 c=32768 17.28% / 17.72%; only P6 gained, 28.27% / 27.84%).
 //
 // The window is fixed (1%, the paper's choice), not adapted by hill climbing
-// as Caffeine does. That suits frequency-skewed traces (every P trace: above
-// ARC) but not recency-skewed ones: on OLTP a 20% window would gain 3 to 5
-// points at c = 1000..15000 (benchmarks/RESULTS.md); options::window sets it.
+// as Caffeine does. That suits frequency-skewed traces (every P trace at
+// c = 32768: above ARC) but not recency-skewed ones (OLTP: below LRU at
+// c >= 10000; a 20% window gains 3 to 5 points there), nor small caches on
+// P12 (c = 4096: 2.6% vs ARC's 5.8%). benchmarks/RESULTS.md has the table;
+// options::window sets the share.
 // Hash flooding: the sketch is seeded at random, and a warm candidate
 // (estimate >= 6) that loses is still admitted with probability 1/128, so an
 // attacker who inflates a victim's count cannot lock newcomers out.

@@ -41,8 +41,9 @@
 // merge, amortized O(log n) per document. Every transaction that writes the
 // index reads the manifest, so two concurrent ones conflict (errc::conflict;
 // the one-transaction helpers retry) instead of interleaving. The in-memory
-// index changes only when the transaction commits (the staged writes'
-// on_commit), so a rolled-back transaction leaves no trace. After a crash
+// index changes only when the transaction commits (the manifest write's
+// on_commit publishes all of the transaction's changes at once), so a
+// rolled-back transaction leaves no trace and readers never see part of one. After a crash
 // the WAL replays manifest and segments together, so the reopened index
 // always agrees with the store.
 //
@@ -58,6 +59,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <memory>
 #include <optional>
 #include <span>
@@ -122,19 +125,19 @@ public:
     void apply(transaction& tx, batch b) {
         if (b.empty()) return;
         auto head = read_head(tx);
-        // Merge (at most once per transaction) on its first change: a later
-        // one finds the manifest's number already advanced.
-        bool first_change = head.next_number <= core_.next_number();
-        auto seg = std::make_shared<typename core_type::prepared_segment>(core_.prepare(std::move(b), head.next_number));
-        std::shared_ptr<typename core_type::prepared_merge> merge;
-        if (core_.options().auto_merge && first_change)
-            if (auto m = core_.plan_merge(false)) merge = std::make_shared<typename core_type::prepared_merge>(std::move(*m));
+        auto changes = changes_of(tx);
+        auto seg = std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(b), head.next_number));
+        // At most one merge per transaction, planned on its first change.
+        std::shared_ptr<const typename core_type::prepared_merge> merge;
+        if (core_.options().auto_merge && changes->empty())
+            if (auto m = core_.plan_merge(false)) merge = std::make_shared<const typename core_type::prepared_merge>(std::move(*m));
         // Everything that can fail is done: stage.
         head.next_number = seg->last + 1;
         head.segments.push_back(seg->name());
-        tx.stage({segment_key(seg->name()), seg->seg->data(), [this, seg] { core_.publish(*seg); }});
-        if (merge) stage_merge(tx, head, merge);
-        tx.put(meta_, head);
+        tx.stage({segment_key(seg->name()), seg->seg->data(), {}});
+        changes->add(seg);
+        if (merge) stage_merge(tx, head, merge, *changes);
+        stage_head(tx, head, changes);
     }
     void add(transaction& tx, Key key, text_document doc) {
         batch b;
@@ -168,20 +171,24 @@ public:
     void optimize(durability d = durability::full) {
         retry(d, [&](transaction& tx) {
             auto head = read_head(tx);
-            if (auto m = core_.plan_merge(true)) stage_merge(tx, head, std::make_shared<typename core_type::prepared_merge>(std::move(*m)));
-            tx.put(meta_, head);
+            auto changes = changes_of(tx);
+            if (auto m = core_.plan_merge(true))
+                stage_merge(tx, head, std::make_shared<const typename core_type::prepared_merge>(std::move(*m)), *changes);
+            stage_head(tx, head, changes);
         });
     }
     // Replaces the whole index by the documents of `all` (in the caller's
     // transaction).
     void replace_all(transaction& tx, batch all) {
         auto head = read_head(tx);
-        auto seg = std::make_shared<typename core_type::prepared_segment>(core_.prepare(std::move(all), head.next_number));
+        auto changes = changes_of(tx);
+        auto seg = std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(all), head.next_number));
         for (const auto& n : head.segments) tx.stage({segment_key(n), std::nullopt, {}});
         head.segments = {seg->name()};
         head.next_number = seg->last + 1;
-        tx.stage({segment_key(seg->name()), seg->seg->data(), [this, seg] { core_.reset(*seg); }});
-        tx.put(meta_, head);
+        tx.stage({segment_key(seg->name()), seg->seg->data(), {}});
+        changes->reset(seg);
+        stage_head(tx, head, changes);
     }
 
     // --- searching (index/text_index.hpp) -----------------------------------------------
@@ -238,14 +245,38 @@ private:
                                              core_.signature() + "\" (rebuild it to change schema or tokenizer)");
     }
 
-    void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<typename core_type::prepared_merge> m) {
+    void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<const typename core_type::prepared_merge> m,
+                     typename core_type::change_list& changes) {
         for (const auto& n : m->replaced_names) {
             tx.stage({segment_key(n), std::nullopt, {}});
             std::erase(head.segments, n);
         }
         std::string merged = m->merged.name();
         head.segments.insert(std::upper_bound(head.segments.begin(), head.segments.end(), merged), merged);
-        tx.stage({segment_key(merged), m->merged.seg->data(), [this, m] { core_.publish(*m); }});
+        tx.stage({segment_key(merged), m->merged.seg->data(), {}});
+        changes.add(std::move(m));
+    }
+
+    // The changes this transaction made to the index so far. The manifest's
+    // staged write (re-staged by every change, so the last one holds the
+    // whole list) publishes them, together, when the transaction commits:
+    // readers never see half a transaction.
+    std::shared_ptr<typename core_type::change_list> changes_of(transaction& tx) {
+        std::lock_guard lock(pending_mutex_);
+        std::erase_if(pending_, [](const auto& p) { return p.second.expired(); });  // rolled back or committed
+        auto& slot = pending_[tx.id()];
+        auto list = slot.lock();
+        if (!list) slot = list = std::make_shared<typename core_type::change_list>();
+        return list;
+    }
+
+    void stage_head(transaction& tx, const fts::manifest& head, std::shared_ptr<typename core_type::change_list> changes) {
+        staged_write w = meta_.stage_put(head);
+        w.on_commit = [this, listing = std::move(w.on_commit), changes = std::move(changes)] {
+            if (listing) listing();
+            core_.publish(*changes);
+        };
+        tx.stage(std::move(w));
     }
 
     template <class Fn>
@@ -288,6 +319,8 @@ private:
     std::string name_;
     core_type core_;
     mutable meta_store meta_;
+    std::mutex pending_mutex_;
+    std::map<std::uint64_t, std::weak_ptr<typename core_type::change_list>> pending_;  // by transaction id
 };
 
 // --- entities ----------------------------------------------------------------------------

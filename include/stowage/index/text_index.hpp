@@ -470,10 +470,15 @@ public:
     void apply(batch b) {
         if (b.empty()) return;
         std::lock_guard lock(writer_mutex_);
-        auto p = prepare(std::move(b), next_number_);
-        publish_locked(p);
+        change_list c;
+        c.add(std::make_shared<const prepared_segment>(prepare(std::move(b), next_number_)));
+        publish_locked(c);
         if (options_.auto_merge)
-            while (auto m = plan_merge(false)) publish_locked(*m);
+            while (auto m = plan_merge(false)) {
+                change_list cm;
+                cm.add(std::make_shared<const prepared_merge>(std::move(*m)));
+                publish_locked(cm);
+            }
     }
     void add(Key key, text_document doc) {
         batch b;
@@ -491,7 +496,11 @@ public:
     // Merges every segment into one (deleted documents and tombstones dropped).
     void optimize() {
         std::lock_guard lock(writer_mutex_);
-        if (auto m = plan_merge(true)) publish_locked(*m);
+        if (auto m = plan_merge(true)) {
+            change_list c;
+            c.add(std::make_shared<const prepared_merge>(std::move(*m)));
+            publish_locked(c);
+        }
     }
 
     // --- the persistent index's hooks ------------------------------------------------
@@ -553,31 +562,47 @@ public:
         return p;
     }
 
-    // Makes a prepared segment part of the index (it must be newer than
-    // every segment already in it).
-    void publish(const prepared_segment& p) {
+    // Changes that become visible together: one transaction's segments,
+    // merges, or a reset (the whole index replaced by one segment).
+    class change_list {
+    public:
+        void add(std::shared_ptr<const prepared_segment> s) { items_.push_back({item::segment, std::move(s), nullptr}); }
+        void add(std::shared_ptr<const prepared_merge> m) { items_.push_back({item::merge, nullptr, std::move(m)}); }
+        void reset(std::shared_ptr<const prepared_segment> s) { items_.push_back({item::reset, std::move(s), nullptr}); }
+        bool empty() const noexcept { return items_.empty(); }
+
+    private:
+        friend class text_index;
+        struct item {
+            enum kind_t { segment, merge, reset } kind;
+            std::shared_ptr<const prepared_segment> seg;
+            std::shared_ptr<const prepared_merge> merge_;
+        };
+        std::vector<item> items_;
+    };
+
+    // Applies the changes in order and makes them visible at once. A
+    // segment must be newer than every segment already in the index; a
+    // merge's segments must still be there (errc::conflict otherwise, and
+    // nothing changes).
+    void publish(const change_list& changes) {
         std::lock_guard lock(writer_mutex_);
-        publish_locked(p);
+        publish_locked(changes);
+    }
+    void publish(const prepared_segment& p) {
+        change_list c;
+        c.add(std::make_shared<const prepared_segment>(p));
+        publish(c);
     }
     void publish(const prepared_merge& m) {
-        std::lock_guard lock(writer_mutex_);
-        publish_locked(m);
+        change_list c;
+        c.add(std::make_shared<const prepared_merge>(m));
+        publish(c);
     }
-
-    // Replaces the whole index by one segment (a rebuild).
     void reset(const prepared_segment& p) {
-        std::lock_guard lock(writer_mutex_);
-        auto v = std::make_shared<view>();
-        v->total_lengths.assign(shape_.text_fields, 0);
-        ids_.clear();
-        v->segments.push_back({p.first, p.last, p.seg, nullptr, 0});
-        for (fts::doc_id d = 0; d < p.seg->size(); ++d) {
-            ids_.emplace(p.seg->key(d), location{p.first, d});
-            ++v->documents;
-            for (unsigned f = 0; f < shape_.text_fields; ++f) v->total_lengths[f] += p.seg->length(f, d);
-        }
-        next_number_ = std::max(next_number_, p.last + 1);
-        install(std::move(v));
+        change_list c;
+        c.reset(std::make_shared<const prepared_segment>(p));
+        publish(c);
     }
 
     // The next merge the policy asks for on the current state (or, with
@@ -1066,11 +1091,13 @@ private:
         fts::doc_id doc;
     };
 
-    // Copy-on-write helpers for one publication.
+    // One publication: a private copy of the view, changed in place. A
+    // segment's deletion bitmap is copied the first time this publication
+    // changes it (readers keep the old one).
     struct edit {
         view& v;
-        std::vector<bool> copied;
-        explicit edit(view& v_) : v(v_), copied(v_.segments.size(), false) {}
+        std::vector<const std::vector<bool>*> owned;
+        explicit edit(view& v_) : v(v_) {}
         std::size_t index_of(std::uint64_t first) const {
             auto it = std::lower_bound(v.segments.begin(), v.segments.end(), first,
                                        [](const live_segment& s, std::uint64_t f) { return s.first < f; });
@@ -1079,16 +1106,13 @@ private:
         }
         // Marks a document deleted; with `counted`, it was live until now.
         void erase(std::uint64_t first, fts::doc_id d, bool counted, unsigned text_fields) {
-            std::size_t i = index_of(first);
-            auto& s = v.segments[i];
-            if (copied.size() <= i) copied.resize(v.segments.size(), false);
-            if (!copied[i]) {
-                auto bits = s.deleted ? std::make_shared<std::vector<bool>>(*s.deleted)
+            auto& s = v.segments[index_of(first)];
+            if (!s.deleted || std::find(owned.begin(), owned.end(), s.deleted.get()) == owned.end()) {
+                s.deleted = s.deleted ? std::make_shared<std::vector<bool>>(*s.deleted)
                                       : std::make_shared<std::vector<bool>>(s.seg->size(), false);
-                s.deleted = bits;
-                copied[i] = true;
+                owned.push_back(s.deleted.get());
             }
-            auto& bits = const_cast<std::vector<bool>&>(*s.deleted);
+            auto& bits = const_cast<std::vector<bool>&>(*s.deleted);  // created just above, by this edit
             if (bits[d]) return;
             bits[d] = true;
             ++s.deleted_count;
@@ -1099,49 +1123,73 @@ private:
         }
     };
 
-    void publish_locked(const prepared_segment& p) {
+    void publish_locked(const change_list& changes) {
         auto v = std::make_shared<view>(*snapshot());
-        if (!v->segments.empty() && v->segments.back().last >= p.first)
-            throw error(errc::bad_input, "text_index: segment " + p.name() + " is not newer than the index");
-        const auto& seg = *p.seg;
+        // Check everything first (on the segment list alone): a failed
+        // publication changes nothing.
+        {
+            std::vector<std::uint64_t> firsts;
+            std::uint64_t last = v->segments.empty() ? 0 : v->segments.back().last;
+            for (const auto& s : v->segments) firsts.push_back(s.first);
+            for (const auto& it : changes.items_) {
+                if (it.kind == change_list::item::merge) {
+                    const auto& r = it.merge_->replaced;
+                    auto at = r.empty() ? firsts.end() : std::find(firsts.begin(), firsts.end(), r.front());
+                    if (r.empty() || firsts.end() - at < static_cast<std::ptrdiff_t>(r.size()) || !std::equal(r.begin(), r.end(), at))
+                        throw error(errc::conflict, "text_index: merge of segments that changed meanwhile");
+                    *at = it.merge_->merged.first;
+                    firsts.erase(at + 1, at + static_cast<std::ptrdiff_t>(r.size()));
+                    continue;
+                }
+                if (it.kind == change_list::item::segment && it.seg->first <= last)
+                    throw error(errc::bad_input, "text_index: segment " + it.seg->name() + " is not newer than the index");
+                if (it.kind == change_list::item::reset) firsts.clear();
+                firsts.push_back(it.seg->first);
+                last = it.seg->last;
+            }
+        }
         edit e(*v);
+        for (const auto& it : changes.items_) {
+            if (it.kind == change_list::item::segment) add_segment(e, *it.seg);
+            else if (it.kind == change_list::item::merge) add_merge(e, *it.merge_);
+            else add_reset(*v, *it.seg);
+        }
+        install(std::move(v));
+    }
+
+    void add_segment(edit& e, const prepared_segment& p) {
+        view& v = e.v;
+        const auto& seg = *p.seg;
         for (const auto& key : seg.tombstones()) {
             auto it = ids_.find(key);
             if (it == ids_.end()) continue;
             e.erase(it->second.first, it->second.doc, true, shape_.text_fields);
             ids_.erase(it);
         }
-        v->segments.push_back({p.first, p.last, p.seg, nullptr, 0});
-        e.copied.push_back(false);
+        v.segments.push_back({p.first, p.last, p.seg, nullptr, 0});
         for (fts::doc_id d = 0; d < seg.size(); ++d) {
             auto [it, inserted] = ids_.try_emplace(seg.key(d), location{p.first, d});
             if (!inserted) {
                 e.erase(it->second.first, it->second.doc, true, shape_.text_fields);
                 it->second = {p.first, d};
             }
-            ++v->documents;
-            for (unsigned f = 0; f < shape_.text_fields; ++f) v->total_lengths[f] += seg.length(f, d);
+            ++v.documents;
+            for (unsigned f = 0; f < shape_.text_fields; ++f) v.total_lengths[f] += seg.length(f, d);
         }
         next_number_ = std::max(next_number_, p.last + 1);
-        install(std::move(v));
     }
 
-    void publish_locked(const prepared_merge& m) {
-        auto v = std::make_shared<view>(*snapshot());
+    void add_merge(edit& e, const prepared_merge& m) {
+        view& v = e.v;
         // The merged segments must all still be there, side by side.
-        std::size_t at = 0;
-        {
-            edit probe(*v);
-            at = probe.index_of(m.replaced.front());
-            for (std::size_t i = 0; i < m.replaced.size(); ++i)
-                if (at + i >= v->segments.size() || v->segments[at + i].first != m.replaced[i])
-                    throw error(errc::conflict, "text_index: merge of segments that changed meanwhile");
-        }
-        v->segments.erase(v->segments.begin() + static_cast<std::ptrdiff_t>(at),
-                          v->segments.begin() + static_cast<std::ptrdiff_t>(at + m.replaced.size()));
-        v->segments.insert(v->segments.begin() + static_cast<std::ptrdiff_t>(at),
-                           live_segment{m.merged.first, m.merged.last, m.merged.seg, nullptr, 0});
-        edit e(*v);
+        std::size_t at = e.index_of(m.replaced.front());
+        for (std::size_t i = 0; i < m.replaced.size(); ++i)
+            if (at + i >= v.segments.size() || v.segments[at + i].first != m.replaced[i])
+                throw error(errc::conflict, "text_index: merge of segments that changed meanwhile");
+        v.segments.erase(v.segments.begin() + static_cast<std::ptrdiff_t>(at),
+                         v.segments.begin() + static_cast<std::ptrdiff_t>(at + m.replaced.size()));
+        v.segments.insert(v.segments.begin() + static_cast<std::ptrdiff_t>(at),
+                          live_segment{m.merged.first, m.merged.last, m.merged.seg, nullptr, 0});
         const auto& seg = *m.merged.seg;
         for (fts::doc_id d = 0; d < seg.size(); ++d) {
             auto it = ids_.find(seg.key(d));
@@ -1151,7 +1199,20 @@ private:
             if (moved) it->second = {m.merged.first, d};
             else e.erase(m.merged.first, d, false, shape_.text_fields);
         }
-        install(std::move(v));
+    }
+
+    void add_reset(view& v, const prepared_segment& p) {
+        v.segments.clear();
+        v.documents = 0;
+        v.total_lengths.assign(shape_.text_fields, 0);
+        ids_.clear();
+        v.segments.push_back({p.first, p.last, p.seg, nullptr, 0});
+        for (fts::doc_id d = 0; d < p.seg->size(); ++d) {
+            ids_.emplace(p.seg->key(d), location{p.first, d});
+            ++v.documents;
+            for (unsigned f = 0; f < shape_.text_fields; ++f) v.total_lengths[f] += p.seg->length(f, d);
+        }
+        next_number_ = std::max(next_number_, p.last + 1);
     }
 
     void install(std::shared_ptr<view> v) {

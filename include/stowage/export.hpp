@@ -1,0 +1,718 @@
+// export.hpp — every collection of a database as JSON Lines, and back.
+//
+//   std::ofstream out("dump.jsonl");
+//   stowage::export_database(db, out);                 // streaming
+//   auto plan = stowage::validate_import("dump.jsonl", "data");   // changes nothing
+//   stowage::apply_import("data", plan);               // backup, then one transaction
+//
+// Format (version 1). One JSON object per line, '\n' after each:
+//   {"format":"stowage-export","version":1,"time":"2024-05-01T12:00:00Z","lsn":812,
+//    "attachments":false,"collections":[{"name":"sessions","codec":"gzip+json","documents":104}]}
+//   {"collection":"sessions","document":{"id":"s1",...}}            one per document
+//   {"attachment":"cas/sha256/ab/ab12…","size":5,"base64":"aGVsbG8="}   with attachments
+//   {"trailer":{"documents":104,"attachments":0,"sha256":"<hex>"}}
+// The trailer's sha256 covers every byte before the trailer line.
+// `python3 -m json.tool --json-lines` reads it (the mongoexport convention).
+//
+// Export. A database snapshot (database.hpp) pins one LSN; every record of
+// every collection ("<collection>/<2 hex>/<id>") at that LSN is read,
+// verified against its digest and written: records encoded as JSON (codec
+// "json" or "gzip+json") embed their payload's JSON; records in another
+// codec (binary, ...) go through a type registered for their collection in
+// an export_registry (the CAS map's "cas_blobs" and "cas_refs" are
+// registered by default), and a collection with neither is refused with
+// errc::unsupported naming it — before anything is written. Nothing is
+// skipped silently: keys that are not records (store listing snapshots,
+// derived index files, the WAL, CAS chunks unless `attachments`) are
+// counted in the report. Memory stays bounded: one record (or one chunk
+// block) at a time, plus the key list.
+//
+// Import. validate_import() reads the whole file first and changes nothing
+// (it only reads the target directory, to resolve references): the header
+// (format, version), every line (the validating simdjson parse json_document
+// uses: RFC 8259, UTF-8, depth limit; the DOM parser would refuse or round
+// numbers like 1e400 that documents may hold), the collection list and
+// per-collection counts, every document (an object with a non-empty string
+// "id", no id twice in a collection, decodable as its registered type), every
+// attachment (strict base64 whose content matches its name), references
+// (each chunk a cas_blobs manifest names is in the file or the directory),
+// and the trailer (count and SHA-256; a missing trailer is refused unless
+// `allow_unsigned`). Any problem is errc::bad_input (errc::unsupported for a
+// version) naming the line and the reason. apply_import() then opens the
+// directory, makes a verified backup (backup.hpp), writes attachment chunks
+// that are missing (immutable, outside the log), and puts every document in
+// ONE transaction: all of them or none. Documents replace those with the
+// same id; other documents stay (an import merges). Envelope schema versions
+// are not carried (records are written with the store's default); the
+// migration component owns schema versions.
+//
+// Legacy files: validate_legacy(collection, file) reads a monolithic JSON
+// array of objects (the seed app's format) with the same document checks;
+// the plan applies as above (codec gzip+json, as `stowage put`).
+//
+// Thread safety: free functions; the registry is immutable once built.
+// Durability: apply_import's transaction is durable (full) at return.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <istream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <cryptopp/base64.h>
+#include <cryptopp/filters.h>
+
+#include "backup.hpp"
+#include "bytes.hpp"
+#include "cas_map.hpp"
+#include "codec/gzip.hpp"
+#include "codec/json.hpp"
+#include "codec/json_document.hpp"
+#include "database.hpp"
+#include "error.hpp"
+#include "hash/hex.hpp"
+#include "hash/sha256.hpp"
+#include "storage/file.hpp"
+#include "store.hpp"
+
+namespace stowage {
+
+inline constexpr std::string_view export_format = "stowage-export";
+inline constexpr std::uint64_t export_format_version = 1;
+
+// Opens a store for one collection and stages a validated document into it.
+class import_stager {
+public:
+    virtual ~import_stager() = default;
+    virtual staged_write stage(const json_document& doc) = 0;
+};
+
+// How the records of one collection become JSON and back.
+struct export_type {
+    std::string codec;  // the records' codec name
+    // A verified record -> the entity as a JSON object (text).
+    std::function<std::string(bytes_view record, std::string_view key)> to_json;
+    // Throws bad_input when the document does not decode as the type.
+    std::function<void(const json_document& doc)> check;
+    // A store over db for `collection`, to stage documents through.
+    std::function<std::unique_ptr<import_stager>(database<file_storage>& db, const std::string& collection)> open;
+};
+
+namespace detail {
+
+template <class Entity, class Codec, class Hasher, class Projection>
+class typed_import_stager final : public import_stager {
+public:
+    typed_import_stager(database<file_storage>& db, const std::string& collection)
+        : store_(db.storage(), collection) {}
+    staged_write stage(const json_document& doc) override {
+        if constexpr (std::is_same_v<Entity, json_document>) return store_.stage_put(doc);
+        Entity e{};
+        json_codec{}.decode(as_bytes(doc.dump()), e);
+        return store_.stage_put(e);
+    }
+
+private:
+    db_store<Entity, file_storage, Codec, Hasher, Projection> store_;
+};
+
+}  // namespace detail
+
+// Types registered per collection, for collections whose records are not
+// JSON (and for JSON collections whose listing uses a typed projection).
+class export_registry {
+public:
+    // With the CAS map's own collections registered.
+    export_registry() {
+        add<cas_manifest, binary_codec, crc32c, json_document>("cas_blobs");
+        add<cas_refs, binary_codec, crc32c, json_document>("cas_refs");
+    }
+
+    template <class Entity, class Codec, hasher Hasher = sha256, class Projection = json_document>
+    void add(std::string collection) {
+        validate_collection(collection);
+        export_type t;
+        t.codec = std::string(Codec::name);
+        t.to_json = [](bytes_view record, std::string_view key) {
+            envelope_header h = verify_record(record, key);
+            if (h.codec != Codec::name)
+                throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
+                                                   "\", its registered type reads \"" + std::string(Codec::name) + "\"");
+            Entity e{};
+            Codec{}.decode(record.subspan(h.payload_offset), e);
+            return to_json(e);
+        };
+        t.check = [](const json_document& doc) {
+            Entity e{};
+            json_codec{}.decode(as_bytes(doc.dump()), e);
+        };
+        t.open = [](database<file_storage>& db, const std::string& c) -> std::unique_ptr<import_stager> {
+            return std::make_unique<detail::typed_import_stager<Entity, Codec, Hasher, Projection>>(db, c);
+        };
+        types_.insert_or_assign(std::move(collection), std::move(t));
+    }
+
+    const export_type* find(std::string_view collection) const {
+        auto it = types_.find(collection);
+        return it == types_.end() ? nullptr : &it->second;
+    }
+
+private:
+    std::map<std::string, export_type, std::less<>> types_;
+};
+
+struct export_options {
+    bool attachments = false;  // CAS chunks, base64
+    backup_progress progress;  // (documents done, documents total)
+    std::function<std::chrono::system_clock::time_point()> clock;
+    const export_registry* registry = nullptr;  // nullptr: the default registry
+};
+
+struct export_report {
+    std::uint64_t lsn = 0;
+    std::uint64_t documents = 0;
+    std::uint64_t attachments = 0;
+    std::map<std::string, std::uint64_t> collections;  // name -> documents
+    std::vector<std::string> skipped_keys;             // not records (derived or internal)
+    std::string sha256;                                // as in the trailer
+};
+
+namespace detail {
+
+inline bool export_is_json_codec(std::string_view codec) { return codec == "json" || codec == "gzip+json"; }
+
+inline std::string export_json_string(std::string_view s) { return json_value(s).dump(); }
+
+// Buffers output, hashes every byte until the trailer, writes in blocks.
+class export_writer {
+public:
+    explicit export_writer(std::ostream& out) : out_(out) {}
+    void line(std::string_view text) {
+        buf_ += text;
+        buf_ += '\n';
+        if (buf_.size() >= (1 << 16)) flush_buffer();
+    }
+    std::string digest() {
+        flush_buffer();
+        return to_hex(h_.finish());
+    }
+    void raw(std::string_view text) {  // the trailer: not hashed
+        flush_buffer();
+        out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+        out_.flush();
+        if (!out_) throw error(errc::io, "export: writing the output failed");
+    }
+
+    void flush_buffer() {
+        if (buf_.empty()) return;
+        h_.update(as_bytes(buf_));
+        out_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+        if (!out_) throw error(errc::io, "export: writing the output failed");
+        buf_.clear();
+    }
+    std::string& buffer() { return buf_; }
+
+private:
+    std::ostream& out_;
+    std::string buf_;
+    sha256 h_;
+};
+
+inline std::string export_base64(bytes_view data) {
+    std::string out;
+    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size(), true,
+                           new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
+    return out;
+}
+
+// Strict base64 (RFC 4648, padded, no whitespace); nullopt when malformed.
+inline std::optional<bytes> export_unbase64(std::string_view text) {
+    if (text.size() % 4 != 0) return std::nullopt;
+    std::size_t pad = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        char c = text[i];
+        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (c == '=') {
+            if (i + 2 < text.size()) return std::nullopt;
+            ++pad;
+        } else if (!alpha || pad > 0) {
+            return std::nullopt;
+        }
+    }
+    std::string out;
+    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
+                           new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
+    if (out.size() != text.size() / 4 * 3 - pad) return std::nullopt;
+    // Canonical form only: re-encoding must give the same text.
+    bytes b = to_bytes(out);
+    if (export_base64(b) != text) return std::nullopt;
+    return b;
+}
+
+inline std::string export_record_json(bytes_view record, std::string_view key, const export_registry& reg,
+                                      std::string_view collection, std::string& codec_out) {
+    envelope_header h = verify_record(record, key);
+    codec_out = h.codec;
+    if (export_is_json_codec(h.codec)) {
+        json_document doc;
+        auto payload = record.subspan(h.payload_offset);
+        if (h.codec == "json") json_codec{}.decode(payload, doc);
+        else gzip<json_codec>{}.decode(payload, doc);
+        return doc.dump();
+    }
+    if (auto* t = reg.find(collection)) return t->to_json(record, key);
+    throw error(errc::unsupported, "collection " + std::string(collection) + ": records use codec \"" + h.codec +
+                                       "\" and no type is registered for it (export_registry::add), so it cannot "
+                                       "be exported; nothing was written");
+}
+
+inline std::string export_time(std::chrono::system_clock::time_point t) {
+    return backup_strftime(t, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+}  // namespace detail
+
+// Writes every collection (see the header) to out. Throws before writing
+// anything when a collection cannot be exported.
+inline export_report export_database(database<file_storage>& db, std::ostream& out, export_options options = {}) {
+    static const export_registry default_registry;
+    const export_registry& reg = options.registry ? *options.registry : default_registry;
+    auto snap = db.snapshot();
+    file_storage raw = db.raw_storage();
+    export_report report;
+    report.lsn = snap.lsn();
+
+    // Classify every key first, so a collection that cannot be exported is
+    // refused before any output.
+    std::map<std::string, std::vector<std::string>> records;  // collection -> keys
+    std::vector<std::string> chunks;
+    for (auto& key : snap.list("")) {
+        if (key.starts_with("wal/")) continue;  // the log: its state is in the records
+        if (detail::backup_is_chunk_key(key)) {
+            if (options.attachments) chunks.push_back(std::move(key));
+            else report.skipped_keys.push_back(std::move(key));
+            continue;
+        }
+        auto slash = key.find('/');
+        if (slash != std::string::npos && key.substr(0, slash) != "cas" && is_record_key(key.substr(0, slash), key)) {
+            records[key.substr(0, slash)].push_back(std::move(key));
+        } else {
+            report.skipped_keys.push_back(std::move(key));
+        }
+    }
+    std::map<std::string, std::string> codec_of;
+    std::uint64_t total = 0;
+    for (const auto& [collection, keys] : records) {
+        total += keys.size();
+        std::string codec;
+        for (const auto& key : keys) {
+            auto value = snap.read(key);
+            if (!value) continue;
+            codec = parse_envelope_header(*value, key).codec;
+            break;
+        }
+        if (!detail::export_is_json_codec(codec) && !reg.find(collection))
+            throw error(errc::unsupported, "collection " + collection + ": records use codec \"" + codec +
+                                               "\" and no type is registered for it (export_registry::add), so it "
+                                               "cannot be exported; nothing was written");
+        codec_of[collection] = codec;
+    }
+
+    detail::export_writer w(out);
+    {
+        json_value::array list;
+        for (const auto& [collection, keys] : records) {
+            json_value::object c;
+            c.emplace_back("name", collection);
+            c.emplace_back("codec", codec_of[collection]);
+            c.emplace_back("documents", static_cast<std::uint64_t>(keys.size()));
+            list.emplace_back(std::move(c));
+        }
+        json_document header;
+        header.set("format", export_format);
+        header.set("version", export_format_version);
+        header.set("time", detail::export_time(options.clock ? options.clock() : std::chrono::system_clock::now()));
+        header.set("lsn", report.lsn);
+        header.set("attachments", options.attachments);
+        header.set("collections", std::move(list));
+        w.line(header.dump());
+    }
+    std::uint64_t done = 0;
+    for (const auto& [collection, keys] : records) {
+        std::string prefix = "{\"collection\":" + detail::export_json_string(collection) + ",\"document\":";
+        for (const auto& key : keys) {
+            auto value = snap.read(key);
+            if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
+            std::string codec;
+            std::string json = detail::export_record_json(*value, key, reg, collection, codec);
+            if (codec != codec_of[collection] &&
+                !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
+                throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
+                                                   codec_of[collection] + "\"");
+            w.line(prefix + json + "}");
+            report.documents++;
+            report.collections[collection]++;
+            if (options.progress) options.progress(++done, total);
+        }
+    }
+    for (const auto& key : chunks) {
+        // One line per chunk, encoded block by block (3-byte aligned, so the
+        // pieces concatenate into one base64 text).
+        auto size = raw.size(key);
+        if (!size) throw error(errc::conflict, "CAS chunk " + key + " was removed during the export; try again");
+        w.buffer() += "{\"attachment\":" + detail::export_json_string(key) + ",\"size\":" + std::to_string(*size) +
+                      ",\"base64\":\"";
+        constexpr std::uint64_t block = 3 << 18;
+        for (std::uint64_t off = 0; off < *size; off += block) {
+            bytes part = raw.read_range(key, off, block);
+            w.buffer() += detail::export_base64(part);
+            w.flush_buffer();
+        }
+        w.line("\"}");
+        report.attachments++;
+    }
+    report.sha256 = w.digest();
+    w.raw("{\"trailer\":{\"documents\":" + std::to_string(report.documents) +
+          ",\"attachments\":" + std::to_string(report.attachments) + ",\"sha256\":\"" + report.sha256 + "\"}}\n");
+    return report;
+}
+
+// --- import ------------------------------------------------------------------
+
+struct import_options {
+    bool allow_unsigned = false;  // accept a file without a trailer
+    const export_registry* registry = nullptr;
+};
+
+struct import_document {
+    std::string collection;
+    json_document document;
+    std::uint64_t line = 0;  // where it came from (element index for legacy files)
+};
+
+struct import_attachment {
+    std::string key;  // cas/<hasher>/<2 hex>/<hex>
+    std::uint64_t size = 0;
+    std::uint64_t offset = 0;  // of its line in the file
+    std::uint64_t length = 0;  // of its line
+    std::uint64_t line = 0;
+};
+
+// A validated import: what apply_import() will write.
+struct import_plan {
+    std::filesystem::path file;
+    std::map<std::string, std::string> collections;  // name -> codec
+    std::vector<import_document> documents;
+    std::vector<import_attachment> attachments;
+    bool signed_ = false;  // had a valid trailer
+};
+
+namespace detail {
+
+class import_failure {
+public:
+    import_failure(const std::filesystem::path& file, std::uint64_t line, std::string_view label = "line")
+        : file_(file.string()), line_(line), label_(label) {}
+    [[noreturn]] void operator()(const std::string& why, errc code = errc::bad_input) const {
+        throw error(code, file_ + ": " + label_ + " " + std::to_string(line_) + ": " + why + "; nothing was imported");
+    }
+
+private:
+    std::string file_;
+    std::uint64_t line_;
+    std::string label_;
+};
+
+inline std::optional<std::uint64_t> import_uint(const json_value* v) {
+    if (!v || !v->is_number()) return std::nullopt;
+    return v->as_integer<std::uint64_t>();
+}
+
+// Checks a document against its collection's type and the ids seen so far.
+inline void import_check_document(const json_value& d, const std::string& collection, const export_registry& reg,
+                                  std::map<std::string, std::map<std::string, std::uint64_t>>& ids, std::uint64_t line,
+                                  const import_failure& fail) {
+    if (!d.is_object()) fail("\"document\" is not a JSON object");
+    json_document doc(d.as_object());
+    auto id = doc.id();
+    if (!id || id->empty()) fail("document has no non-empty string \"id\"");
+    if (auto [it, fresh] = ids[collection].emplace(*id, line); !fresh)
+        fail("document id \"" + id->substr(0, 80) + "\" appears twice in collection " + collection + " (first at " +
+             std::to_string(it->second) + ")");
+    try {
+        validate_id(*id);
+        (void)record_key(collection, *id);
+        if (auto* t = reg.find(collection)) t->check(doc);
+        else (void)doc.dump();  // strings must be valid UTF-8 to be stored
+    } catch (const error& e) {
+        fail(std::string("document \"") + id->substr(0, 80) + "\" does not decode: " + e.what());
+    }
+}
+
+// Each chunk a cas_blobs manifest names must be in the file or in dir.
+inline void import_check_references(const import_plan& plan, const std::filesystem::path& dir) {
+    std::set<std::string> in_file;
+    for (const auto& a : plan.attachments) in_file.insert(a.key.substr(a.key.rfind('/') + 1));
+    std::optional<file_storage> target;
+    std::error_code ec;
+    if (std::filesystem::is_directory(dir, ec)) target.emplace(dir, open_mode::read_only);
+    for (const auto& d : plan.documents) {
+        if (d.collection != "cas_blobs") continue;
+        auto* chunks = d.document.find("chunks");
+        if (!chunks || !chunks->is_array()) continue;  // the type check already ran
+        for (const auto& c : chunks->as_array()) {
+            auto* digest = c.is_object() ? c.find("digest") : nullptr;
+            if (!digest || !digest->is_string()) continue;
+            const std::string& hex = digest->as_string();
+            if (in_file.count(hex)) continue;
+            bool found = false;
+            if (target && hex.size() >= 2 && valid_key("x/" + hex))
+                for (std::string_view h : {sha256::name, blake2b::name})
+                    found = found || target->contains("cas/" + std::string(h) + "/" + hex.substr(0, 2) + "/" + hex);
+            if (!found)
+                import_failure(plan.file, d.line)("cas_blobs manifest refers to chunk " + hex.substr(0, 80) +
+                                                  ", which is neither in the file (export --attachments) nor in " +
+                                                  dir.string());
+        }
+    }
+}
+
+}  // namespace detail
+
+// Reads and checks the whole export file (see the header); changes nothing.
+// `target` is only read, to resolve references.
+inline import_plan validate_import(const std::filesystem::path& file, const std::filesystem::path& target,
+                                   import_options options = {}) {
+    static const export_registry default_registry;
+    const export_registry& reg = options.registry ? *options.registry : default_registry;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw error(errc::not_found, "cannot open " + file.string());
+    import_plan plan;
+    plan.file = file;
+    std::map<std::string, std::uint64_t> declared;  // collection -> documents in the header
+    std::map<std::string, std::map<std::string, std::uint64_t>> ids;
+    std::map<std::string, std::uint64_t> counted;
+    sha256 h;
+    std::string line;
+    std::uint64_t number = 0, offset = 0;
+    bool header_seen = false, trailer_seen = false;
+    while (std::getline(in, line)) {
+        ++number;
+        bool had_newline = !in.eof();
+        std::uint64_t line_offset = offset;
+        offset += line.size() + (had_newline ? 1 : 0);
+        detail::import_failure fail(file, number);
+        if (trailer_seen) fail("content after the trailer");
+        if (line.empty() || line == "\r") fail("empty line");
+        json_document obj;
+        try {
+            obj = json_document::parse(line);
+        } catch (const error& e) {
+            fail(std::string("not a JSON object: ") + e.what());
+        }
+        if (!header_seen) {
+            auto* format = obj.find("format");
+            if (!format || !format->is_string() || format->as_string() != export_format)
+                fail("not a stowage export (the first line must be a header with \"format\":\"stowage-export\")");
+            auto version = detail::import_uint(obj.find("version"));
+            if (!version) fail("header has no \"version\"");
+            if (*version != export_format_version)
+                fail("export format version " + std::to_string(*version) + " (this build reads version 1)",
+                     errc::unsupported);
+            auto* cols = obj.find("collections");
+            if (!cols || !cols->is_array()) fail("header has no \"collections\" array");
+            for (const auto& c : cols->as_array()) {
+                auto* name = c.is_object() ? c.find("name") : nullptr;
+                auto* codec = c.is_object() ? c.find("codec") : nullptr;
+                if (!name || !name->is_string() || !codec || !codec->is_string())
+                    fail("header: each collection needs a string \"name\" and \"codec\"");
+                try {
+                    validate_collection(name->as_string());
+                } catch (const error& e) {
+                    fail(std::string("header: ") + e.what());
+                }
+                if (name->as_string() == "wal" || name->as_string() == "cas")
+                    fail("header: collection name \"" + name->as_string() + "\" is reserved");
+                if (!detail::export_is_json_codec(codec->as_string()) && !reg.find(name->as_string()))
+                    fail("header: collection " + name->as_string() + " uses codec \"" + codec->as_string() +
+                         "\" and no type is registered for it");
+                if (!plan.collections.emplace(name->as_string(), codec->as_string()).second)
+                    fail("header: collection " + name->as_string() + " listed twice");
+                if (auto n = detail::import_uint(c.find("documents"))) declared[name->as_string()] = *n;
+                else if (c.find("documents")) fail("header: \"documents\" of " + name->as_string() + " is not a count");
+            }
+            header_seen = true;
+            h.update(as_bytes(line));
+            if (had_newline) h.update(as_bytes("\n"));
+            continue;
+        }
+        if (auto* t = obj.find("trailer")) {
+            if (obj.size() != 1 || !t->is_object()) fail("malformed trailer");
+            auto docs = detail::import_uint(t->find("documents"));
+            auto atts = detail::import_uint(t->find("attachments"));
+            auto* digest = t->find("sha256");
+            if (!docs || !atts || !digest || !digest->is_string())
+                fail("trailer needs \"documents\", \"attachments\" and \"sha256\"");
+            if (*docs != plan.documents.size())
+                fail("trailer says " + std::to_string(*docs) + " documents, the file has " +
+                     std::to_string(plan.documents.size()));
+            if (*atts != plan.attachments.size())
+                fail("trailer says " + std::to_string(*atts) + " attachments, the file has " +
+                     std::to_string(plan.attachments.size()));
+            if (digest->as_string() != to_hex(h.finish()))
+                fail("SHA-256 of the file does not match its trailer (altered or damaged)");
+            trailer_seen = true;
+            continue;
+        }
+        h.update(as_bytes(line));
+        if (had_newline) h.update(as_bytes("\n"));
+        if (auto* c = obj.find("collection")) {
+            if (obj.size() != 2 || !c->is_string() || !obj.find("document"))
+                fail("a document line is {\"collection\":NAME,\"document\":{...}}");
+            const std::string& collection = c->as_string();
+            if (!plan.collections.count(collection)) fail("collection " + collection.substr(0, 80) + " is not in the header");
+            detail::import_check_document(*obj.find("document"), collection, reg, ids, number, fail);
+            counted[collection]++;
+            plan.documents.push_back({collection, json_document(obj.find("document")->as_object()), number});
+        } else if (auto* a = obj.find("attachment")) {
+            auto size = detail::import_uint(obj.find("size"));
+            auto* text = obj.find("base64");
+            if (obj.size() != 3 || !a->is_string() || !size || !text || !text->is_string())
+                fail("an attachment line is {\"attachment\":KEY,\"size\":N,\"base64\":TEXT}");
+            const std::string& key = a->as_string();
+            if (!valid_key(key) || !detail::backup_is_chunk_key(key)) fail("attachment key \"" + key.substr(0, 80) + "\" is not a CAS chunk key");
+            auto data = detail::export_unbase64(text->as_string());
+            if (!data) fail("attachment " + key + ": malformed base64");
+            if (data->size() != *size) fail("attachment " + key + ": size does not match its content");
+            auto hasher_name = key.substr(4, key.find('/', 4) - 4);
+            auto digest = digest_by_name(hasher_name, *data);
+            if (!digest) fail("attachment " + key + ": unknown hasher \"" + hasher_name + "\"");
+            if (to_hex(*digest) != key.substr(key.rfind('/') + 1) || key.substr(key.rfind('/') - 2, 2) != key.substr(key.rfind('/') + 1, 2))
+                fail("attachment " + key + ": content does not match its name");
+            plan.attachments.push_back({key, *size, line_offset, line.size(), number});
+        } else {
+            fail("unknown line (neither a document, an attachment nor the trailer)");
+        }
+    }
+    if (in.bad()) throw error(errc::io, "reading " + file.string() + " failed");
+    detail::import_failure at_end(file, number);
+    if (!header_seen) at_end("empty file (no header)");
+    if (!trailer_seen && !options.allow_unsigned)
+        at_end("no trailer: the file is truncated or unsigned (allow_unsigned / --allow-unsigned accepts a "
+               "hand-written file)");
+    for (const auto& [collection, n] : declared)
+        if (counted[collection] != n)
+            at_end("header declares " + std::to_string(n) + " documents in " + collection + ", the file has " +
+                   std::to_string(counted[collection]));
+    plan.signed_ = trailer_seen;
+    detail::import_check_references(plan, target);
+    return plan;
+}
+
+// A monolithic JSON array of objects (the seed app's per-collection file).
+inline import_plan validate_legacy(const std::string& collection, const std::filesystem::path& file,
+                                   import_options options = {}) {
+    static const export_registry default_registry;
+    const export_registry& reg = options.registry ? *options.registry : default_registry;
+    validate_collection(collection);
+    std::string text = detail::backup_read_text(file);
+    json_value root;
+    try {
+        root = detail::parse_json_text(text, "legacy file", [](auto& r, detail::json_session& s) {
+            simdjson::ondemand::json_type t{};
+            s.check(r.type().get(t));
+            if (t != simdjson::ondemand::json_type::array) s.fail("top level must be a JSON array of documents");
+            return detail::read_json_value(r, s);
+        });
+    } catch (const error& e) {
+        throw error(errc::bad_input, file.string() + ": " + e.what() + "; nothing was imported");
+    }
+    import_plan plan;
+    plan.file = file;
+    auto* t = reg.find(collection);
+    plan.collections[collection] = t ? t->codec : "gzip+json";
+    std::map<std::string, std::map<std::string, std::uint64_t>> ids;
+    std::uint64_t index = 0;
+    for (auto& d : root.as_array()) {
+        ++index;
+        detail::import_check_document(d, collection, reg, ids, index, detail::import_failure(file, index, "element"));
+        plan.documents.push_back({collection, json_document(std::move(d.as_object())), index});
+    }
+    return plan;
+}
+
+struct import_report {
+    std::string backup_id;  // the backup made before anything changed
+    std::uint64_t documents = 0;
+    std::uint64_t attachments_written = 0;
+    std::uint64_t lsn = 0;  // the import transaction's commit LSN
+};
+
+// Applies a validated plan to the data directory: a verified backup first
+// (into `backup_root`, default "<dir>.backups"), then missing attachment
+// chunks, then every document in one transaction.
+inline import_report apply_import(const std::filesystem::path& dir, const import_plan& plan,
+                                  const std::filesystem::path& backup_root = {}, import_options options = {}) {
+    static const export_registry default_registry;
+    const export_registry& reg = options.registry ? *options.registry : default_registry;
+    import_report report;
+    database<file_storage> db{file_storage(dir)};
+    backups bk(backup_root.empty() ? backups::default_root(dir) : backup_root);
+    report.backup_id = bk.create(db).id;
+
+    if (!plan.attachments.empty()) {
+        std::ifstream in(plan.file, std::ios::binary);
+        if (!in) throw error(errc::not_found, "cannot reopen " + plan.file.string());
+        file_storage raw = db.raw_storage();
+        for (const auto& a : plan.attachments) {
+            if (raw.contains(a.key)) continue;
+            std::string line(a.length, '\0');
+            in.seekg(static_cast<std::streamoff>(a.offset));
+            in.read(line.data(), static_cast<std::streamsize>(line.size()));
+            auto obj = json_document::parse(line);
+            auto data = detail::export_unbase64(obj.find("base64")->as_string());
+            auto digest = data ? digest_by_name(a.key.substr(4, a.key.find('/', 4) - 4), *data) : std::nullopt;
+            if (!digest || to_hex(*digest) != a.key.substr(a.key.rfind('/') + 1))
+                throw error(errc::conflict, plan.file.string() + ": line " + std::to_string(a.line) +
+                                                " changed since it was validated; no document was imported");
+            raw.replace(a.key, *data, durability::full);
+            report.attachments_written++;
+        }
+    }
+
+    std::map<std::string, std::unique_ptr<import_stager>> stagers;
+    for (const auto& [collection, codec] : plan.collections) {
+        if (auto* t = reg.find(collection)) {
+            stagers[collection] = t->open(db, collection);
+        } else if (codec == "json") {
+            stagers[collection] = std::make_unique<detail::typed_import_stager<json_document, json_codec, sha256, json_document>>(db, collection);
+        } else {
+            stagers[collection] =
+                std::make_unique<detail::typed_import_stager<json_document, gzip<json_codec>, sha256, json_document>>(db, collection);
+        }
+    }
+    auto tx = db.transaction();
+    for (const auto& d : plan.documents) tx.stage(stagers.at(d.collection)->stage(d.document));
+    report.lsn = tx.commit();
+    report.documents = plan.documents.size();
+    return report;
+}
+
+// validate_import, then apply_import: the whole file is checked before the
+// directory is opened, so a rejected file leaves it byte-for-byte unchanged.
+inline import_report import_file(const std::filesystem::path& dir, const std::filesystem::path& file,
+                                 import_options options = {}, const std::filesystem::path& backup_root = {}) {
+    auto plan = validate_import(file, dir, options);
+    return apply_import(dir, plan, backup_root, options);
+}
+
+}  // namespace stowage

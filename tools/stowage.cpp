@@ -16,6 +16,7 @@
 #include "cli/store_commands.hpp"
 #include "cli/db_commands.hpp"
 #include "cli/cas_commands.hpp"
+#include "cli/backup_commands.hpp"
 
 namespace {
 
@@ -26,6 +27,7 @@ constexpr const command* commands[] = {
     &put_command, &get_command, &ls_command, &rm_command, &verify_command,
     &stress_command, &race_command, &wal_dump_command, &cas_command,
     &hash_command, &cache_sim_command,
+    &backup_command, &export_command, &import_command,
 };
 
 const command* find_command(std::string_view name) {

@@ -1,0 +1,219 @@
+// cli/backup_commands.hpp — backups, export and import from the shell:
+//
+//   stowage backup create DIR [--root R]          a verified backup; prints its id
+//   stowage backup list DIR [--root R]            "<id>\t<time>\t<lsn>\t<files>\t<bytes>\t<verified|unverified>",
+//                                                 oldest first
+//   stowage backup verify DIR ID [--root R]       reads it all back; damage exits 1
+//   stowage backup restore DIR ID [--root R]      backs up the current state, then swaps atomically
+//   stowage backup rotate DIR [--keep-last N] [--keep-daily N] [--keep-weekly N] [--root R]
+//   stowage export DIR [--attachments] > dump.jsonl
+//   stowage import DIR FILE [--allow-unsigned]
+//   stowage import DIR --legacy COLLECTION FILE
+//
+// The backup root defaults to "<DIR>.backups" (backup.hpp). create, export
+// and import open DIR for writing, so they take its writer lock (a running
+// writer makes them fail with "locked"; a backup of a live database is taken
+// in-process through stowage::backups). import checks the whole file before
+// it opens DIR: a rejected file leaves DIR byte-for-byte unchanged.
+// Long operations draw a progress bar (percentage and rate) on stderr when
+// stderr is a terminal, and print nothing there otherwise.
+// Thread safety: single-threaded (one command per process).
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include <unistd.h>
+
+#include <stowage/backup.hpp>
+#include <stowage/export.hpp>
+
+#include "common.hpp"
+#include "store_commands.hpp"
+
+namespace stowage::cli {
+
+namespace backup_detail {
+
+// "\r[#####.....]  45%  1234/2740  812/s" on a terminal, at most ~10 times
+// a second; nothing when stderr is not a terminal.
+class progress_bar {
+public:
+    explicit progress_bar(std::string label) : label_(std::move(label)), on_(::isatty(2) == 1) {}
+    ~progress_bar() {
+        if (on_ && drawn_) std::fputs("\n", stderr);
+    }
+    backup_progress callback() {
+        if (!on_) return {};
+        return [this](std::uint64_t done, std::uint64_t total) { draw(done, total); };
+    }
+
+private:
+    void draw(std::uint64_t done, std::uint64_t total) {
+        auto now = std::chrono::steady_clock::now();
+        if (drawn_ && done != total && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        drawn_ = true;
+        double seconds = std::chrono::duration<double>(now - start_).count();
+        int width = 30;
+        int filled = total ? static_cast<int>(width * done / total) : width;
+        std::string bar(static_cast<std::size_t>(filled), '#');
+        bar.append(static_cast<std::size_t>(width - filled), '.');
+        unsigned percent = total ? static_cast<unsigned>(100 * done / total) : 100;
+        std::fprintf(stderr, "\r%s [%s] %3u%%  %llu/%llu  %.0f/s ", label_.c_str(), bar.c_str(), percent,
+                     static_cast<unsigned long long>(done), static_cast<unsigned long long>(total),
+                     seconds > 0 ? done / seconds : 0.0);
+        std::fflush(stderr);
+    }
+
+    std::string label_;
+    bool on_;
+    bool drawn_ = false;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point last_{};
+};
+
+inline std::size_t count(arguments& args, std::string_view name) {
+    auto v = args.option(name);
+    if (!v) return 0;
+    try {
+        if (v->empty() || v->front() < '0' || v->front() > '9') throw std::invalid_argument("");
+        std::size_t used = 0;
+        auto n = std::stoull(*v, &used);
+        if (used != v->size()) throw std::invalid_argument("");
+        return n;
+    } catch (const std::logic_error&) {
+        throw usage_error(std::string(args.command()) + ": " + std::string(name) + " needs a count, got '" + *v + "'");
+    }
+}
+
+inline std::string line_of(const backup_info& b) {
+    return b.id + '\t' + detail::backup_strftime(b.time, "%Y-%m-%dT%H:%M:%SZ") + '\t' + std::to_string(b.lsn) + '\t' +
+           std::to_string(b.files) + '\t' + std::to_string(b.bytes) + '\t' + (b.verified ? "verified" : "unverified");
+}
+
+inline int backup(arguments& args) {
+    auto sub = args.subcommand();
+    if (!sub) throw usage_error("backup: expected create, list, verify, restore or rotate");
+    auto root = args.option("--root");
+    auto root_for = [&](const std::string& dir) { return root ? std::filesystem::path(*root) : backups::default_root(dir); };
+    if (*sub == "create") {
+        auto pos = args.positionals(1, 1);
+        auto db = open_database(pos[0], open_mode::read_write);
+        backups bk(root_for(pos[0]));
+        progress_bar bar("backup");
+        auto info = bk.create(db, bar.callback());
+        std::cout << line_of(info) << '\n';
+        return exit_ok;
+    }
+    if (*sub == "list") {
+        auto pos = args.positionals(1, 1);
+        for (const auto& b : backups(root_for(pos[0])).list()) std::cout << line_of(b) << '\n';
+        return exit_ok;
+    }
+    if (*sub == "verify") {
+        auto pos = args.positionals(2, 2);
+        backups bk(root_for(pos[0]));
+        progress_bar bar("verify");
+        auto report = bk.verify(pos[1], bar.callback());
+        for (const auto& p : report.problems) std::cout << p.file << '\t' << p.what << '\n';
+        if (!report.ok())
+            throw damage_found("backup " + pos[1] + ": " + std::to_string(report.problems.size()) + " damaged of " +
+                               std::to_string(report.files) + " files");
+        std::cout << "ok: backup " << pos[1] << ", " << report.files << " files, " << report.bytes
+                  << " bytes verified\n";
+        return exit_ok;
+    }
+    if (*sub == "restore") {
+        auto pos = args.positionals(2, 2);
+        backups bk(root_for(pos[0]));
+        progress_bar bar("restore");
+        auto report = bk.restore(pos[0], pos[1], bar.callback());
+        std::cout << "restored " << pos[1] << " into " << pos[0];
+        if (report.previous) std::cout << " (the previous state is backup " << report.previous->id << ")";
+        std::cout << '\n';
+        return exit_ok;
+    }
+    if (*sub == "rotate") {
+        backup_keep keep;
+        keep.last = count(args, "--keep-last");
+        keep.daily = count(args, "--keep-daily");
+        keep.weekly = count(args, "--keep-weekly");
+        auto pos = args.positionals(1, 1);
+        if (keep.last + keep.daily + keep.weekly == 0)
+            throw usage_error("backup rotate: give at least one of --keep-last, --keep-daily, --keep-weekly");
+        auto report = backups(root_for(pos[0])).rotate(keep);
+        for (const auto& id : report.removed) std::cout << "removed\t" << id << '\n';
+        for (const auto& id : report.kept) std::cout << "kept\t" << id << '\n';
+        return exit_ok;
+    }
+    throw usage_error("backup: unknown subcommand '" + *sub + "' (expected create, list, verify, restore or rotate)");
+}
+
+inline int export_(arguments& args) {
+    export_options o;
+    o.attachments = args.flag("--attachments");
+    auto pos = args.positionals(1, 1);
+    auto db = open_database(pos[0], open_mode::read_write);
+    progress_bar bar("export");
+    o.progress = bar.callback();
+    std::ios::sync_with_stdio(false);
+    auto report = export_database(db, std::cout, o);
+    if (::isatty(2) == 1)
+        std::fprintf(stderr, "exported %llu documents from %zu collections, %llu attachments; %zu keys that are not "
+                             "documents (listings, derived data) left out\n",
+                     static_cast<unsigned long long>(report.documents), report.collections.size(),
+                     static_cast<unsigned long long>(report.attachments), report.skipped_keys.size());
+    return exit_ok;
+}
+
+inline int import(arguments& args) {
+    import_options o;
+    o.allow_unsigned = args.flag("--allow-unsigned");
+    auto legacy = args.option("--legacy");
+    auto pos = args.positionals(2, 2);
+    const std::string& dir = pos[0];
+    auto plan = legacy ? validate_legacy(*legacy, pos[1], o) : validate_import(pos[1], dir, o);
+    auto report = apply_import(dir, plan, {}, o);
+    std::cout << "imported " << report.documents << " documents";
+    if (report.attachments_written) std::cout << " and " << report.attachments_written << " attachments";
+    std::cout << " in one transaction (backup " << report.backup_id << " holds the state before)\n";
+    return exit_ok;
+}
+
+}  // namespace backup_detail
+
+inline constexpr command backup_command{
+    "backup", "create|list|verify|restore|rotate DIR [ID] [--root R] [--keep-last N --keep-daily N --keep-weekly N]",
+    "verified backups of a data directory: create, list, verify, restore, rotate",
+    "Backups live in R (default: DIR.backups beside DIR); each is a verified copy of one\n"
+    "consistent state (CAS chunks hard-linked).\n"
+    "  create DIR          take a backup (needs DIR's writer lock); prints its list line\n"
+    "  list DIR            one backup per line, oldest first:\n"
+    "                      <id>\\t<time>\\t<lsn>\\t<files>\\t<bytes>\\t<verified|unverified>\n"
+    "  verify DIR ID       read every file back and check its digest; damage exits 1\n"
+    "  restore DIR ID      back up the current state, then replace DIR atomically\n"
+    "  rotate DIR          keep --keep-last N, the newest of each of --keep-daily N days and\n"
+    "                      --keep-weekly N ISO weeks (UTC), remove the rest",
+    backup_detail::backup};
+
+inline constexpr command export_command{
+    "export", "DIR [--attachments] > dump.jsonl", "write every collection as JSON Lines (header, documents, trailer)",
+    "A header line (format, version, time, collections), one {\"collection\",\"document\"}\n"
+    "line per document, with --attachments one line per CAS chunk (base64), and a trailer\n"
+    "with the document count and the SHA-256 of every byte before it. Collections whose\n"
+    "records are neither JSON nor a known type are refused before anything is written.",
+    backup_detail::export_};
+
+inline constexpr command import_command{
+    "import", "DIR FILE [--allow-unsigned] | DIR --legacy COLLECTION FILE",
+    "check a whole export file, then apply it as one transaction after a backup",
+    "Every line is checked before DIR is opened (header, version, trailer count and\n"
+    "SHA-256, JSON syntax, ids, types, references); any problem names the line and exits\n"
+    "with DIR unchanged. --allow-unsigned accepts a file without a trailer. --legacy\n"
+    "imports a JSON array of documents (the seed app's file) into COLLECTION.",
+    backup_detail::import};
+
+}  // namespace stowage::cli

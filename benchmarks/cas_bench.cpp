@@ -6,8 +6,8 @@
 //                       blocks, Crypto++ (stowage::sha256) and OpenSSL EVP
 //   ingest/...          cas_map<memory_storage>::put of a 32 MiB blob: chunk +
 //                       hash + store, for whole / fixed / fastcdc
-//   ingest_pipelined/.. the same work through a benchmark-local prototype of
-//                       a faster put (see `pipelined_cas` below)
+//   ingest_pipelined/.. the same work through benchmark-local prototypes of a
+//   ingest_shared/..    faster put (see `pipelined_cas` below)
 //   corpus/...          every version of a real versioned corpus put in
 //                       order, as one tar stream per version and as
 //                       individual files: dedup ratio, stored bytes, time
@@ -42,6 +42,8 @@
 #include <stowage/storage/memory.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <cstring>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +54,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <type_traits>
 #include <string>
 #include <thread>
 
@@ -251,12 +254,19 @@ static_assert(stowage::hasher<openssl_sha256>);
 //   1. one chunk covering the whole blob (whole, and any blob no longer than
 //      the chunker's first cut) is hashed once: its chunk digest IS the blob
 //      digest;
-//   2. otherwise the whole-content digest is computed on a second thread
-//      while this one chunks, hashes and stores the chunks, for blobs of at
-//      least `parallel_from` bytes (a thread start costs tens of µs).
+//   2. otherwise, for blobs of at least `parallel_from` bytes (a thread
+//      start costs tens of µs), a second thread computes the whole-content
+//      digest while this one chunks, hashes and stores the chunks
+//      (split::whole_digest). That leaves the helper idle for the time the
+//      caller spends cutting and storing; with split::share_chunks the
+//      caller first finds every cut point, and both threads then take
+//      chunks to hash and store from one atomic counter, the helper once
+//      its whole-content digest is done — the two threads finish together.
 // It also accounts its helper thread's CPU time and how much of it overlapped
 // the calling thread's, for the critical-path clock (see the top).
-template <stowage::storage Storage, stowage::hasher Hasher, class Chunking>
+enum class split { whole_digest, share_chunks };
+
+template <stowage::storage Storage, stowage::hasher Hasher, class Chunking, split Split = split::whole_digest>
 class pipelined_cas {
 public:
     using digest = typename Hasher::digest;
@@ -278,20 +288,17 @@ public:
             if (!data.empty()) chunks.push_back(store_chunk(stowage::to_hex(d), data));
             return finish_put(d, std::move(chunks));
         }
+        if (data.size() < parallel_from_) return put_sequential(data, first);
+        if constexpr (Split == split::share_chunks) return put_shared(data, first);
         digest d{};
-        const bool parallel = data.size() >= parallel_from_;
-        const double main_start = parallel ? thread_cpu() : 0;
+        const double main_start = thread_cpu();
         double helper_cpu = 0;
         {
-            std::jthread whole;  // joins on scope exit, also when a store throws
-            if (parallel)
-                whole = std::jthread([&d, &helper_cpu, data] {  // change 2
-                    double t = thread_cpu();
-                    d = stowage::hash_of<Hasher>(data);
-                    helper_cpu = thread_cpu() - t;
-                });
-            else
+            std::jthread whole([&d, &helper_cpu, data] {  // change 2; joins on scope exit, also on a throw
+                double t = thread_cpu();
                 d = stowage::hash_of<Hasher>(data);
+                helper_cpu = thread_cpu() - t;
+            });
             std::size_t n = first;
             while (true) {
                 bytes_view c = data.first(n);
@@ -301,11 +308,7 @@ public:
                 n = chunking_.cut(data.first(std::min(data.size(), max)));
             }
         }
-        if (parallel) {
-            double main_cpu = thread_cpu() - main_start;  // joining blocks; it uses no CPU
-            helper_cpu_ += helper_cpu;
-            overlap_cpu_ += std::min(main_cpu, helper_cpu);
-        }
+        account(thread_cpu() - main_start, helper_cpu);  // joining blocks; it uses no CPU
         return finish_put(d, std::move(chunks));
     }
 
@@ -315,7 +318,72 @@ public:
     double overlap_cpu() const { return overlap_cpu_; }
 
 private:
-    // As cas_map::store_chunk.
+    // What cas_map::put does, minus the second hash of a single chunk.
+    digest put_sequential(bytes_view data, std::size_t n) {
+        digest d = stowage::hash_of<Hasher>(data);
+        std::vector<stowage::cas_chunk> chunks;
+        while (true) {
+            bytes_view c = data.first(n);
+            chunks.push_back(store_chunk(stowage::to_hex(stowage::hash_of<Hasher>(c)), c));
+            data = data.subspan(n);
+            if (data.empty()) break;
+            n = chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
+        }
+        return finish_put(d, std::move(chunks));
+    }
+
+    // split::share_chunks: cut points first (the helper is already hashing
+    // the whole content), then both threads hash and store chunks.
+    digest put_shared(bytes_view data, std::size_t first) {
+        const double main_start = thread_cpu();
+        std::vector<std::size_t> ends{first};
+        while (ends.back() < data.size()) {
+            bytes_view rest = data.subspan(ends.back());
+            ends.push_back(ends.back() + chunking_.cut(rest.first(std::min(rest.size(), chunking_.max_size()))));
+        }
+        std::vector<stowage::cas_chunk> chunks(ends.size());
+        std::atomic<std::size_t> next{0};
+        auto work = [&] {
+            for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < ends.size();) {
+                std::size_t begin = i == 0 ? 0 : ends[i - 1];
+                bytes_view c = data.subspan(begin, ends[i] - begin);
+                chunks[i] = store_chunk(stowage::to_hex(stowage::hash_of<Hasher>(c)), c);
+            }
+        };
+        digest d{};
+        double helper_cpu = 0;
+        std::exception_ptr helper_error;
+        {
+            std::jthread helper([&] {
+                double t = thread_cpu();
+                try {
+                    d = stowage::hash_of<Hasher>(data);
+                    work();
+                } catch (...) {
+                    helper_error = std::current_exception();
+                    next = ends.size();  // the caller stops taking chunks too
+                }
+                helper_cpu = thread_cpu() - t;
+            });
+            try {
+                work();
+            } catch (...) {
+                next = ends.size();
+                throw;  // the helper is joined first
+            }
+        }
+        if (helper_error) std::rethrow_exception(helper_error);
+        account(thread_cpu() - main_start, helper_cpu);
+        return finish_put(d, std::move(chunks));
+    }
+
+    void account(double main_cpu, double helper_cpu) {
+        helper_cpu_ += helper_cpu;
+        overlap_cpu_ += std::min(main_cpu, helper_cpu);
+    }
+
+    // As cas_map::store_chunk (callable from both threads: the Storage is
+    // thread-safe, the dirty flag atomic).
     stowage::cas_chunk store_chunk(std::string hex, bytes_view data) {
         std::string key = map_type::chunk_key(hex);
         if (!raw_.contains(key)) {
@@ -328,8 +396,7 @@ private:
     // As cas_map::finish_put (without the GC grace bookkeeping: one map
     // insertion under a mutex).
     digest finish_put(const digest& d, std::vector<stowage::cas_chunk> chunks) {
-        if (dirty_) raw_.flush();
-        dirty_ = false;
+        if (dirty_.exchange(false)) raw_.flush();
         std::string id = stowage::to_hex(d);
         std::uint64_t size = 0;
         for (auto& c : chunks) size += c.size;
@@ -355,7 +422,7 @@ private:
     Chunking chunking_;
     typename map_type::manifests_store manifests_;
     std::size_t parallel_from_;
-    bool dirty_ = false;
+    std::atomic<bool> dirty_{false};
     double helper_cpu_ = 0, overlap_cpu_ = 0;
 };
 
@@ -381,10 +448,10 @@ void set_clock_counters(benchmark::State& state, double bytes, double main, doub
 // The prototype must store exactly what cas_map stores: a cas_map opened
 // afterwards on the same database gets and verifies every blob, and
 // putting the same content through cas_map finds the same digest.
-template <stowage::hasher Hasher, class Chunking>
+template <stowage::hasher Hasher, split Split, class Chunking>
 void check_prototype(Chunking chunking) {
     stowage::database<heap_storage> db{heap_storage()};
-    pipelined_cas<heap_storage, Hasher, Chunking> proto(db, chunking, 64 * KiB);
+    pipelined_cas<heap_storage, Hasher, Chunking, Split> proto(db, chunking, 64 * KiB);
     const auto& all = random_data();
     std::vector<std::pair<typename Hasher::digest, bytes_view>> put;
     for (std::size_t n : {std::size_t{0}, std::size_t{1}, 100 * std::size_t{1}, 20 * KiB, 70 * KiB, 3 * MiB})
@@ -403,6 +470,15 @@ void check_prototype(Chunking chunking) {
         std::fprintf(stderr, "cas_bench: cas_map verify found damage after the prototype's puts\n");
         std::exit(1);
     }
+}
+
+// Besides mean/median/stddev/cv: min and max over the repetitions. On a
+// shared machine the least disturbed repetition (min time, max rate) is
+// the steadiest estimate of what the code costs.
+benchmark::internal::Benchmark* with_extremes(benchmark::internal::Benchmark* b) {
+    return b
+        ->ComputeStatistics("min", [](const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); })
+        ->ComputeStatistics("max", [](const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); });
 }
 
 // --- chunking alone -------------------------------------------------------------
@@ -476,9 +552,9 @@ void bm_ingest(benchmark::State& state, Chunking chunking) {
     run_ingest<stowage::cas_map<stowage::memory_storage, Hasher, Chunking>>(state, chunking);
 }
 
-template <stowage::hasher Hasher, class Chunking>
+template <stowage::hasher Hasher, split Split, class Chunking>
 void bm_ingest_pipelined(benchmark::State& state, Chunking chunking) {
-    run_ingest<pipelined_cas<stowage::memory_storage, Hasher, Chunking>>(state, chunking);
+    run_ingest<pipelined_cas<stowage::memory_storage, Hasher, Chunking, Split>>(state, chunking);
 }
 
 // --- the corpus -----------------------------------------------------------------
@@ -529,7 +605,9 @@ std::unique_ptr<corpus> load_corpus() {
 
 enum class form { tar, files };
 
-// Every version put in order into one fresh CAS on heap_storage. Counters:
+// Every version put in order into one fresh CAS on heap_storage; one
+// iteration, 3 repetitions (the counters are deterministic, only the time
+// varies, and a run of the whole corpus takes seconds). Counters:
 // logical and physical (distinct chunk) bytes, the dedup ratio, chunks and
 // blobs, and what the CAS keeps besides chunks (manifest records).
 template <class Put>
@@ -578,28 +656,35 @@ void run_corpus(benchmark::State& state, const corpus& c, form f, const Put& put
 }
 
 // How a corpus run opens its CAS: cas_map itself or the prototype.
-template <stowage::hasher H, class C, bool Pipelined>
+enum class variant { cas_map, pipelined, shared };
+
+template <stowage::hasher H, class C, variant V>
 struct corpus_put {
     using hasher_type = H;
     using chunking_type = C;
     C chunking;
     auto open(stowage::database<heap_storage>& db) const {
-        if constexpr (Pipelined)
-            return std::make_unique<pipelined_cas<heap_storage, H, C>>(db, chunking);
+        if constexpr (V == variant::pipelined)
+            return std::make_unique<pipelined_cas<heap_storage, H, C, split::whole_digest>>(db, chunking);
+        else if constexpr (V == variant::shared)
+            return std::make_unique<pipelined_cas<heap_storage, H, C, split::share_chunks>>(db, chunking);
         else
             return std::make_unique<stowage::cas_map<heap_storage, H, C>>(db, chunking);
     }
 };
 
-template <stowage::hasher H, bool Pipelined, class C>
+template <stowage::hasher H, variant V, class C>
 void register_corpus(const corpus& c, std::string label, C chunking) {
     for (form f : {form::tar, form::files}) {
-        std::string name = std::string(Pipelined ? "corpus_pipelined/" : "corpus/") +
+        std::string name = std::string(V == variant::cas_map     ? "corpus/"
+                                       : V == variant::pipelined ? "corpus_pipelined/"
+                                                                 : "corpus_shared/") +
                            (f == form::tar ? "tar/" : "files/") + label;
-        benchmark::RegisterBenchmark(name.c_str(), [&c, f, chunking](benchmark::State& st) {
-            corpus_put<H, C, Pipelined> put{chunking};
+        auto* b = benchmark::RegisterBenchmark(name.c_str(), [&c, f, chunking](benchmark::State& st) {
+            corpus_put<H, C, V> put{chunking};
             run_corpus(st, c, f, put);
-        })->Iterations(1)->Unit(benchmark::kMillisecond);
+        });
+        with_extremes(b)->Iterations(1)->Repetitions(3)->Unit(benchmark::kMillisecond);
     }
 }
 
@@ -627,26 +712,32 @@ int main(int argc, char** argv) {
     const std::vector<fixed_size> fixeds = {fixed_size(64 * KiB), fixed_size(1 * MiB)};
 
     for (auto& f : fixeds)
-        benchmark::RegisterBenchmark(("chunk/fixed:" + size_label(f.size())).c_str(),
-                                     [f](benchmark::State& s) { bm_chunk(s, f); });
+        with_extremes(benchmark::RegisterBenchmark(("chunk/fixed:" + size_label(f.size())).c_str(),
+                                                   [f](benchmark::State& s) { bm_chunk(s, f); }));
     for (auto& c : cdcs)
-        benchmark::RegisterBenchmark(("chunk/" + cdc_label(c)).c_str(),
-                                     [c](benchmark::State& s) { bm_chunk(s, c); });
+        with_extremes(benchmark::RegisterBenchmark(("chunk/" + cdc_label(c)).c_str(),
+                                                   [c](benchmark::State& s) { bm_chunk(s, c); }));
 
-    benchmark::RegisterBenchmark("hash/sha256_cryptopp/1MiB_blocks", bm_hash_blocks<sha256>);
+    with_extremes(benchmark::RegisterBenchmark("hash/sha256_cryptopp/1MiB_blocks", bm_hash_blocks<sha256>));
 #if STOWAGE_BENCH_HAVE_OPENSSL
-    benchmark::RegisterBenchmark("hash/sha256_openssl/1MiB_blocks", bm_hash_blocks<openssl_sha256>);
+    with_extremes(benchmark::RegisterBenchmark("hash/sha256_openssl/1MiB_blocks", bm_hash_blocks<openssl_sha256>));
 #endif
 
-    // Ingest, cas_map as it is and the pipelined prototype, per hasher.
+    // Ingest, cas_map as it is and the two prototypes, per hasher.
     auto ingest = [&]<class H>(std::string hname) {
         auto reg = [&]<class C>(std::string label, C chunking) {
-            benchmark::RegisterBenchmark(("ingest/" + hname + "/" + label).c_str(),
-                                         [chunking](benchmark::State& s) { bm_ingest<H>(s, chunking); })
+            with_extremes(benchmark::RegisterBenchmark(("ingest/" + hname + "/" + label).c_str(),
+                                                       [chunking](benchmark::State& s) { bm_ingest<H>(s, chunking); }))
                 ->Unit(benchmark::kMillisecond);
-            benchmark::RegisterBenchmark(("ingest_pipelined/" + hname + "/" + label).c_str(),
-                                         [chunking](benchmark::State& s) { bm_ingest_pipelined<H>(s, chunking); })
+            with_extremes(benchmark::RegisterBenchmark(
+                ("ingest_pipelined/" + hname + "/" + label).c_str(),
+                [chunking](benchmark::State& s) { bm_ingest_pipelined<H, split::whole_digest>(s, chunking); }))
                 ->Unit(benchmark::kMillisecond);
+            if (!std::is_same_v<C, whole>)  // one chunk: nothing to share
+                with_extremes(benchmark::RegisterBenchmark(
+                    ("ingest_shared/" + hname + "/" + label).c_str(),
+                    [chunking](benchmark::State& s) { bm_ingest_pipelined<H, split::share_chunks>(s, chunking); }))
+                    ->Unit(benchmark::kMillisecond);
         };
         reg("whole", whole{});
         reg("fixed:1M", fixed_size(1 * MiB));
@@ -658,12 +749,17 @@ int main(int argc, char** argv) {
     ingest.template operator()<openssl_sha256>("sha256_openssl");
 #endif
 
-    check_prototype<sha256>(whole{});
-    check_prototype<sha256>(fixed_size(64 * KiB));
-    check_prototype<sha256>(fastcdc());
-    check_prototype<sha256>(fastcdc(2 * KiB, 8 * KiB, 64 * KiB));
+    for (auto check : {check_prototype<sha256, split::whole_digest, whole>,
+                       check_prototype<sha256, split::share_chunks, whole>}) check(whole{});
+    for (auto check : {check_prototype<sha256, split::whole_digest, fixed_size>,
+                       check_prototype<sha256, split::share_chunks, fixed_size>}) check(fixed_size(64 * KiB));
+    for (auto check : {check_prototype<sha256, split::whole_digest, fastcdc>,
+                       check_prototype<sha256, split::share_chunks, fastcdc>}) {
+        check(fastcdc());
+        check(fastcdc(2 * KiB, 8 * KiB, 64 * KiB));
+    }
 
-    // The corpus: every policy through cas_map, and the prototype for the
+    // The corpus: every policy through cas_map, and both prototypes for the
     // default fastcdc.
     std::unique_ptr<corpus> c;
     if (!std::getenv("STOWAGE_CAS_NO_CORPUS")) c = load_corpus();
@@ -673,10 +769,11 @@ int main(int argc, char** argv) {
                                                   ", tar " + std::to_string(c->tar_bytes) + " bytes, " +
                                                   std::to_string(c->file_count) + " files " +
                                                   std::to_string(c->file_bytes) + " bytes");
-        register_corpus<sha256, false>(*c, "whole", whole{});
-        for (auto& f : fixeds) register_corpus<sha256, false>(*c, "fixed:" + size_label(f.size()), f);
-        for (auto& cdc : cdcs) register_corpus<sha256, false>(*c, cdc_label(cdc), cdc);
-        register_corpus<sha256, true>(*c, cdc_label(fastcdc()), fastcdc());
+        register_corpus<sha256, variant::cas_map>(*c, "whole", whole{});
+        for (auto& f : fixeds) register_corpus<sha256, variant::cas_map>(*c, "fixed:" + size_label(f.size()), f);
+        for (auto& cdc : cdcs) register_corpus<sha256, variant::cas_map>(*c, cdc_label(cdc), cdc);
+        register_corpus<sha256, variant::pipelined>(*c, cdc_label(fastcdc()), fastcdc());
+        register_corpus<sha256, variant::shared>(*c, cdc_label(fastcdc()), fastcdc());
     } else {
         std::fprintf(stderr,
                      "cas_bench: no corpus (run benchmarks/corpus/fetch-linux-headers.sh, or set "

@@ -15,8 +15,11 @@
 # restic 0.14 compresses by default (version 2), and the comparison is of
 # deduplicated bytes before compression. Printed per form:
 #   logical   bytes given to restic (tar sizes / regular files' sizes)
-#   raw_data  `restic stats --mode raw-data`: deduplicated blob bytes
-#             (file data and tree metadata, before encryption overhead)
+#   data      `restic stats --mode blobs-per-file`: deduplicated file data
+#             (the counterpart of cas_map's physical bytes)
+#   raw_data  `restic stats --mode raw-data`: deduplicated blob bytes, file
+#             data plus tree metadata (names, modes, times of every
+#             snapshot), before encryption overhead
 #   repo      `du -sb` of the repository (packs, index, snapshots, keys)
 #   wall/user/sys  seconds summed over the backups (/usr/bin/time); restic
 #             uses every core, so user+sys is the comparable cost.
@@ -37,7 +40,8 @@ echo "versions: $(echo $versions)"
 rm -rf "$work"
 mkdir -p "$work"
 
-printf '%-6s %12s %12s %12s %8s %8s %8s %8s %8s\n' form logical raw_data repo ratio_raw ratio_repo wall user sys
+printf '%-6s %12s %12s %12s %12s %10s %10s %10s %8s %8s %8s\n' \
+    form logical data raw_data repo ratio_data ratio_raw ratio_repo wall user sys
 for form in tar files; do
     repo=$work/repo-$form
     times=$work/times-$form
@@ -57,11 +61,15 @@ for form in tar files; do
         fi
         logical=$((logical + size))
     done
-    raw=$(restic stats --quiet --repo "$repo" --cache-dir "$work/cache" --mode raw-data --json |
-          python3 -c 'import json, sys; print(json.load(sys.stdin)["total_size"])')
+    repo_stat() {
+        restic stats --quiet --repo "$repo" --cache-dir "$work/cache" --mode "$1" --json |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["total_size"])'
+    }
+    data=$(repo_stat blobs-per-file)
+    raw=$(repo_stat raw-data)
     on_disk=$(du -sb "$repo" | cut -f1)
-    awk -v form=$form -v logical=$logical -v raw=$raw -v repo=$on_disk '
+    awk -v form=$form -v logical=$logical -v data=$data -v raw=$raw -v repo=$on_disk '
         { wall += $1; user += $2; sys += $3 }
-        END { printf "%-6s %12d %12d %12d %8.3f %8.3f %8.2f %8.2f %8.2f\n",
-                     form, logical, raw, repo, logical / raw, logical / repo, wall, user, sys }' "$times"
+        END { printf "%-6s %12d %12d %12d %12d %10.3f %10.3f %10.3f %8.2f %8.2f %8.2f\n", form, logical, data,
+                     raw, repo, logical / data, logical / raw, logical / repo, wall, user, sys }' "$times"
 done

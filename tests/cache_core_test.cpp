@@ -17,6 +17,7 @@
 #include <vector>
 
 using namespace std::chrono_literals;
+using std::chrono::milliseconds;
 namespace st = stowage;
 
 namespace {
@@ -449,4 +450,69 @@ BOOST_AUTO_TEST_CASE(shared_ptr_values_are_shared_not_copied) {
     auto big = std::make_shared<const std::string>(1 << 20, 'x');
     c.put(1, big);
     BOOST_TEST(c.get(1)->get() == big.get());
+}
+
+namespace {
+struct picky_weigher {  // refuses to weigh negative values
+    std::uint64_t operator()(int, int v) const {
+        if (v < 0) throw std::invalid_argument("negative");
+        return 1;
+    }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_load_that_cannot_be_cached_fails_for_everyone_and_poisons_nothing) {
+    st::cache<int, int, st::lru, picky_weigher> c(10);
+    std::latch loading(1), release(1);
+    std::atomic<int> waiter_failed{0};
+    std::thread first([&] {
+        BOOST_CHECK_THROW(c.get_or_load(1, [&](int) {
+            loading.count_down();
+            release.wait();
+            return -1;
+        }), std::invalid_argument);
+    });
+    loading.wait();
+    std::thread second([&] {
+        try {
+            c.get_or_load(1, [](int) { return 7; });  // joins the first load
+        } catch (const std::invalid_argument&) {
+            ++waiter_failed;
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    release.count_down();
+    first.join();
+    second.join();
+    BOOST_TEST(waiter_failed.load() <= 1);  // 1 if it joined in time, else it loaded 7 itself
+    BOOST_TEST(c.get_or_load(1, [](int) { return 5; }) == (waiter_failed.load() ? 5 : 7));
+}
+
+namespace {
+// A clock that ticks in whole seconds: TTLs round up, never down to zero.
+struct seconds_clock {
+    using rep = std::int64_t;
+    using period = std::ratio<1>;
+    using duration = std::chrono::seconds;
+    using time_point = std::chrono::time_point<seconds_clock, duration>;
+    static constexpr bool is_steady = true;
+    std::shared_ptr<std::int64_t> t = std::make_shared<std::int64_t>(0);
+    time_point now() const { return time_point(duration(*t)); }
+};
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ttl_in_a_coarse_clock_rounds_up_and_saturates) {
+    seconds_clock clock;
+    st::cache<int, int, st::lru, st::unit_weigher, seconds_clock> c({.capacity = 10}, st::lru{}, {}, clock);
+    c.put(1, 1, st::expiry{.after_write = 500ms});
+    BOOST_TEST(c.contains(1));
+    *clock.t = 1;
+    BOOST_TEST(!c.contains(1));
+    // The longest TTL after an hour of uptime would overflow the time point.
+    st::manual_clock ns;
+    ns.advance(1h);
+    st::cache<int, int, st::lru, st::unit_weigher, st::manual_clock> d({.capacity = 10}, st::lru{}, {}, ns);
+    d.put(2, 2, st::expiry{.after_write = std::chrono::nanoseconds::max(), .after_access = std::chrono::nanoseconds::max()});
+    ns.advance(24h * 365 * 100);
+    BOOST_TEST(d.get(2).has_value());
 }

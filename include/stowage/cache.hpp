@@ -301,8 +301,9 @@ public:
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!pred(std::as_const(e.key), std::as_const(e.value))) return;
-            n += !is_expired(e, now);
-            remove(e, removal_reason::erased, dead);
+            const bool gone = is_expired(e, now);
+            n += !gone;
+            remove(e, gone ? removal_reason::expired : removal_reason::erased, dead);
         });
         detach_all_flights();
         return n;
@@ -319,8 +320,9 @@ public:
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!starts(e.key)) return;
-            n += !is_expired(e, now);
-            remove(e, removal_reason::erased, dead);
+            const bool gone = is_expired(e, now);
+            n += !gone;
+            remove(e, gone ? removal_reason::expired : removal_reason::erased, dead);
         });
         for (auto it = flights_.begin(); it != flights_.end();) {
             if (starts(it->first)) {
@@ -378,7 +380,7 @@ public:
             f->promise.set_exception(std::current_exception());
             throw;
         }
-        {
+        try {
             removal_batch dead(*this);
             std::lock_guard lock(mutex_);
             ++stats_.loads;
@@ -387,8 +389,19 @@ public:
                 const std::uint64_t w = weigher_(key, *loaded);
                 store(Key(key), Value(*loaded), h, w, ttl_, dead);
             }
+        } catch (...) {  // caching it failed (the weigher threw, no memory): everyone hears
+            {
+                std::lock_guard lock(mutex_);
+                finish_flight(key, *f);
+            }
+            f->promise.set_exception(std::current_exception());
+            throw;
         }
-        f->promise.set_value(*loaded);
+        try {
+            f->promise.set_value(*loaded);
+        } catch (...) {  // copying the value failed: the waiters must not hang
+            f->promise.set_exception(std::current_exception());
+        }
         return std::move(*loaded);
     }
 
@@ -701,10 +714,12 @@ private:
 
     // --- expiry ---
 
+    // t + d in the clock's own units (rounded up, so a TTL never shortens),
+    // or never when that would overflow.
     static time_point add_saturated(time_point t, std::chrono::nanoseconds d) noexcept {
-        const auto room = std::chrono::duration_cast<std::chrono::nanoseconds>(never - t);
-        if (d >= room) return never;
-        return t + std::chrono::duration_cast<typename Clock::duration>(d);
+        const auto step = std::chrono::ceil<typename Clock::duration>(d);
+        if (step >= never - t) return never;
+        return t + step;
     }
 
     void set_expiry(entry& e, const expiry& ttl, time_point now) {

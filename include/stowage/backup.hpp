@@ -31,10 +31,11 @@
 //     ".partial" that the next create/rotate/restore removes) or a complete,
 //     verified one. A backup that fails verification is removed and create()
 //     throws; it never reports success.
-//   - Restore: restore(dir, id) takes dir's writer lock (errc::locked while
-//     any writer has it open), makes a backup of the current state first,
-//     copies the backup into "<dir>.restoring" checking every digest on the
-//     way, syncs it, then swaps it with dir in one renameat2(RENAME_EXCHANGE)
+//   - Restore: restore(dir, id) copies the backup into "<dir>.restoring",
+//     checking every digest on the way (a damaged backup is refused before
+//     dir is touched), syncs it, takes dir's writer lock (errc::locked while
+//     any writer has it open), makes a backup of the current state, then
+//     swaps the copy with dir in one renameat2(RENAME_EXCHANGE)
 //     and syncs the parent; the old state is then removed. A crash leaves dir
 //     holding either the old state or the restored one, never a mix; the
 //     leftover "<dir>.restoring" is removed by the next restore.
@@ -584,12 +585,6 @@ public:
 
         std::error_code ec;
         bool existed = fs::is_directory(dir, ec);
-        std::optional<file_storage> holder;  // dir's writer lock, held to the end
-        if (existed) {
-            holder.emplace(dir, open_mode::read_write);
-            database<file_storage> current(file_storage(dir, open_mode::read_only));
-            report.previous = create_locked(current, {}, "pre-restore of " + std::string(id));
-        }
         // A crashed earlier restore may have left this (the old or the
         // half-copied state); dir itself is complete either way.
         detail::backup_remove_all(restoring);
@@ -619,6 +614,18 @@ public:
         } catch (...) {
             fs::remove_all(restoring, ec);
             throw;
+        }
+        std::optional<file_storage> holder;  // dir's writer lock, held to the end
+        if (existed) {
+            try {
+                holder.emplace(dir, open_mode::read_write);
+                database<file_storage> current(file_storage(dir, open_mode::read_only));
+                report.previous = create_locked(current, {}, "pre-restore of " + std::string(id));
+            } catch (...) {
+                holder.reset();
+                fs::remove_all(restoring, ec);
+                throw;
+            }
         }
         // The one step that changes what dir holds.
         int r = existed ? ::renameat2(AT_FDCWD, restoring.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE)

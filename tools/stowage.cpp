@@ -16,6 +16,7 @@
 #include "cli/store_commands.hpp"
 #include "cli/db_commands.hpp"
 #include "cli/cas_commands.hpp"
+#include "cli/index_commands.hpp"
 #include "cli/backup_commands.hpp"
 
 namespace {
@@ -28,6 +29,7 @@ constexpr const command* commands[] = {
     &stress_command, &race_command, &wal_dump_command, &cas_command,
     &hash_command, &cache_sim_command,
     &backup_command, &export_command, &import_command,
+    &index_command,
 };
 
 const command* find_command(std::string_view name) {

@@ -270,6 +270,7 @@ template <stowage::storage Storage, stowage::hasher Hasher, class Chunking, spli
 class pipelined_cas {
 public:
     using digest = typename Hasher::digest;
+    using hasher_type = Hasher;
     using map_type = stowage::cas_map<Storage, Hasher, Chunking>;
 
     pipelined_cas(stowage::database<Storage>& db, Chunking chunking, std::size_t parallel_from = 1 * MiB)
@@ -504,17 +505,21 @@ void bm_chunk(benchmark::State& state, Chunking chunking) {
 
 // --- the hasher's limit ---------------------------------------------------------
 
+// Digests of every 1 MiB block of `data`.
+template <stowage::hasher Hasher>
+void hash_blocks(Hasher& h, bytes_view data) {
+    for (std::size_t off = 0; off < data.size(); off += MiB) {
+        h.update(data.subspan(off, std::min(MiB, data.size() - off)));
+        auto d = h.finish();
+        benchmark::DoNotOptimize(d);
+    }
+}
+
 template <stowage::hasher Hasher>
 void bm_hash_blocks(benchmark::State& state) {
     bytes_view data = random_data();
     Hasher h;
-    for (auto _ : state) {
-        for (std::size_t off = 0; off < data.size(); off += MiB) {
-            h.update(data.subspan(off, MiB));
-            auto d = h.finish();
-            benchmark::DoNotOptimize(d);
-        }
-    }
+    for (auto _ : state) hash_blocks(h, data);
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * data.size()));
 }
 
@@ -523,28 +528,45 @@ void bm_hash_blocks(benchmark::State& state) {
 // One 32 MiB blob of fresh (random) content into an empty CAS per
 // iteration: everything is chunked, hashed and stored. Building and
 // tearing down the database is outside the timing.
+//
+// vs_hasher: the goal of issue 5 is a ratio (ingest at least 70% of the
+// hasher's single-core throughput), and on a shared machine the speed of
+// both sides drifts by tens of percent within minutes. So each iteration
+// also hashes the same 32 MiB in 1 MiB blocks with the same hasher, just
+// before the put (untimed), and the counter is the median over iterations
+// of hash CPU seconds / put critical-path seconds: a paired ratio, in
+// which the drift largely cancels.
 template <class Cas, class Chunking>
 void run_ingest(benchmark::State& state, Chunking chunking) {
     bytes_view data = random_data();
     double main = 0, helper = 0, overlap = 0;
+    std::vector<double> ratios;
+    typename Cas::hasher_type hasher;
     for (auto _ : state) {
         state.PauseTiming();
+        double hash_start = thread_cpu();
+        hash_blocks(hasher, data);
+        double hash_cpu = thread_cpu() - hash_start;
         {
             stowage::database<stowage::memory_storage> db{stowage::memory_storage()};
             Cas cas(db, chunking);
             state.ResumeTiming();
             double t = thread_cpu();
             auto d = cas.put(data);
-            main += thread_cpu() - t;
+            double m = thread_cpu() - t;
             benchmark::DoNotOptimize(d);
             state.PauseTiming();
+            main += m;
             helper += helper_cpu_of(cas);
             overlap += overlap_cpu_of(cas);
+            ratios.push_back(hash_cpu / (m + helper_cpu_of(cas) - overlap_cpu_of(cas)));
         }
         state.ResumeTiming();
     }
     state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * data.size()));
     set_clock_counters(state, static_cast<double>(state.iterations() * data.size()), main, helper, overlap);
+    std::sort(ratios.begin(), ratios.end());
+    if (!ratios.empty()) state.counters["vs_hasher"] = ratios[ratios.size() / 2];
 }
 
 template <stowage::hasher Hasher, class Chunking>

@@ -492,25 +492,27 @@ public:
 private:
     static constexpr time_point never = time_point::max();
 
-    struct expiry_tag;
-    using expiry_hook = boost::intrusive::set_base_hook<boost::intrusive::tag<expiry_tag>,
-                                                        boost::intrusive::optimize_size<true>,
-                                                        boost::intrusive::link_mode<detail::cache_link_mode>>;
+    using expiry_hook = boost::intrusive::set_member_hook<boost::intrusive::optimize_size<true>,
+                                                          boost::intrusive::link_mode<detail::cache_link_mode>>;
 
-    struct entry : Eviction::hook, detail::cache_index_hook, expiry_hook {
+    // Hot fields first (what a hit reads: the hooks, pins, deadline, key,
+    // value), expiry bookkeeping last, so a hit touches as few cache lines
+    // as the key and value allow.
+    struct entry : Eviction::hook, detail::cache_index_hook {
         entry(Key&& k, Value&& v, std::uint64_t h, std::uint64_t w)
             : key(std::move(k)), value(std::move(v)), hash(h), weight(w) {}
+        std::uint32_t pins = 0;
+        bool in_expiry_queue = false;
+        removal_reason reason = removal_reason::erased;
+        time_point deadline = never;        // expires at (write TTL and access TTL combined)
         Key key;
         Value value;
         std::uint64_t hash;
         std::uint64_t weight;
-        time_point deadline = never;        // expires at (write TTL and access TTL combined)
         time_point write_deadline = never;
         time_point queued = never;          // position in the expiry queue; <= deadline
         std::chrono::nanoseconds access_ttl{0};
-        std::uint32_t pins = 0;
-        bool in_expiry_queue = false;
-        removal_reason reason = removal_reason::erased;
+        expiry_hook in_expiry;
         entry* next_dead = nullptr;
     };
 
@@ -523,7 +525,8 @@ private:
     struct by_queued {
         bool operator()(const entry& a, const entry& b) const noexcept { return a.queued < b.queued; }
     };
-    using expiry_queue = boost::intrusive::multiset<entry, boost::intrusive::base_hook<expiry_hook>,
+    using expiry_queue = boost::intrusive::multiset<entry,
+                                                    boost::intrusive::member_hook<entry, expiry_hook, &entry::in_expiry>,
                                                     boost::intrusive::compare<by_queued>,
                                                     boost::intrusive::constant_time_size<false>>;
 

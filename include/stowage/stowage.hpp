@@ -39,3 +39,15 @@
 #include "cas_map.hpp"
 #include "chunked_store.hpp"
 #include "persistence_queue.hpp"
+
+#include "evict/arc.hpp"
+#include "evict/lru.hpp"
+#include "evict/s3fifo.hpp"
+#include "evict/sieve.hpp"
+#include "evict/w_tinylfu.hpp"
+#include "cache.hpp"
+#include "cached_store.hpp"
+#include "concurrent_cache.hpp"
+
+#include "backup.hpp"
+#include "export.hpp"

@@ -53,6 +53,7 @@
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bytes.hpp"
@@ -142,15 +143,27 @@ public:
 
     digest put(bytes_view data) {
         std::shared_lock gc(gc_mutex_);
-        Hasher whole_hash;
-        whole_hash.update(data);
-        digest d = whole_hash.finish();
+        std::size_t first = data.empty() ? 0 : chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
+        if (first == data.size()) {
+            // One chunk (or none): its digest is the blob's id; hash once.
+            digest d = hash_of<Hasher>(data);
+            std::vector<cas_chunk> chunks;
+            if (!data.empty()) chunks.push_back(store_chunk(data, to_hex(d)));
+            return finish_put(d, std::move(chunks));
+        }
+        // Several chunks: the whole-content digest is a second pass over the
+        // same bytes; large blobs compute it on another core meanwhile.
+        digest d{};
+        std::optional<std::jthread> whole_pass;
+        if (data.size() >= (1u << 20)) whole_pass.emplace([&d, data] { d = hash_of<Hasher>(data); });
+        else d = hash_of<Hasher>(data);
         std::vector<cas_chunk> chunks;
         while (!data.empty()) {
             std::size_t n = chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
             chunks.push_back(store_chunk(data.first(n)));
             data = data.subspan(n);
         }
+        whole_pass.reset();  // joins
         return finish_put(d, std::move(chunks));
     }
 
@@ -382,8 +395,8 @@ public:
 
 private:
     // Writes a chunk unless it is already stored (that is the dedup).
-    cas_chunk store_chunk(bytes_view data) {
-        std::string hex = to_hex(hash_of<Hasher>(data));
+    cas_chunk store_chunk(bytes_view data, std::string hex = {}) {
+        if (hex.empty()) hex = to_hex(hash_of<Hasher>(data));
         std::string key = chunk_key(hex);
         if (!raw_.contains(key)) {
             raw_.replace(key, data, durability::batched);

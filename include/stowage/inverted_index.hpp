@@ -195,6 +195,7 @@ public:
 
     std::vector<Key> search(const text_query& q) const { return core_.search(q); }
     std::size_t count(const text_query& q) const { return core_.count(q); }
+    std::size_t estimate(const text_query& q) const { return core_.estimate(q); }
     std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
     bool contains(const Key& key) const { return core_.contains(key); }
     std::size_t size() const { return core_.size(); }
@@ -475,6 +476,7 @@ public:
 
     std::vector<std::string> search(const text_query& q) const { return index_.search(q); }
     std::size_t count(const text_query& q) const { return index_.count(q); }
+    std::size_t estimate(const text_query& q) const { return index_.estimate(q); }
     std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return index_.top(q, k, p); }
     bool contains(std::string_view id) const { return index_.contains(std::string(id)); }
     std::size_t size() const { return index_.size(); }

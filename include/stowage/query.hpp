@@ -23,11 +23,13 @@
 //
 // Planning. A filter is covered by the index when the index has a field of
 // that name: == / in on a keyword field, contains on a keyword field fed by
-// a list member, == < <= > >= with an integer on a time field. The planner
-// asks the index how many documents each covered filter matches (most
-// selective first) and, when the best is selective (under a quarter of the
-// store), takes the index's intersection as candidates and checks every
-// filter on their projections; otherwise it scans the listing. Either way
+// a list member, == < <= > >= with an integer on a time field (bounds on
+// one field combine into one range). The planner asks the index for a
+// cheap upper bound of each covered filter's matches (dictionary counts,
+// time column positions) and orders them most selective first; when the
+// best is selective (under a quarter of the store) it intersects the
+// covered filters within 4x of the best and checks every filter on the
+// candidates' projections; otherwise it scans the listing. Either way
 // each returned row satisfied every filter on its projection, so the result
 // equals a full scan whenever the index holds every entity of the store
 // (as it does when both are written in the same transactions;
@@ -314,7 +316,7 @@ public:
     query& use(const Index& index) {
         index_.schema = &index.core().schema();
         index_.search = [&index](const text_query& q) { return index.search(q); };
-        index_.count = [&index](const text_query& q) { return index.count(q); };
+        index_.estimate = [&index](const text_query& q) { return index.estimate(q); };
         return *this;
     }
 
@@ -366,11 +368,15 @@ public:
         std::string s;
         if (p.use_index) {
             s += "index: intersect";
-            for (const auto& c : p.covered) s += " [" + c.query.to_string() + " ~" + std::to_string(c.estimate) + "]";
-            s += ", then check every filter on the candidates' projections\n";
+            for (const auto& c : p.covered)
+                if (c.used) s += " [" + c.query.to_string() + " <=" + std::to_string(c.estimate) + "]";
+            s += ", then check every filter on the candidates' projections";
+            for (const auto& c : p.covered)
+                if (!c.used) s += " (not intersected: " + c.query.to_string() + " <=" + std::to_string(c.estimate) + ")";
+            s += "\n";
         } else {
             s += "scan: all " + std::to_string(p.listed) + " projections";
-            if (!p.covered.empty()) s += " (index too unselective: best ~" + std::to_string(p.covered.front().estimate) + ")";
+            if (!p.covered.empty()) s += " (index too unselective: best <=" + std::to_string(p.covered.front().estimate) + ")";
             else if (!filters_.empty() && index_.schema) s += " (no filter covered by the index)";
             s += "\n";
         }
@@ -398,7 +404,8 @@ private:
     };
     struct covered_filter {
         text_query query;
-        std::size_t estimate;
+        std::size_t estimate;  // the index's upper bound
+        bool used;             // intersected (else only checked on projections)
     };
     struct plan {
         bool use_index = false;
@@ -408,7 +415,7 @@ private:
     struct index_hooks {
         const index_schema* schema = nullptr;
         std::function<std::vector<std::string>(const text_query&)> search;
-        std::function<std::size_t(const text_query&)> count;
+        std::function<std::size_t(const text_query&)> estimate;
     };
 
     static std::string describe(const filter& f) {
@@ -459,10 +466,30 @@ private:
     plan plan_query() const {
         plan p;
         p.listed = store_->size();
-        for (const auto& f : filters_)
-            if (auto q = cover(f)) p.covered.push_back({*q, index_.count(*q)});
+        // Bounds on one time field combine into one range.
+        std::vector<text_query> ranges;
+        for (const auto& f : filters_) {
+            auto q = cover(f);
+            if (!q) continue;
+            if (q->type() == text_query::kind::range) {
+                auto same = std::find_if(ranges.begin(), ranges.end(), [&](const text_query& r) { return r.field() == q->field(); });
+                if (same != ranges.end()) {
+                    *same = text_query::range(q->field(), std::max(same->from(), q->from()), std::min(same->to(), q->to()));
+                    continue;
+                }
+                ranges.push_back(*q);
+                continue;
+            }
+            p.covered.push_back({*q, index_.estimate(*q), true});
+        }
+        for (auto& r : ranges) p.covered.push_back({r, index_.estimate(r), true});
         std::stable_sort(p.covered.begin(), p.covered.end(), [](const auto& a, const auto& b) { return a.estimate < b.estimate; });
-        p.use_index = !p.covered.empty() && p.covered.front().estimate * 4 < std::max<std::size_t>(p.listed, 1);
+        if (p.covered.empty()) return p;
+        // Intersect the selective ones (within 4x of the best); the rest are
+        // cheaper to check on the candidates' projections.
+        std::size_t best = p.covered.front().estimate;
+        for (auto& c : p.covered) c.used = c.estimate <= std::max<std::size_t>(best * 4, 64);
+        p.use_index = best * 4 < std::max<std::size_t>(p.listed, 1);
         return p;
     }
 
@@ -504,7 +531,8 @@ private:
     std::vector<listed> collect(const plan& p) const {
         if (!p.use_index) return scan_all();
         std::vector<text_query> parts;
-        for (const auto& c : p.covered) parts.push_back(c.query);
+        for (const auto& c : p.covered)
+            if (c.used) parts.push_back(c.query);
         std::vector<listed> out;
         field_content scratch;
         for (auto& id : index_.search(text_query::all_of(std::move(parts)))) {

@@ -37,6 +37,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -329,7 +330,16 @@ struct string_hash {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-// Serializes the parts; shared by the builder and the merger.
+// One term of a segment being written: its key, how many documents hold
+// it, and the size of its list in the postings area.
+struct term_out {
+    std::string key;
+    std::uint32_t docs = 0;
+    std::uint64_t size = 0;
+};
+
+// Serializes the parts; shared by the builder and the merger. `postings`
+// holds the terms' lists, concatenated in term order.
 template <index_key Key>
 class segment_writer {
 public:
@@ -337,11 +347,11 @@ public:
 
     bytes write(const std::vector<Key>& keys, const std::vector<std::vector<std::uint32_t>>& lengths,
                 const std::vector<std::vector<std::int64_t>>& times, const std::vector<Key>& tombstones,
-                const std::vector<std::pair<std::string, std::pair<std::uint32_t, bytes>>>& terms) const {
+                const std::vector<term_out>& terms, bytes_view postings) const {
         bytes out;
-        std::size_t total = 64;
-        for (const auto& t : terms) total += t.first.size() + t.second.second.size() + 8;
-        out.reserve(total + keys.size() * 4);
+        std::size_t total = 64 + postings.size() + keys.size() * 4 + tombstones.size() * 4;
+        for (const auto& t : terms) total += t.key.size() / 2 + 6;
+        out.reserve(total);
         append(out, as_bytes("STIX"));
         put_u32(out, segment_format_version);
         put_bytes(out, shape_.signature);
@@ -362,15 +372,15 @@ public:
         put_keys(out, tombstones);
         put_varint(out, terms.size());
         std::string_view prev;
-        for (const auto& [key, list] : terms) {
-            std::size_t shared = shared_prefix(prev, key);
+        for (const auto& t : terms) {
+            std::size_t shared = shared_prefix(prev, t.key);
             put_varint(out, shared);
-            put_bytes(out, std::string_view(key).substr(shared));
-            put_varint(out, list.first);
-            put_varint(out, list.second.size());
-            prev = key;
+            put_bytes(out, std::string_view(t.key).substr(shared));
+            put_varint(out, t.docs);
+            put_varint(out, t.size);
+            prev = t.key;
         }
-        for (const auto& t : terms) append(out, t.second.second);
+        append(out, postings);
         out.resize(out.size() + read_padding);
         put_u32(out, crc32c::of(out));
         return out;
@@ -382,106 +392,218 @@ private:
 
 }  // namespace detail
 
-// Collects documents (with unique keys) and tombstones, then writes one
-// segment. Documents may come in any key order.
+namespace detail {
+
+// Interns strings: each distinct string gets a dense number. Open
+// addressing over one byte arena: a bulk build looks up every token
+// occurrence here, so no allocation per lookup and no node per string.
+class string_interner {
+public:
+    std::uint32_t intern(std::string_view s) {
+        if ((count_ + 1) * 2 > slots_.size()) grow();
+        std::uint64_t h = hash(s);
+        std::size_t mask = slots_.size() - 1, i = static_cast<std::size_t>(h) & mask;
+        while (std::uint32_t slot = slots_[i]) {
+            std::uint32_t id = slot - 1;
+            if (hashes_[id] == h && view(id) == s) return id;
+            i = (i + 1) & mask;
+        }
+        std::uint32_t id = static_cast<std::uint32_t>(offsets_.size());
+        offsets_.push_back(arena_.size());
+        sizes_.push_back(static_cast<std::uint32_t>(s.size()));
+        hashes_.push_back(h);
+        arena_.append(s);
+        slots_[i] = id + 1;
+        ++count_;
+        return id;
+    }
+    std::string_view view(std::uint32_t id) const { return std::string_view(arena_).substr(offsets_[id], sizes_[id]); }
+    std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(offsets_.size()); }
+
+private:
+    static std::uint64_t hash(std::string_view s) noexcept {
+        std::uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+        std::size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+        }
+        std::uint64_t tail = 0;
+        std::memcpy(&tail, s.data() + i, s.size() - i);
+        h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+        return h ^ (h >> 29);
+    }
+    void grow() {
+        std::vector<std::uint32_t> slots(std::max<std::size_t>(1024, slots_.size() * 2), 0);
+        std::size_t mask = slots.size() - 1;
+        for (std::uint32_t id = 0; id < offsets_.size(); ++id) {
+            std::size_t i = static_cast<std::size_t>(hashes_[id]) & mask;
+            while (slots[i]) i = (i + 1) & mask;
+            slots[i] = id + 1;
+        }
+        slots_ = std::move(slots);
+    }
+
+    std::string arena_;
+    std::vector<std::size_t> offsets_;
+    std::vector<std::uint32_t> sizes_;
+    std::vector<std::uint64_t> hashes_;
+    std::vector<std::uint32_t> slots_;
+    std::size_t count_ = 0;
+};
+
+}  // namespace detail
+
+// Builds one segment from documents given in strictly ascending key order,
+// token by token (no per-document token lists), and tombstones:
+//
+//   builder.begin(key); builder.token("word", field)...; builder.keyword(term_key)...;
+//   builder.time(field, t); builder.end();
+//
+// Occurrences go to one flat array; finish() groups it by term with a
+// counting sort (stable, so each term's documents stay in order).
 template <index_key Key>
 class segment_builder {
 public:
-    explicit segment_builder(segment_shape shape) : shape_(std::move(shape)) {}
+    explicit segment_builder(segment_shape shape) : shape_(std::move(shape)) {
+        lengths_.resize(shape_.text_fields);
+        times_.resize(shape_.time_fields);
+    }
 
-    void add(Key key, analyzed_document doc) {
-        docs_.push_back({std::move(key), std::move(doc)});
+    void begin(Key key) {
+        if (open_) throw error(errc::bad_input, "segment: begin() without end()");
+        if (!keys_.empty() && !(keys_.back() < key)) throw error(errc::bad_input, "segment: keys must ascend, without repeats");
+        keys_.push_back(std::move(key));
+        for (auto& l : lengths_) l.push_back(0);
+        for (auto& t : times_) t.push_back(no_time);
+        open_ = true;
+    }
+    void token(std::string_view t, unsigned field) {
+        doc_terms_.push_back({tokens_.intern(t), static_cast<std::uint16_t>(field)});
+        ++lengths_[field].back();
+    }
+    void keyword(std::string_view term_key) { keyword_entries_.push_back({keywords_.intern(term_key), doc()}); }
+    void time(unsigned field, std::int64_t t) { times_[field].back() = t; }
+    void end() {
+        // This document's (term, field) pairs, sorted, become counted occurrences.
+        std::sort(doc_terms_.begin(), doc_terms_.end());
+        for (std::size_t i = 0; i < doc_terms_.size();) {
+            std::size_t j = i;
+            while (j < doc_terms_.size() && doc_terms_[j] == doc_terms_[i]) ++j;
+            text_entries_.push_back({doc_terms_[i].first, doc(), doc_terms_[i].second, static_cast<std::uint32_t>(j - i)});
+            i = j;
+        }
+        doc_terms_.clear();
+        // A keyword given twice counts once.
+        auto first = keyword_entries_.begin() + static_cast<std::ptrdiff_t>(doc_keywords_begin_);
+        std::sort(first, keyword_entries_.end());
+        keyword_entries_.erase(std::unique(first, keyword_entries_.end()), keyword_entries_.end());
+        doc_keywords_begin_ = keyword_entries_.size();
+        open_ = false;
+    }
+    // Drops the document begun last (its analysis failed).
+    void abandon() {
+        if (!open_) return;
+        keys_.pop_back();
+        for (auto& l : lengths_) l.pop_back();
+        for (auto& t : times_) t.pop_back();
+        doc_terms_.clear();
+        keyword_entries_.resize(doc_keywords_begin_);
+        open_ = false;
     }
     void tombstone(Key key) { tombstones_.push_back(std::move(key)); }
-    std::size_t documents() const noexcept { return docs_.size(); }
-    bool empty() const noexcept { return docs_.empty() && tombstones_.empty(); }
+
+    std::size_t documents() const noexcept { return keys_.size(); }
 
     bytes finish() {
-        std::sort(docs_.begin(), docs_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        for (std::size_t i = 1; i < docs_.size(); ++i)
-            if (!(docs_[i - 1].first < docs_[i].first)) throw error(errc::bad_input, "segment: a key was added twice");
+        if (open_) throw error(errc::bad_input, "segment: finish() inside a document");
         std::sort(tombstones_.begin(), tombstones_.end());
         tombstones_.erase(std::unique(tombstones_.begin(), tombstones_.end()), tombstones_.end());
-
-        std::vector<Key> keys;
-        keys.reserve(docs_.size());
-        std::vector<std::vector<std::uint32_t>> lengths(shape_.text_fields);
-        std::vector<std::vector<std::int64_t>> times(shape_.time_fields);
-        for (auto& l : lengths) l.reserve(docs_.size());
-        for (auto& t : times) t.reserve(docs_.size());
-        // Per term: the flat list doc, pairs, (field, count)... in document order.
-        std::unordered_map<std::string, std::uint32_t, detail::string_hash, std::equal_to<>> ids;
-        std::vector<std::vector<std::uint32_t>> entries;
-        std::vector<std::uint32_t> docs_of;
-        auto term_id = [&](std::string_view key) {
-            auto it = ids.find(key);
-            if (it != ids.end()) return it->second;
-            auto id = static_cast<std::uint32_t>(entries.size());
-            ids.emplace(std::string(key), id);
-            entries.emplace_back();
-            docs_of.push_back(0);
-            return id;
-        };
-        std::string key_buf;
-        for (std::uint32_t d = 0; d < docs_.size(); ++d) {
-            auto& [key, doc] = docs_[d];
-            keys.push_back(key);
-            if (doc.lengths.size() != shape_.text_fields || doc.times.size() != shape_.time_fields)
-                throw error(errc::bad_input, "segment: document does not match the schema");
-            for (unsigned f = 0; f < shape_.text_fields; ++f) lengths[f].push_back(doc.lengths[f]);
-            for (unsigned f = 0; f < shape_.time_fields; ++f) times[f].push_back(doc.times[f]);
-            for (std::size_t i = 0; i < doc.terms.size();) {
-                key_buf.assign(1, static_cast<char>(text_tag));
-                key_buf += doc.terms[i].token;
-                auto id = term_id(key_buf);
-                auto& e = entries[id];
-                ++docs_of[id];
-                e.push_back(d);
-                std::size_t pairs_at = e.size();
-                e.push_back(0);
-                std::size_t j = i;
-                for (; j < doc.terms.size() && doc.terms[j].token == doc.terms[i].token; ++j) {
-                    e.push_back(doc.terms[j].field);
-                    e.push_back(doc.terms[j].count);
-                }
-                e[pairs_at] = static_cast<std::uint32_t>(j - i);
-                i = j;
-            }
-            for (const auto& k : doc.keywords) {
-                auto id = term_id(k);
-                entries[id].push_back(d);
-                ++docs_of[id];
-            }
-        }
-        std::vector<std::pair<std::string, std::pair<std::uint32_t, bytes>>> terms;
-        terms.reserve(ids.size());
-        for (auto& [k, id] : ids) terms.push_back({k, {id, {}}});
-        std::sort(terms.begin(), terms.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-        std::vector<field_count> occ;
-        for (auto& t : terms) {
-            const auto& e = entries[t.second.first];
-            bool payloads = static_cast<unsigned char>(t.first[0]) == text_tag;
-            postings_encoder enc(payloads, shape_.text_fields);
-            for (std::size_t i = 0; i < e.size();) {
-                doc_id d = e[i++];
-                occ.clear();
-                if (payloads) {
-                    std::uint32_t pairs = e[i++];
-                    for (std::uint32_t p = 0; p < pairs; ++p, i += 2)
-                        occ.push_back({static_cast<std::uint16_t>(e[i]), e[i + 1]});
-                }
-                enc.add(d, occ);
-            }
-            t.second.first = docs_of[t.second.first];
-            enc.finish(t.second.second);
-        }
-        return detail::segment_writer<Key>(shape_).write(keys, lengths, times, tombstones_, terms);
+        std::vector<detail::term_out> terms;
+        terms.reserve(tokens_.size() + keywords_.size());
+        bytes postings;
+        encode_text(terms, postings);
+        encode_keywords(terms, postings);
+        return detail::segment_writer<Key>(shape_).write(keys_, lengths_, times_, tombstones_, terms, postings);
     }
 
 private:
+    struct text_entry {
+        std::uint32_t term, doc;
+        std::uint16_t field;
+        std::uint32_t count;
+    };
+    std::uint32_t doc() const { return static_cast<std::uint32_t>(keys_.size() - 1); }
+
+    // Entries grouped by term (counting sort), each group in document order.
+    template <class E, class TermOf>
+    static std::vector<E> group(const std::vector<E>& entries, std::uint32_t terms, TermOf term_of, std::vector<std::size_t>& start) {
+        start.assign(std::size_t(terms) + 1, 0);
+        for (const auto& e : entries) ++start[term_of(e) + 1];
+        for (std::size_t t = 0; t < terms; ++t) start[t + 1] += start[t];
+        std::vector<std::size_t> at(start.begin(), start.end() - 1);
+        std::vector<E> out(entries.size());
+        for (const auto& e : entries) out[at[term_of(e)]++] = e;
+        return out;
+    }
+
+    static std::vector<std::uint32_t> by_key(const detail::string_interner& in) {
+        std::vector<std::uint32_t> order(in.size());
+        std::iota(order.begin(), order.end(), 0u);
+        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return in.view(a) < in.view(b); });
+        return order;
+    }
+
+    void encode_text(std::vector<detail::term_out>& terms, bytes& postings) {
+        std::vector<std::size_t> start;
+        auto grouped = group(text_entries_, tokens_.size(), [](const text_entry& e) { return e.term; }, start);
+        text_entries_ = {};
+        std::vector<field_count> occ;
+        postings_encoder enc(true, shape_.text_fields);
+        for (std::uint32_t t : by_key(tokens_)) {
+            if (start[t] == start[t + 1]) continue;  // only in an abandoned document
+            enc.clear();
+            for (std::size_t i = start[t]; i < start[t + 1];) {
+                std::uint32_t d = grouped[i].doc;
+                occ.clear();
+                for (; i < start[t + 1] && grouped[i].doc == d; ++i) occ.push_back({grouped[i].field, grouped[i].count});
+                enc.add(d, occ);
+            }
+            std::size_t before = postings.size();
+            enc.finish(postings);
+            std::string key(1, static_cast<char>(text_tag));
+            key += tokens_.view(t);
+            terms.push_back({std::move(key), enc.size(), postings.size() - before});
+        }
+    }
+
+    void encode_keywords(std::vector<detail::term_out>& terms, bytes& postings) {
+        std::vector<std::size_t> start;
+        auto grouped = group(keyword_entries_, keywords_.size(), [](const auto& e) { return e.first; }, start);
+        postings_encoder enc;
+        for (std::uint32_t t : by_key(keywords_)) {
+            if (start[t] == start[t + 1]) continue;
+            enc.clear();
+            for (std::size_t i = start[t]; i < start[t + 1]; ++i) enc.add(grouped[i].second);
+            std::size_t before = postings.size();
+            enc.finish(postings);
+            terms.push_back({std::string(keywords_.view(t)), enc.size(), postings.size() - before});
+        }
+    }
+
     segment_shape shape_;
-    std::vector<std::pair<Key, analyzed_document>> docs_;
+    std::vector<Key> keys_;
+    std::vector<std::vector<std::uint32_t>> lengths_;
+    std::vector<std::vector<std::int64_t>> times_;
     std::vector<Key> tombstones_;
+    detail::string_interner tokens_, keywords_;
+    std::vector<std::pair<std::uint32_t, std::uint16_t>> doc_terms_;
+    std::vector<text_entry> text_entries_;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> keyword_entries_;  // (keyword term, doc)
+    std::size_t doc_keywords_begin_ = 0;
+    bool open_ = false;
 };
 
 // One input of a merge: a segment and which of its documents are deleted.
@@ -535,7 +657,8 @@ bytes merge_segments(const std::vector<merge_input<Key>>& inputs, const segment_
     std::vector<std::size_t> next(inputs.size(), 0);
     for (std::uint32_t i = 0; i < inputs.size(); ++i)
         if (inputs[i].seg->term_count()) heap.push({inputs[i].seg->term_key(0), i});
-    std::vector<std::pair<std::string, std::pair<std::uint32_t, bytes>>> terms;
+    std::vector<detail::term_out> terms;
+    bytes lists;
     struct posting {
         doc_id doc;
         std::uint32_t first, count;  // slice of occ
@@ -565,11 +688,11 @@ bytes merge_segments(const std::vector<merge_input<Key>>& inputs, const segment_
         std::sort(postings.begin(), postings.end(), [](const posting& a, const posting& b) { return a.doc < b.doc; });
         postings_encoder enc(payloads, shape.text_fields);
         for (const auto& p : postings) enc.add(p.doc, std::span<const field_count>(occ).subspan(p.first, p.count));
-        bytes list;
-        enc.finish(list);
-        terms.push_back({std::move(term), {enc.size(), std::move(list)}});
+        std::size_t before = lists.size();
+        enc.finish(lists);
+        terms.push_back({std::move(term), enc.size(), lists.size() - before});
     }
-    return detail::segment_writer<Key>(shape).write(keys, lengths, times, tombstones, terms);
+    return detail::segment_writer<Key>(shape).write(keys, lengths, times, tombstones, terms, lists);
 }
 
 }  // namespace fts

@@ -371,6 +371,16 @@ public:
         return n;
     }
 
+    // A cheap upper bound of count(q), from dictionary counts and time
+    // column positions, without evaluating the query (query planners).
+    std::size_t estimate(const text_query& q) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        std::size_t n = 0;
+        for (const auto& s : v->segments) n += std::min<std::size_t>(estimate(c, *s.seg), s.live());
+        return n;
+    }
+
     // The k best matches by BM25, best first (ties: ascending key).
     std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& params = {}) const {
         params.validate();
@@ -505,6 +515,34 @@ public:
 
     // --- the persistent index's hooks ------------------------------------------------
 
+    // Tokenizes doc into the builder's current document.
+    void feed(const text_document& doc, fts::segment_builder<Key>& builder) const {
+        std::string key;
+        std::vector<bool> timed(shape_.time_fields, false);
+        for (const auto& e : doc.entries()) {
+            const auto& f = schema_.require(e.field, e.kind);
+            switch (e.kind) {
+                case field_kind::text:
+                    tokenizer_.tokenize(e.value, [&](std::string_view t) { builder.token(t, f.slot); });
+                    break;
+                case field_kind::keyword:
+                    if (e.value.size() > 4096)
+                        throw error(errc::bad_input, "keyword field " + f.name + ": a value is longer than 4096 bytes");
+                    key.assign(1, static_cast<char>(1 + f.slot));
+                    key += e.value;
+                    builder.keyword(key);
+                    break;
+                case field_kind::time:
+                    if (e.time == no_time) throw error(errc::bad_input, "time field " + f.name + ": INT64_MIN is not a time");
+                    if (timed[f.slot]) throw error(errc::bad_input, "time field " + f.name + " given twice");
+                    timed[f.slot] = true;
+                    builder.time(f.slot, e.time);
+                    break;
+            }
+        }
+    }
+
+    // What indexing doc stores, as a value (verify() digests it).
     fts::analyzed_document analyze(const text_document& doc) const {
         fts::analyzed_document a;
         a.lengths.assign(shape_.text_fields, 0);
@@ -553,8 +591,13 @@ public:
             if constexpr (std::same_as<Key, std::string>) {
                 if (ops[i].first.empty()) throw error(errc::bad_input, "index: empty document key");
             }
-            if (ops[i].second) builder.add(ops[i].first, analyze(*ops[i].second));
-            else builder.tombstone(ops[i].first);
+            if (!ops[i].second) {
+                builder.tombstone(ops[i].first);
+                continue;
+            }
+            builder.begin(ops[i].first);
+            feed(*ops[i].second, builder);
+            builder.end();
         }
         prepared_segment p;
         p.first = p.last = number;
@@ -826,6 +869,54 @@ private:
                 if (!s.is_deleted(c.doc()) && (t.field < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
         }
         return df;
+    }
+
+    std::size_t estimate(const node& n, const segment_type& seg) const {
+        using kind = text_query::kind;
+        auto docs = [&](const std::string& key) -> std::size_t {
+            auto i = seg.find(key);
+            return i == segment_type::npos ? 0 : seg.term(i).docs;
+        };
+        std::size_t all = seg.size();
+        switch (n.k) {
+            case kind::everything: return all;
+            case kind::nothing: return 0;
+            case kind::keyword: return docs(n.terms[0]);
+            case kind::words: {
+                std::size_t e = n.m == text_query::mode::all ? all : 0;
+                for (const auto& t : n.terms) e = n.m == text_query::mode::all ? std::min(e, docs(t)) : e + docs(t);
+                return std::min(e, all);
+            }
+            case kind::prefix: {
+                std::size_t e = all;
+                for (const auto& key : n.terms) {
+                    std::size_t sum = 0, seen = 0;
+                    for (std::size_t i = seg.lower(key); i < seg.term_count() && seg.term_key(i).starts_with(key) && sum < all; ++i, ++seen)
+                        sum += seg.term(i).docs;
+                    e = std::min(e, sum);
+                }
+                return e;
+            }
+            case kind::range: {
+                const auto& order = seg.time_order(n.time_field);
+                auto lo = std::lower_bound(order.begin(), order.end(), std::pair{n.from, fts::doc_id{0}});
+                auto hi = std::upper_bound(order.begin(), order.end(), std::pair{n.to, fts::no_doc});
+                return hi > lo ? static_cast<std::size_t>(hi - lo) : 0;
+            }
+            case kind::all_of: {
+                std::size_t e = all;
+                for (const auto& k : n.kids)
+                    if (k.k != kind::negation) e = std::min(e, estimate(k, seg));
+                return e;
+            }
+            case kind::any_of: {
+                std::size_t e = 0;
+                for (const auto& k : n.kids) e += estimate(k, seg);
+                return std::min(e, all);
+            }
+            case kind::negation: return all;
+        }
+        return all;
     }
 
     // --- evaluation over one segment -------------------------------------------------------

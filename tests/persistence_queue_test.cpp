@@ -126,9 +126,12 @@ BOOST_AUTO_TEST_CASE(producers_with_injected_failures_keep_order_and_durability)
         std::atomic<bool> stop{false};
         std::thread chaos([&] {
             std::mt19937_64 rng(seed);
+            // Re-arm only once the previous fault has fired, so faults keep
+            // hitting however slowly (e.g. under ASan) the worker runs.
+            fs.fail_at(1 + rng() % 40, fault::io);
             while (!stop) {
-                fs.fail_at(1 + rng() % 40, rng() % 2 ? fault::io : fault::no_space);
-                std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                if (fs.fired()) fs.fail_at(1 + rng() % 40, rng() % 2 ? fault::io : fault::no_space);
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             }
             fs.heal();
         });

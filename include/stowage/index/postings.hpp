@@ -328,6 +328,19 @@ public:
         doc_ = docs_[pos_];
     }
 
+    // Appends every document from the current one to the end, block by
+    // block, leaving the cursor at the end.
+    void drain(std::vector<doc_id>& out) {
+        if (doc_ == no_doc) return;
+        out.reserve(out.size() + (count_ - std::size_t(block_) * block_size - pos_));
+        while (true) {
+            out.insert(out.end(), docs_.begin() + pos_, docs_.begin() + n_);
+            if (block_ + 1 >= blocks_) break;
+            load_block(block_ + 1);
+        }
+        doc_ = no_doc;
+    }
+
     // Calls f(field, count) for the current document's occurrences.
     template <class F>
     void for_each_field(F&& f) {

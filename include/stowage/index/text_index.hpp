@@ -37,6 +37,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -1047,21 +1048,28 @@ private:
     // Documents holding any term (prefix: any term starting with one of them).
     doc_list unite_terms(const std::vector<std::string>& keys, int field, const live_segment& s, bool prefix) const {
         std::vector<doc_list> parts;
-        for (const auto& key : keys) {
-            if (!prefix) {
-                if (auto it = term_iterator(key, field, s)) parts.push_back(drain(it.get()));
-                continue;
-            }
-            for (std::size_t i = s.seg->lower(key); i < s.seg->term_count() && s.seg->term_key(i).starts_with(key); ++i) {
-                posting_iterator it(s.seg->cursor(i), field);
+        auto add = [&](std::size_t term) {
+            if (field < 0) {  // whole blocks at a time
+                auto c = s.seg->cursor(term);
+                parts.emplace_back();
+                c.drain(parts.back());
+            } else {
+                posting_iterator it(s.seg->cursor(term), field);
                 parts.push_back(drain(&it));
             }
+        };
+        for (const auto& key : keys) {
+            if (!prefix) {
+                if (auto i = s.seg->find(key); i != segment_type::npos) add(i);
+                continue;
+            }
+            for (std::size_t i = s.seg->lower(key); i < s.seg->term_count() && s.seg->term_key(i).starts_with(key); ++i) add(i);
         }
         return unite(parts, s.seg->size());
     }
 
-    // The union of sorted lists: a bitmap when they cover much of the
-    // segment, a sort otherwise.
+    // The union of sorted lists: merged when they are few, a bitmap when
+    // they cover much of the segment, a sort otherwise.
     static doc_list unite(std::vector<doc_list>& parts, fts::doc_id n) {
         std::erase_if(parts, [](const doc_list& p) { return p.empty(); });
         if (parts.empty()) return {};
@@ -1069,7 +1077,16 @@ private:
         std::size_t total = 0;
         for (const auto& p : parts) total += p.size();
         doc_list out;
-        if (total * 16 >= n) {
+        if (parts.size() <= 4 && total * 16 < n * std::size_t(parts.size())) {  // a few lists: merge them
+            out = std::move(parts[0]);
+            doc_list merged;
+            for (std::size_t i = 1; i < parts.size(); ++i) {
+                merged.clear();
+                merged.reserve(out.size() + parts[i].size());
+                std::set_union(out.begin(), out.end(), parts[i].begin(), parts[i].end(), std::back_inserter(merged));
+                out.swap(merged);
+            }
+        } else if (total * 16 >= n) {
             std::vector<bool> bits(n);
             for (const auto& p : parts)
                 for (auto d : p) bits[d] = true;

@@ -563,6 +563,16 @@ BOOST_AUTO_TEST_CASE(queries_by_hand) {
     BOOST_TEST(idx.search(!q::keyword("status", "done")) == (v{"s2", "s4"}));
     BOOST_TEST(idx.search(q::prefix("auth") && !q::keyword("tag", "security")) == (v{"s2"}));
     BOOST_TEST(idx.search(q::words("the and")) == v{});  // only stop words: nothing
+    // Months: 100, 150 and 200 ms after the epoch are all January 1970.
+    BOOST_TEST((idx.count_by_month("when") == std::map<std::string, std::size_t>{{"1970-01", 3}}));
+    add("s5", "march", "", {}, "open", 1709251200000);        // 2024-03-01T00:00:00Z
+    add("s6", "feb", "", {}, "open", 1709251199999);          // one ms before
+    add("s7", "far", "", {}, "open", 400000000000000000);     // year ~12.7 million
+    BOOST_TEST((idx.count_by_month("when", q::keyword("status", "open")) ==
+                std::map<std::string, std::size_t>{{"1970-01", 2}, {"2024-02", 1}, {"2024-03", 1}, {"out of range", 1}}));
+    BOOST_TEST((idx.count_by_month<std::chrono::seconds>("when", q::words("march")) == std::map<std::string, std::size_t>{{"out of range", 1}}));
+    BOOST_CHECK_THROW(idx.count_by_month("title"), stowage::error);
+    for (auto k : {"s5", "s6", "s7"}) idx.remove(k);
     BOOST_TEST(idx.search(q::everything()).size() == 4u);
     BOOST_TEST(idx.search(q::all_of({})).size() == 4u);
     BOOST_TEST(idx.search(q::any_of({})) == v{});

@@ -196,6 +196,10 @@ public:
     std::vector<Key> search(const text_query& q) const { return core_.search(q); }
     std::size_t count(const text_query& q) const { return core_.count(q); }
     std::size_t estimate(const text_query& q) const { return core_.estimate(q); }
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        return core_.template count_by_month<Duration>(field, q);
+    }
     std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
     bool contains(const Key& key) const { return core_.contains(key); }
     std::size_t size() const { return core_.size(); }
@@ -477,6 +481,11 @@ public:
     std::vector<std::string> search(const text_query& q) const { return index_.search(q); }
     std::size_t count(const text_query& q) const { return index_.count(q); }
     std::size_t estimate(const text_query& q) const { return index_.estimate(q); }
+    // Matches per calendar month of a time field (text_index::count_by_month).
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        return index_.template count_by_month<Duration>(field, q);
+    }
     std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return index_.top(q, k, p); }
     bool contains(std::string_view id) const { return index_.contains(std::string(id)); }
     std::size_t size() const { return index_.size(); }

@@ -34,6 +34,8 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -370,6 +372,41 @@ public:
         std::size_t n = 0;
         for (const auto& s : v->segments) n += evaluate(c, s).size();
         return n;
+    }
+
+    // How many matches of q fall in each calendar month (UTC) of time field
+    // `field`, whose values count Duration units since the Unix epoch:
+    // {"2024-03": 12, ...}. Documents without a value are not counted;
+    // values outside the years 1-9999 count under "out of range".
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        unsigned slot = schema_.require(field, field_kind::time).slot;
+        using namespace std::chrono;
+        const auto lo = duration_cast<Duration>(sys_days(year{1} / January / 1).time_since_epoch()).count();
+        const auto hi = duration_cast<Duration>(sys_days(year{10000} / January / 1).time_since_epoch()).count();
+        std::map<std::int64_t, std::size_t> months;  // months since year 0
+        std::size_t outside = 0;
+        for (const auto& s : v->segments)
+            for (auto d : evaluate(c, s)) {
+                std::int64_t t = s.seg->time(slot, d);
+                if (t == no_time) continue;
+                if (t < lo || t >= hi) {
+                    ++outside;
+                    continue;
+                }
+                year_month_day ymd(floor<days>(sys_time<Duration>(Duration(t))));
+                ++months[std::int64_t(int(ymd.year())) * 12 + unsigned(ymd.month()) - 1];
+            }
+        std::map<std::string, std::size_t> out;
+        for (auto [m, n] : months) {
+            char name[16];
+            std::snprintf(name, sizeof name, "%04d-%02d", static_cast<int>(m / 12), static_cast<int>(m % 12 + 1));
+            out.emplace(name, n);
+        }
+        if (outside) out.emplace("out of range", outside);
+        return out;
     }
 
     // A cheap upper bound of count(q), from dictionary counts and time

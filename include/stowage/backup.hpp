@@ -5,6 +5,8 @@
 //   for (auto& b : bk.list()) ...            // oldest first
 //   bk.rotate({.last = 7, .daily = 7, .weekly = 4});
 //   bk.restore("data", info.id);              // no writer may hold "data"
+//   bk.repair("data", info.id);               // damaged records from the backup
+//   stowage::auto_backup ab(db, bk, {.on_open = true, .every = 30min});
 //
 // What a backup is. create() pins a database snapshot (database.hpp) and
 // writes every key visible at that LSN, except the write-ahead log, into
@@ -39,6 +41,10 @@
 //     and syncs the parent; the old state is then removed. A crash leaves dir
 //     holding either the old state or the restored one, never a mix; the
 //     leftover "<dir>.restoring" is removed by the next restore.
+//   - Repair: repair(dir, id) checks every record and CAS chunk of dir and
+//     replaces those that fail verification with their copies from a
+//     verified backup (each copy checked again), in one transaction; what
+//     cannot be repaired is reported, nothing else changes.
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
@@ -65,6 +71,7 @@
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -141,6 +148,28 @@ struct backup_restore_report {
     std::optional<backup_info> previous;  // the backup of the state that was replaced
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
+};
+
+// One damaged record or chunk that repair() found.
+struct repair_item {
+    std::string key;      // storage key in the data directory
+    std::string problem;  // what verification found
+    std::string outcome;  // repaired: where the copy came from; else why it could not be
+};
+
+struct repair_options {
+    bool dry_run = false;  // find and check everything, change nothing
+    backup_progress progress;
+};
+
+struct repair_report {
+    std::string backup_id;
+    std::uint64_t records = 0;  // records checked
+    std::uint64_t chunks = 0;   // CAS chunks checked
+    std::vector<repair_item> repaired;     // (with dry_run: would be repaired)
+    std::vector<repair_item> unrepairable;
+    bool dry_run = false;
+    bool ok() const { return unrepairable.empty(); }
 };
 
 namespace detail {
@@ -466,6 +495,31 @@ inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool
     if (ec) report.problems.push_back({dir.string(), "cannot list: " + ec.message()});
 }
 
+// What is wrong with a store record read from `key`, or nullopt when it is
+// intact: the envelope (header CRC, payload length and digest) and the id
+// it holds must be the one its key was derived from.
+inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
+    try {
+        envelope_header h = verify_record(record, key);
+        auto collection = key.substr(0, key.find('/'));
+        if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
+    } catch (const error& e) {
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+// What is wrong with a CAS chunk's content, or nullopt when it matches its
+// name (chunks of a hasher this build does not know are taken as they are).
+inline std::optional<std::string> backup_chunk_problem(bytes_view content, std::string_view key) {
+    auto a = key.find('/', 4);
+    auto hasher_name = key.substr(4, a - 4);
+    auto digest = digest_by_name(hasher_name, content);
+    if (!digest) return std::nullopt;
+    if (to_hex(*digest) != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
+    return std::nullopt;
+}
+
 }  // namespace detail
 
 // The backups of one data directory, kept under one root directory.
@@ -643,7 +697,111 @@ public:
         return report;
     }
 
+    // Replaces the records and CAS chunks of data_dir that fail verification
+    // with their copies from backup `id`, and reports the ones it cannot
+    // replace (not in the backup, or damaged there too). Like restore(), it
+    // needs data_dir's writer lock (errc::locked while a writer has it
+    // open); the backup must be verified (errc::failed_state otherwise) and
+    // every copy taken from it is checked again against the manifest and its
+    // own digest before it is used. All replaced records are written in ONE
+    // transaction, together with the removal of the listing snapshots of
+    // the collections they belong to (their projections may differ): a
+    // crash leaves all of them repaired or none. Chunks are replaced one by
+    // one (each atomically); a chunk is immutable, so either copy is right.
+    // Nothing else in data_dir changes. A repaired record holds the version
+    // the backup has, which may be older than the damaged one.
+    repair_report repair(const std::filesystem::path& data_dir, std::string_view id, repair_options options = {}) {
+        namespace fs = std::filesystem;
+        auto lock = lock_root();
+        auto m = load_manifest(std::string(id));
+        if (!fs::exists(path_of(id) / detail::backup_marker_name))
+            throw error(errc::failed_state, "backup " + std::string(id) +
+                                                " is not verified (its last verification failed); repair from another one");
+        std::error_code ec;
+        if (!fs::is_directory(data_dir, ec))
+            throw error(errc::not_found, "repair: no data directory " + data_dir.string());
+        std::map<std::string, const detail::backup_file*, std::less<>> in_backup;
+        for (const auto& f : m.files) in_backup.emplace(f.path, &f);
+
+        repair_report report;
+        report.backup_id = m.id;
+        report.dry_run = options.dry_run;
+        database<file_storage> db{file_storage(data_dir)};
+        file_storage raw = db.raw_storage();
+        std::vector<std::pair<std::string, bytes>> records, chunks;  // what to write
+        {
+            auto snap = db.snapshot();
+            auto keys = snap.list("");
+            std::uint64_t done = 0;
+            for (const auto& key : keys) {
+                if (options.progress) options.progress(done++, keys.size());
+                bool record = detail::backup_is_record_key(key), chunk = detail::backup_is_chunk_key(key);
+                if (!record && !chunk) continue;
+                std::optional<bytes> value = record ? snap.read(key) : raw.read(key);
+                if (!value) continue;
+                (record ? report.records : report.chunks)++;
+                auto problem = record ? detail::backup_record_problem(*value, key) : detail::backup_chunk_problem(*value, key);
+                if (!problem) continue;
+                repair_item item{key, *problem, {}};
+                auto copy = good_copy(m, in_backup, key, record, item.outcome);
+                if (!copy) {
+                    report.unrepairable.push_back(std::move(item));
+                    continue;
+                }
+                (record ? records : chunks).emplace_back(key, std::move(*copy));
+                report.repaired.push_back(std::move(item));
+            }
+            if (options.progress) options.progress(keys.size(), keys.size());
+        }
+        if (options.dry_run) return report;
+        for (auto& [key, content] : chunks) raw.replace(key, content, durability::full);
+        if (!records.empty()) {
+            auto tx = db.transaction(durability::full);
+            std::set<std::string> collections;
+            for (auto& [key, content] : records) {
+                collections.insert(key.substr(0, key.find('/')));
+                tx.stage({key, std::move(content), {}});
+            }
+            for (const auto& c : collections)
+                if (tx.read(c + "/listing")) tx.stage({c + "/listing", std::nullopt, {}});
+            tx.commit();
+        }
+        db.checkpoint();
+        return report;
+    }
+
 private:
+    // The backup's copy of key when it is intact (size and SHA-256 as the
+    // manifest says, and a sound record or chunk); else nullopt with `why`.
+    std::optional<bytes> good_copy(const detail::backup_manifest& m,
+                                   const std::map<std::string, const detail::backup_file*, std::less<>>& in_backup,
+                                   const std::string& key, bool record, std::string& why) const {
+        auto it = in_backup.find(key);
+        if (it == in_backup.end()) {
+            why = "not in backup " + m.id;
+            return std::nullopt;
+        }
+        bytes content;
+        try {
+            detail::backup_read_blocks(path_of(m.id) / key, false, [&](bytes_view b) { append(content, b); });
+        } catch (const error& e) {
+            why = "the copy in backup " + m.id + " cannot be read: " + e.what();
+            return std::nullopt;
+        }
+        if (content.size() != it->second->size || to_hex(hash_of<sha256>(content)) != it->second->sha256) {
+            why = "the copy in backup " + m.id + " does not match its manifest";
+            return std::nullopt;
+        }
+        auto problem = record ? detail::backup_record_problem(content, key) : detail::backup_chunk_problem(content, key);
+        if (problem) {
+            why = "the copy in backup " + m.id + " is damaged too: " + *problem;
+            return std::nullopt;
+        }
+        why = "replaced by the copy in backup " + m.id;
+        if (record) why += " (LSN " + std::to_string(envelope_lsn(content)) + ")";
+        return content;
+    }
+
     detail::backup_flock lock_root() {
         std::error_code ec;
         if (!std::filesystem::is_directory(root_, ec)) {

@@ -9,6 +9,10 @@
 //   stowage export DIR [--attachments] > dump.jsonl
 //   stowage import DIR FILE [--allow-unsigned]
 //   stowage import DIR --legacy COLLECTION FILE
+//   stowage repair DIR --from-backup ID [--root R] [--dry-run]
+//                                                 "repaired\t<key>\t<problem>" per record or chunk replaced,
+//                                                 "unrepairable\t<key>\t<problem>\t<why>" per one left;
+//                                                 any unrepairable exits 1
 //
 // The backup root defaults to "<DIR>.backups" (backup.hpp). create, export
 // and import open DIR for writing, so they take its writer lock (a running
@@ -183,6 +187,29 @@ inline int import(arguments& args) {
     return exit_ok;
 }
 
+inline int repair(arguments& args) {
+    auto from = args.option("--from-backup");
+    auto root = args.option("--root");
+    repair_options o;
+    o.dry_run = args.flag("--dry-run");
+    auto pos = args.positionals(1, 1);
+    if (!from) throw usage_error("repair: --from-backup ID is required (see 'stowage backup list DIR')");
+    backups bk(root ? std::filesystem::path(*root) : backups::default_root(pos[0]));
+    progress_bar bar("repair");
+    o.progress = bar.callback();
+    auto report = bk.repair(pos[0], *from, o);
+    const char* done = o.dry_run ? "would repair" : "repaired";
+    for (const auto& r : report.repaired) std::cout << done << '\t' << r.key << '\t' << r.problem << '\n';
+    for (const auto& r : report.unrepairable)
+        std::cout << "unrepairable\t" << r.key << '\t' << r.problem << '\t' << r.outcome << '\n';
+    std::string summary = std::to_string(report.records) + " records and " + std::to_string(report.chunks) +
+                          " chunks checked, " + std::to_string(report.repaired.size()) + " " + done + " from backup " +
+                          report.backup_id + ", " + std::to_string(report.unrepairable.size()) + " could not be repaired";
+    if (!report.ok()) throw damage_found(summary);
+    std::cout << "ok: " << summary << '\n';
+    return exit_ok;
+}
+
 }  // namespace backup_detail
 
 inline constexpr command backup_command{
@@ -215,5 +242,15 @@ inline constexpr command import_command{
     "with DIR unchanged. --allow-unsigned accepts a file without a trailer. --legacy\n"
     "imports a JSON array of documents (the seed app's file) into COLLECTION.",
     backup_detail::import};
+
+inline constexpr command repair_command{
+    "repair", "DIR --from-backup ID [--root R] [--dry-run]",
+    "replace damaged records and chunks with their copies from a verified backup",
+    "Checks every record and CAS chunk of DIR (needs DIR's writer lock). Each one that\n"
+    "fails verification is replaced by its copy from backup ID when that copy is intact\n"
+    "(all records in one transaction); the rest are listed as unrepairable and the\n"
+    "command exits 1. Output: \"repaired\\t<key>\\t<problem>\" and\n"
+    "\"unrepairable\\t<key>\\t<problem>\\t<why>\" lines, then a summary. --dry-run changes nothing.",
+    backup_detail::repair};
 
 }  // namespace stowage::cli

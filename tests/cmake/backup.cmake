@@ -5,3 +5,8 @@ if(STOWAGE_BUILD_TOOLS)
   stowage_test(cli_backup_test cli_backup_test.cpp DATA LABELS cli DEPENDS stowage_cli TIMEOUT 300)
   target_compile_definitions(cli_backup_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
 endif()
+# `stowage repair` in-process (its table entry is in cli/backup_commands.hpp).
+if(STOWAGE_BUILD_TOOLS)
+  stowage_test(cli_repair_test cli_repair_test.cpp LABELS cli TIMEOUT 120)
+  target_include_directories(cli_repair_test PRIVATE ${PROJECT_SOURCE_DIR}/tools)
+endif()

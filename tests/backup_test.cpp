@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <fcntl.h>
 #include <fstream>
 #include <map>
 #include <random>
@@ -577,4 +578,152 @@ BOOST_AUTO_TEST_CASE(repair_refuses_unverified_backups_and_live_writers) {
         BOOST_TEST((e.kind() == errc::failed_state || e.kind() == errc::not_found));
     }
     BOOST_TEST(!fs::exists(dir.path() / "nowhere"));
+}
+
+// --- automatic backups ----------------------------------------------------------
+
+BOOST_AUTO_TEST_CASE(auto_backup_on_open_interval_and_close_verified_and_rotated) {
+    scratch_dir dir("backup-auto");
+    auto data = dir.path() / "data";
+    backups bk(backups::default_root(data));
+    std::mutex m;
+    std::vector<auto_backup_event> events;
+    std::map<std::string, std::string> final_state;
+    int commits = 0;
+    {
+        database<file_storage> db{file_storage(data)};
+        fill(db, 0, 20);
+        auto_backup ab(db, bk,
+                       {.on_open = true, .on_close = true, .every = std::chrono::milliseconds(40),
+                        .keep = {.last = 3}, .listener = [&](const auto_backup_event& e) {
+                            std::lock_guard l(m);
+                            events.push_back(e);
+                        }});
+        // Writes go on while backups run, and never wait for them.
+        docs_t docs(db.storage(), "docs");
+        auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(600);
+        while (std::chrono::steady_clock::now() < until || ab.succeeded() < 3) {
+            docs.put(doc("w" + std::to_string(commits % 40), commits));
+            ++commits;
+        }
+        ab.close();  // the close backup sees every write above
+        BOOST_TEST(ab.failed() == 0u);
+        final_state.clear();
+        for (const auto& l : docs.list()) final_state[l.id] = docs.get(l.id)->dump();
+    }
+    BOOST_TEST(commits > 0);
+    BOOST_TEST_REQUIRE(events.size() >= 4u);
+    BOOST_TEST((events.front().trigger == auto_backup_trigger::open));
+    BOOST_TEST((events.back().trigger == auto_backup_trigger::close));
+    int interval = 0;
+    for (const auto& e : events) {
+        BOOST_TEST(e.ok, e.error);
+        BOOST_TEST_REQUIRE(e.backup.has_value());
+        BOOST_TEST(e.backup->verified);
+        interval += e.trigger == auto_backup_trigger::interval;
+        BOOST_TEST(e.rotated.kept.size() <= 3u);
+    }
+    BOOST_TEST(interval >= 2);
+    // Rotation kept the newest three, all verified; the last is the close backup.
+    auto listed = bk.list();
+    BOOST_TEST_REQUIRE(listed.size() == 3u);
+    BOOST_TEST(listed.back().id == events.back().backup->id);
+    for (const auto& b : listed) BOOST_TEST(bk.verify(b.id).ok(), b.id);
+    auto at_close = state_of(bk.path_of(listed.back().id));
+    std::map<std::string, std::string> want(final_state.begin(), final_state.end());
+    BOOST_TEST((at_close == want));
+}
+
+BOOST_AUTO_TEST_CASE(failing_auto_backups_are_reported_and_never_disturb_writes) {
+    scratch_dir dir("backup-auto-fail");
+    auto data = dir.path() / "data";
+    // The backup root lies under a regular file: every create fails (as an
+    // unwritable or vanished backup disk would), whoever runs the test.
+    auto blocker = dir.path() / "blocker";
+    { std::ofstream(blocker) << "not a directory"; }
+    backups bk(blocker / "root");
+    std::mutex m;
+    std::vector<auto_backup_event> events;
+    std::map<std::string, std::int64_t> model;
+    {
+        database<file_storage> db{file_storage(data)};
+        docs_t docs(db.storage(), "docs");
+        auto_backup ab(db, bk,
+                       {.on_open = true, .every = std::chrono::milliseconds(10), .keep = {.last = 2},
+                        .listener = [&](const auto_backup_event& e) {
+                            std::lock_guard l(m);
+                            events.push_back(e);
+                        }});
+        std::mt19937_64 rng(stowage::test::test_seed());
+        for (int i = 0; i < 300 || ab.failed() < 3; ++i) {
+            std::string id = "f" + std::to_string(rng() % 60);
+            if (rng() % 5 == 0) {
+                docs.erase(id);
+                model.erase(id);
+            } else {
+                docs.put(doc(id, i));
+                model[id] = i;
+            }
+        }
+        BOOST_TEST(ab.failed() >= 3u);
+        BOOST_TEST(ab.succeeded() == 0u);
+        BOOST_TEST_REQUIRE(ab.last_error().has_value());
+        BOOST_TEST(ab.last_error()->find("blocker") != std::string::npos, *ab.last_error());
+
+        // The target heals: backups succeed again, without a restart.
+        fs::remove(blocker);
+        fs::create_directories(blocker);
+        ab.backup_now();
+        for (int spin = 0; spin < 2000 && ab.succeeded() == 0; ++spin)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        BOOST_TEST(ab.succeeded() >= 1u);
+    }
+    {
+        std::lock_guard l(m);
+        BOOST_TEST_REQUIRE(events.size() >= 4u);
+        BOOST_TEST((events.front().trigger == auto_backup_trigger::open));
+        BOOST_TEST(!events.front().ok);
+        BOOST_TEST(events.front().consecutive_failures == 1u);
+        BOOST_TEST(!events.front().error.empty());
+        BOOST_TEST(!events[2].ok);
+        BOOST_TEST(events[2].consecutive_failures == 3u);
+        BOOST_TEST(events.back().ok);
+    }
+    // Every write is there, exactly as the model says.
+    std::map<std::string, std::string> want;
+    for (auto& [id, n] : model) want[id] = doc(id, n).dump();
+    BOOST_TEST((state_of(data) == want));
+    database<file_storage> db{file_storage(data)};
+    docs_t docs(db.storage(), "docs");
+    BOOST_TEST(docs.verify().ok());
+    for (const auto& b : bk.list()) BOOST_TEST(bk.verify(b.id).ok());
+}
+
+BOOST_AUTO_TEST_CASE(failed_auto_backup_without_a_listener_is_printed) {
+    scratch_dir dir("backup-auto-loud");
+    auto data = dir.path() / "data";
+    auto blocker = dir.path() / "blocker";
+    { std::ofstream(blocker) << "x"; }
+    database<file_storage> db{file_storage(data)};
+    fill(db, 0, 3);
+    // stderr goes to a file for the close backup (taken on this thread).
+    auto log = dir.path() / "stderr.txt";
+    std::fflush(stderr);
+    int saved = ::dup(2);
+    {
+        auto fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ::dup2(fd, 2);
+        ::close(fd);
+    }
+    {
+        auto_backup ab(db, backups(blocker / "root"), {.on_close = true});
+    }
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::ifstream in(log);
+    std::string text(std::istreambuf_iterator<char>(in), {});
+    BOOST_TEST(text.find("AUTOMATIC BACKUP FAILED (close") != std::string::npos, text);
+    BOOST_TEST(text.find("blocker") != std::string::npos);
+    BOOST_TEST(state_of(data).size() == 3u);
 }

@@ -66,16 +66,20 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <cstdio>
@@ -968,6 +972,204 @@ private:
 
     std::filesystem::path root_;
     backup_options options_;
+};
+
+// --- automatic backups -----------------------------------------------------------
+//
+// An opt-in schedule for one database: a backup when the schedule starts
+// (on open), every `every` while it runs, and one at a clean close — each
+// created (so verified) and then rotated by `keep`. Backups run on the
+// schedule's own thread; a backup never blocks writers (create() reads a
+// snapshot) and never writes to the data directory, so a failing backup
+// target (a full or unwritable disk, a damaged backup) cannot disturb or
+// corrupt writes. Every outcome is reported to the listener; without a
+// listener, failures are printed to stderr — a failed backup is never
+// silent.
+//
+//   database<file_storage> db{file_storage("data")};
+//   auto_backup ab(db, backups(backups::default_root("data")),
+//                  {.on_open = true, .on_close = true, .every = std::chrono::minutes(30),
+//                   .keep = {.last = 10, .daily = 7, .weekly = 4},
+//                   .listener = [](const auto_backup_event& e) { if (!e.ok) alert(e.error); }});
+//   ...                                   // ab must go before db (declare it after)
+//
+// Thread safety: backup_now/wait_idle/counters from any thread; close() and
+// the destructor from one. The listener runs on the schedule's thread (and
+// on the closing thread for the close backup); an exception it throws is
+// printed to stderr and otherwise ignored.
+
+enum class auto_backup_trigger { open, interval, close, manual };
+
+inline std::string_view trigger_name(auto_backup_trigger t) {
+    switch (t) {
+        case auto_backup_trigger::open: return "open";
+        case auto_backup_trigger::interval: return "interval";
+        case auto_backup_trigger::close: return "close";
+        case auto_backup_trigger::manual: return "manual";
+    }
+    return "?";
+}
+
+struct auto_backup_event {
+    auto_backup_trigger trigger = auto_backup_trigger::manual;
+    bool ok = false;                    // created, verified and rotated
+    std::optional<backup_info> backup;  // the backup, when it was created
+    backup_rotate_report rotated;       // what rotation removed and kept
+    std::string error;                  // when !ok: what failed
+    std::uint64_t consecutive_failures = 0;
+};
+
+struct auto_backup_options {
+    bool on_open = false;
+    bool on_close = false;
+    std::chrono::milliseconds every{0};  // 0: no periodic backups
+    backup_keep keep{};                  // all 0: no rotation
+    std::function<void(const auto_backup_event&)> listener;
+};
+
+class auto_backup {
+public:
+    auto_backup(database<file_storage>& db, backups target, auto_backup_options options = {})
+        : db_(db), target_(std::move(target)), options_(std::move(options)) {
+        if (options_.every.count() < 0) throw error(errc::bad_input, "auto_backup: negative interval");
+        if (options_.on_open) pending_ = auto_backup_trigger::open;
+        next_due_ = std::chrono::steady_clock::now() + options_.every;
+        thread_ = std::thread([this] { loop(); });
+    }
+
+    auto_backup(const auto_backup&) = delete;
+    auto_backup& operator=(const auto_backup&) = delete;
+
+    ~auto_backup() { close(); }
+
+    // Clean close: waits for a running backup, stops the schedule and, with
+    // on_close, takes one last backup on this thread. Idempotent.
+    void close() {
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_) return;
+            closed_ = stopping_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+        if (options_.on_close) run_one(auto_backup_trigger::close);
+    }
+
+    // Asks for a backup now (returns at once; it runs on the schedule's thread).
+    void backup_now() {
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) return;
+            if (!pending_) pending_ = auto_backup_trigger::manual;
+        }
+        cv_.notify_all();
+    }
+
+    // Waits until no backup is asked for or running.
+    void wait_idle() {
+        std::unique_lock lock(mutex_);
+        idle_cv_.wait(lock, [&] { return (!pending_ && !running_) || stopping_; });
+    }
+
+    std::uint64_t succeeded() const { return succeeded_; }
+    std::uint64_t failed() const { return failed_; }
+    std::optional<std::string> last_error() const {
+        std::lock_guard lock(mutex_);
+        return last_error_;
+    }
+    const backups& target() const { return target_; }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            if (pending_) {
+                auto t = *pending_;
+                pending_.reset();
+                running_ = true;
+                lock.unlock();
+                run_one(t);
+                lock.lock();
+                running_ = false;
+                idle_cv_.notify_all();
+                continue;
+            }
+            auto wake = [&] { return stopping_ || pending_.has_value(); };
+            if (options_.every.count() == 0) {
+                cv_.wait(lock, wake);
+            } else if (!cv_.wait_until(lock, next_due_, wake)) {
+                // A slow backup never queues up more: the next one is due an
+                // interval after this one starts, or at once if that is past.
+                auto now = std::chrono::steady_clock::now();
+                next_due_ = std::max(next_due_ + options_.every, now);
+                pending_ = auto_backup_trigger::interval;
+            }
+        }
+        idle_cv_.notify_all();
+    }
+
+    void run_one(auto_backup_trigger t) noexcept {
+        auto_backup_event e;
+        e.trigger = t;
+        try {
+            e.backup = target_.create(db_);
+            if (options_.keep.last + options_.keep.daily + options_.keep.weekly > 0) e.rotated = target_.rotate(options_.keep);
+            e.ok = true;
+        } catch (const std::exception& x) {
+            e.error = (e.backup ? "rotation after backup " + e.backup->id + " failed: " : "backup failed: ") +
+                      std::string(x.what());
+        } catch (...) {
+            e.error = "backup failed: unknown exception";
+        }
+        {
+            std::lock_guard lock(mutex_);
+            if (e.ok) {
+                succeeded_++;
+                consecutive_ = 0;
+            } else {
+                failed_++;
+                e.consecutive_failures = ++consecutive_;
+                last_error_ = e.error;
+            }
+        }
+        report(e);
+    }
+
+    void report(const auto_backup_event& e) noexcept {
+        if (options_.listener) {
+            try {
+                options_.listener(e);
+                return;
+            } catch (const std::exception& x) {
+                std::fprintf(stderr, "stowage: auto_backup listener threw: %s\n", x.what());
+            } catch (...) {
+                std::fprintf(stderr, "stowage: auto_backup listener threw\n");
+            }
+        }
+        if (!e.ok) {
+            std::string line = "stowage: AUTOMATIC BACKUP FAILED (" + std::string(trigger_name(e.trigger)) + ", " +
+                               std::to_string(e.consecutive_failures) + " in a row) into " + target_.root().string() +
+                               ": " + e.error + "\n";
+            std::fputs(line.c_str(), stderr);
+            std::fflush(stderr);
+        }
+    }
+
+    database<file_storage>& db_;
+    backups target_;
+    auto_backup_options options_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable cv_, idle_cv_;
+    std::optional<auto_backup_trigger> pending_;
+    bool running_ = false;
+    bool stopping_ = false;
+    bool closed_ = false;
+    std::chrono::steady_clock::time_point next_due_;
+    std::atomic<std::uint64_t> succeeded_{0}, failed_{0};
+    std::uint64_t consecutive_ = 0;
+    std::optional<std::string> last_error_;
+    std::thread thread_;
 };
 
 }  // namespace stowage

@@ -48,7 +48,8 @@
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
-//     recent weeks; a backup kept by any rule stays. A removed backup is
+//     recent weeks; a backup kept by any rule, or pinned (pin(id): a
+//     migration's rollback point while it runs), stays. A removed backup is
 //     first renamed away (atomically), so a crash never leaves a half-deleted
 //     backup under its id.
 //
@@ -543,10 +544,33 @@ public:
     std::filesystem::path path_of(std::string_view id) const { return root_ / std::string(id); }
 
     // A verified backup of everything committed up to now (see the header).
-    backup_info create(database<file_storage>& db, backup_progress progress = {}) {
+    // `reason` is recorded in the manifest ("manual" by default).
+    backup_info create(database<file_storage>& db, backup_progress progress = {}, std::string reason = "manual") {
         auto lock = lock_root();
         cleanup_leftovers();
-        return create_locked(db, progress, "manual");
+        return create_locked(db, progress, std::move(reason));
+    }
+
+    // A pinned backup is never removed by rotate() (a migration pins its
+    // rollback point while it runs). Pins are files "<root>/.pin-<id>";
+    // unpin of an unpinned backup does nothing.
+    void pin(std::string_view id) {
+        auto lock = lock_root();
+        load_manifest(std::string(id));
+        auto path = root_ / (".pin-" + std::string(id));
+        auto fd = detail::open_fd(path.string(), O_WRONLY | O_CREAT | O_TRUNC);
+        if (!fd) throw_errno(errno, "create " + path.string());
+        if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + path.string());
+        detail::backup_sync_dir(root_);
+    }
+    void unpin(std::string_view id) {
+        auto lock = lock_root();
+        std::error_code ec;
+        if (std::filesystem::remove(root_ / (".pin-" + std::string(id)), ec)) detail::backup_sync_dir(root_);
+    }
+    bool pinned(std::string_view id) const {
+        std::error_code ec;
+        return !id.empty() && std::filesystem::exists(root_ / (".pin-" + std::string(id)), ec);
     }
 
     // Finished backups, oldest first.
@@ -589,7 +613,8 @@ public:
         return report;
     }
 
-    // Removes the backups none of the rules keeps (see the header). Refuses
+    // Removes the backups none of the rules keeps (see the header) and that
+    // are not pinned (pinned ones are reported as kept). Refuses
     // (bad_input) when every count is 0: that would remove everything.
     backup_rotate_report rotate(backup_keep keep) {
         if (keep.last == 0 && keep.daily == 0 && keep.weekly == 0)
@@ -615,7 +640,7 @@ public:
         keep_by(keep.weekly, [](auto t) { return detail::backup_strftime(t, "%G-W%V"); });
         backup_rotate_report report;
         for (const auto& b : all) {
-            if (kept.count(b.id)) {
+            if (kept.count(b.id) || pinned(b.id)) {
                 report.kept.push_back(b.id);
                 continue;
             }

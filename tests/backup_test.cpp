@@ -727,3 +727,29 @@ BOOST_AUTO_TEST_CASE(failed_auto_backup_without_a_listener_is_printed) {
     BOOST_TEST(text.find("blocker") != std::string::npos);
     BOOST_TEST(state_of(data).size() == 3u);
 }
+
+BOOST_AUTO_TEST_CASE(rotate_keeps_pinned_backups) {
+    scratch_dir dir("backup-pin");
+    auto data = dir.path() / "data";
+    using namespace std::chrono;
+    system_clock::time_point fake = sys_days(year(2024) / March / 4);
+    backups bk(backups::default_root(data), backup_options{[&] { return fake; }, true});
+    database<file_storage> db{file_storage(data)};
+    fill(db, 0, 3);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) {
+        fake += hours(1);
+        ids.push_back(bk.create(db, {}, "test " + std::to_string(i)).id);
+    }
+    BOOST_CHECK_THROW(bk.pin("19700101T000000Z-0"), error);
+    bk.pin(ids[1]);
+    BOOST_TEST(bk.pinned(ids[1]));
+    auto report = bk.rotate({.last = 2});
+    BOOST_TEST((report.kept == std::vector<std::string>{ids[1], ids[3], ids[4]}));
+    BOOST_TEST((report.removed == std::vector<std::string>{ids[0], ids[2]}));
+    bk.unpin(ids[1]);
+    bk.unpin(ids[1]);  // twice: nothing to do
+    BOOST_TEST(!bk.pinned(ids[1]));
+    BOOST_TEST((bk.rotate({.last = 2}).removed == std::vector<std::string>{ids[1]}));
+    for (auto& b : bk.list()) BOOST_TEST(bk.verify(b.id).ok());
+}

@@ -231,6 +231,7 @@ BOOST_AUTO_TEST_CASE(recompress_skips_damaged_records_and_reports_them) {
 BOOST_AUTO_TEST_CASE(recompress_survives_power_loss_and_resumes) {
     auto seed = stowage::test::test_seed();
     auto ss = make_sessions(24, 11);
+    int resumed_mid_pass = 0, crashed_in_step = 0;
     for (int crash_at = 1; crash_at <= 24; crash_at += 3) {
         memory_storage mem(memory_storage::options{seed + static_cast<std::uint64_t>(crash_at), true});
         std::uint64_t committed_steps = 0;
@@ -251,6 +252,7 @@ BOOST_AUTO_TEST_CASE(recompress_survives_power_loss_and_resumes) {
                 ++committed_steps;
             } catch (const stowage::error& e) {
                 BOOST_TEST(died_with_storage(e), e.what());
+                ++crashed_in_step;
             }
             if (mem.crashes() == 0) mem.crash();
         }
@@ -262,6 +264,7 @@ BOOST_AUTO_TEST_CASE(recompress_survives_power_loss_and_resumes) {
         if (committed_steps > 0 && committed_steps < 6) {
             BOOST_TEST_REQUIRE(cursor.has_value());
             BOOST_TEST(cursor->done == committed_steps * 4);
+            ++resumed_mid_pass;
         }
         recompress_job again(db, store, time_field("start_time"), recompress_opts(4));
         int steps = run_to_end(again);
@@ -272,6 +275,8 @@ BOOST_AUTO_TEST_CASE(recompress_survives_power_loss_and_resumes) {
             BOOST_TEST(at_level_9(db, store, ss[i].id) == (i % 2 == 0));
         }
     }
+    BOOST_TEST(crashed_in_step >= 6);   // the crash points really fell inside steps...
+    BOOST_TEST(resumed_mid_pass >= 4);  // ...after some had committed
 }
 
 BOOST_AUTO_TEST_CASE(recompress_in_the_queue_pauses_resumes_and_cancels) {
@@ -383,6 +388,7 @@ BOOST_AUTO_TEST_CASE(gc_job_yields_between_blobs_and_finishes_later) {
 
 BOOST_AUTO_TEST_CASE(gc_job_survives_power_loss_and_completes_after_reopen) {
     auto seed = stowage::test::test_seed();
+    int crashed_in_collection = 0;
     for (int crash_at = 1; crash_at <= 30; crash_at += 4) {
         memory_storage mem(memory_storage::options{seed + static_cast<std::uint64_t>(crash_at), true});
         std::vector<mem_cas::digest> ds;
@@ -402,6 +408,7 @@ BOOST_AUTO_TEST_CASE(gc_job_survives_power_loss_and_completes_after_reopen) {
                 gc.step();
             } catch (const stowage::error& e) {
                 BOOST_TEST(died_with_storage(e), e.what());
+                ++crashed_in_collection;
             }
             if (mem.crashes() == 0) mem.crash();
         }
@@ -419,6 +426,7 @@ BOOST_AUTO_TEST_CASE(gc_job_survives_power_loss_and_completes_after_reopen) {
         BOOST_TEST(blobs.stats().chunks == 7u);
         BOOST_TEST(blobs.verify().ok());
     }
+    BOOST_TEST(crashed_in_collection >= 6);
 }
 
 // ---------------------------------------------------------------------------------
@@ -641,6 +649,7 @@ BOOST_AUTO_TEST_CASE(rewrite_job_failure_in_relink_changes_nothing) {
 
 BOOST_AUTO_TEST_CASE(rewrite_job_survives_power_loss_and_resumes) {
     auto seed = stowage::test::test_seed();
+    int crashed_in_move = 0;
     for (int crash_at = 1; crash_at <= 6; ++crash_at) {
         memory_storage mem(memory_storage::options{seed + 100 + static_cast<std::uint64_t>(crash_at), true});
         std::vector<session> ss;
@@ -657,6 +666,7 @@ BOOST_AUTO_TEST_CASE(rewrite_job_survives_power_loss_and_resumes) {
                 run_to_end(job);
             } catch (const stowage::error& e) {
                 BOOST_TEST(died_with_storage(e), e.what());
+                ++crashed_in_move;
             }
             if (mem.crashes() == 0) mem.crash();
         }
@@ -679,6 +689,7 @@ BOOST_AUTO_TEST_CASE(rewrite_job_survives_power_loss_and_resumes) {
         }
         BOOST_TEST(blobs.stats().blobs == 10u);  // 4 converted texts + 6 binaries
     }
+    BOOST_TEST(crashed_in_move == 6);  // every relink call is a crash point
 }
 
 BOOST_AUTO_TEST_CASE(jobs_refuse_bad_configuration) {

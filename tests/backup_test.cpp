@@ -753,3 +753,55 @@ BOOST_AUTO_TEST_CASE(rotate_keeps_pinned_backups) {
     BOOST_TEST((bk.rotate({.last = 2}).removed == std::vector<std::string>{ids[1]}));
     for (auto& b : bk.list()) BOOST_TEST(bk.verify(b.id).ok());
 }
+
+BOOST_AUTO_TEST_CASE(killed_repair_repairs_all_or_nothing) {
+    scratch_dir dir("backup-kill-repair");
+    auto tmpl = dir.path() / "template";
+    auto root = dir.path() / "backups";
+    std::string id;
+    std::vector<std::string> ids;
+    {
+        database<file_storage> db{file_storage(tmpl)};
+        fill(db, 0, 300, std::string(300, 'r'));
+        backups bk(root);
+        id = bk.create(db).id;
+    }
+    for (int i = 0; i < 300; ++i) ids.push_back("d" + std::to_string(i));
+    auto good = docs_or_damage(tmpl, ids);
+    // Every 10th record damaged.
+    for (int i = 0; i < 300; i += 10) {
+        auto p = record_file(tmpl, "d" + std::to_string(i));
+        flip_byte(p, static_cast<std::streamoff>(fs::file_size(p)) - 3);
+    }
+    auto damaged = docs_or_damage(tmpl, ids);
+    // How long a whole repair takes here, so kills land all through it.
+    std::chrono::microseconds full{};
+    {
+        auto data = dir.path() / "timing";
+        fs::copy(tmpl, data, fs::copy_options::recursive);
+        auto started = std::chrono::steady_clock::now();
+        BOOST_TEST(backups(root).repair(data, id).repaired.size() == 30u);
+        full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+    }
+    std::mt19937_64 rng(stowage::test::test_seed() + 3);
+    int killed = 0, none = 0, all = 0;
+    for (int round = 0; round < 12; ++round) {
+        auto data = dir.path() / ("data" + std::to_string(round));
+        fs::copy(tmpl, data, fs::copy_options::recursive);
+        killed += kill_during([&] { backups(root).repair(data, id); }, static_cast<unsigned>(rng() % (full.count() + 1)));
+        auto now = docs_or_damage(data, ids);
+        BOOST_TEST((now == good || now == damaged), "round " << round << ": some repaired, some not");
+        all += now == good;
+        none += now == damaged;
+        // Repair again: everything comes back.
+        auto r = backups(root).repair(data, id);
+        BOOST_TEST(r.ok());
+        BOOST_TEST((docs_or_damage(data, ids) == good));
+        database<file_storage> db{file_storage(data)};
+        docs_t docs(db.storage(), "docs");
+        BOOST_TEST(docs.verify().ok());
+        fs::remove_all(data);
+    }
+    BOOST_TEST_MESSAGE("a whole repair: " << full.count() << " us; killed " << killed << ", none repaired " << none << ", all repaired " << all);
+    BOOST_TEST(killed > 0);
+}

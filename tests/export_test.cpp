@@ -422,3 +422,43 @@ BOOST_AUTO_TEST_CASE(json_test_suite_files_are_rejected_and_change_nothing, *boo
     BOOST_TEST((fingerprint(data) == before));
     BOOST_TEST(!fs::exists(backups::default_root(data)));
 }
+
+BOOST_AUTO_TEST_CASE(schema_versions_round_trip) {
+    scratch_dir dir("export-schema");
+    auto src = dir.path() / "src", dst = dir.path() / "dst";
+    {
+        database<file_storage> db{file_storage(src)};
+        docs_t old_docs(db.storage(), "docs");
+        old_docs.put(doc("v1", 1));
+    }
+    {
+        database<file_storage> db{file_storage(src)};
+        docs_t migrated(db.storage(), "docs", {.schema_version = 3});
+        migrated.put(doc("v3", 3));
+    }
+    auto text = export_to_string(src);
+    BOOST_TEST(text.find(R"({"collection":"docs","schema":3,"document":{"id":"v3")") != std::string::npos, text);
+    BOOST_TEST(text.find(R"({"collection":"docs","document":{"id":"v1")") != std::string::npos, text);
+    auto file = dir.path() / "dump.jsonl";
+    spit(file, text);
+    import_file(dst, file);
+    BOOST_TEST((docs_state(dst) == docs_state(src)));
+    database<file_storage> db{file_storage(dst, open_mode::read_only)};
+    docs_t docs(db.storage(), "docs");
+    BOOST_TEST(read_record_header(db.storage(), docs.key_of("v3")).schema_version == 3u);
+    BOOST_TEST(read_record_header(db.storage(), docs.key_of("v1")).schema_version == 1u);
+    BOOST_TEST(docs.verify().ok());
+
+    // Bad schema fields are refused, naming the line.
+    for (std::string bad : {R"("schema":0)", R"("schema":"3")", R"("schema":4294967296)", R"("schema":-1)"}) {
+        std::string hand = "{\"format\":\"stowage-export\",\"version\":1,\"collections\":[{\"name\":\"docs\",\"codec\":\"gzip+json\"}]}\n"
+                           "{\"collection\":\"docs\"," + bad + ",\"document\":{\"id\":\"x\"}}\n";
+        spit(file, hand);
+        try {
+            validate_import(file, dst, {.allow_unsigned = true});
+            BOOST_FAIL("schema field " << bad << " accepted");
+        } catch (const error& e) {
+            BOOST_TEST(std::string(e.what()).find("line 2") != std::string::npos, e.what());
+        }
+    }
+}

@@ -9,6 +9,7 @@
 //   {"format":"stowage-export","version":1,"time":"2024-05-01T12:00:00Z","lsn":812,
 //    "attachments":false,"collections":[{"name":"sessions","codec":"gzip+json","documents":104}]}
 //   {"collection":"sessions","document":{"id":"s1",...}}            one per document
+//   {"collection":"notes","schema":3,"document":{"id":"n1",...}}    schema version != 1
 //   {"attachment":"cas/sha256/ab/ab12…","size":5,"base64":"aGVsbG8="}   with attachments
 //   {"trailer":{"documents":104,"attachments":0,"sha256":"<hex>"}}
 // The trailer's sha256 covers every byte before the trailer line.
@@ -42,9 +43,10 @@
 // directory, makes a verified backup (backup.hpp), writes attachment chunks
 // that are missing (immutable, outside the log), and puts every document in
 // ONE transaction: all of them or none. Documents replace those with the
-// same id; other documents stay (an import merges). Envelope schema versions
-// are not carried (records are written with the store's default); the
-// migration component owns schema versions.
+// same id; other documents stay (an import merges). A record's schema
+// version (envelope.hpp; migration.hpp owns the versions) other than 1 is
+// carried as "schema":N on its document line, and import writes it back
+// into the record's envelope, so a migrated collection round-trips.
 //
 // Legacy files: validate_legacy(collection, file) reads a monolithic JSON
 // array of objects (the seed app's format) with the same document checks;
@@ -259,9 +261,11 @@ inline std::optional<bytes> export_unbase64(std::string_view text) {
 }
 
 inline std::string export_record_json(bytes_view record, std::string_view key, const export_registry& reg,
-                                      std::string_view collection, std::string& codec_out) {
+                                      std::string_view collection, std::string& codec_out,
+                                      std::uint32_t* schema_out = nullptr) {
     envelope_header h = verify_record(record, key);
     codec_out = h.codec;
+    if (schema_out) *schema_out = h.schema_version;
     if (export_is_json_codec(h.codec)) {
         json_document doc;
         auto payload = record.subspan(h.payload_offset);
@@ -348,17 +352,18 @@ inline export_report export_database(database<file_storage>& db, std::ostream& o
     }
     std::uint64_t done = 0;
     for (const auto& [collection, keys] : records) {
-        std::string prefix = "{\"collection\":" + detail::export_json_string(collection) + ",\"document\":";
+        std::string prefix = "{\"collection\":" + detail::export_json_string(collection);
         for (const auto& key : keys) {
             auto value = snap.read(key);
             if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
             std::string codec;
-            std::string json = detail::export_record_json(*value, key, reg, collection, codec);
+            std::uint32_t schema = 1;
+            std::string json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
             if (codec != codec_of[collection] &&
                 !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
                 throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
                                                    codec_of[collection] + "\"");
-            w.line(prefix + json + "}");
+            w.line(prefix + (schema == 1 ? "" : ",\"schema\":" + std::to_string(schema)) + ",\"document\":" + json + "}");
             report.documents++;
             report.collections[collection]++;
             if (options.progress) options.progress(++done, total);
@@ -397,6 +402,7 @@ struct import_document {
     std::string collection;
     json_document document;
     std::uint64_t line = 0;  // where it came from (element index for legacy files)
+    std::uint32_t schema = 1;  // the schema version its record is written with
 };
 
 struct import_attachment {
@@ -456,6 +462,16 @@ inline void import_check_document(const json_value& d, const std::string& collec
     } catch (const error& e) {
         fail(std::string("document \"") + id->substr(0, 80) + "\" does not decode: " + e.what());
     }
+}
+
+// Rewrites the schema version of a freshly made, intact record (envelope
+// offset 10) and its header CRC, as stamp_envelope_lsn does for the LSN.
+inline void import_set_schema(bytes& record, std::uint32_t schema) {
+    std::size_t total = envelope_header_size(record, "record");
+    (void)parse_envelope_header(record, "record");
+    for (int i = 0; i < 4; ++i) record[10 + i] = std::byte((schema >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(record).first(total - 4));
+    for (int i = 0; i < 4; ++i) record[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
 }
 
 // Each chunk a cas_blobs manifest names must be in the file or in dir.
@@ -576,13 +592,20 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
         h.update(as_bytes(line));
         if (had_newline) h.update(as_bytes("\n"));
         if (auto* c = obj.find("collection")) {
-            if (obj.size() != 2 || !c->is_string() || !obj.find("document"))
-                fail("a document line is {\"collection\":NAME,\"document\":{...}}");
+            auto* schema_field = obj.find("schema");
+            if (obj.size() != (schema_field ? 3u : 2u) || !c->is_string() || !obj.find("document"))
+                fail("a document line is {\"collection\":NAME[,\"schema\":N],\"document\":{...}}");
+            std::uint32_t schema = 1;
+            if (schema_field) {
+                auto n = detail::import_uint(schema_field);
+                if (!n || *n == 0 || *n > 0xffffffffu) fail("\"schema\" must be a schema version from 1 to 4294967295");
+                schema = static_cast<std::uint32_t>(*n);
+            }
             const std::string& collection = c->as_string();
             if (!plan.collections.count(collection)) fail("collection " + collection.substr(0, 80) + " is not in the header");
             detail::import_check_document(*obj.find("document"), collection, reg, ids, number, fail);
             counted[collection]++;
-            plan.documents.push_back({collection, json_document(obj.find("document")->as_object()), number});
+            plan.documents.push_back({collection, json_document(obj.find("document")->as_object()), number, schema});
         } else if (auto* a = obj.find("attachment")) {
             auto size = detail::import_uint(obj.find("size"));
             auto* text = obj.find("base64");
@@ -701,7 +724,11 @@ inline import_report apply_import(const std::filesystem::path& dir, const import
         }
     }
     auto tx = db.transaction();
-    for (const auto& d : plan.documents) tx.stage(stagers.at(d.collection)->stage(d.document));
+    for (const auto& d : plan.documents) {
+        staged_write w = stagers.at(d.collection)->stage(d.document);
+        if (w.value && d.schema != 1) detail::import_set_schema(*w.value, d.schema);
+        tx.stage(std::move(w));
+    }
     report.lsn = tx.commit();
     report.documents = plan.documents.size();
     return report;

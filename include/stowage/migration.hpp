@@ -51,9 +51,12 @@
 //
 // Limits: database<file_storage> (the rollback point is a backup). Nothing
 // else may write the collection during run(): a rollback puts back the
-// rollback point's records and so undoes such writes. Stores opened over
-// the collection keep their in-memory listing; reopen them after run(). A
-// rollback transaction batch holds batch_size records in memory.
+// rollback point's records and so undoes such writes. Close every store
+// over the collection before run() and reopen it after: a store keeps its
+// listing in memory and writes it as a snapshot at its clean close, which
+// would then describe the old projections. Lazy write-back has the same
+// effect on an open store's listing for the records it rewrites. A batch
+// (forward or rollback) holds batch_size records in memory.
 //
 // Thread safety: pause/resume/cancel/paused/waiting from any thread while
 // run() runs on one; get() and dry_run() from any thread.

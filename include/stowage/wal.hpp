@@ -369,6 +369,13 @@ public:
         written_lsn_ = durable_lsn_ = max_lsn;
         recovered_ = true;
         if (!storage_.read_only()) {
+            // Recovered records count as durable from here on, but after a
+            // process crash (no power loss) they may still sit only in the
+            // page cache: sync them before anything is applied from them, or
+            // a later power loss could leave a transaction half applied with
+            // its log records gone.
+            for (const auto& seg : segs)
+                if (seg.size > 0 && storage_.contains(seg.name)) storage_.sync(seg.name);
             restore_reserve();
             if (options_.batch_window.count() > 0) syncer_ = std::thread([this] { syncer_loop(); });
         }

@@ -46,7 +46,6 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -324,11 +323,6 @@ private:
 // --- building ----------------------------------------------------------------------
 
 namespace detail {
-
-struct string_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-};
 
 // One term of a segment being written: its key, how many documents hold
 // it, and the size of its list in the postings area.

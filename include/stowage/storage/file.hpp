@@ -357,11 +357,18 @@ public:
     bool read_only() const { return impl_->mode == open_mode::read_only; }
 
 private:
+    // An open log. Syncs run outside the mutex (an fdatasync takes
+    // milliseconds, and appends from other writers must not wait behind it:
+    // that is what lets the WAL batch them into the next group commit), so
+    // the descriptor is shared with in-flight syncs and "dirty" is a pair of
+    // generations: a sync covers the writes counted before it started.
     struct log_state {
-        detail::unique_fd fd;
-        bool dirty = false;       // appended/truncated since the last sync
-        bool name_synced = true;  // false when this open created the file
+        std::shared_ptr<detail::unique_fd> fd;
+        std::uint64_t written = 0;  // appends/truncates so far
+        std::uint64_t synced = 0;   // `written` as of the last completed sync
+        bool name_synced = true;    // false when this open created the file
         std::string dir;
+        bool dirty() const { return written != synced; }
     };
 
     struct impl {
@@ -371,7 +378,8 @@ private:
         detail::unique_fd lock_fd;
         bool previous_unclean = false;
 
-        std::mutex mutex;  // guards everything below
+        std::mutex flush_mutex;  // one flush() at a time (held across its syncs)
+        std::mutex mutex;        // guards everything below; never held across a sync of data
         std::set<std::string> pending_dirs;
         std::set<std::string> pending_files;
         std::map<std::string, log_state, std::less<>> logs;  // by path
@@ -536,8 +544,9 @@ private:
             std::set<std::string> new_dirs;
             ls.dir = make_parents(key, new_dirs);
             bool existed = ::access(p.c_str(), F_OK) == 0;
-            ls.fd = detail::open_fd(p, O_WRONLY | O_APPEND | O_CREAT);
-            if (!ls.fd) throw_errno(errno, "open log " + std::string(key));
+            auto fd = detail::open_fd(p, O_WRONLY | O_APPEND | O_CREAT);
+            if (!fd) throw_errno(errno, "open log " + std::string(key));
+            ls.fd = std::make_shared<detail::unique_fd>(std::move(fd));
             ls.name_synced = existed && new_dirs.empty();
             pending_dirs.insert(new_dirs.begin(), new_dirs.end());
             return logs.emplace(p, std::move(ls)).first->second;
@@ -548,40 +557,57 @@ private:
             std::lock_guard lock(mutex);
             log_state& ls = open_log(key, p);
             struct stat st {};
-            if (::fstat(ls.fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
-            ls.dirty = true;
-            if (int e = detail::write_all(ls.fd.get(), data)) throw_errno(e, "append to " + std::string(key));
+            if (::fstat(ls.fd->get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+            ++ls.written;
+            if (int e = detail::write_all(ls.fd->get(), data)) throw_errno(e, "append to " + std::string(key));
             return static_cast<std::uint64_t>(st.st_size);
         }
 
         void sync_log(std::string_view key) {
             std::string p = path(key);
+            std::shared_ptr<detail::unique_fd> fd;
+            std::uint64_t generation = 0;
+            {
+                std::lock_guard lock(mutex);
+                auto it = logs.find(p);
+                if (it == logs.end()) {
+                    if (::access(p.c_str(), F_OK) != 0)
+                        throw error(errc::not_found, "sync of absent key " + std::string(key));
+                    open_log(key, p);
+                    it = logs.find(p);
+                    ++it->second.written;  // written by an earlier open, maybe never synced
+                }
+                log_state& ls = it->second;
+                if (ls.dirty()) {
+                    fd = ls.fd;
+                    generation = ls.written;
+                }
+                if (!ls.name_synced) {
+                    // The log's own entry, then any directories created for
+                    // it (rare: once per new log, so done under the lock).
+                    if (int e = platform::sync_directory(ls.dir)) throw_errno(e, "sync directory " + ls.dir);
+                    for (const auto& d : pending_dirs)
+                        if (int e = platform::sync_directory(d)) throw_errno(e, "sync directory " + d);
+                    pending_dirs.clear();
+                    ls.name_synced = true;
+                }
+            }
+            if (!fd) return;
+            if (int e = platform::sync_data(fd->get())) throw_errno(e, "sync " + std::string(key));
+            mark_synced(p, fd, generation);
+        }
+
+        // A sync of `fd` that started when the log had `generation` writes
+        // completed (the log may have been forgotten or reopened since).
+        void mark_synced(const std::string& p, const std::shared_ptr<detail::unique_fd>& fd, std::uint64_t generation) {
             std::lock_guard lock(mutex);
             auto it = logs.find(p);
-            if (it == logs.end()) {
-                if (::access(p.c_str(), F_OK) != 0) throw error(errc::not_found, "sync of absent key " + std::string(key));
-                open_log(key, p);
-                it = logs.find(p);
-                it->second.dirty = true;  // written by an earlier open, maybe never synced
-            }
-            log_state& ls = it->second;
-            if (ls.dirty) {
-                if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + std::string(key));
-                ls.dirty = false;
-            }
-            if (!ls.name_synced) {
-                // The log's own entry, then any directories created for it.
-                if (int e = platform::sync_directory(ls.dir)) throw_errno(e, "sync directory " + ls.dir);
-                for (const auto& d : pending_dirs)
-                    if (int e = platform::sync_directory(d)) throw_errno(e, "sync directory " + d);
-                pending_dirs.clear();
-                ls.name_synced = true;
-            }
+            if (it != logs.end() && it->second.fd == fd) it->second.synced = std::max(it->second.synced, generation);
         }
 
         void mark_log_dirty(const std::string& p) {
             std::lock_guard lock(mutex);
-            if (auto it = logs.find(p); it != logs.end()) it->second.dirty = true;
+            if (auto it = logs.find(p); it != logs.end()) ++it->second.written;
             else pending_files.insert(p);
         }
 
@@ -594,41 +620,63 @@ private:
             logs.erase(it);
         }
 
+        // Syncs every log, file and directory with unsynced changes. The
+        // work list is taken under the mutex and synced outside it, so
+        // appends and replaces go on meanwhile (they belong to the next
+        // flush); flush_mutex keeps a second flush from returning before the
+        // first one's syncs, which it did not repeat, are done.
         void flush() {
-            std::lock_guard lock(mutex);
-            for (auto& [p, ls] : logs) {
-                if (ls.dirty) {
-                    if (int e = platform::sync_data(ls.fd.get())) throw_errno(e, "sync " + p);
-                    ls.dirty = false;
+            std::lock_guard serial(flush_mutex);
+            struct log_sync {
+                std::string path;
+                std::shared_ptr<detail::unique_fd> fd;
+                std::uint64_t generation;
+            };
+            std::vector<log_sync> log_syncs;
+            std::set<std::string> files, dirs;
+            {
+                std::lock_guard lock(mutex);
+                for (auto& [p, ls] : logs) {
+                    if (ls.dirty()) log_syncs.push_back({p, ls.fd, ls.written});
+                    if (!ls.name_synced) {
+                        pending_dirs.insert(ls.dir);
+                        ls.name_synced = true;
+                    }
                 }
-                if (!ls.name_synced) {
-                    pending_dirs.insert(ls.dir);
-                    ls.name_synced = true;
+                files.swap(pending_files);
+                dirs.swap(pending_dirs);
+            }
+            try {
+                for (const auto& l : log_syncs)
+                    if (int e = platform::sync_data(l.fd->get())) throw_errno(e, "sync " + l.path);
+                bool synced_all = false;
+                if (files.size() + dirs.size() >= syncfs_batch) {
+                    int e = platform::sync_filesystem(root_str);
+                    if (e != 0 && e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
+                    synced_all = e == 0;
                 }
-            }
-            if (pending_files.size() + pending_dirs.size() >= syncfs_batch) {
-                int e = platform::sync_filesystem(root_str);
-                if (e == 0) {
-                    pending_files.clear();
-                    pending_dirs.clear();
-                    return;
+                if (!synced_all) {
+                    for (const auto& f : files) {
+                        auto fd = detail::open_fd(f, O_RDONLY);
+                        if (!fd) {
+                            if (errno == ENOENT || errno == ENOTDIR) continue;  // replaced or removed since
+                            throw_errno(errno, "open " + f);
+                        }
+                        if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + f);
+                    }
+                    for (const auto& d : dirs) {
+                        int e = platform::sync_directory(d);
+                        if (e != 0 && e != ENOENT) throw_errno(e, "sync directory " + d);
+                    }
                 }
-                if (e != ENOTSUP) throw_errno(e, "sync file system of " + root_str);
+            } catch (...) {
+                // Still unsynced: the next flush must cover them again.
+                std::lock_guard lock(mutex);
+                pending_files.insert(files.begin(), files.end());
+                pending_dirs.insert(dirs.begin(), dirs.end());
+                throw;
             }
-            for (const auto& f : pending_files) {
-                auto fd = detail::open_fd(f, O_RDONLY);
-                if (!fd) {
-                    if (errno == ENOENT || errno == ENOTDIR) continue;  // replaced or removed since
-                    throw_errno(errno, "open " + f);
-                }
-                if (int e = platform::sync_data(fd.get())) throw_errno(e, "sync " + f);
-            }
-            pending_files.clear();
-            for (const auto& d : pending_dirs) {
-                int e = platform::sync_directory(d);
-                if (e != 0 && e != ENOENT) throw_errno(e, "sync directory " + d);
-            }
-            pending_dirs.clear();
+            for (const auto& l : log_syncs) mark_synced(l.path, l.fd, l.generation);
         }
     };
 

@@ -49,5 +49,16 @@
 #include "cached_store.hpp"
 #include "concurrent_cache.hpp"
 
+#include "index/ascii_tokenizer.hpp"
+#include "index/bm25.hpp"
+#include "index/postings.hpp"
+#include "index/segment.hpp"
+#include "index/text_index.hpp"
+#include "index/text_query.hpp"
+#include "index/tokenizer.hpp"
+#include "index/unicode_tokenizer.hpp"
+#include "inverted_index.hpp"
+#include "query.hpp"
+
 #include "backup.hpp"
 #include "export.hpp"

@@ -10871,6 +10871,5180 @@ private:
 }  // namespace stowage
 // ---- end stowage/cached_store.hpp ----
 
+// ---- begin stowage/index/ascii_tokenizer.hpp ----
+// index/ascii_tokenizer.hpp — the byte-level tokenizer of the shared search
+// corpus (../shared/data/text/README.md), exactly:
+//
+//   1. work on the UTF-8 bytes; lowercase A-Z, change no other byte;
+//   2. a token is a maximal run of bytes in [a-z0-9]; every other byte
+//      (punctuation, whitespace, each byte >= 0x80) separates;
+//   3. drop tokens shorter than 2 bytes (configurable) and stop words
+//      (configurable; by default the corpus's 11 words).
+//
+// So "naïve" gives "na" and "ve", "日本語" gives nothing, "json-schema" gives
+// "json" and "schema". Fast path: a run without capitals is emitted as a
+// view into the input, without copying.
+//
+// Thread safety: immutable; tokenize() may run concurrently.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// ---- begin stowage/index/tokenizer.hpp ----
+// index/tokenizer.hpp — the Tokenizer policy of the inverted index, and the
+// configurable stop-word list the provided tokenizers share.
+//
+// A tokenizer turns text into the tokens the index stores and queries look
+// up. The same tokenizer must be used to build and to search an index, so
+// every tokenizer names its exact behaviour in signature() (name, options,
+// stop words); persisted indexes record it and refuse to open under a
+// different one. The contract:
+//
+//   T::name                          "ascii", "unicode", ...
+//   t.signature()                    std::string naming name + options
+//   t.tokenize(text, emit)           emit(std::string_view token) for every
+//                                    token of text, in order, after case
+//                                    folding, minimum length and stop words
+//   t.tokenize(text, emit, false)    the same without the minimum length and
+//                                    stop words (used for prefix queries:
+//                                    "th*" must still find "thread")
+//
+// A token handed to emit is valid only during that call.
+// Provided: ascii_tokenizer (index/ascii_tokenizer.hpp; the byte-exact
+// tokenizer of the shared corpus) and unicode_tokenizer
+// (index/unicode_tokenizer.hpp).
+//
+// Thread safety: tokenizers are immutable after construction; tokenize may
+// run on any number of threads at once.
+
+#include <algorithm>
+#include <concepts>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace stowage {
+
+namespace detail {
+struct token_sink {
+    void operator()(std::string_view) const {}
+};
+}  // namespace detail
+
+template <class T>
+concept tokenizer = std::copy_constructible<T> &&
+    requires(const T& t, std::string_view text, detail::token_sink emit) {
+        { T::name } -> std::convertible_to<std::string_view>;
+        { t.signature() } -> std::convertible_to<std::string>;
+        t.tokenize(text, emit);
+        t.tokenize(text, emit, false);
+    };
+
+// A set of stop words: exact tokens (after the tokenizer's folding) that are
+// never indexed and are dropped from queries. Small by nature, so a sorted
+// vector with a length check first: most tokens are longer than every stop
+// word and cost one comparison.
+class stop_words {
+public:
+    stop_words() = default;
+    stop_words(std::initializer_list<std::string_view> words) : stop_words(std::vector<std::string>(words.begin(), words.end())) {}
+    explicit stop_words(std::vector<std::string> words) : words_(std::move(words)) {
+        for (const auto& w : words_)
+            if (w.empty()) throw error(errc::bad_input, "stop words: empty word");
+        std::sort(words_.begin(), words_.end());
+        words_.erase(std::unique(words_.begin(), words_.end()), words_.end());
+        for (const auto& w : words_) longest_ = std::max(longest_, w.size());
+    }
+
+    // The 11 words of the shared corpus specification (../shared/data/text):
+    // "the a an and or but in on at to for" — and only these ("of", "is",
+    // "with" are searchable).
+    static stop_words english_minimal() { return {"the", "a", "an", "and", "or", "but", "in", "on", "at", "to", "for"}; }
+    static stop_words none() { return {}; }
+
+    bool contains(std::string_view token) const noexcept {
+        if (token.size() > longest_) return false;
+        return std::binary_search(words_.begin(), words_.end(), token, std::less<>{});
+    }
+    const std::vector<std::string>& words() const noexcept { return words_; }
+    bool empty() const noexcept { return words_.empty(); }
+
+    // "a,an,and,..." — part of a tokenizer's signature.
+    std::string joined() const {
+        std::string out;
+        for (const auto& w : words_) {
+            if (!out.empty()) out += ',';
+            out += w;
+        }
+        return out;
+    }
+
+private:
+    std::vector<std::string> words_;
+    std::size_t longest_ = 0;
+};
+
+}  // namespace stowage
+// ---- end stowage/index/tokenizer.hpp ----
+
+namespace stowage {
+
+class ascii_tokenizer {
+public:
+    static constexpr std::string_view name = "ascii";
+
+    ascii_tokenizer() : ascii_tokenizer(stop_words::english_minimal()) {}
+    explicit ascii_tokenizer(stop_words words, std::size_t min_length = 2)
+        : stop_(std::move(words)), min_length_(min_length) {
+        if (min_length_ == 0) throw error(errc::bad_input, "ascii_tokenizer: min_length must be at least 1");
+    }
+
+    std::string signature() const {
+        return std::string(name) + ";min=" + std::to_string(min_length_) + ";stop=" + stop_.joined();
+    }
+    const stop_words& stop() const noexcept { return stop_; }
+
+    template <class Emit>
+    void tokenize(std::string_view text, Emit&& emit, bool filter = true) const {
+        std::string lowered;
+        const std::size_t n = text.size();
+        std::size_t i = 0;
+        while (i < n) {
+            while (i < n && byte_class(text[i]) == separator) ++i;
+            if (i == n) break;
+            std::size_t start = i;
+            bool upper = false;
+            for (unsigned char c; i < n && (c = byte_class(text[i])) != separator; ++i) upper |= c == capital;
+            std::string_view token = text.substr(start, i - start);
+            if (upper) {
+                lowered.assign(token);
+                for (char& ch : lowered)
+                    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+                token = lowered;
+            }
+            if (filter && (token.size() < min_length_ || stop_.contains(token))) continue;
+            emit(token);
+        }
+    }
+
+private:
+    enum : unsigned char { separator = 0, plain = 1, capital = 2 };
+    static constexpr std::array<unsigned char, 256> classes = [] {
+        std::array<unsigned char, 256> t{};
+        for (int c = 'a'; c <= 'z'; ++c) t[static_cast<std::size_t>(c)] = plain;
+        for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = plain;
+        for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<std::size_t>(c)] = capital;
+        return t;
+    }();
+    static unsigned char byte_class(char c) noexcept { return classes[static_cast<unsigned char>(c)]; }
+
+    stop_words stop_;
+    std::size_t min_length_;
+};
+
+static_assert(tokenizer<ascii_tokenizer>);
+
+}  // namespace stowage
+// ---- end stowage/index/ascii_tokenizer.hpp ----
+// ---- begin stowage/index/bm25.hpp ----
+// index/bm25.hpp — Okapi BM25 ranking, in its multi-field form (BM25F).
+//
+// For a query term t and a document d with text fields f:
+//
+//   idf(t)  = ln(1 + (N - df + 0.5) / (df + 0.5))
+//   tf~     = sum over f of  w_f * tf(t, f, d) / (1 - b + b * len(f, d) / avglen(f))
+//   score   = idf(t) * tf~ * (k1 + 1) / (tf~ + k1)
+//
+// and a document's score is the sum over the query's distinct terms. N is
+// the number of live documents, df the number of live documents holding t
+// (in any text field), len(f, d) the number of tokens of field f in d and
+// avglen(f) its mean over live documents; w_f is the field's weight.
+//
+// Why BM25F rather than a weighted sum of per-field BM25 scores: the fields
+// are combined before the saturation, so a word repeated in the title and
+// the body does not count twice as much as the same repetition in one
+// field (Robertson, Zaragoza & Taylor, "Simple BM25 extension to multiple
+// weighted fields", CIKM 2004). With one field and w = 1 it is exactly
+// BM25. The idf is the non-negative variant Lucene uses, so very common
+// terms never subtract from a score.
+//
+// Statistics are exact over live documents (deleted documents still in
+// segments are not counted), so a ranking does not depend on how the index
+// happens to be split into segments.
+//
+// Thread safety: pure functions.
+
+#include <cmath>
+#include <cstdint>
+
+
+namespace stowage {
+
+struct bm25_params {
+    double k1 = 1.2;
+    double b = 0.75;
+
+    void validate() const {
+        if (!(k1 >= 0) || !std::isfinite(k1)) throw error(errc::bad_input, "bm25: k1 must be finite and >= 0");
+        if (!(b >= 0 && b <= 1)) throw error(errc::bad_input, "bm25: b must be within [0, 1]");
+    }
+};
+
+namespace fts {
+
+inline double bm25_idf(std::uint64_t documents, std::uint64_t df) noexcept {
+    double n = static_cast<double>(documents), d = static_cast<double>(df);
+    return std::log(1.0 + (n - d + 0.5) / (d + 0.5));
+}
+
+// One field's contribution to tf~.
+inline double bm25_field_tf(double weight, std::uint32_t tf, std::uint32_t length, double average, double b) noexcept {
+    double norm = 1.0 - b + (average > 0 ? b * static_cast<double>(length) / average : 0.0);
+    return weight * static_cast<double>(tf) / norm;
+}
+
+inline double bm25_saturate(double idf, double pseudo_tf, double k1) noexcept {
+    return pseudo_tf > 0 ? idf * pseudo_tf * (k1 + 1.0) / (pseudo_tf + k1) : 0.0;
+}
+
+}  // namespace fts
+}  // namespace stowage
+// ---- end stowage/index/bm25.hpp ----
+// ---- begin stowage/index/postings.hpp ----
+// index/postings.hpp — compressed, sorted posting lists with skip tables.
+//
+// A posting list is the ascending list of documents (segment-local numbers)
+// holding a term, optionally with a payload per document: in which text
+// fields the term occurs and how often (for BM25). Encoding, in blocks of
+// 128 documents:
+//
+//   varint  count
+//   if count > 128, a skip table: per block  u32 last document,
+//                                            u32 end offset of its data
+//   per block:
+//     u8      bits b (0..32)
+//     packed  the block's gaps, b bits each, LSB first: a gap is
+//             doc - base, base = previous document + 1 (0 at the start), so
+//             runs of consecutive documents cost 0 bits
+//     if payloads:  varint length, then per document its (field, count)
+//                   pairs, each a varint ((count-1)*F + field)*2 + more
+//                   (F = the segment's text field count; a document with the
+//                   term once, in one field, costs one byte)
+//
+// Why blocks + bit packing: decoding 128 gaps of equal width is a tight
+// loop with no branches per value, and the skip table (8 bytes per 128
+// documents) lets an intersection jump over whole blocks without decoding
+// them — galloping over the table, then a search inside one decoded block.
+// Payloads sit after each block's gaps, so boolean queries never decode them.
+//
+// Readers may read up to 8 bytes past the end of a list (unaligned 64-bit
+// loads): whoever stores lists keeps 8 bytes of padding after the last one
+// (segments do; encode_padded() does for standalone use).
+//
+// Thread safety: encoders and cursors are single-threaded objects; any
+// number of cursors may read the same bytes concurrently.
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+
+namespace stowage::fts {
+
+using doc_id = std::uint32_t;
+inline constexpr doc_id no_doc = std::numeric_limits<doc_id>::max();
+inline constexpr std::size_t block_size = 128;
+inline constexpr std::size_t read_padding = 8;
+
+// --- varints and fixed-width integers -------------------------------------------
+
+inline void put_varint(bytes& out, std::uint64_t v) {
+    while (v >= 0x80) {
+        out.push_back(static_cast<std::byte>((v & 0x7f) | 0x80));
+        v >>= 7;
+    }
+    out.push_back(static_cast<std::byte>(v));
+}
+
+inline void put_u32(bytes& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
+}
+
+inline std::uint32_t load_u32(const std::byte* p) noexcept {
+    std::uint32_t v;
+    std::memcpy(&v, p, 4);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap32(v);
+    return v;
+}
+
+inline std::uint64_t load_u64(const std::byte* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+    return v;
+}
+
+// A bounds-checked reader over one buffer: every read that would pass the
+// end is errc::corrupt naming `what`.
+class byte_reader {
+public:
+    byte_reader(bytes_view data, const char* what) : data_(data), what_(what) {}
+
+    std::uint64_t varint() {
+        std::uint64_t v = 0;
+        for (int shift = 0; shift < 64; shift += 7) {
+            if (pos_ >= data_.size()) fail("truncated varint");
+            auto b = std::to_integer<std::uint8_t>(data_[pos_++]);
+            v |= std::uint64_t(b & 0x7f) << shift;
+            if (!(b & 0x80)) return v;
+        }
+        fail("varint longer than 10 bytes");
+    }
+    std::uint32_t varint32() {
+        auto v = varint();
+        if (v > std::numeric_limits<std::uint32_t>::max()) fail("value out of range");
+        return static_cast<std::uint32_t>(v);
+    }
+    std::uint32_t u32() {
+        need(4);
+        auto v = load_u32(data_.data() + pos_);
+        pos_ += 4;
+        return v;
+    }
+    std::uint8_t u8() {
+        need(1);
+        return std::to_integer<std::uint8_t>(data_[pos_++]);
+    }
+    bytes_view take(std::size_t n) {
+        need(n);
+        auto v = data_.subspan(pos_, n);
+        pos_ += n;
+        return v;
+    }
+    std::string_view chars(std::size_t n) { return as_chars(take(n)); }
+    std::size_t pos() const noexcept { return pos_; }
+    std::size_t remaining() const noexcept { return data_.size() - pos_; }
+    bool done() const noexcept { return pos_ == data_.size(); }
+    [[noreturn]] void fail(const std::string& why) const {
+        throw error(errc::corrupt, std::string(what_) + ": " + why + " at byte " + std::to_string(pos_));
+    }
+
+private:
+    void need(std::size_t n) const {
+        if (data_.size() - pos_ < n) fail("truncated (need " + std::to_string(n) + " bytes)");
+    }
+    bytes_view data_;
+    const char* what_;
+    std::size_t pos_ = 0;
+};
+
+// --- encoding ----------------------------------------------------------------------
+
+// One document's occurrences of a term: (text field, count) pairs.
+struct field_count {
+    std::uint16_t field = 0;
+    std::uint32_t count = 0;
+    bool operator==(const field_count&) const = default;
+};
+
+namespace detail {
+
+inline unsigned bit_width32(std::uint32_t v) noexcept { return v ? 32u - static_cast<unsigned>(__builtin_clz(v)) : 0u; }
+
+inline void pack_bits(bytes& out, const std::uint32_t* values, std::size_t n, unsigned bits) {
+    if (bits == 0) return;
+    std::uint64_t acc = 0;
+    unsigned have = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        acc |= std::uint64_t(values[i]) << have;
+        have += bits;
+        while (have >= 8) {
+            out.push_back(static_cast<std::byte>(acc & 0xff));
+            acc >>= 8;
+            have -= 8;
+        }
+    }
+    if (have) out.push_back(static_cast<std::byte>(acc & 0xff));
+}
+
+inline std::size_t packed_size(std::size_t n, unsigned bits) noexcept { return (n * bits + 7) / 8; }
+
+}  // namespace detail
+
+// Builds one posting list. Documents must be added in strictly ascending
+// order; with payloads, every add() carries the document's field counts.
+class postings_encoder {
+public:
+    explicit postings_encoder(bool payloads = false, unsigned text_fields = 1)
+        : payloads_(payloads), fields_(std::max(1u, text_fields)) {}
+
+    void add(doc_id d, std::span<const field_count> occurrences = {}) {
+        if (count_ && d <= last_) throw error(errc::bad_input, "postings: documents must ascend");
+        if (d == no_doc) throw error(errc::bad_input, "postings: document number out of range");
+        docs_.push_back(d);
+        if (payloads_) {
+            if (occurrences.empty()) throw error(errc::bad_input, "postings: a payload needs at least one field");
+            for (std::size_t i = 0; i < occurrences.size(); ++i) {
+                const auto& o = occurrences[i];
+                if (o.count == 0 || o.field >= fields_) throw error(errc::bad_input, "postings: bad field count");
+                std::uint64_t v = (std::uint64_t(o.count - 1) * fields_ + o.field) * 2 + (i + 1 < occurrences.size());
+                put_varint(payload_, v);
+            }
+            payload_ends_.push_back(payload_.size());
+        }
+        last_ = d;
+        ++count_;
+    }
+
+    std::uint32_t size() const noexcept { return count_; }
+
+    // Appends the encoded list to out.
+    void finish(bytes& out) const {
+        put_varint(out, count_);
+        const std::size_t blocks = (docs_.size() + block_size - 1) / block_size;
+        std::size_t table = out.size();
+        if (blocks > 1) out.resize(out.size() + blocks * 8);
+        const std::size_t data_start = out.size();
+        std::array<std::uint32_t, block_size> gaps;
+        doc_id base = 0;
+        for (std::size_t b = 0; b < blocks; ++b) {
+            std::size_t first = b * block_size, n = std::min(block_size, docs_.size() - first);
+            std::uint32_t all = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                gaps[i] = docs_[first + i] - base;
+                base = docs_[first + i] + 1;
+                all |= gaps[i];
+            }
+            unsigned bits = detail::bit_width32(all);
+            out.push_back(static_cast<std::byte>(bits));
+            detail::pack_bits(out, gaps.data(), n, bits);
+            if (payloads_) {
+                std::size_t from = first ? payload_ends_[first - 1] : 0, to = payload_ends_[first + n - 1];
+                put_varint(out, to - from);
+                out.insert(out.end(), payload_.begin() + static_cast<std::ptrdiff_t>(from),
+                           payload_.begin() + static_cast<std::ptrdiff_t>(to));
+            }
+            if (blocks > 1) {
+                std::byte* slot = out.data() + table + b * 8;
+                std::uint32_t last = docs_[first + n - 1], end = static_cast<std::uint32_t>(out.size() - data_start);
+                for (int i = 0; i < 4; ++i) slot[i] = static_cast<std::byte>((last >> (8 * i)) & 0xff);
+                for (int i = 0; i < 4; ++i) slot[4 + i] = static_cast<std::byte>((end >> (8 * i)) & 0xff);
+            }
+        }
+    }
+
+    // The encoded list followed by read_padding zero bytes.
+    bytes encode_padded() const {
+        bytes out;
+        finish(out);
+        out.resize(out.size() + read_padding);
+        return out;
+    }
+
+    void clear() {
+        docs_.clear();
+        payload_.clear();
+        payload_ends_.clear();
+        count_ = 0;
+        last_ = 0;
+    }
+
+private:
+    bool payloads_;
+    unsigned fields_;
+    std::vector<doc_id> docs_;
+    bytes payload_;
+    std::vector<std::size_t> payload_ends_;
+    std::uint32_t count_ = 0;
+    doc_id last_ = 0;
+};
+
+// --- reading -------------------------------------------------------------------------
+
+// Walks one encoded list. doc() is the current document, no_doc past the
+// end. next() steps; advance(t) moves to the first document >= t (never
+// backwards), skipping whole blocks through the skip table.
+class postings_cursor {
+public:
+    postings_cursor() = default;
+
+    // `list` is one encoded list (its exact bytes); read_padding readable
+    // bytes must follow it in memory.
+    postings_cursor(bytes_view list, bool payloads, unsigned text_fields)
+        : payloads_(payloads), fields_(std::max(1u, text_fields)) {
+        byte_reader r(list, "posting list");
+        count_ = r.varint32();
+        blocks_ = static_cast<std::uint32_t>((std::uint64_t(count_) + block_size - 1) / block_size);
+        if (blocks_ > 1) {
+            table_ = r.take(std::size_t(blocks_) * 8).data();
+        }
+        data_ = list.subspan(r.pos());
+        if (count_ == 0) {
+            doc_ = no_doc;
+            return;
+        }
+        load_block(0);
+    }
+
+    doc_id doc() const noexcept { return doc_; }
+    std::uint32_t size() const noexcept { return count_; }
+
+    void next() {
+        if (doc_ == no_doc) return;
+        if (++pos_ < n_) {
+            doc_ = docs_[pos_];
+        } else if (block_ + 1 < blocks_) {
+            load_block(block_ + 1);
+        } else {
+            doc_ = no_doc;
+        }
+    }
+
+    void advance(doc_id target) {
+        if (target <= doc_ || doc_ == no_doc) return;
+        if (target > docs_[n_ - 1]) {
+            if (block_ + 1 >= blocks_) {
+                doc_ = no_doc;
+                return;
+            }
+            // Gallop over the skip table from the next block, then bisect.
+            std::uint32_t lo = block_ + 1, step = 1, hi = lo;
+            while (hi < blocks_ && last_of(hi) < target) {
+                lo = hi + 1;
+                hi += step;
+                step *= 2;
+            }
+            if (lo >= blocks_) {
+                doc_ = no_doc;
+                return;
+            }
+            hi = std::min(hi, blocks_ - 1);
+            while (lo < hi) {
+                std::uint32_t mid = lo + (hi - lo) / 2;
+                if (last_of(mid) < target) lo = mid + 1;
+                else hi = mid;
+            }
+            load_block(lo);
+            if (doc_ >= target) return;
+        }
+        // Inside the decoded block: the first document >= target.
+        pos_ = static_cast<std::uint32_t>(std::lower_bound(docs_.begin() + pos_, docs_.begin() + n_, target) - docs_.begin());
+        doc_ = docs_[pos_];
+    }
+
+    // Appends every document from the current one to the end, block by
+    // block, leaving the cursor at the end.
+    void drain(std::vector<doc_id>& out) {
+        if (doc_ == no_doc) return;
+        out.reserve(out.size() + (count_ - std::size_t(block_) * block_size - pos_));
+        while (true) {
+            out.insert(out.end(), docs_.begin() + pos_, docs_.begin() + n_);
+            if (block_ + 1 >= blocks_) break;
+            load_block(block_ + 1);
+        }
+        doc_ = no_doc;
+    }
+
+    // Calls f(field, count) for the current document's occurrences.
+    template <class F>
+    void for_each_field(F&& f) {
+        if (!payloads_ || doc_ == no_doc) return;
+        if (!payload_decoded_) decode_payload();
+        for (std::uint32_t i = payload_start_[pos_]; i < payload_start_[pos_ + 1]; ++i) f(fields_of_[i].field, fields_of_[i].count);
+    }
+
+    // Whether the current document has the term in text field `field`.
+    bool in_field(unsigned field) {
+        bool found = false;
+        for_each_field([&](unsigned f, std::uint32_t) { found = found || f == field; });
+        return found;
+    }
+
+private:
+    std::uint32_t last_of(std::uint32_t b) const noexcept { return load_u32(table_ + std::size_t(b) * 8); }
+    std::uint32_t end_of(std::uint32_t b) const noexcept { return load_u32(table_ + std::size_t(b) * 8 + 4); }
+
+    [[noreturn]] static void corrupt(const char* why) { throw error(errc::corrupt, std::string("posting list: ") + why); }
+
+    void load_block(std::uint32_t b) {
+        std::size_t begin = b == 0 ? 0 : end_of(b - 1);
+        std::size_t end = blocks_ > 1 ? end_of(b) : data_.size();
+        if (begin >= end || end > data_.size()) corrupt("block offsets out of range");
+        n_ = static_cast<std::uint32_t>(std::min<std::size_t>(block_size, count_ - std::size_t(b) * block_size));
+        const std::byte* p = data_.data() + begin;
+        unsigned bits = std::to_integer<unsigned>(p[0]);
+        if (bits > 32) corrupt("bit width above 32");
+        std::size_t packed = detail::packed_size(n_, bits);
+        if (1 + packed > end - begin) corrupt("block shorter than its gaps");
+        doc_id base = b == 0 ? 0 : last_of(b - 1) + 1;
+        const std::byte* q = p + 1;
+        const std::uint64_t mask = bits == 32 ? 0xffffffffull : ((1ull << bits) - 1);
+        std::uint64_t bit = 0;
+        std::uint64_t prev = base;
+        for (std::uint32_t i = 0; i < n_; ++i) {
+            std::uint64_t gap = bits ? (load_u64(q + (bit >> 3)) >> (bit & 7)) & mask : 0;
+            bit += bits;
+            std::uint64_t d = prev + gap;
+            if (d >= no_doc) corrupt("document number out of range");
+            docs_[i] = static_cast<doc_id>(d);
+            prev = d + 1;
+        }
+        if (blocks_ > 1 && docs_[n_ - 1] != last_of(b)) corrupt("skip table disagrees with its block");
+        block_ = b;
+        pos_ = 0;
+        doc_ = docs_[0];
+        block_payload_ = payloads_ ? bytes_view(q + packed, end - begin - 1 - packed) : bytes_view{};
+        payload_decoded_ = false;
+    }
+
+    void decode_payload() {
+        byte_reader r(block_payload_, "posting payload");
+        auto len = r.varint();
+        if (len != r.remaining()) r.fail("payload length disagrees with the block");
+        fields_of_.clear();
+        for (std::uint32_t i = 0; i < n_; ++i) {
+            payload_start_[i] = static_cast<std::uint32_t>(fields_of_.size());
+            for (bool more = true; more;) {
+                auto v = r.varint();
+                more = v & 1;
+                v >>= 1;
+                auto count = v / fields_ + 1;
+                if (count > std::numeric_limits<std::uint32_t>::max()) r.fail("count out of range");
+                fields_of_.push_back({static_cast<std::uint16_t>(v % fields_), static_cast<std::uint32_t>(count)});
+            }
+        }
+        payload_start_[n_] = static_cast<std::uint32_t>(fields_of_.size());
+        if (!r.done()) r.fail("trailing payload bytes");
+        payload_decoded_ = true;
+    }
+
+    bool payloads_ = false;
+    unsigned fields_ = 1;
+    std::uint32_t count_ = 0, blocks_ = 0;
+    const std::byte* table_ = nullptr;
+    bytes_view data_;
+    std::array<doc_id, block_size> docs_{};
+    std::uint32_t n_ = 0, pos_ = 0, block_ = 0;
+    doc_id doc_ = no_doc;
+    bytes_view block_payload_;
+    bool payload_decoded_ = false;
+    std::array<std::uint32_t, block_size + 1> payload_start_{};
+    std::vector<field_count> fields_of_;
+};
+
+// Every document of an encoded list, in order (tests, merges, verify).
+inline std::vector<doc_id> decode_all(bytes_view list, bool payloads, unsigned text_fields) {
+    postings_cursor c(list, payloads, text_fields);
+    std::vector<doc_id> out;
+    out.reserve(c.size());
+    for (; c.doc() != no_doc; c.next()) out.push_back(c.doc());
+    return out;
+}
+
+}  // namespace stowage::fts
+// ---- end stowage/index/postings.hpp ----
+// ---- begin stowage/index/segment.hpp ----
+// index/segment.hpp — an immutable piece of an inverted index: some
+// documents, their posting lists and dictionary, and the keys they delete.
+//
+// An index is an ordered list of segments (index/text_index.hpp). A segment
+// is written once — by one batch of additions and removals, or by merging
+// neighbouring segments — and never changed; deletions of its documents by
+// later segments are kept beside it in memory. Within a segment, documents
+// are numbered 0..n-1 in ascending key order, so a query's matches in one
+// segment come out already sorted by key.
+//
+// Serialized form (all integers little-endian; varints LEB128):
+//
+//   "STIX"  u32 format version (1)
+//   varint+bytes  schema signature (field names and kinds, tokenizer)
+//   varint  n, the number of documents
+//   keys    ascending; strings front-coded (varint shared prefix, varint
+//           suffix length, suffix), integers as varint gaps
+//   per text field:  n varints, each document's token count in that field
+//   per time field:  a presence bitmap (ceil(n/8) bytes), then a zigzag
+//                    varint per present value
+//   varint  t, then t tombstone keys (keys this segment deletes from older
+//           segments), encoded as the document keys
+//   varint  m, the number of terms; per term, ascending by its key bytes:
+//           front-coded term key, varint document count, varint list size
+//   posting lists, concatenated in term order (index/postings.hpp), then
+//           8 zero bytes of read padding
+//   u32     CRC-32C of every byte before it
+//
+// A term key is one tag byte and the term: tag 0 for tokens of text fields
+// (one list per token across all text fields; the payload says which fields
+// and how often), tag 1+k for exact values of keyword field k. Every read
+// checks the CRC first, then bounds while parsing: damage is errc::corrupt
+// or errc::checksum_mismatch, never a wrong answer.
+//
+// Thread safety: a built segment is immutable and may be searched from any
+// number of threads; builders are single-threaded.
+
+#include <algorithm>
+#include <cstring>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <numeric>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+
+namespace stowage {
+
+// What an index can use as a document key: a string (entity ids) or an
+// unsigned integer (the `stowage index` command's numeric ids).
+template <class K>
+concept index_key = std::same_as<K, std::string> || std::same_as<K, std::uint64_t>;
+
+// Absent time values are stored as this (a real time of INT64_MIN is refused).
+inline constexpr std::int64_t no_time = std::numeric_limits<std::int64_t>::min();
+
+namespace fts {
+
+inline constexpr std::uint32_t segment_format_version = 1;
+inline constexpr std::uint8_t text_tag = 0;
+
+// A document as the segment builder takes it: already tokenized.
+struct analyzed_document {
+    struct term {
+        std::string token;
+        std::uint16_t field = 0;  // text field index
+        std::uint32_t count = 0;
+    };
+    std::vector<term> terms;                 // sorted by (token, field), unique
+    std::vector<std::uint32_t> lengths;      // per text field: number of tokens
+    std::vector<std::string> keywords;       // term keys (tag 1+k, value), sorted, unique
+    std::vector<std::int64_t> times;         // per time field; no_time when absent
+};
+
+// The shape every segment of one index shares.
+struct segment_shape {
+    std::string signature;  // compared byte for byte on load
+    unsigned text_fields = 0;
+    unsigned keyword_fields = 0;
+    unsigned time_fields = 0;
+};
+
+inline std::string keyword_term(unsigned keyword_field, std::string_view value) {
+    std::string key(1, static_cast<char>(1 + keyword_field));
+    key += value;
+    return key;
+}
+inline std::string text_term(std::string_view token) {
+    std::string key(1, static_cast<char>(text_tag));
+    key += token;
+    return key;
+}
+
+// --- keys ------------------------------------------------------------------------
+
+inline void put_bytes(bytes& out, std::string_view s) {
+    put_varint(out, s.size());
+    append(out, as_bytes(s));
+}
+
+inline std::size_t shared_prefix(std::string_view a, std::string_view b) noexcept {
+    std::size_t n = std::min(a.size(), b.size()), i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return i;
+}
+
+template <index_key Key>
+void put_keys(bytes& out, const std::vector<Key>& keys) {
+    if constexpr (std::same_as<Key, std::string>) {
+        std::string_view prev;
+        for (const auto& k : keys) {
+            std::size_t shared = shared_prefix(prev, k);
+            put_varint(out, shared);
+            put_bytes(out, std::string_view(k).substr(shared));
+            prev = k;
+        }
+    } else {
+        std::uint64_t prev = 0;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            put_varint(out, i ? keys[i] - prev - 1 : keys[i]);
+            prev = keys[i];
+        }
+    }
+}
+
+template <index_key Key>
+std::vector<Key> read_keys(byte_reader& r, std::uint64_t n) {
+    std::vector<Key> keys;
+    keys.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(n, r.remaining())));
+    if constexpr (std::same_as<Key, std::string>) {
+        std::string prev;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            auto shared = r.varint();
+            if (shared > prev.size()) r.fail("key prefix longer than the previous key");
+            std::string k = prev.substr(0, static_cast<std::size_t>(shared));
+            k += r.chars(static_cast<std::size_t>(r.varint()));
+            if (i && k <= prev) r.fail("keys out of order");
+            prev = k;
+            keys.push_back(std::move(k));
+        }
+    } else {
+        std::uint64_t prev = 0;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            auto gap = r.varint();
+            std::uint64_t k = i ? prev + gap + 1 : gap;
+            if (i && (k <= prev || gap == std::numeric_limits<std::uint64_t>::max())) r.fail("keys out of order");
+            keys.push_back(k);
+            prev = k;
+        }
+    }
+    return keys;
+}
+
+inline std::uint64_t zigzag(std::int64_t v) noexcept {
+    return (static_cast<std::uint64_t>(v) << 1) ^ static_cast<std::uint64_t>(v >> 63);
+}
+inline std::int64_t unzigzag(std::uint64_t v) noexcept {
+    return static_cast<std::int64_t>(v >> 1) ^ -static_cast<std::int64_t>(v & 1);
+}
+
+// --- the segment -------------------------------------------------------------------
+
+template <index_key Key>
+class segment {
+public:
+    struct term_entry {
+        std::uint32_t key_offset, key_size;  // in term_pool_
+        std::uint32_t docs;                  // documents holding the term
+        std::uint64_t offset, size;          // its posting list in data_
+    };
+
+    // Parses and checks serialized bytes (CRC first). `name` is for errors.
+    static std::shared_ptr<const segment> parse(bytes data, const segment_shape& shape, std::string_view name) {
+        auto s = std::shared_ptr<segment>(new segment());
+        s->data_ = std::move(data);
+        s->parse_all(shape, std::string(name));
+        return s;
+    }
+
+    std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(keys_.size()); }
+    const Key& key(doc_id d) const { return keys_[d]; }
+    const std::vector<Key>& keys() const noexcept { return keys_; }
+    const std::vector<Key>& tombstones() const noexcept { return tombstones_; }
+    std::uint32_t length(unsigned field, doc_id d) const { return lengths_[field][d]; }
+    const std::vector<std::uint32_t>& lengths(unsigned field) const { return lengths_[field]; }
+    std::int64_t time(unsigned field, doc_id d) const { return times_[field][d]; }
+    const std::vector<std::int64_t>& times(unsigned field) const { return times_[field]; }
+    // (time, document) of every present value, ascending.
+    const std::vector<std::pair<std::int64_t, doc_id>>& time_order(unsigned field) const { return time_order_[field]; }
+    std::size_t bytes_size() const noexcept { return data_.size(); }
+    const bytes& data() const noexcept { return data_; }
+    std::size_t term_count() const noexcept { return terms_.size(); }
+    std::uint64_t posting_count() const noexcept { return postings_; }
+    unsigned text_fields() const noexcept { return text_fields_; }
+
+    std::string_view term_key(std::size_t t) const {
+        return std::string_view(term_pool_).substr(terms_[t].key_offset, terms_[t].key_size);
+    }
+    const term_entry& term(std::size_t t) const { return terms_[t]; }
+
+    // The term's index, or npos.
+    static constexpr std::size_t npos = std::numeric_limits<std::size_t>::max();
+    std::size_t find(std::string_view term_key) const {
+        auto it = lower(term_key);
+        return it != terms_.size() && this->term_key(it) == term_key ? it : npos;
+    }
+    // First term whose key is >= k.
+    std::size_t lower(std::string_view k) const {
+        std::size_t lo = 0, hi = terms_.size();
+        while (lo < hi) {
+            std::size_t mid = lo + (hi - lo) / 2;
+            if (term_key(mid) < k) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    postings_cursor cursor(std::size_t t) const {
+        const auto& e = terms_[t];
+        bool payloads = !term_pool_.empty() && term_pool_[e.key_offset] == static_cast<char>(text_tag);
+        return postings_cursor(bytes_view(data_).subspan(static_cast<std::size_t>(e.offset), static_cast<std::size_t>(e.size)),
+                               payloads, text_fields_);
+    }
+    bool has_payloads(std::size_t t) const { return term_pool_[terms_[t].key_offset] == static_cast<char>(text_tag); }
+
+private:
+    segment() = default;
+
+    void parse_all(const segment_shape& shape, const std::string& name) {
+        if (data_.size() < 12 + read_padding)
+            throw error(errc::corrupt, "index segment " + name + ": " + std::to_string(data_.size()) + " bytes is too short");
+        std::uint32_t stored = load_u32(data_.data() + data_.size() - 4);
+        if (crc32c::of(bytes_view(data_).first(data_.size() - 4)) != stored)
+            throw error(errc::checksum_mismatch, "index segment " + name);
+        std::string what = "index segment " + name;
+        byte_reader r(bytes_view(data_).first(data_.size() - 4 - read_padding), what.c_str());
+        if (r.chars(4) != "STIX") r.fail("not an index segment");
+        if (auto v = r.u32(); v != segment_format_version)
+            throw error(errc::unsupported, what + ": format version " + std::to_string(v));
+        auto sig = r.chars(static_cast<std::size_t>(r.varint()));
+        if (sig != shape.signature)
+            throw error(errc::bad_input, what + " was written for a different schema or tokenizer (\"" + std::string(sig) +
+                                             "\", this index is \"" + shape.signature + "\")");
+        text_fields_ = shape.text_fields;
+        auto n = r.varint();
+        if (n >= no_doc) r.fail("too many documents");
+        keys_ = read_keys<Key>(r, n);
+        lengths_.resize(shape.text_fields);
+        for (auto& l : lengths_) {
+            l.resize(static_cast<std::size_t>(n));
+            for (auto& x : l) x = r.varint32();
+        }
+        times_.resize(shape.time_fields);
+        time_order_.resize(shape.time_fields);
+        for (unsigned f = 0; f < shape.time_fields; ++f) {
+            auto bitmap = r.take(static_cast<std::size_t>((n + 7) / 8));
+            auto& t = times_[f];
+            t.assign(static_cast<std::size_t>(n), no_time);
+            for (std::size_t d = 0; d < n; ++d) {
+                if (!(std::to_integer<unsigned>(bitmap[d / 8]) & (1u << (d % 8)))) continue;
+                t[d] = unzigzag(r.varint());
+                if (t[d] == no_time) r.fail("time value out of range");
+                time_order_[f].emplace_back(t[d], static_cast<doc_id>(d));
+            }
+            std::sort(time_order_[f].begin(), time_order_[f].end());
+        }
+        tombstones_ = read_keys<Key>(r, r.varint());
+        auto m = r.varint();
+        if (m > r.remaining()) r.fail("term count larger than the segment");
+        terms_.reserve(static_cast<std::size_t>(m));
+        std::string prev;
+        std::uint64_t offset = 0;
+        for (std::uint64_t i = 0; i < m; ++i) {
+            auto shared = r.varint();
+            if (shared > prev.size()) r.fail("term prefix longer than the previous term");
+            prev.resize(static_cast<std::size_t>(shared));
+            prev += r.chars(static_cast<std::size_t>(r.varint()));
+            if (prev.empty()) r.fail("empty term");
+            if (i && std::string_view(prev) <= term_key(terms_.size() - 1)) r.fail("terms out of order");
+            auto tag = static_cast<unsigned char>(prev[0]);
+            if (tag > shape.keyword_fields) r.fail("term of an unknown field");
+            term_entry e;
+            e.key_offset = static_cast<std::uint32_t>(term_pool_.size());
+            e.key_size = static_cast<std::uint32_t>(prev.size());
+            e.docs = r.varint32();
+            if (e.docs == 0 || e.docs > n) r.fail("term document count out of range");
+            e.size = r.varint();
+            e.offset = offset;
+            offset += e.size;
+            postings_ += e.docs;
+            term_pool_ += prev;
+            terms_.push_back(e);
+        }
+        if (offset != r.remaining()) r.fail("posting lists do not fill the segment");
+        const std::uint64_t base = r.pos();
+        for (auto& e : terms_) e.offset += base;
+        for (std::size_t i = data_.size() - 4 - read_padding; i < data_.size() - 4; ++i)
+            if (data_[i] != std::byte{0}) r.fail("read padding is not zero");
+    }
+
+    bytes data_;
+    std::vector<Key> keys_;
+    std::vector<Key> tombstones_;
+    std::vector<std::vector<std::uint32_t>> lengths_;
+    std::vector<std::vector<std::int64_t>> times_;
+    std::vector<std::vector<std::pair<std::int64_t, doc_id>>> time_order_;
+    std::string term_pool_;
+    std::vector<term_entry> terms_;
+    std::uint64_t postings_ = 0;
+    unsigned text_fields_ = 0;
+};
+
+// --- building ----------------------------------------------------------------------
+
+namespace detail {
+
+// One term of a segment being written: its key, how many documents hold
+// it, and the size of its list in the postings area.
+struct term_out {
+    std::string key;
+    std::uint32_t docs = 0;
+    std::uint64_t size = 0;
+};
+
+// Serializes the parts; shared by the builder and the merger. `postings`
+// holds the terms' lists, concatenated in term order.
+template <index_key Key>
+class segment_writer {
+public:
+    explicit segment_writer(const segment_shape& shape) : shape_(shape) {}
+
+    bytes write(const std::vector<Key>& keys, const std::vector<std::vector<std::uint32_t>>& lengths,
+                const std::vector<std::vector<std::int64_t>>& times, const std::vector<Key>& tombstones,
+                const std::vector<term_out>& terms, bytes_view postings) const {
+        bytes out;
+        std::size_t total = 64 + postings.size() + keys.size() * 4 + tombstones.size() * 4;
+        for (const auto& t : terms) total += t.key.size() / 2 + 6;
+        out.reserve(total);
+        append(out, as_bytes("STIX"));
+        put_u32(out, segment_format_version);
+        put_bytes(out, shape_.signature);
+        put_varint(out, keys.size());
+        put_keys(out, keys);
+        for (const auto& l : lengths)
+            for (auto x : l) put_varint(out, x);
+        for (const auto& t : times) {
+            std::size_t at = out.size();
+            out.resize(out.size() + (keys.size() + 7) / 8);
+            for (std::size_t d = 0; d < t.size(); ++d) {
+                if (t[d] == no_time) continue;
+                out[at + d / 8] |= static_cast<std::byte>(1u << (d % 8));
+                put_varint(out, zigzag(t[d]));
+            }
+        }
+        put_varint(out, tombstones.size());
+        put_keys(out, tombstones);
+        put_varint(out, terms.size());
+        std::string_view prev;
+        for (const auto& t : terms) {
+            std::size_t shared = shared_prefix(prev, t.key);
+            put_varint(out, shared);
+            put_bytes(out, std::string_view(t.key).substr(shared));
+            put_varint(out, t.docs);
+            put_varint(out, t.size);
+            prev = t.key;
+        }
+        append(out, postings);
+        out.resize(out.size() + read_padding);
+        put_u32(out, crc32c::of(out));
+        return out;
+    }
+
+private:
+    segment_shape shape_;
+};
+
+}  // namespace detail
+
+namespace detail {
+
+// Interns strings: each distinct string gets a dense number. Open
+// addressing over one byte arena: a bulk build looks up every token
+// occurrence here, so no allocation per lookup and no node per string.
+class string_interner {
+public:
+    std::uint32_t intern(std::string_view s) {
+        if ((count_ + 1) * 2 > slots_.size()) grow();
+        std::uint64_t h = hash(s);
+        std::size_t mask = slots_.size() - 1, i = static_cast<std::size_t>(h) & mask;
+        while (std::uint32_t slot = slots_[i]) {
+            std::uint32_t id = slot - 1;
+            if (hashes_[id] == h && view(id) == s) return id;
+            i = (i + 1) & mask;
+        }
+        std::uint32_t id = static_cast<std::uint32_t>(offsets_.size());
+        offsets_.push_back(arena_.size());
+        sizes_.push_back(static_cast<std::uint32_t>(s.size()));
+        hashes_.push_back(h);
+        arena_.append(s);
+        slots_[i] = id + 1;
+        ++count_;
+        return id;
+    }
+    std::string_view view(std::uint32_t id) const { return std::string_view(arena_).substr(offsets_[id], sizes_[id]); }
+    std::uint32_t size() const noexcept { return static_cast<std::uint32_t>(offsets_.size()); }
+
+private:
+    static std::uint64_t hash(std::string_view s) noexcept {
+        std::uint64_t h = 0x9e3779b97f4a7c15ull ^ s.size();
+        std::size_t i = 0;
+        for (; i + 8 <= s.size(); i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, s.data() + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+        }
+        std::uint64_t tail = 0;
+        std::memcpy(&tail, s.data() + i, s.size() - i);
+        h = (h ^ tail) * 0xc4ceb9fe1a85ec53ull;
+        return h ^ (h >> 29);
+    }
+    void grow() {
+        std::vector<std::uint32_t> slots(std::max<std::size_t>(1024, slots_.size() * 2), 0);
+        std::size_t mask = slots.size() - 1;
+        for (std::uint32_t id = 0; id < offsets_.size(); ++id) {
+            std::size_t i = static_cast<std::size_t>(hashes_[id]) & mask;
+            while (slots[i]) i = (i + 1) & mask;
+            slots[i] = id + 1;
+        }
+        slots_ = std::move(slots);
+    }
+
+    std::string arena_;
+    std::vector<std::size_t> offsets_;
+    std::vector<std::uint32_t> sizes_;
+    std::vector<std::uint64_t> hashes_;
+    std::vector<std::uint32_t> slots_;
+    std::size_t count_ = 0;
+};
+
+}  // namespace detail
+
+// Builds one segment from documents given in strictly ascending key order,
+// token by token (no per-document token lists), and tombstones:
+//
+//   builder.begin(key); builder.token("word", field)...; builder.keyword(term_key)...;
+//   builder.time(field, t); builder.end();
+//
+// Occurrences go to one flat array; finish() groups it by term with a
+// counting sort (stable, so each term's documents stay in order).
+template <index_key Key>
+class segment_builder {
+public:
+    explicit segment_builder(segment_shape shape) : shape_(std::move(shape)) {
+        lengths_.resize(shape_.text_fields);
+        times_.resize(shape_.time_fields);
+    }
+
+    void begin(Key key) {
+        if (open_) throw error(errc::bad_input, "segment: begin() without end()");
+        if (!keys_.empty() && !(keys_.back() < key)) throw error(errc::bad_input, "segment: keys must ascend, without repeats");
+        keys_.push_back(std::move(key));
+        for (auto& l : lengths_) l.push_back(0);
+        for (auto& t : times_) t.push_back(no_time);
+        open_ = true;
+    }
+    void token(std::string_view t, unsigned field) {
+        doc_terms_.push_back({tokens_.intern(t), static_cast<std::uint16_t>(field)});
+        ++lengths_[field].back();
+    }
+    void keyword(std::string_view term_key) { keyword_entries_.push_back({keywords_.intern(term_key), doc()}); }
+    void time(unsigned field, std::int64_t t) { times_[field].back() = t; }
+    void end() {
+        // This document's (term, field) pairs, sorted, become counted occurrences.
+        std::sort(doc_terms_.begin(), doc_terms_.end());
+        for (std::size_t i = 0; i < doc_terms_.size();) {
+            std::size_t j = i;
+            while (j < doc_terms_.size() && doc_terms_[j] == doc_terms_[i]) ++j;
+            text_entries_.push_back({doc_terms_[i].first, doc(), doc_terms_[i].second, static_cast<std::uint32_t>(j - i)});
+            i = j;
+        }
+        doc_terms_.clear();
+        // A keyword given twice counts once.
+        auto first = keyword_entries_.begin() + static_cast<std::ptrdiff_t>(doc_keywords_begin_);
+        std::sort(first, keyword_entries_.end());
+        keyword_entries_.erase(std::unique(first, keyword_entries_.end()), keyword_entries_.end());
+        doc_keywords_begin_ = keyword_entries_.size();
+        open_ = false;
+    }
+    // Drops the document begun last (its analysis failed).
+    void abandon() {
+        if (!open_) return;
+        keys_.pop_back();
+        for (auto& l : lengths_) l.pop_back();
+        for (auto& t : times_) t.pop_back();
+        doc_terms_.clear();
+        keyword_entries_.resize(doc_keywords_begin_);
+        open_ = false;
+    }
+    void tombstone(Key key) { tombstones_.push_back(std::move(key)); }
+
+    std::size_t documents() const noexcept { return keys_.size(); }
+
+    bytes finish() {
+        if (open_) throw error(errc::bad_input, "segment: finish() inside a document");
+        std::sort(tombstones_.begin(), tombstones_.end());
+        tombstones_.erase(std::unique(tombstones_.begin(), tombstones_.end()), tombstones_.end());
+        std::vector<detail::term_out> terms;
+        terms.reserve(tokens_.size() + keywords_.size());
+        bytes postings;
+        encode_text(terms, postings);
+        encode_keywords(terms, postings);
+        return detail::segment_writer<Key>(shape_).write(keys_, lengths_, times_, tombstones_, terms, postings);
+    }
+
+private:
+    struct text_entry {
+        std::uint32_t term, doc;
+        std::uint16_t field;
+        std::uint32_t count;
+    };
+    std::uint32_t doc() const { return static_cast<std::uint32_t>(keys_.size() - 1); }
+
+    // Entries grouped by term (counting sort), each group in document order.
+    template <class E, class TermOf>
+    static std::vector<E> group(const std::vector<E>& entries, std::uint32_t terms, TermOf term_of, std::vector<std::size_t>& start) {
+        start.assign(std::size_t(terms) + 1, 0);
+        for (const auto& e : entries) ++start[term_of(e) + 1];
+        for (std::size_t t = 0; t < terms; ++t) start[t + 1] += start[t];
+        std::vector<std::size_t> at(start.begin(), start.end() - 1);
+        std::vector<E> out(entries.size());
+        for (const auto& e : entries) out[at[term_of(e)]++] = e;
+        return out;
+    }
+
+    static std::vector<std::uint32_t> by_key(const detail::string_interner& in) {
+        std::vector<std::uint32_t> order(in.size());
+        std::iota(order.begin(), order.end(), 0u);
+        std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) { return in.view(a) < in.view(b); });
+        return order;
+    }
+
+    void encode_text(std::vector<detail::term_out>& terms, bytes& postings) {
+        std::vector<std::size_t> start;
+        auto grouped = group(text_entries_, tokens_.size(), [](const text_entry& e) { return e.term; }, start);
+        text_entries_ = {};
+        std::vector<field_count> occ;
+        postings_encoder enc(true, shape_.text_fields);
+        for (std::uint32_t t : by_key(tokens_)) {
+            if (start[t] == start[t + 1]) continue;  // only in an abandoned document
+            enc.clear();
+            for (std::size_t i = start[t]; i < start[t + 1];) {
+                std::uint32_t d = grouped[i].doc;
+                occ.clear();
+                for (; i < start[t + 1] && grouped[i].doc == d; ++i) occ.push_back({grouped[i].field, grouped[i].count});
+                enc.add(d, occ);
+            }
+            std::size_t before = postings.size();
+            enc.finish(postings);
+            std::string key(1, static_cast<char>(text_tag));
+            key += tokens_.view(t);
+            terms.push_back({std::move(key), enc.size(), postings.size() - before});
+        }
+    }
+
+    void encode_keywords(std::vector<detail::term_out>& terms, bytes& postings) {
+        std::vector<std::size_t> start;
+        auto grouped = group(keyword_entries_, keywords_.size(), [](const auto& e) { return e.first; }, start);
+        postings_encoder enc;
+        for (std::uint32_t t : by_key(keywords_)) {
+            if (start[t] == start[t + 1]) continue;
+            enc.clear();
+            for (std::size_t i = start[t]; i < start[t + 1]; ++i) enc.add(grouped[i].second);
+            std::size_t before = postings.size();
+            enc.finish(postings);
+            terms.push_back({std::string(keywords_.view(t)), enc.size(), postings.size() - before});
+        }
+    }
+
+    segment_shape shape_;
+    std::vector<Key> keys_;
+    std::vector<std::vector<std::uint32_t>> lengths_;
+    std::vector<std::vector<std::int64_t>> times_;
+    std::vector<Key> tombstones_;
+    detail::string_interner tokens_, keywords_;
+    std::vector<std::pair<std::uint32_t, std::uint16_t>> doc_terms_;
+    std::vector<text_entry> text_entries_;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> keyword_entries_;  // (keyword term, doc)
+    std::size_t doc_keywords_begin_ = 0;
+    bool open_ = false;
+};
+
+// One input of a merge: a segment and which of its documents are deleted.
+template <index_key Key>
+struct merge_input {
+    const segment<Key>* seg = nullptr;
+    const std::vector<bool>* deleted = nullptr;  // may be null: none
+};
+
+// Writes one segment holding every live document of `inputs` (neighbours in
+// index order, oldest first) and, if keep_tombstones, their tombstones.
+template <index_key Key>
+bytes merge_segments(const std::vector<merge_input<Key>>& inputs, const segment_shape& shape, bool keep_tombstones) {
+    // New numbering: live documents of all inputs in key order.
+    struct src {
+        std::uint32_t input;
+        doc_id doc;
+    };
+    std::vector<src> order;
+    for (std::uint32_t i = 0; i < inputs.size(); ++i)
+        for (doc_id d = 0; d < inputs[i].seg->size(); ++d)
+            if (!inputs[i].deleted || !(*inputs[i].deleted)[d]) order.push_back({i, d});
+    std::stable_sort(order.begin(), order.end(), [&](const src& a, const src& b) {
+        return inputs[a.input].seg->key(a.doc) < inputs[b.input].seg->key(b.doc);
+    });
+    std::vector<std::vector<doc_id>> remap(inputs.size());
+    for (std::size_t i = 0; i < inputs.size(); ++i) remap[i].assign(inputs[i].seg->size(), no_doc);
+    std::vector<Key> keys;
+    keys.reserve(order.size());
+    std::vector<std::vector<std::uint32_t>> lengths(shape.text_fields);
+    std::vector<std::vector<std::int64_t>> times(shape.time_fields);
+    for (std::size_t n = 0; n < order.size(); ++n) {
+        const auto& s = *inputs[order[n].input].seg;
+        const Key& k = s.key(order[n].doc);
+        if (!keys.empty() && !(keys.back() < k))
+            throw error(errc::corrupt, "index merge: two live documents share a key");
+        keys.push_back(k);
+        remap[order[n].input][order[n].doc] = static_cast<doc_id>(n);
+        for (unsigned f = 0; f < shape.text_fields; ++f) lengths[f].push_back(s.length(f, order[n].doc));
+        for (unsigned f = 0; f < shape.time_fields; ++f) times[f].push_back(s.time(f, order[n].doc));
+    }
+    std::vector<Key> tombstones;
+    if (keep_tombstones) {
+        for (const auto& in : inputs) tombstones.insert(tombstones.end(), in.seg->tombstones().begin(), in.seg->tombstones().end());
+        std::sort(tombstones.begin(), tombstones.end());
+        tombstones.erase(std::unique(tombstones.begin(), tombstones.end()), tombstones.end());
+    }
+    // Terms: a k-way merge of the sorted dictionaries.
+    using cursor_at = std::pair<std::string_view, std::uint32_t>;  // term key, input
+    std::priority_queue<cursor_at, std::vector<cursor_at>, std::greater<>> heap;
+    std::vector<std::size_t> next(inputs.size(), 0);
+    for (std::uint32_t i = 0; i < inputs.size(); ++i)
+        if (inputs[i].seg->term_count()) heap.push({inputs[i].seg->term_key(0), i});
+    std::vector<detail::term_out> terms;
+    bytes lists;
+    struct posting {
+        doc_id doc;
+        std::uint32_t first, count;  // slice of occ
+    };
+    std::vector<posting> postings;
+    std::vector<field_count> occ;
+    while (!heap.empty()) {
+        std::string term(heap.top().first);
+        postings.clear();
+        occ.clear();
+        bool payloads = static_cast<unsigned char>(term[0]) == text_tag;
+        while (!heap.empty() && heap.top().first == term) {
+            auto i = heap.top().second;
+            heap.pop();
+            const auto& s = *inputs[i].seg;
+            auto c = s.cursor(next[i]);
+            for (; c.doc() != no_doc; c.next()) {
+                doc_id to = remap[i][c.doc()];
+                if (to == no_doc) continue;
+                auto first = static_cast<std::uint32_t>(occ.size());
+                c.for_each_field([&](unsigned f, std::uint32_t n) { occ.push_back({static_cast<std::uint16_t>(f), n}); });
+                postings.push_back({to, first, static_cast<std::uint32_t>(occ.size()) - first});
+            }
+            if (++next[i] < s.term_count()) heap.push({s.term_key(next[i]), i});
+        }
+        if (postings.empty()) continue;
+        std::sort(postings.begin(), postings.end(), [](const posting& a, const posting& b) { return a.doc < b.doc; });
+        postings_encoder enc(payloads, shape.text_fields);
+        for (const auto& p : postings) enc.add(p.doc, std::span<const field_count>(occ).subspan(p.first, p.count));
+        std::size_t before = lists.size();
+        enc.finish(lists);
+        terms.push_back({std::move(term), enc.size(), lists.size() - before});
+    }
+    return detail::segment_writer<Key>(shape).write(keys, lengths, times, tombstones, terms, lists);
+}
+
+}  // namespace fts
+}  // namespace stowage
+// ---- end stowage/index/segment.hpp ----
+// ---- begin stowage/index/text_index.hpp ----
+// index/text_index.hpp — the in-memory inverted index: documents with text,
+// keyword and time fields, searched with AND / OR / NOT, prefixes, field
+// filters, time ranges and BM25 top-k.
+//
+//   index_schema schema;
+//   schema.text("name", 2.0).text("summary").keyword("status").time("start");
+//   text_index<std::string, unicode_tokenizer> idx(schema);
+//   idx.add("42", text_document().text("name", "Weekly sync").keyword("status", "done").time("start", t));
+//   idx.search(text_query::words("sync") && text_query::keyword("status", "done"));  // ["42"]
+//   idx.top(text_query::any_words("weekly sync"), 10);                              // [{"42", 1.3}]
+//
+// Structure: segments plus merges, as Lucene and Tantivy do. Each batch of
+// changes becomes one immutable segment (index/segment.hpp) appended to an
+// ordered list; a key added again supersedes its copy in older segments,
+// and a removal is a tombstone, so a change never rewrites what is already
+// compressed. Deletions of a segment's documents are a bitmap beside it.
+// A tiered policy merges runs of neighbouring segments of similar size
+// (log-structured: each document is rewritten O(log n) times), dropping
+// deleted documents. Why not a mutable tail over one compressed base: a
+// transaction's changes must be persisted as a small delta (the segment is
+// that delta, written as is), and readers need a consistent state while a
+// writer works (immutable segments make that a pointer swap).
+//
+// Results: unranked searches return keys in ascending order (documents are
+// numbered in key order inside a segment, so each segment's matches are
+// sorted and segments are merged); top() returns the best k by BM25
+// (index/bm25.hpp), ties broken by ascending key.
+//
+// Thread safety: searches (search, count, top, contains, stats) run on any
+// number of threads, concurrently with one writer; each works on the
+// snapshot it started with. Writers (apply, add, remove, publish, optimize)
+// are serialized by the index. Durability: none — this is memory; the
+// persistent index (inverted_index.hpp) saves segments through a database.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <queue>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+// ---- begin stowage/index/text_query.hpp ----
+// index/text_query.hpp — what a search asks an inverted index: words,
+// prefixes, exact field values and time ranges combined with AND, OR, NOT.
+//
+//   using q = stowage::text_query;
+//   auto query = q::words("http client")                 // both words, any text field
+//             && q::prefix("auth")                        // a word starting "auth"
+//             && q::keyword("status", "done")             // exact value of a keyword field
+//             && q::range("start_time", from, to)         // inclusive
+//             && !q::keyword("tag", "draft");
+//   q::any_words("redis memcached");                      // either word
+//   q::words("parser", "name");                           // only in the text field "name"
+//
+// Words are tokenized by the index's tokenizer when the query runs, so a
+// query reads like what a user typed ("PDF Parser", "json-schema"). A words
+// query whose text has no tokens (only stop words, "c++" under the ASCII
+// tokenizer) matches nothing. Prefixes are folded by the same tokenizer but
+// keep short words and stop words ("th" still finds "thread").
+//
+// Ranking (inverted_index top()) scores the words of every non-negated
+// words() node with BM25; prefix, keyword and range nodes filter only.
+//
+// Thread safety: a plain value.
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace stowage {
+
+class text_query {
+public:
+    enum class kind { everything, nothing, words, prefix, keyword, range, all_of, any_of, negation };
+    enum class mode { all, any };
+
+    // Matches every document / no document.
+    static text_query everything() { return text_query(kind::everything); }
+    static text_query nothing() { return text_query(kind::nothing); }
+
+    // Documents holding every (mode::all) or some (mode::any) token of text,
+    // in any text field, or only in `field` when given.
+    static text_query words(std::string text, std::string field = {}) {
+        return words(std::move(text), mode::all, std::move(field));
+    }
+    static text_query any_words(std::string text, std::string field = {}) {
+        return words(std::move(text), mode::any, std::move(field));
+    }
+    static text_query words(std::string text, mode m, std::string field = {}) {
+        text_query q(kind::words);
+        q.text_ = std::move(text);
+        q.mode_ = m;
+        q.field_ = std::move(field);
+        return q;
+    }
+
+    // Documents with a token starting with (each token of) text.
+    static text_query prefix(std::string text, std::string field = {}) {
+        text_query q(kind::prefix);
+        q.text_ = std::move(text);
+        q.field_ = std::move(field);
+        return q;
+    }
+
+    // Documents whose keyword field holds exactly value (one of its values).
+    static text_query keyword(std::string field, std::string value) {
+        text_query q(kind::keyword);
+        q.field_ = std::move(field);
+        q.text_ = std::move(value);
+        return q;
+    }
+    static text_query keyword_in(std::string field, std::vector<std::string> values) {
+        std::vector<text_query> alts;
+        for (auto& v : values) alts.push_back(keyword(field, std::move(v)));
+        return any_of(std::move(alts));
+    }
+
+    // Documents whose time field lies in [from, to].
+    static text_query range(std::string field, std::int64_t from, std::int64_t to) {
+        text_query q(kind::range);
+        q.field_ = std::move(field);
+        q.from_ = from;
+        q.to_ = to;
+        return q;
+    }
+
+    static text_query all_of(std::vector<text_query> qs) { return combine(kind::all_of, std::move(qs)); }
+    static text_query any_of(std::vector<text_query> qs) { return combine(kind::any_of, std::move(qs)); }
+
+    friend text_query operator&&(text_query a, text_query b) { return combine(kind::all_of, {std::move(a), std::move(b)}); }
+    friend text_query operator||(text_query a, text_query b) { return combine(kind::any_of, {std::move(a), std::move(b)}); }
+    friend text_query operator!(text_query a) {
+        if (a.kind_ == kind::negation) return std::move(a.children_.front());
+        text_query q(kind::negation);
+        q.children_.push_back(std::move(a));
+        return q;
+    }
+
+    kind type() const noexcept { return kind_; }
+    mode match() const noexcept { return mode_; }
+    const std::string& text() const noexcept { return text_; }   // words, prefix; keyword: the value
+    const std::string& field() const noexcept { return field_; }
+    std::int64_t from() const noexcept { return from_; }
+    std::int64_t to() const noexcept { return to_; }
+    const std::vector<text_query>& children() const noexcept { return children_; }
+
+    // A readable form, for explain output and test messages.
+    std::string to_string() const {
+        auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+        auto in = [&](std::string s) { return field_.empty() ? s : field_ + ":" + s; };
+        switch (kind_) {
+            case kind::everything: return "*";
+            case kind::nothing: return "-*";
+            case kind::words: return in((mode_ == mode::all ? "all" : "any") + quoted(text_));
+            case kind::prefix: return in(quoted(text_) + "*");
+            case kind::keyword: return field_ + "=" + quoted(text_);
+            case kind::range: return field_ + " in [" + std::to_string(from_) + ", " + std::to_string(to_) + "]";
+            case kind::negation: return "NOT " + children_.front().to_string();
+            case kind::all_of:
+            case kind::any_of: {
+                std::string s = "(";
+                for (std::size_t i = 0; i < children_.size(); ++i) {
+                    if (i) s += kind_ == kind::all_of ? " AND " : " OR ";
+                    s += children_[i].to_string();
+                }
+                return s + ")";
+            }
+        }
+        return "?";
+    }
+
+private:
+    explicit text_query(kind k) : kind_(k) {}
+
+    // Flattens nested nodes of the same kind: (a AND b) AND c is one node.
+    static text_query combine(kind k, std::vector<text_query> qs) {
+        text_query q(k);
+        for (auto& c : qs) {
+            if (c.kind_ == k) {
+                for (auto& g : c.children_) q.children_.push_back(std::move(g));
+            } else {
+                q.children_.push_back(std::move(c));
+            }
+        }
+        return q;
+    }
+
+    kind kind_;
+    mode mode_ = mode::all;
+    std::string text_;
+    std::string field_;
+    std::int64_t from_ = 0, to_ = 0;
+    std::vector<text_query> children_;
+};
+
+}  // namespace stowage
+// ---- end stowage/index/text_query.hpp ----
+
+namespace stowage {
+
+enum class field_kind : std::uint8_t { text, keyword, time };
+
+// The fields of an index: text (tokenized, ranked, with a BM25F weight),
+// keyword (exact values, multi-valued) and time (one int64 per document,
+// for ranges). Names are unique; each kind numbers its fields in order.
+class index_schema {
+public:
+    struct field {
+        std::string name;
+        field_kind kind;
+        unsigned slot;   // position among the fields of its kind
+        double weight;   // text fields
+    };
+
+    index_schema& text(std::string name, double weight = 1.0) {
+        if (!(weight > 0) || !std::isfinite(weight))
+            throw error(errc::bad_input, "index schema: weight of text field " + name + " must be finite and > 0");
+        return add(std::move(name), field_kind::text, weight);
+    }
+    index_schema& keyword(std::string name) { return add(std::move(name), field_kind::keyword, 1.0); }
+    index_schema& time(std::string name) { return add(std::move(name), field_kind::time, 1.0); }
+
+    const std::vector<field>& fields() const noexcept { return fields_; }
+    const field* find(std::string_view name) const noexcept {
+        for (const auto& f : fields_)
+            if (f.name == name) return &f;
+        return nullptr;
+    }
+    // The field named `name`, which must be of kind k (bad_input otherwise).
+    const field& require(std::string_view name, field_kind k) const {
+        const field* f = find(name);
+        if (!f) throw error(errc::bad_input, "index has no field \"" + std::string(name) + "\"");
+        if (f->kind != k)
+            throw error(errc::bad_input, "field \"" + std::string(name) + "\" is a " + kind_name(f->kind) +
+                                             " field, not a " + kind_name(k) + " field");
+        return *f;
+    }
+    unsigned count(field_kind k) const noexcept { return counts_[static_cast<int>(k)]; }
+    double weight(unsigned text_slot) const noexcept { return weights_[text_slot]; }
+
+    // Names and kinds (not weights: they only affect ranking, and may change
+    // without rebuilding).
+    std::string signature() const {
+        std::string s;
+        for (const auto& f : fields_) s += std::string(kind_name(f.kind)) + ":" + f.name + ";";
+        return s;
+    }
+
+    static const char* kind_name(field_kind k) noexcept {
+        switch (k) {
+            case field_kind::text: return "text";
+            case field_kind::keyword: return "keyword";
+            case field_kind::time: return "time";
+        }
+        return "?";
+    }
+
+private:
+    index_schema& add(std::string name, field_kind k, double weight) {
+        if (name.empty() || name.size() > 128) throw error(errc::bad_input, "index schema: field names are 1-128 bytes");
+        for (char c : name)
+            if (c == ';' || c == ':' || static_cast<unsigned char>(c) < 0x20)
+                throw error(errc::bad_input, "index schema: field name \"" + name + "\" contains ';', ':' or a control byte");
+        if (find(name)) throw error(errc::bad_input, "index schema: field \"" + name + "\" declared twice");
+        unsigned& n = counts_[static_cast<int>(k)];
+        if (k == field_kind::keyword && n >= 254) throw error(errc::bad_input, "index schema: more than 254 keyword fields");
+        if (k == field_kind::text && n >= 1024) throw error(errc::bad_input, "index schema: more than 1024 text fields");
+        fields_.push_back({std::move(name), k, n++, weight});
+        if (k == field_kind::text) weights_.push_back(weight);
+        return *this;
+    }
+
+    std::vector<field> fields_;
+    unsigned counts_[3] = {0, 0, 0};
+    std::vector<double> weights_;
+};
+
+// A document as the index takes it: values by field name. Text fields may
+// be given several times (the values are tokenized separately; tokens
+// never join across values), keyword fields hold any number of values,
+// a time field at most one.
+class text_document {
+public:
+    struct entry {
+        field_kind kind;
+        std::string field;
+        std::string value;
+        std::int64_t time = 0;
+    };
+
+    text_document& text(std::string field, std::string value) {
+        entries_.push_back({field_kind::text, std::move(field), std::move(value), 0});
+        return *this;
+    }
+    text_document& keyword(std::string field, std::string value) {
+        entries_.push_back({field_kind::keyword, std::move(field), std::move(value), 0});
+        return *this;
+    }
+    text_document& time(std::string field, std::int64_t value) {
+        entries_.push_back({field_kind::time, std::move(field), {}, value});
+        return *this;
+    }
+    const std::vector<entry>& entries() const noexcept { return entries_; }
+
+private:
+    std::vector<entry> entries_;
+};
+
+// Changes that become one segment: additions (which replace a document of
+// the same key) and removals. A later change to a key in the same batch
+// replaces an earlier one.
+template <index_key Key>
+class index_batch {
+public:
+    void add(Key key, text_document doc) { ops_.push_back({std::move(key), std::move(doc)}); }
+    void remove(Key key) { ops_.push_back({std::move(key), std::nullopt}); }
+    std::size_t size() const noexcept { return ops_.size(); }
+    bool empty() const noexcept { return ops_.empty(); }
+    std::vector<std::pair<Key, std::optional<text_document>>>& ops() noexcept { return ops_; }
+
+private:
+    std::vector<std::pair<Key, std::optional<text_document>>> ops_;
+};
+
+struct index_stats {
+    std::uint64_t documents = 0;  // live
+    std::uint64_t deleted = 0;    // still in segments, not yet merged away
+    std::uint64_t segments = 0;
+    std::uint64_t terms = 0;      // distinct terms (text tokens and keyword values) over all segments
+    std::uint64_t postings = 0;   // entries of every posting list, deleted documents included
+    std::uint64_t bytes = 0;      // serialized size of every segment
+};
+
+struct text_index_options {
+    // F: merge a run of neighbouring segments once F of them share a size
+    // tier (tier = floor(log_F(documents))). Higher: cheaper writes, more
+    // segments per search.
+    unsigned merge_factor = 8;
+    // Merge automatically after each change (in-memory apply, and inside the
+    // writing transaction for the persistent index).
+    bool auto_merge = true;
+};
+
+template <index_key Key>
+struct search_hit {
+    Key key;
+    double score = 0;
+    bool operator==(const search_hit&) const = default;
+};
+
+namespace fts {
+
+// Order-independent digest of one document's indexed content, computed
+// equally from an analyzed document and from the posting lists (verify()).
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+inline std::uint64_t hash_bytes(std::string_view s) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
+    return h;
+}
+inline std::uint64_t text_posting_digest(std::uint64_t term_hash, unsigned field, std::uint32_t count) noexcept {
+    return mix64(term_hash ^ (std::uint64_t(field) << 40) ^ (std::uint64_t(count) * 0x2545f4914f6cdd1dull));
+}
+inline std::uint64_t keyword_posting_digest(std::uint64_t term_hash) noexcept { return mix64(term_hash + 0x51); }
+inline std::uint64_t column_digest(std::uint64_t value, unsigned field, unsigned kind) noexcept {
+    return mix64(value * 0x9e3779b97f4a7c15ull + (std::uint64_t(field) << 8) + kind);
+}
+
+inline std::uint64_t fingerprint(const analyzed_document& d) {
+    std::uint64_t fp = 0;
+    std::string key;
+    for (const auto& t : d.terms) {
+        key.assign(1, static_cast<char>(text_tag));
+        key += t.token;
+        fp += text_posting_digest(hash_bytes(key), t.field, t.count);
+    }
+    for (const auto& k : d.keywords) fp += keyword_posting_digest(hash_bytes(k));
+    for (unsigned f = 0; f < d.lengths.size(); ++f) fp += column_digest(d.lengths[f], f, 1);
+    for (unsigned f = 0; f < d.times.size(); ++f)
+        if (d.times[f] != no_time) fp += column_digest(static_cast<std::uint64_t>(d.times[f]), f, 2);
+    return fp;
+}
+
+}  // namespace fts
+
+template <index_key Key, tokenizer Tokenizer>
+class text_index {
+public:
+    using key_type = Key;
+    using tokenizer_type = Tokenizer;
+    using batch = index_batch<Key>;
+    using hit = search_hit<Key>;
+    using segment_type = fts::segment<Key>;
+
+    // One segment of the current state and which of its documents are deleted.
+    struct live_segment {
+        std::uint64_t first = 0, last = 0;  // the range of batch numbers it holds
+        std::shared_ptr<const segment_type> seg;
+        std::shared_ptr<const std::vector<bool>> deleted;  // null: none
+        std::uint32_t deleted_count = 0;
+        bool is_deleted(fts::doc_id d) const { return deleted && (*deleted)[d]; }
+        std::uint32_t live() const { return seg->size() - deleted_count; }
+    };
+    // An immutable state; searches run on one.
+    struct view {
+        std::vector<live_segment> segments;  // ascending by first
+        std::uint64_t documents = 0;
+        std::vector<std::uint64_t> total_lengths;  // per text field, over live documents
+    };
+
+    // A built segment not yet part of the index (the persistent index stages
+    // its bytes in a transaction and publishes it when that commits).
+    struct prepared_segment {
+        std::uint64_t first = 0, last = 0;
+        std::shared_ptr<const segment_type> seg;
+        std::string name() const { return segment_name(first, last); }
+    };
+    struct prepared_merge {
+        std::vector<std::uint64_t> replaced;  // first numbers of the merged segments
+        std::vector<std::string> replaced_names;
+        prepared_segment merged;
+    };
+
+    explicit text_index(index_schema schema, Tokenizer tok = {}, text_index_options options = {})
+        : schema_(std::move(schema)), tokenizer_(std::move(tok)), options_(options) {
+        if (options_.merge_factor < 2) throw error(errc::bad_input, "text_index: merge_factor must be at least 2");
+        shape_.signature = schema_.signature() + "tokenizer=" + tokenizer_.signature();
+        shape_.text_fields = schema_.count(field_kind::text);
+        shape_.keyword_fields = schema_.count(field_kind::keyword);
+        shape_.time_fields = schema_.count(field_kind::time);
+        auto v = std::make_shared<view>();
+        v->total_lengths.assign(shape_.text_fields, 0);
+        current_ = std::move(v);
+    }
+
+    text_index(const text_index&) = delete;
+    text_index& operator=(const text_index&) = delete;
+
+    const index_schema& schema() const noexcept { return schema_; }
+    const Tokenizer& tokenizer() const noexcept { return tokenizer_; }
+    const text_index_options& options() const noexcept { return options_; }
+    const fts::segment_shape& shape() const noexcept { return shape_; }
+    const std::string& signature() const noexcept { return shape_.signature; }
+
+    static std::string segment_name(std::uint64_t first, std::uint64_t last) {
+        static constexpr char hex[] = "0123456789abcdef";
+        std::string s(33, '-');
+        for (int i = 0; i < 16; ++i) {
+            s[static_cast<std::size_t>(15 - i)] = hex[(first >> (4 * i)) & 15];
+            s[static_cast<std::size_t>(32 - i)] = hex[(last >> (4 * i)) & 15];
+        }
+        return s;
+    }
+    // Inverse of segment_name; nullopt for anything else.
+    static std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_segment_name(std::string_view s) {
+        if (s.size() != 33 || s[16] != '-') return std::nullopt;
+        auto num = [](std::string_view h) -> std::optional<std::uint64_t> {
+            std::uint64_t v = 0;
+            for (char c : h) {
+                int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+                if (d < 0) return std::nullopt;
+                v = v * 16 + static_cast<std::uint64_t>(d);
+            }
+            return v;
+        };
+        auto a = num(s.substr(0, 16)), b = num(s.substr(17));
+        if (!a || !b || *a > *b) return std::nullopt;
+        return std::pair{*a, *b};
+    }
+
+    // --- searching ---------------------------------------------------------------
+
+    std::shared_ptr<const view> snapshot() const {
+        std::lock_guard lock(view_mutex_);
+        return current_;
+    }
+
+    // Matching keys, ascending.
+    std::vector<Key> search(const text_query& q) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        std::vector<Key> out;
+        std::vector<std::size_t> bounds;
+        for (const auto& s : v->segments) {
+            auto docs = evaluate(c, s);
+            if (docs.empty()) continue;
+            bounds.push_back(out.size());
+            for (auto d : docs) out.push_back(s.seg->key(d));
+        }
+        // Each segment's part is sorted; merge the parts unless they
+        // already follow each other (the usual case after a bulk load).
+        for (std::size_t i = 1; i < bounds.size(); ++i) {
+            auto mid = out.begin() + static_cast<std::ptrdiff_t>(bounds[i]);
+            if (!(*mid < *(mid - 1))) continue;
+            auto end = i + 1 < bounds.size() ? out.begin() + static_cast<std::ptrdiff_t>(bounds[i + 1]) : out.end();
+            std::inplace_merge(out.begin(), mid, end);
+        }
+        return out;
+    }
+
+    std::size_t count(const text_query& q) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        std::size_t n = 0;
+        for (const auto& s : v->segments) n += evaluate(c, s).size();
+        return n;
+    }
+
+    // How many matches of q fall in each calendar month (UTC) of time field
+    // `field`, whose values count Duration units since the Unix epoch:
+    // {"2024-03": 12, ...}. Documents without a value are not counted;
+    // values outside the years 1-9999 count under "out of range".
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        unsigned slot = schema_.require(field, field_kind::time).slot;
+        using namespace std::chrono;
+        const auto lo = duration_cast<Duration>(sys_days(year{1} / January / 1).time_since_epoch()).count();
+        const auto hi = duration_cast<Duration>(sys_days(year{10000} / January / 1).time_since_epoch()).count();
+        std::map<std::int64_t, std::size_t> months;  // months since year 0
+        std::size_t outside = 0;
+        for (const auto& s : v->segments)
+            for (auto d : evaluate(c, s)) {
+                std::int64_t t = s.seg->time(slot, d);
+                if (t == no_time) continue;
+                if (t < lo || t >= hi) {
+                    ++outside;
+                    continue;
+                }
+                year_month_day ymd(floor<days>(sys_time<Duration>(Duration(t))));
+                ++months[std::int64_t(int(ymd.year())) * 12 + unsigned(ymd.month()) - 1];
+            }
+        std::map<std::string, std::size_t> out;
+        for (auto [m, n] : months) {
+            char name[16];
+            std::snprintf(name, sizeof name, "%04d-%02d", static_cast<int>(m / 12), static_cast<int>(m % 12 + 1));
+            out.emplace(name, n);
+        }
+        if (outside) out.emplace("out of range", outside);
+        return out;
+    }
+
+    // A cheap upper bound of count(q), from dictionary counts and time
+    // column positions, without evaluating the query (query planners).
+    std::size_t estimate(const text_query& q) const {
+        auto v = snapshot();
+        auto c = compile(q);
+        std::size_t n = 0;
+        for (const auto& s : v->segments) n += std::min<std::size_t>(estimate(c, *s.seg), s.live());
+        return n;
+    }
+
+    // The k best matches by BM25, best first (ties: ascending key).
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& params = {}) const {
+        params.validate();
+        auto v = snapshot();
+        auto c = compile(q);
+        std::vector<hit> heap;  // min-heap on (score, then larger key = worse)
+        if (k == 0) return heap;
+        // Heap order "better than": the front is the worst hit kept.
+        auto better = [](const hit& a, const hit& b) { return a.score > b.score || (a.score == b.score && a.key < b.key); };
+        std::vector<scoring_term> terms;
+        collect_scoring_terms(c, false, terms);
+        std::vector<double> idf(terms.size());
+        for (std::size_t t = 0; t < terms.size(); ++t) idf[t] = fts::bm25_idf(v->documents, document_frequency(*v, terms[t]));
+        std::vector<double> average(shape_.text_fields, 0.0);
+        for (unsigned f = 0; f < shape_.text_fields; ++f)
+            average[f] = v->documents ? static_cast<double>(v->total_lengths[f]) / static_cast<double>(v->documents) : 0.0;
+        for (const auto& s : v->segments) {
+            auto docs = evaluate(c, s);
+            if (docs.empty()) continue;
+            std::vector<std::optional<fts::postings_cursor>> cursors(terms.size());
+            for (std::size_t t = 0; t < terms.size(); ++t)
+                if (auto i = s.seg->find(terms[t].key); i != segment_type::npos) cursors[t] = s.seg->cursor(i);
+            for (auto d : docs) {
+                double score = 0;
+                for (std::size_t t = 0; t < terms.size(); ++t) {
+                    if (!cursors[t]) continue;
+                    auto& cur = *cursors[t];
+                    cur.advance(d);
+                    if (cur.doc() != d) continue;
+                    double pseudo = 0;
+                    cur.for_each_field([&](unsigned f, std::uint32_t tf) {
+                        if (terms[t].field >= 0 && static_cast<unsigned>(terms[t].field) != f) return;
+                        pseudo += fts::bm25_field_tf(schema_.weight(f), tf, s.seg->length(f, d), average[f], params.b);
+                    });
+                    score += fts::bm25_saturate(idf[t], pseudo, params.k1);
+                }
+                if (heap.size() < k) {
+                    heap.push_back({s.seg->key(d), score});
+                    std::push_heap(heap.begin(), heap.end(), better);
+                } else if (score > heap.front().score || (score == heap.front().score && s.seg->key(d) < heap.front().key)) {
+                    std::pop_heap(heap.begin(), heap.end(), better);
+                    heap.back() = {s.seg->key(d), score};
+                    std::push_heap(heap.begin(), heap.end(), better);
+                }
+            }
+        }
+        std::sort_heap(heap.begin(), heap.end(), better);
+        return heap;
+    }
+
+    // Whether key is indexed (the newest copy of a key decides: older copies
+    // are always deleted when a newer one exists).
+    bool contains(const Key& key) const {
+        auto v = snapshot();
+        for (auto it = v->segments.rbegin(); it != v->segments.rend(); ++it) {
+            const auto& keys = it->seg->keys();
+            auto k = std::lower_bound(keys.begin(), keys.end(), key);
+            if (k != keys.end() && *k == key) return !it->is_deleted(static_cast<fts::doc_id>(k - keys.begin()));
+        }
+        return false;
+    }
+
+    std::size_t size() const { return static_cast<std::size_t>(snapshot()->documents); }
+
+    index_stats stats() const {
+        auto v = snapshot();
+        index_stats st;
+        st.documents = v->documents;
+        st.segments = v->segments.size();
+        using at = std::pair<std::string_view, std::size_t>;
+        std::priority_queue<at, std::vector<at>, std::greater<>> heap;
+        std::vector<std::size_t> next(v->segments.size(), 0);
+        for (std::size_t i = 0; i < v->segments.size(); ++i) {
+            const auto& s = *v->segments[i].seg;
+            st.deleted += v->segments[i].deleted_count;
+            st.postings += s.posting_count();
+            st.bytes += s.bytes_size();
+            if (s.term_count()) heap.push({s.term_key(0), i});
+        }
+        std::string_view last;
+        bool any = false;
+        while (!heap.empty()) {
+            auto [term, i] = heap.top();
+            heap.pop();
+            if (!any || term != last) ++st.terms;
+            last = term;
+            any = true;
+            const auto& s = *v->segments[i].seg;
+            if (++next[i] < s.term_count()) heap.push({s.term_key(next[i]), i});
+        }
+        return st;
+    }
+
+    // --- writing (in memory) -----------------------------------------------------
+
+    // Applies a batch as one segment, then merges as the policy asks.
+    void apply(batch b) {
+        if (b.empty()) return;
+        std::lock_guard lock(writer_mutex_);
+        change_list c;
+        c.add(std::make_shared<const prepared_segment>(prepare(std::move(b), next_number_)));
+        publish_locked(c);
+        if (options_.auto_merge)
+            while (auto m = plan_merge(false)) {
+                change_list cm;
+                cm.add(std::make_shared<const prepared_merge>(std::move(*m)));
+                publish_locked(cm);
+            }
+    }
+    void add(Key key, text_document doc) {
+        batch b;
+        b.add(std::move(key), std::move(doc));
+        apply(std::move(b));
+    }
+    void update(Key key, text_document doc) { add(std::move(key), std::move(doc)); }
+    bool remove(const Key& key) {
+        bool existed = contains(key);
+        batch b;
+        b.remove(key);
+        apply(std::move(b));
+        return existed;
+    }
+    // Merges every segment into one (deleted documents and tombstones dropped).
+    void optimize() {
+        std::lock_guard lock(writer_mutex_);
+        if (auto m = plan_merge(true)) {
+            change_list c;
+            c.add(std::make_shared<const prepared_merge>(std::move(*m)));
+            publish_locked(c);
+        }
+    }
+
+    // --- the persistent index's hooks ------------------------------------------------
+
+    // Tokenizes doc into the builder's current document.
+    void feed(const text_document& doc, fts::segment_builder<Key>& builder) const {
+        std::string key;
+        std::vector<bool> timed(shape_.time_fields, false);
+        for (const auto& e : doc.entries()) {
+            const auto& f = schema_.require(e.field, e.kind);
+            switch (e.kind) {
+                case field_kind::text:
+                    tokenizer_.tokenize(e.value, [&](std::string_view t) { builder.token(t, f.slot); });
+                    break;
+                case field_kind::keyword:
+                    if (e.value.size() > 4096)
+                        throw error(errc::bad_input, "keyword field " + f.name + ": a value is longer than 4096 bytes");
+                    key.assign(1, static_cast<char>(1 + f.slot));
+                    key += e.value;
+                    builder.keyword(key);
+                    break;
+                case field_kind::time:
+                    if (e.time == no_time) throw error(errc::bad_input, "time field " + f.name + ": INT64_MIN is not a time");
+                    if (timed[f.slot]) throw error(errc::bad_input, "time field " + f.name + " given twice");
+                    timed[f.slot] = true;
+                    builder.time(f.slot, e.time);
+                    break;
+            }
+        }
+    }
+
+    // What indexing doc stores, as a value (verify() digests it).
+    fts::analyzed_document analyze(const text_document& doc) const {
+        fts::analyzed_document a;
+        a.lengths.assign(shape_.text_fields, 0);
+        a.times.assign(shape_.time_fields, no_time);
+        std::vector<std::pair<std::string, std::uint16_t>> tokens;
+        for (const auto& e : doc.entries()) {
+            const auto& f = schema_.require(e.field, e.kind);
+            switch (e.kind) {
+                case field_kind::text:
+                    tokenizer_.tokenize(e.value, [&](std::string_view t) {
+                        tokens.emplace_back(std::string(t), static_cast<std::uint16_t>(f.slot));
+                        ++a.lengths[f.slot];
+                    });
+                    break;
+                case field_kind::keyword:
+                    if (e.value.size() > 4096)
+                        throw error(errc::bad_input, "keyword field " + f.name + ": a value is longer than 4096 bytes");
+                    a.keywords.push_back(fts::keyword_term(f.slot, e.value));
+                    break;
+                case field_kind::time:
+                    if (e.time == no_time) throw error(errc::bad_input, "time field " + f.name + ": INT64_MIN is not a time");
+                    if (a.times[f.slot] != no_time) throw error(errc::bad_input, "time field " + f.name + " given twice");
+                    a.times[f.slot] = e.time;
+                    break;
+            }
+        }
+        std::sort(tokens.begin(), tokens.end());
+        for (std::size_t i = 0; i < tokens.size();) {
+            std::size_t j = i;
+            while (j < tokens.size() && tokens[j] == tokens[i]) ++j;
+            a.terms.push_back({std::move(tokens[i].first), tokens[i].second, static_cast<std::uint32_t>(j - i)});
+            i = j;
+        }
+        std::sort(a.keywords.begin(), a.keywords.end());
+        a.keywords.erase(std::unique(a.keywords.begin(), a.keywords.end()), a.keywords.end());
+        return a;
+    }
+
+    // Builds the segment of a batch, numbered `number` (no state changes).
+    prepared_segment prepare(batch b, std::uint64_t number) const {
+        auto& ops = b.ops();
+        std::stable_sort(ops.begin(), ops.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+        fts::segment_builder<Key> builder(shape_);
+        for (std::size_t i = 0; i < ops.size(); ++i) {
+            if (i + 1 < ops.size() && ops[i + 1].first == ops[i].first) continue;  // a later change wins
+            if constexpr (std::same_as<Key, std::string>) {
+                if (ops[i].first.empty()) throw error(errc::bad_input, "index: empty document key");
+            }
+            if (!ops[i].second) {
+                builder.tombstone(ops[i].first);
+                continue;
+            }
+            builder.begin(ops[i].first);
+            feed(*ops[i].second, builder);
+            builder.end();
+        }
+        prepared_segment p;
+        p.first = p.last = number;
+        p.seg = segment_type::parse(builder.finish(), shape_, segment_name(number, number));
+        return p;
+    }
+
+    // Changes that become visible together: one transaction's segments,
+    // merges, or a reset (the whole index replaced by one segment).
+    class change_list {
+    public:
+        void add(std::shared_ptr<const prepared_segment> s) { items_.push_back({item::segment, std::move(s), nullptr}); }
+        void add(std::shared_ptr<const prepared_merge> m) { items_.push_back({item::merge, nullptr, std::move(m)}); }
+        void reset(std::shared_ptr<const prepared_segment> s) { items_.push_back({item::reset, std::move(s), nullptr}); }
+        bool empty() const noexcept { return items_.empty(); }
+
+    private:
+        friend class text_index;
+        struct item {
+            enum kind_t { segment, merge, reset } kind;
+            std::shared_ptr<const prepared_segment> seg;
+            std::shared_ptr<const prepared_merge> merge_;
+        };
+        std::vector<item> items_;
+    };
+
+    // Applies the changes in order and makes them visible at once. A
+    // segment must be newer than every segment already in the index; a
+    // merge's segments must still be there (errc::conflict otherwise, and
+    // nothing changes).
+    void publish(const change_list& changes) {
+        std::lock_guard lock(writer_mutex_);
+        publish_locked(changes);
+    }
+    void publish(const prepared_segment& p) {
+        change_list c;
+        c.add(std::make_shared<const prepared_segment>(p));
+        publish(c);
+    }
+    void publish(const prepared_merge& m) {
+        change_list c;
+        c.add(std::make_shared<const prepared_merge>(m));
+        publish(c);
+    }
+    void reset(const prepared_segment& p) {
+        change_list c;
+        c.reset(std::make_shared<const prepared_segment>(p));
+        publish(c);
+    }
+
+    // The next merge the policy asks for on the current state (or, with
+    // everything, one merge of all segments), built but not published.
+    std::optional<prepared_merge> plan_merge(bool everything) const {
+        auto v = snapshot();
+        const auto& segs = v->segments;
+        std::size_t from = 0, to = 0;  // the run [from, to)
+        if (everything) {
+            if (segs.empty()) return std::nullopt;
+            bool clean = segs.size() == 1 && segs[0].deleted_count == 0 && segs[0].seg->tombstones().empty();
+            if (clean) return std::nullopt;
+            to = segs.size();
+        } else {
+            auto tier = [&](const live_segment& s) {
+                std::uint64_t n = std::max<std::uint64_t>(1, s.live() + s.seg->tombstones().size());
+                unsigned t = 0;
+                while (n >= options_.merge_factor) {
+                    n /= options_.merge_factor;
+                    ++t;
+                }
+                return t;
+            };
+            // Tiered: the smallest tier t with a run of neighbours of tier
+            // <= t holding merge_factor segments of tier t merges that run.
+            // Each rewrite lifts a document at least one tier, so it is
+            // rewritten O(log n) times; runs may carry smaller segments along.
+            std::vector<unsigned> tiers;
+            unsigned top = 0;
+            for (const auto& s : segs) top = std::max(top, tiers.emplace_back(tier(s)));
+            bool found = false;
+            for (unsigned t = 0; t <= top && !found; ++t) {
+                for (std::size_t i = 0; i < segs.size() && !found;) {
+                    if (tiers[i] > t) {
+                        ++i;
+                        continue;
+                    }
+                    std::size_t j = i, at_t = 0;
+                    for (; j < segs.size() && tiers[j] <= t; ++j) at_t += tiers[j] == t;
+                    if (at_t >= options_.merge_factor) {
+                        from = i;
+                        to = j;
+                        found = true;
+                    }
+                    i = j;
+                }
+            }
+            // A cap for unlucky size patterns: the cheapest window of
+            // merge_factor neighbours once there are many segments.
+            if (!found && segs.size() > 6 * std::size_t(options_.merge_factor)) {
+                std::uint64_t best = ~std::uint64_t{0};
+                for (std::size_t i = 0; i + options_.merge_factor <= segs.size(); ++i) {
+                    std::uint64_t sum = 0;
+                    for (std::size_t k = i; k < i + options_.merge_factor; ++k) sum += segs[k].seg->size() + segs[k].seg->tombstones().size();
+                    if (sum < best) {
+                        best = sum;
+                        from = i;
+                        to = i + options_.merge_factor;
+                    }
+                }
+                found = true;
+            }
+            // A segment mostly deleted is rewritten on its own.
+            for (std::size_t i = 0; i < segs.size() && !found; ++i) {
+                if (segs[i].seg->size() >= options_.merge_factor && segs[i].deleted_count * 2 > segs[i].seg->size()) {
+                    from = i;
+                    to = i + 1;
+                    found = true;
+                }
+            }
+            if (!found) return std::nullopt;
+        }
+        std::vector<fts::merge_input<Key>> inputs;
+        prepared_merge m;
+        for (std::size_t i = from; i < to; ++i) {
+            inputs.push_back({segs[i].seg.get(), segs[i].deleted.get()});
+            m.replaced.push_back(segs[i].first);
+            m.replaced_names.push_back(segment_name(segs[i].first, segs[i].last));
+        }
+        // Tombstones matter only while an older segment may hold their keys.
+        bool keep_tombstones = from > 0;
+        m.merged.first = segs[from].first;
+        m.merged.last = segs[to - 1].last;
+        m.merged.seg = segment_type::parse(fts::merge_segments<Key>(inputs, shape_, keep_tombstones), shape_,
+                                           segment_name(m.merged.first, m.merged.last));
+        return m;
+    }
+
+    // The number the next in-memory batch gets (one past every segment's).
+    std::uint64_t next_number() const {
+        std::lock_guard lock(writer_mutex_);
+        return next_number_;
+    }
+
+    // --- checking -------------------------------------------------------------------
+
+    // Every live document's key and fingerprint (fts::fingerprint of what was
+    // indexed), recomputed from the posting lists and columns, in key order.
+    // Also checks each posting list's structure (order, bounds, counts).
+    std::vector<std::pair<Key, std::uint64_t>> fingerprints(std::vector<std::string>* problems = nullptr) const {
+        auto v = snapshot();
+        std::vector<std::pair<Key, std::uint64_t>> out;
+        for (const auto& s : v->segments) {
+            const auto& seg = *s.seg;
+            std::vector<std::uint64_t> fp(seg.size(), 0);
+            for (unsigned f = 0; f < shape_.text_fields; ++f)
+                for (fts::doc_id d = 0; d < seg.size(); ++d) fp[d] += fts::column_digest(seg.length(f, d), f, 1);
+            for (unsigned f = 0; f < shape_.time_fields; ++f)
+                for (fts::doc_id d = 0; d < seg.size(); ++d)
+                    if (seg.time(f, d) != no_time) fp[d] += fts::column_digest(static_cast<std::uint64_t>(seg.time(f, d)), f, 2);
+            for (std::size_t t = 0; t < seg.term_count(); ++t) {
+                auto h = fts::hash_bytes(seg.term_key(t));
+                bool text = seg.has_payloads(t);
+                std::uint32_t n = 0;
+                try {
+                    auto c = seg.cursor(t);
+                    fts::doc_id prev = 0;
+                    for (; c.doc() != fts::no_doc; c.next(), ++n) {
+                        fts::doc_id d = c.doc();
+                        if (d >= seg.size() || (n && d <= prev)) throw error(errc::corrupt, "documents out of order or range");
+                        prev = d;
+                        if (text) c.for_each_field([&](unsigned f, std::uint32_t tf) { fp[d] += fts::text_posting_digest(h, f, tf); });
+                        else fp[d] += fts::keyword_posting_digest(h);
+                    }
+                    if (n != seg.term(t).docs) throw error(errc::corrupt, "document count disagrees with the dictionary");
+                } catch (const error& e) {
+                    if (!problems) throw;
+                    problems->push_back("segment " + segment_name(s.first, s.last) + ", term #" + std::to_string(t) + ": " + e.what());
+                }
+            }
+            for (fts::doc_id d = 0; d < seg.size(); ++d)
+                if (!s.is_deleted(d)) out.emplace_back(seg.key(d), fp[d]);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+private:
+    // --- compiled queries ---------------------------------------------------------------
+
+    struct node {
+        text_query::kind k;
+        text_query::mode m = text_query::mode::all;
+        std::vector<std::string> terms;  // term keys (words, keyword) or prefix keys
+        int text_field = -1;             // words / prefix restricted to one text field
+        unsigned time_field = 0;
+        std::int64_t from = 0, to = 0;
+        std::vector<node> kids;
+    };
+    struct scoring_term {
+        std::string key;
+        int field;
+        bool operator==(const scoring_term&) const = default;
+    };
+
+    node compile(const text_query& q) const {
+        using kind = text_query::kind;
+        node n{q.type()};
+        auto restrict_to = [&](const std::string& field) {
+            if (!field.empty()) n.text_field = static_cast<int>(schema_.require(field, field_kind::text).slot);
+        };
+        switch (q.type()) {
+            case kind::everything:
+            case kind::nothing: break;
+            case kind::words: {
+                restrict_to(q.field());
+                n.m = q.match();
+                tokenizer_.tokenize(q.text(), [&](std::string_view t) {
+                    auto key = fts::text_term(t);
+                    if (std::find(n.terms.begin(), n.terms.end(), key) == n.terms.end()) n.terms.push_back(std::move(key));
+                });
+                if (n.terms.empty()) n.k = kind::nothing;
+                break;
+            }
+            case kind::prefix:
+                restrict_to(q.field());
+                tokenizer_.tokenize(q.text(), [&](std::string_view t) { n.terms.push_back(fts::text_term(t)); }, false);
+                if (n.terms.empty()) n.k = kind::nothing;
+                break;
+            case kind::keyword:
+                n.terms.push_back(fts::keyword_term(schema_.require(q.field(), field_kind::keyword).slot, q.text()));
+                break;
+            case kind::range:
+                n.time_field = schema_.require(q.field(), field_kind::time).slot;
+                n.from = q.from();
+                n.to = q.to();
+                if (n.from > n.to) n.k = kind::nothing;
+                break;
+            case kind::all_of:
+            case kind::any_of:
+            case kind::negation:
+                for (const auto& c : q.children()) n.kids.push_back(compile(c));
+                if (q.type() == kind::all_of && n.kids.empty()) n.k = kind::everything;
+                if (q.type() == kind::any_of && n.kids.empty()) n.k = kind::nothing;
+                break;
+        }
+        return n;
+    }
+
+    void collect_scoring_terms(const node& n, bool negated, std::vector<scoring_term>& out) const {
+        using kind = text_query::kind;
+        if (n.k == kind::negation) negated = !negated;
+        if (n.k == kind::words && !negated)
+            for (const auto& t : n.terms) {
+                scoring_term s{t, n.text_field};
+                if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+            }
+        for (const auto& k : n.kids) collect_scoring_terms(k, negated, out);
+    }
+
+    std::uint64_t document_frequency(const view& v, const scoring_term& t) const {
+        std::uint64_t df = 0;
+        for (const auto& s : v.segments) {
+            auto i = s.seg->find(t.key);
+            if (i == segment_type::npos) continue;
+            if (s.deleted_count == 0 && t.field < 0) {
+                df += s.seg->term(i).docs;
+                continue;
+            }
+            for (auto c = s.seg->cursor(i); c.doc() != fts::no_doc; c.next())
+                if (!s.is_deleted(c.doc()) && (t.field < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
+        }
+        return df;
+    }
+
+    std::size_t estimate(const node& n, const segment_type& seg) const {
+        using kind = text_query::kind;
+        auto docs = [&](const std::string& key) -> std::size_t {
+            auto i = seg.find(key);
+            return i == segment_type::npos ? 0 : seg.term(i).docs;
+        };
+        std::size_t all = seg.size();
+        switch (n.k) {
+            case kind::everything: return all;
+            case kind::nothing: return 0;
+            case kind::keyword: return docs(n.terms[0]);
+            case kind::words: {
+                std::size_t e = n.m == text_query::mode::all ? all : 0;
+                for (const auto& t : n.terms) e = n.m == text_query::mode::all ? std::min(e, docs(t)) : e + docs(t);
+                return std::min(e, all);
+            }
+            case kind::prefix: {
+                std::size_t e = all;
+                for (const auto& key : n.terms) {
+                    std::size_t sum = 0, seen = 0;
+                    for (std::size_t i = seg.lower(key); i < seg.term_count() && seg.term_key(i).starts_with(key) && sum < all; ++i, ++seen)
+                        sum += seg.term(i).docs;
+                    e = std::min(e, sum);
+                }
+                return e;
+            }
+            case kind::range: {
+                const auto& order = seg.time_order(n.time_field);
+                auto lo = std::lower_bound(order.begin(), order.end(), std::pair{n.from, fts::doc_id{0}});
+                auto hi = std::upper_bound(order.begin(), order.end(), std::pair{n.to, fts::no_doc});
+                return hi > lo ? static_cast<std::size_t>(hi - lo) : 0;
+            }
+            case kind::all_of: {
+                std::size_t e = all;
+                for (const auto& k : n.kids)
+                    if (k.k != kind::negation) e = std::min(e, estimate(k, seg));
+                return e;
+            }
+            case kind::any_of: {
+                std::size_t e = 0;
+                for (const auto& k : n.kids) e += estimate(k, seg);
+                return std::min(e, all);
+            }
+            case kind::negation: return all;
+        }
+        return all;
+    }
+
+    // --- evaluation over one segment -------------------------------------------------------
+
+    using doc_list = std::vector<fts::doc_id>;
+
+    class doc_iterator {
+    public:
+        virtual ~doc_iterator() = default;
+        virtual fts::doc_id doc() const = 0;
+        virtual void next() = 0;
+        virtual void advance(fts::doc_id target) = 0;
+        virtual std::uint64_t cost() const = 0;
+    };
+
+    class posting_iterator final : public doc_iterator {
+    public:
+        posting_iterator(fts::postings_cursor c, int field) : c_(std::move(c)), field_(field) { settle(); }
+        fts::doc_id doc() const override { return c_.doc(); }
+        void next() override {
+            c_.next();
+            settle();
+        }
+        void advance(fts::doc_id t) override {
+            c_.advance(t);
+            settle();
+        }
+        std::uint64_t cost() const override { return c_.size(); }
+
+    private:
+        void settle() {
+            if (field_ < 0) return;
+            while (c_.doc() != fts::no_doc && !c_.in_field(static_cast<unsigned>(field_))) c_.next();
+        }
+        fts::postings_cursor c_;
+        int field_;
+    };
+
+    class list_iterator final : public doc_iterator {
+    public:
+        explicit list_iterator(doc_list docs) : docs_(std::move(docs)) {}
+        fts::doc_id doc() const override { return pos_ < docs_.size() ? docs_[pos_] : fts::no_doc; }
+        void next() override { ++pos_; }
+        void advance(fts::doc_id t) override {
+            if (pos_ >= docs_.size() || docs_[pos_] >= t) return;
+            std::size_t step = 1, lo = pos_, hi = pos_ + 1;  // gallop, then bisect
+            while (hi < docs_.size() && docs_[hi] < t) {
+                lo = hi;
+                hi += step;
+                step *= 2;
+            }
+            hi = std::min(hi, docs_.size());
+            pos_ = static_cast<std::size_t>(std::lower_bound(docs_.begin() + static_cast<std::ptrdiff_t>(lo),
+                                                             docs_.begin() + static_cast<std::ptrdiff_t>(hi), t) -
+                                            docs_.begin());
+        }
+        std::uint64_t cost() const override { return docs_.size() - std::min(pos_, docs_.size()); }
+
+    private:
+        doc_list docs_;
+        std::size_t pos_ = 0;
+    };
+
+    class all_iterator final : public doc_iterator {
+    public:
+        explicit all_iterator(fts::doc_id n) : n_(n) {}
+        fts::doc_id doc() const override { return d_ < n_ ? d_ : fts::no_doc; }
+        void next() override { ++d_; }
+        void advance(fts::doc_id t) override { d_ = std::max(d_, t); }
+        std::uint64_t cost() const override { return n_; }
+
+    private:
+        fts::doc_id n_, d_ = 0;
+    };
+
+    // The live documents of s matching n, ascending.
+    doc_list evaluate(const node& n, const live_segment& s) const {
+        doc_list docs = eval(n, s);
+        if (s.deleted_count) std::erase_if(docs, [&](fts::doc_id d) { return (*s.deleted)[d]; });
+        return docs;
+    }
+
+    doc_list eval(const node& n, const live_segment& s) const {
+        using kind = text_query::kind;
+        const auto& seg = *s.seg;
+        switch (n.k) {
+            case kind::everything: {
+                doc_list all(seg.size());
+                std::iota(all.begin(), all.end(), fts::doc_id{0});
+                return all;
+            }
+            case kind::nothing: return {};
+            case kind::words:
+                if (n.m == text_query::mode::all) return intersect(std::span<const node>(&n, 1), s);
+                return unite_terms(n.terms, n.text_field, s, false);
+            case kind::keyword: return drain(term_iterator(n.terms[0], -1, s).get());
+            case kind::prefix: return intersect(std::span<const node>(&n, 1), s);
+            case kind::range: return time_range(n, seg);
+            case kind::all_of: return intersect(n.kids, s);
+            case kind::any_of: {
+                std::vector<doc_list> parts;
+                for (const auto& k : n.kids) parts.push_back(eval(k, s));
+                return unite(parts, seg.size());
+            }
+            case kind::negation: {
+                node all{kind::all_of};
+                all.kids.push_back(n);
+                return intersect(all.kids, s);
+            }
+        }
+        return {};
+    }
+
+    std::unique_ptr<doc_iterator> term_iterator(const std::string& key, int field, const live_segment& s) const {
+        auto i = s.seg->find(key);
+        if (i == segment_type::npos) return nullptr;
+        return std::make_unique<posting_iterator>(s.seg->cursor(i), field);
+    }
+
+    static doc_list drain(doc_iterator* it) {
+        doc_list out;
+        if (!it) return out;
+        out.reserve(static_cast<std::size_t>(it->cost()));
+        for (; it->doc() != fts::no_doc; it->next()) out.push_back(it->doc());
+        return out;
+    }
+
+    // Documents holding any term (prefix: any term starting with one of them).
+    doc_list unite_terms(const std::vector<std::string>& keys, int field, const live_segment& s, bool prefix) const {
+        std::vector<doc_list> parts;
+        auto add = [&](std::size_t term) {
+            if (field < 0) {  // whole blocks at a time
+                auto c = s.seg->cursor(term);
+                parts.emplace_back();
+                c.drain(parts.back());
+            } else {
+                posting_iterator it(s.seg->cursor(term), field);
+                parts.push_back(drain(&it));
+            }
+        };
+        for (const auto& key : keys) {
+            if (!prefix) {
+                if (auto i = s.seg->find(key); i != segment_type::npos) add(i);
+                continue;
+            }
+            for (std::size_t i = s.seg->lower(key); i < s.seg->term_count() && s.seg->term_key(i).starts_with(key); ++i) add(i);
+        }
+        return unite(parts, s.seg->size());
+    }
+
+    // The union of sorted lists: merged when they are few, a bitmap when
+    // they cover much of the segment, a sort otherwise.
+    static doc_list unite(std::vector<doc_list>& parts, fts::doc_id n) {
+        std::erase_if(parts, [](const doc_list& p) { return p.empty(); });
+        if (parts.empty()) return {};
+        if (parts.size() == 1) return std::move(parts[0]);
+        std::size_t total = 0;
+        for (const auto& p : parts) total += p.size();
+        doc_list out;
+        if (parts.size() <= 4 && total * 16 < n * std::size_t(parts.size())) {  // a few lists: merge them
+            out = std::move(parts[0]);
+            doc_list merged;
+            for (std::size_t i = 1; i < parts.size(); ++i) {
+                merged.clear();
+                merged.reserve(out.size() + parts[i].size());
+                std::set_union(out.begin(), out.end(), parts[i].begin(), parts[i].end(), std::back_inserter(merged));
+                out.swap(merged);
+            }
+        } else if (total * 16 >= n) {
+            std::vector<bool> bits(n);
+            for (const auto& p : parts)
+                for (auto d : p) bits[d] = true;
+            out.reserve(total);
+            for (fts::doc_id d = 0; d < n; ++d)
+                if (bits[d]) out.push_back(d);
+        } else {
+            out.reserve(total);
+            for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+            std::sort(out.begin(), out.end());
+            out.erase(std::unique(out.begin(), out.end()), out.end());
+        }
+        return out;
+    }
+
+    doc_list time_range(const node& n, const segment_type& seg) const {
+        const auto& order = seg.time_order(n.time_field);
+        auto lo = std::lower_bound(order.begin(), order.end(), std::pair{n.from, fts::doc_id{0}});
+        auto hi = std::upper_bound(order.begin(), order.end(), std::pair{n.to, fts::no_doc});
+        doc_list out;
+        if (hi <= lo) return out;
+        auto matched = static_cast<std::size_t>(hi - lo);
+        if (matched * 8 >= seg.size()) {  // most of the segment: scan the column in document order
+            const auto& times = seg.times(n.time_field);
+            out.reserve(matched);
+            for (fts::doc_id d = 0; d < seg.size(); ++d)
+                if (times[d] != no_time && times[d] >= n.from && times[d] <= n.to) out.push_back(d);
+        } else {
+            for (auto it = lo; it != hi; ++it) out.push_back(it->second);
+            std::sort(out.begin(), out.end());
+        }
+        return out;
+    }
+
+    // The conjunction of nodes: the cheapest iterator leads, the others
+    // advance to its candidates (skipping blocks), negated nodes exclude.
+    doc_list intersect(std::span<const node> nodes, const live_segment& s) const {
+        using kind = text_query::kind;
+        std::vector<std::unique_ptr<doc_iterator>> positive, negative;
+        auto add_list = [&](doc_list l) {
+            if (l.empty()) return false;
+            positive.push_back(std::make_unique<list_iterator>(std::move(l)));
+            return true;
+        };
+        for (const auto& n : nodes) {
+            if (n.k == kind::everything) continue;
+            if (n.k == kind::nothing) return {};
+            if (n.k == kind::keyword || (n.k == kind::words && n.m == text_query::mode::all)) {
+                for (const auto& key : n.terms) {  // every term must be there: join its postings directly
+                    auto it = term_iterator(key, n.text_field, s);
+                    if (!it) return {};
+                    positive.push_back(std::move(it));
+                }
+            } else if (n.k == kind::prefix) {
+                for (const auto& key : n.terms)
+                    if (!add_list(unite_terms({key}, n.text_field, s, true))) return {};
+            } else if (n.k == kind::negation) {
+                const node& inner = n.kids.front();
+                bool single = inner.k == kind::keyword || (inner.k == kind::words && inner.terms.size() == 1);
+                if (single) {
+                    if (auto it = term_iterator(inner.terms[0], inner.text_field, s)) negative.push_back(std::move(it));
+                } else if (auto l = eval(inner, s); !l.empty()) {
+                    negative.push_back(std::make_unique<list_iterator>(std::move(l)));
+                }
+            } else if (!add_list(eval(n, s))) {
+                return {};
+            }
+        }
+        if (positive.empty()) positive.push_back(std::make_unique<all_iterator>(s.seg->size()));
+        std::sort(positive.begin(), positive.end(), [](const auto& a, const auto& b) { return a->cost() < b->cost(); });
+        doc_list out;
+        auto& lead = *positive[0];
+        fts::doc_id d = lead.doc();
+        while (d != fts::no_doc) {
+            bool all = true;
+            for (std::size_t i = 1; i < positive.size(); ++i) {
+                positive[i]->advance(d);
+                fts::doc_id e = positive[i]->doc();
+                if (e != d) {
+                    d = e;
+                    all = false;
+                    break;
+                }
+            }
+            if (!all) {
+                if (d == fts::no_doc) break;
+                lead.advance(d);
+                d = lead.doc();
+                continue;
+            }
+            bool excluded = false;
+            for (auto& neg : negative) {
+                neg->advance(d);
+                if (neg->doc() == d) {
+                    excluded = true;
+                    break;
+                }
+            }
+            if (!excluded) out.push_back(d);
+            lead.next();
+            d = lead.doc();
+        }
+        return out;
+    }
+
+    // --- publishing ---------------------------------------------------------------------------
+
+    struct location {
+        std::uint64_t first;  // the segment (by its first number)
+        fts::doc_id doc;
+    };
+
+    // One publication: a private copy of the view, changed in place. A
+    // segment's deletion bitmap is copied the first time this publication
+    // changes it (readers keep the old one).
+    struct edit {
+        view& v;
+        std::vector<const std::vector<bool>*> owned;
+        explicit edit(view& v_) : v(v_) {}
+        std::size_t index_of(std::uint64_t first) const {
+            auto it = std::lower_bound(v.segments.begin(), v.segments.end(), first,
+                                       [](const live_segment& s, std::uint64_t f) { return s.first < f; });
+            if (it == v.segments.end() || it->first != first) throw error(errc::corrupt, "text_index: segment vanished");
+            return static_cast<std::size_t>(it - v.segments.begin());
+        }
+        // Marks a document deleted; with `counted`, it was live until now.
+        void erase(std::uint64_t first, fts::doc_id d, bool counted, unsigned text_fields) {
+            auto& s = v.segments[index_of(first)];
+            if (!s.deleted || std::find(owned.begin(), owned.end(), s.deleted.get()) == owned.end()) {
+                s.deleted = s.deleted ? std::make_shared<std::vector<bool>>(*s.deleted)
+                                      : std::make_shared<std::vector<bool>>(s.seg->size(), false);
+                owned.push_back(s.deleted.get());
+            }
+            auto& bits = const_cast<std::vector<bool>&>(*s.deleted);  // created just above, by this edit
+            if (bits[d]) return;
+            bits[d] = true;
+            ++s.deleted_count;
+            if (counted) {
+                --v.documents;
+                for (unsigned f = 0; f < text_fields; ++f) v.total_lengths[f] -= s.seg->length(f, d);
+            }
+        }
+    };
+
+    void publish_locked(const change_list& changes) {
+        auto v = std::make_shared<view>(*snapshot());
+        // Check everything first (on the segment list alone): a failed
+        // publication changes nothing.
+        {
+            std::vector<std::uint64_t> firsts;
+            std::uint64_t last = v->segments.empty() ? 0 : v->segments.back().last;
+            for (const auto& s : v->segments) firsts.push_back(s.first);
+            for (const auto& it : changes.items_) {
+                if (it.kind == change_list::item::merge) {
+                    const auto& r = it.merge_->replaced;
+                    auto at = r.empty() ? firsts.end() : std::find(firsts.begin(), firsts.end(), r.front());
+                    if (r.empty() || firsts.end() - at < static_cast<std::ptrdiff_t>(r.size()) || !std::equal(r.begin(), r.end(), at))
+                        throw error(errc::conflict, "text_index: merge of segments that changed meanwhile");
+                    *at = it.merge_->merged.first;
+                    firsts.erase(at + 1, at + static_cast<std::ptrdiff_t>(r.size()));
+                    continue;
+                }
+                if (it.kind == change_list::item::segment && it.seg->first <= last)
+                    throw error(errc::bad_input, "text_index: segment " + it.seg->name() + " is not newer than the index");
+                if (it.kind == change_list::item::reset) firsts.clear();
+                firsts.push_back(it.seg->first);
+                last = it.seg->last;
+            }
+        }
+        edit e(*v);
+        for (const auto& it : changes.items_) {
+            if (it.kind == change_list::item::segment) add_segment(e, *it.seg);
+            else if (it.kind == change_list::item::merge) add_merge(e, *it.merge_);
+            else add_reset(*v, *it.seg);
+        }
+        install(std::move(v));
+    }
+
+    void add_segment(edit& e, const prepared_segment& p) {
+        view& v = e.v;
+        const auto& seg = *p.seg;
+        for (const auto& key : seg.tombstones()) {
+            auto it = ids_.find(key);
+            if (it == ids_.end()) continue;
+            e.erase(it->second.first, it->second.doc, true, shape_.text_fields);
+            ids_.erase(it);
+        }
+        v.segments.push_back({p.first, p.last, p.seg, nullptr, 0});
+        for (fts::doc_id d = 0; d < seg.size(); ++d) {
+            auto [it, inserted] = ids_.try_emplace(seg.key(d), location{p.first, d});
+            if (!inserted) {
+                e.erase(it->second.first, it->second.doc, true, shape_.text_fields);
+                it->second = {p.first, d};
+            }
+            ++v.documents;
+            for (unsigned f = 0; f < shape_.text_fields; ++f) v.total_lengths[f] += seg.length(f, d);
+        }
+        next_number_ = std::max(next_number_, p.last + 1);
+    }
+
+    void add_merge(edit& e, const prepared_merge& m) {
+        view& v = e.v;
+        // The merged segments must all still be there, side by side.
+        std::size_t at = e.index_of(m.replaced.front());
+        for (std::size_t i = 0; i < m.replaced.size(); ++i)
+            if (at + i >= v.segments.size() || v.segments[at + i].first != m.replaced[i])
+                throw error(errc::conflict, "text_index: merge of segments that changed meanwhile");
+        v.segments.erase(v.segments.begin() + static_cast<std::ptrdiff_t>(at),
+                         v.segments.begin() + static_cast<std::ptrdiff_t>(at + m.replaced.size()));
+        v.segments.insert(v.segments.begin() + static_cast<std::ptrdiff_t>(at),
+                          live_segment{m.merged.first, m.merged.last, m.merged.seg, nullptr, 0});
+        const auto& seg = *m.merged.seg;
+        for (fts::doc_id d = 0; d < seg.size(); ++d) {
+            auto it = ids_.find(seg.key(d));
+            // Live in a merged segment: it moves. Otherwise it was replaced
+            // or removed after the merge was planned: already not counted.
+            bool moved = it != ids_.end() && std::binary_search(m.replaced.begin(), m.replaced.end(), it->second.first);
+            if (moved) it->second = {m.merged.first, d};
+            else e.erase(m.merged.first, d, false, shape_.text_fields);
+        }
+    }
+
+    void add_reset(view& v, const prepared_segment& p) {
+        v.segments.clear();
+        v.documents = 0;
+        v.total_lengths.assign(shape_.text_fields, 0);
+        ids_.clear();
+        v.segments.push_back({p.first, p.last, p.seg, nullptr, 0});
+        for (fts::doc_id d = 0; d < p.seg->size(); ++d) {
+            ids_.emplace(p.seg->key(d), location{p.first, d});
+            ++v.documents;
+            for (unsigned f = 0; f < shape_.text_fields; ++f) v.total_lengths[f] += p.seg->length(f, d);
+        }
+        next_number_ = std::max(next_number_, p.last + 1);
+    }
+
+    void install(std::shared_ptr<view> v) {
+        std::lock_guard lock(view_mutex_);
+        current_ = std::move(v);
+    }
+
+    index_schema schema_;
+    Tokenizer tokenizer_;
+    text_index_options options_;
+    fts::segment_shape shape_;
+
+    mutable std::mutex view_mutex_;
+    std::shared_ptr<const view> current_;
+
+    mutable std::mutex writer_mutex_;
+    std::unordered_map<Key, location> ids_;  // live keys (writer side)
+    std::uint64_t next_number_ = 1;
+};
+
+}  // namespace stowage
+// ---- end stowage/index/text_index.hpp ----
+// ---- begin stowage/index/unicode_tokenizer.hpp ----
+// index/unicode_tokenizer.hpp — a tokenizer for text in any script.
+//
+// Tokens are maximal runs of letters, digits and spacing marks (Unicode
+// categories L*, N*, Mc; index/unicode_tables.hpp), decoded from UTF-8:
+//
+//   - Latin script is case-folded and stripped of diacritics: "Naïve",
+//     "NAIVE" and "naïve" (precomposed or with a combining diaeresis) all
+//     give "naive"; ß gives "ss", æ "ae", fullwidth "ＰＤＦ" gives "pdf".
+//   - Other scripts keep their letters (lower-cased where the script has
+//     case): "日本語" is one token, "Ελλάδα" gives "ελλάδα". Combining marks
+//     after a non-Latin letter are kept (they are part of the word in
+//     Devanagari, Thai, ...), after a Latin letter they are dropped.
+//   - Format characters (soft hyphen, zero-width joiner) are ignored, so they
+//     never split a word. Invalid UTF-8 bytes separate, like punctuation.
+//   - A token that is a single ASCII character is dropped (min_length, in
+//     characters, applies to all-ASCII tokens: one CJK ideograph is a word);
+//     stop words (configurable; by default the corpus's 11 English words)
+//     are dropped after folding.
+//
+// Thread safety: immutable; tokenize() may run concurrently.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// ---- begin stowage/index/unicode_tables.hpp ----
+// index/unicode_tables.hpp — character classes and case/diacritic folding
+// for unicode_tokenizer, generated from the Unicode Character Database.
+//
+//   token_ranges   sorted, disjoint ranges of non-ASCII code points (planes
+//                  0-3) that are not separators: class 1 = token character
+//                  (categories L*, N*, Mc), 2 = combining mark (Mn, Me),
+//                  3 = ignorable format character (Cf: soft hyphen, ZWJ, ...)
+//   fold_entries   code point -> its folded form, a slice of fold_pool:
+//                  Latin letters and compatibility forms whose NFKD
+//                  decomposition without marks is ASCII fold to that, lower
+//                  case (é -> e, ﬁ -> fi, Ｐ -> p, ² -> 2); a few Latin letters
+//                  without decompositions by hand (ß -> ss, æ -> ae, ø -> o,
+//                  ł -> l, þ -> th ...); every other letter to its simple
+//                  lower case (Σ -> σ, Ж -> ж). Code points absent fold to
+//                  themselves.
+//
+// Thread safety: constant data.
+
+#include <cstdint>
+#include <string_view>
+
+namespace stowage::detail::unicode {
+
+struct code_range {
+    char32_t first, last;
+    std::uint8_t kind;
+};
+struct fold_entry {
+    char32_t from;
+    std::uint16_t offset;  // into fold_pool
+    std::uint8_t length;
+};
+
+using namespace std::string_view_literals;
+
+// Generated from the Unicode Character Database 14.0.0 (Python unicodedata) by the
+// script in docs/index.md ("Regenerating the Unicode tables"). Do not edit by hand.
+inline constexpr code_range token_ranges[] = {
+    {0xAA, 0xAA, 1}, {0xAD, 0xAD, 3}, {0xB2, 0xB3, 1}, {0xB5, 0xB5, 1}, {0xB9, 0xBA, 1}, {0xBC, 0xBE, 1},
+    {0xC0, 0xD6, 1}, {0xD8, 0xF6, 1}, {0xF8, 0x2C1, 1}, {0x2C6, 0x2D1, 1}, {0x2E0, 0x2E4, 1},
+    {0x2EC, 0x2EC, 1}, {0x2EE, 0x2EE, 1}, {0x300, 0x36F, 2}, {0x370, 0x374, 1}, {0x376, 0x377, 1},
+    {0x37A, 0x37D, 1}, {0x37F, 0x37F, 1}, {0x386, 0x386, 1}, {0x388, 0x38A, 1}, {0x38C, 0x38C, 1},
+    {0x38E, 0x3A1, 1}, {0x3A3, 0x3F5, 1}, {0x3F7, 0x481, 1}, {0x483, 0x489, 2}, {0x48A, 0x52F, 1},
+    {0x531, 0x556, 1}, {0x559, 0x559, 1}, {0x560, 0x588, 1}, {0x591, 0x5BD, 2}, {0x5BF, 0x5BF, 2},
+    {0x5C1, 0x5C2, 2}, {0x5C4, 0x5C5, 2}, {0x5C7, 0x5C7, 2}, {0x5D0, 0x5EA, 1}, {0x5EF, 0x5F2, 1},
+    {0x600, 0x605, 3}, {0x610, 0x61A, 2}, {0x61C, 0x61C, 3}, {0x620, 0x64A, 1}, {0x64B, 0x65F, 2},
+    {0x660, 0x669, 1}, {0x66E, 0x66F, 1}, {0x670, 0x670, 2}, {0x671, 0x6D3, 1}, {0x6D5, 0x6D5, 1},
+    {0x6D6, 0x6DC, 2}, {0x6DD, 0x6DD, 3}, {0x6DF, 0x6E4, 2}, {0x6E5, 0x6E6, 1}, {0x6E7, 0x6E8, 2},
+    {0x6EA, 0x6ED, 2}, {0x6EE, 0x6FC, 1}, {0x6FF, 0x6FF, 1}, {0x70F, 0x70F, 3}, {0x710, 0x710, 1},
+    {0x711, 0x711, 2}, {0x712, 0x72F, 1}, {0x730, 0x74A, 2}, {0x74D, 0x7A5, 1}, {0x7A6, 0x7B0, 2},
+    {0x7B1, 0x7B1, 1}, {0x7C0, 0x7EA, 1}, {0x7EB, 0x7F3, 2}, {0x7F4, 0x7F5, 1}, {0x7FA, 0x7FA, 1},
+    {0x7FD, 0x7FD, 2}, {0x800, 0x815, 1}, {0x816, 0x819, 2}, {0x81A, 0x81A, 1}, {0x81B, 0x823, 2},
+    {0x824, 0x824, 1}, {0x825, 0x827, 2}, {0x828, 0x828, 1}, {0x829, 0x82D, 2}, {0x840, 0x858, 1},
+    {0x859, 0x85B, 2}, {0x860, 0x86A, 1}, {0x870, 0x887, 1}, {0x889, 0x88E, 1}, {0x890, 0x891, 3},
+    {0x898, 0x89F, 2}, {0x8A0, 0x8C9, 1}, {0x8CA, 0x8E1, 2}, {0x8E2, 0x8E2, 3}, {0x8E3, 0x902, 2},
+    {0x903, 0x939, 1}, {0x93A, 0x93A, 2}, {0x93B, 0x93B, 1}, {0x93C, 0x93C, 2}, {0x93D, 0x940, 1},
+    {0x941, 0x948, 2}, {0x949, 0x94C, 1}, {0x94D, 0x94D, 2}, {0x94E, 0x950, 1}, {0x951, 0x957, 2},
+    {0x958, 0x961, 1}, {0x962, 0x963, 2}, {0x966, 0x96F, 1}, {0x971, 0x980, 1}, {0x981, 0x981, 2},
+    {0x982, 0x983, 1}, {0x985, 0x98C, 1}, {0x98F, 0x990, 1}, {0x993, 0x9A8, 1}, {0x9AA, 0x9B0, 1},
+    {0x9B2, 0x9B2, 1}, {0x9B6, 0x9B9, 1}, {0x9BC, 0x9BC, 2}, {0x9BD, 0x9C0, 1}, {0x9C1, 0x9C4, 2},
+    {0x9C7, 0x9C8, 1}, {0x9CB, 0x9CC, 1}, {0x9CD, 0x9CD, 2}, {0x9CE, 0x9CE, 1}, {0x9D7, 0x9D7, 1},
+    {0x9DC, 0x9DD, 1}, {0x9DF, 0x9E1, 1}, {0x9E2, 0x9E3, 2}, {0x9E6, 0x9F1, 1}, {0x9F4, 0x9F9, 1},
+    {0x9FC, 0x9FC, 1}, {0x9FE, 0x9FE, 2}, {0xA01, 0xA02, 2}, {0xA03, 0xA03, 1}, {0xA05, 0xA0A, 1},
+    {0xA0F, 0xA10, 1}, {0xA13, 0xA28, 1}, {0xA2A, 0xA30, 1}, {0xA32, 0xA33, 1}, {0xA35, 0xA36, 1},
+    {0xA38, 0xA39, 1}, {0xA3C, 0xA3C, 2}, {0xA3E, 0xA40, 1}, {0xA41, 0xA42, 2}, {0xA47, 0xA48, 2},
+    {0xA4B, 0xA4D, 2}, {0xA51, 0xA51, 2}, {0xA59, 0xA5C, 1}, {0xA5E, 0xA5E, 1}, {0xA66, 0xA6F, 1},
+    {0xA70, 0xA71, 2}, {0xA72, 0xA74, 1}, {0xA75, 0xA75, 2}, {0xA81, 0xA82, 2}, {0xA83, 0xA83, 1},
+    {0xA85, 0xA8D, 1}, {0xA8F, 0xA91, 1}, {0xA93, 0xAA8, 1}, {0xAAA, 0xAB0, 1}, {0xAB2, 0xAB3, 1},
+    {0xAB5, 0xAB9, 1}, {0xABC, 0xABC, 2}, {0xABD, 0xAC0, 1}, {0xAC1, 0xAC5, 2}, {0xAC7, 0xAC8, 2},
+    {0xAC9, 0xAC9, 1}, {0xACB, 0xACC, 1}, {0xACD, 0xACD, 2}, {0xAD0, 0xAD0, 1}, {0xAE0, 0xAE1, 1},
+    {0xAE2, 0xAE3, 2}, {0xAE6, 0xAEF, 1}, {0xAF9, 0xAF9, 1}, {0xAFA, 0xAFF, 2}, {0xB01, 0xB01, 2},
+    {0xB02, 0xB03, 1}, {0xB05, 0xB0C, 1}, {0xB0F, 0xB10, 1}, {0xB13, 0xB28, 1}, {0xB2A, 0xB30, 1},
+    {0xB32, 0xB33, 1}, {0xB35, 0xB39, 1}, {0xB3C, 0xB3C, 2}, {0xB3D, 0xB3E, 1}, {0xB3F, 0xB3F, 2},
+    {0xB40, 0xB40, 1}, {0xB41, 0xB44, 2}, {0xB47, 0xB48, 1}, {0xB4B, 0xB4C, 1}, {0xB4D, 0xB4D, 2},
+    {0xB55, 0xB56, 2}, {0xB57, 0xB57, 1}, {0xB5C, 0xB5D, 1}, {0xB5F, 0xB61, 1}, {0xB62, 0xB63, 2},
+    {0xB66, 0xB6F, 1}, {0xB71, 0xB77, 1}, {0xB82, 0xB82, 2}, {0xB83, 0xB83, 1}, {0xB85, 0xB8A, 1},
+    {0xB8E, 0xB90, 1}, {0xB92, 0xB95, 1}, {0xB99, 0xB9A, 1}, {0xB9C, 0xB9C, 1}, {0xB9E, 0xB9F, 1},
+    {0xBA3, 0xBA4, 1}, {0xBA8, 0xBAA, 1}, {0xBAE, 0xBB9, 1}, {0xBBE, 0xBBF, 1}, {0xBC0, 0xBC0, 2},
+    {0xBC1, 0xBC2, 1}, {0xBC6, 0xBC8, 1}, {0xBCA, 0xBCC, 1}, {0xBCD, 0xBCD, 2}, {0xBD0, 0xBD0, 1},
+    {0xBD7, 0xBD7, 1}, {0xBE6, 0xBF2, 1}, {0xC00, 0xC00, 2}, {0xC01, 0xC03, 1}, {0xC04, 0xC04, 2},
+    {0xC05, 0xC0C, 1}, {0xC0E, 0xC10, 1}, {0xC12, 0xC28, 1}, {0xC2A, 0xC39, 1}, {0xC3C, 0xC3C, 2},
+    {0xC3D, 0xC3D, 1}, {0xC3E, 0xC40, 2}, {0xC41, 0xC44, 1}, {0xC46, 0xC48, 2}, {0xC4A, 0xC4D, 2},
+    {0xC55, 0xC56, 2}, {0xC58, 0xC5A, 1}, {0xC5D, 0xC5D, 1}, {0xC60, 0xC61, 1}, {0xC62, 0xC63, 2},
+    {0xC66, 0xC6F, 1}, {0xC78, 0xC7E, 1}, {0xC80, 0xC80, 1}, {0xC81, 0xC81, 2}, {0xC82, 0xC83, 1},
+    {0xC85, 0xC8C, 1}, {0xC8E, 0xC90, 1}, {0xC92, 0xCA8, 1}, {0xCAA, 0xCB3, 1}, {0xCB5, 0xCB9, 1},
+    {0xCBC, 0xCBC, 2}, {0xCBD, 0xCBE, 1}, {0xCBF, 0xCBF, 2}, {0xCC0, 0xCC4, 1}, {0xCC6, 0xCC6, 2},
+    {0xCC7, 0xCC8, 1}, {0xCCA, 0xCCB, 1}, {0xCCC, 0xCCD, 2}, {0xCD5, 0xCD6, 1}, {0xCDD, 0xCDE, 1},
+    {0xCE0, 0xCE1, 1}, {0xCE2, 0xCE3, 2}, {0xCE6, 0xCEF, 1}, {0xCF1, 0xCF2, 1}, {0xD00, 0xD01, 2},
+    {0xD02, 0xD0C, 1}, {0xD0E, 0xD10, 1}, {0xD12, 0xD3A, 1}, {0xD3B, 0xD3C, 2}, {0xD3D, 0xD40, 1},
+    {0xD41, 0xD44, 2}, {0xD46, 0xD48, 1}, {0xD4A, 0xD4C, 1}, {0xD4D, 0xD4D, 2}, {0xD4E, 0xD4E, 1},
+    {0xD54, 0xD61, 1}, {0xD62, 0xD63, 2}, {0xD66, 0xD78, 1}, {0xD7A, 0xD7F, 1}, {0xD81, 0xD81, 2},
+    {0xD82, 0xD83, 1}, {0xD85, 0xD96, 1}, {0xD9A, 0xDB1, 1}, {0xDB3, 0xDBB, 1}, {0xDBD, 0xDBD, 1},
+    {0xDC0, 0xDC6, 1}, {0xDCA, 0xDCA, 2}, {0xDCF, 0xDD1, 1}, {0xDD2, 0xDD4, 2}, {0xDD6, 0xDD6, 2},
+    {0xDD8, 0xDDF, 1}, {0xDE6, 0xDEF, 1}, {0xDF2, 0xDF3, 1}, {0xE01, 0xE30, 1}, {0xE31, 0xE31, 2},
+    {0xE32, 0xE33, 1}, {0xE34, 0xE3A, 2}, {0xE40, 0xE46, 1}, {0xE47, 0xE4E, 2}, {0xE50, 0xE59, 1},
+    {0xE81, 0xE82, 1}, {0xE84, 0xE84, 1}, {0xE86, 0xE8A, 1}, {0xE8C, 0xEA3, 1}, {0xEA5, 0xEA5, 1},
+    {0xEA7, 0xEB0, 1}, {0xEB1, 0xEB1, 2}, {0xEB2, 0xEB3, 1}, {0xEB4, 0xEBC, 2}, {0xEBD, 0xEBD, 1},
+    {0xEC0, 0xEC4, 1}, {0xEC6, 0xEC6, 1}, {0xEC8, 0xECD, 2}, {0xED0, 0xED9, 1}, {0xEDC, 0xEDF, 1},
+    {0xF00, 0xF00, 1}, {0xF18, 0xF19, 2}, {0xF20, 0xF33, 1}, {0xF35, 0xF35, 2}, {0xF37, 0xF37, 2},
+    {0xF39, 0xF39, 2}, {0xF3E, 0xF47, 1}, {0xF49, 0xF6C, 1}, {0xF71, 0xF7E, 2}, {0xF7F, 0xF7F, 1},
+    {0xF80, 0xF84, 2}, {0xF86, 0xF87, 2}, {0xF88, 0xF8C, 1}, {0xF8D, 0xF97, 2}, {0xF99, 0xFBC, 2},
+    {0xFC6, 0xFC6, 2}, {0x1000, 0x102C, 1}, {0x102D, 0x1030, 2}, {0x1031, 0x1031, 1}, {0x1032, 0x1037, 2},
+    {0x1038, 0x1038, 1}, {0x1039, 0x103A, 2}, {0x103B, 0x103C, 1}, {0x103D, 0x103E, 2}, {0x103F, 0x1049, 1},
+    {0x1050, 0x1057, 1}, {0x1058, 0x1059, 2}, {0x105A, 0x105D, 1}, {0x105E, 0x1060, 2}, {0x1061, 0x1070, 1},
+    {0x1071, 0x1074, 2}, {0x1075, 0x1081, 1}, {0x1082, 0x1082, 2}, {0x1083, 0x1084, 1}, {0x1085, 0x1086, 2},
+    {0x1087, 0x108C, 1}, {0x108D, 0x108D, 2}, {0x108E, 0x109C, 1}, {0x109D, 0x109D, 2}, {0x10A0, 0x10C5, 1},
+    {0x10C7, 0x10C7, 1}, {0x10CD, 0x10CD, 1}, {0x10D0, 0x10FA, 1}, {0x10FC, 0x1248, 1}, {0x124A, 0x124D, 1},
+    {0x1250, 0x1256, 1}, {0x1258, 0x1258, 1}, {0x125A, 0x125D, 1}, {0x1260, 0x1288, 1}, {0x128A, 0x128D, 1},
+    {0x1290, 0x12B0, 1}, {0x12B2, 0x12B5, 1}, {0x12B8, 0x12BE, 1}, {0x12C0, 0x12C0, 1}, {0x12C2, 0x12C5, 1},
+    {0x12C8, 0x12D6, 1}, {0x12D8, 0x1310, 1}, {0x1312, 0x1315, 1}, {0x1318, 0x135A, 1}, {0x135D, 0x135F, 2},
+    {0x1369, 0x137C, 1}, {0x1380, 0x138F, 1}, {0x13A0, 0x13F5, 1}, {0x13F8, 0x13FD, 1}, {0x1401, 0x166C, 1},
+    {0x166F, 0x167F, 1}, {0x1681, 0x169A, 1}, {0x16A0, 0x16EA, 1}, {0x16EE, 0x16F8, 1}, {0x1700, 0x1711, 1},
+    {0x1712, 0x1714, 2}, {0x1715, 0x1715, 1}, {0x171F, 0x1731, 1}, {0x1732, 0x1733, 2}, {0x1734, 0x1734, 1},
+    {0x1740, 0x1751, 1}, {0x1752, 0x1753, 2}, {0x1760, 0x176C, 1}, {0x176E, 0x1770, 1}, {0x1772, 0x1773, 2},
+    {0x1780, 0x17B3, 1}, {0x17B4, 0x17B5, 2}, {0x17B6, 0x17B6, 1}, {0x17B7, 0x17BD, 2}, {0x17BE, 0x17C5, 1},
+    {0x17C6, 0x17C6, 2}, {0x17C7, 0x17C8, 1}, {0x17C9, 0x17D3, 2}, {0x17D7, 0x17D7, 1}, {0x17DC, 0x17DC, 1},
+    {0x17DD, 0x17DD, 2}, {0x17E0, 0x17E9, 1}, {0x17F0, 0x17F9, 1}, {0x180B, 0x180D, 2}, {0x180E, 0x180E, 3},
+    {0x180F, 0x180F, 2}, {0x1810, 0x1819, 1}, {0x1820, 0x1878, 1}, {0x1880, 0x1884, 1}, {0x1885, 0x1886, 2},
+    {0x1887, 0x18A8, 1}, {0x18A9, 0x18A9, 2}, {0x18AA, 0x18AA, 1}, {0x18B0, 0x18F5, 1}, {0x1900, 0x191E, 1},
+    {0x1920, 0x1922, 2}, {0x1923, 0x1926, 1}, {0x1927, 0x1928, 2}, {0x1929, 0x192B, 1}, {0x1930, 0x1931, 1},
+    {0x1932, 0x1932, 2}, {0x1933, 0x1938, 1}, {0x1939, 0x193B, 2}, {0x1946, 0x196D, 1}, {0x1970, 0x1974, 1},
+    {0x1980, 0x19AB, 1}, {0x19B0, 0x19C9, 1}, {0x19D0, 0x19DA, 1}, {0x1A00, 0x1A16, 1}, {0x1A17, 0x1A18, 2},
+    {0x1A19, 0x1A1A, 1}, {0x1A1B, 0x1A1B, 2}, {0x1A20, 0x1A55, 1}, {0x1A56, 0x1A56, 2}, {0x1A57, 0x1A57, 1},
+    {0x1A58, 0x1A5E, 2}, {0x1A60, 0x1A60, 2}, {0x1A61, 0x1A61, 1}, {0x1A62, 0x1A62, 2}, {0x1A63, 0x1A64, 1},
+    {0x1A65, 0x1A6C, 2}, {0x1A6D, 0x1A72, 1}, {0x1A73, 0x1A7C, 2}, {0x1A7F, 0x1A7F, 2}, {0x1A80, 0x1A89, 1},
+    {0x1A90, 0x1A99, 1}, {0x1AA7, 0x1AA7, 1}, {0x1AB0, 0x1ACE, 2}, {0x1B00, 0x1B03, 2}, {0x1B04, 0x1B33, 1},
+    {0x1B34, 0x1B34, 2}, {0x1B35, 0x1B35, 1}, {0x1B36, 0x1B3A, 2}, {0x1B3B, 0x1B3B, 1}, {0x1B3C, 0x1B3C, 2},
+    {0x1B3D, 0x1B41, 1}, {0x1B42, 0x1B42, 2}, {0x1B43, 0x1B4C, 1}, {0x1B50, 0x1B59, 1}, {0x1B6B, 0x1B73, 2},
+    {0x1B80, 0x1B81, 2}, {0x1B82, 0x1BA1, 1}, {0x1BA2, 0x1BA5, 2}, {0x1BA6, 0x1BA7, 1}, {0x1BA8, 0x1BA9, 2},
+    {0x1BAA, 0x1BAA, 1}, {0x1BAB, 0x1BAD, 2}, {0x1BAE, 0x1BE5, 1}, {0x1BE6, 0x1BE6, 2}, {0x1BE7, 0x1BE7, 1},
+    {0x1BE8, 0x1BE9, 2}, {0x1BEA, 0x1BEC, 1}, {0x1BED, 0x1BED, 2}, {0x1BEE, 0x1BEE, 1}, {0x1BEF, 0x1BF1, 2},
+    {0x1BF2, 0x1BF3, 1}, {0x1C00, 0x1C2B, 1}, {0x1C2C, 0x1C33, 2}, {0x1C34, 0x1C35, 1}, {0x1C36, 0x1C37, 2},
+    {0x1C40, 0x1C49, 1}, {0x1C4D, 0x1C7D, 1}, {0x1C80, 0x1C88, 1}, {0x1C90, 0x1CBA, 1}, {0x1CBD, 0x1CBF, 1},
+    {0x1CD0, 0x1CD2, 2}, {0x1CD4, 0x1CE0, 2}, {0x1CE1, 0x1CE1, 1}, {0x1CE2, 0x1CE8, 2}, {0x1CE9, 0x1CEC, 1},
+    {0x1CED, 0x1CED, 2}, {0x1CEE, 0x1CF3, 1}, {0x1CF4, 0x1CF4, 2}, {0x1CF5, 0x1CF7, 1}, {0x1CF8, 0x1CF9, 2},
+    {0x1CFA, 0x1CFA, 1}, {0x1D00, 0x1DBF, 1}, {0x1DC0, 0x1DFF, 2}, {0x1E00, 0x1F15, 1}, {0x1F18, 0x1F1D, 1},
+    {0x1F20, 0x1F45, 1}, {0x1F48, 0x1F4D, 1}, {0x1F50, 0x1F57, 1}, {0x1F59, 0x1F59, 1}, {0x1F5B, 0x1F5B, 1},
+    {0x1F5D, 0x1F5D, 1}, {0x1F5F, 0x1F7D, 1}, {0x1F80, 0x1FB4, 1}, {0x1FB6, 0x1FBC, 1}, {0x1FBE, 0x1FBE, 1},
+    {0x1FC2, 0x1FC4, 1}, {0x1FC6, 0x1FCC, 1}, {0x1FD0, 0x1FD3, 1}, {0x1FD6, 0x1FDB, 1}, {0x1FE0, 0x1FEC, 1},
+    {0x1FF2, 0x1FF4, 1}, {0x1FF6, 0x1FFC, 1}, {0x200B, 0x200F, 3}, {0x202A, 0x202E, 3}, {0x2060, 0x2064, 3},
+    {0x2066, 0x206F, 3}, {0x2070, 0x2071, 1}, {0x2074, 0x2079, 1}, {0x207F, 0x2089, 1}, {0x2090, 0x209C, 1},
+    {0x20D0, 0x20F0, 2}, {0x2102, 0x2102, 1}, {0x2107, 0x2107, 1}, {0x210A, 0x2113, 1}, {0x2115, 0x2115, 1},
+    {0x2119, 0x211D, 1}, {0x2124, 0x2124, 1}, {0x2126, 0x2126, 1}, {0x2128, 0x2128, 1}, {0x212A, 0x212D, 1},
+    {0x212F, 0x2139, 1}, {0x213C, 0x213F, 1}, {0x2145, 0x2149, 1}, {0x214E, 0x214E, 1}, {0x2150, 0x2189, 1},
+    {0x2460, 0x249B, 1}, {0x24EA, 0x24FF, 1}, {0x2776, 0x2793, 1}, {0x2C00, 0x2CE4, 1}, {0x2CEB, 0x2CEE, 1},
+    {0x2CEF, 0x2CF1, 2}, {0x2CF2, 0x2CF3, 1}, {0x2CFD, 0x2CFD, 1}, {0x2D00, 0x2D25, 1}, {0x2D27, 0x2D27, 1},
+    {0x2D2D, 0x2D2D, 1}, {0x2D30, 0x2D67, 1}, {0x2D6F, 0x2D6F, 1}, {0x2D7F, 0x2D7F, 2}, {0x2D80, 0x2D96, 1},
+    {0x2DA0, 0x2DA6, 1}, {0x2DA8, 0x2DAE, 1}, {0x2DB0, 0x2DB6, 1}, {0x2DB8, 0x2DBE, 1}, {0x2DC0, 0x2DC6, 1},
+    {0x2DC8, 0x2DCE, 1}, {0x2DD0, 0x2DD6, 1}, {0x2DD8, 0x2DDE, 1}, {0x2DE0, 0x2DFF, 2}, {0x2E2F, 0x2E2F, 1},
+    {0x3005, 0x3007, 1}, {0x3021, 0x3029, 1}, {0x302A, 0x302D, 2}, {0x302E, 0x302F, 1}, {0x3031, 0x3035, 1},
+    {0x3038, 0x303C, 1}, {0x3041, 0x3096, 1}, {0x3099, 0x309A, 2}, {0x309D, 0x309F, 1}, {0x30A1, 0x30FA, 1},
+    {0x30FC, 0x30FF, 1}, {0x3105, 0x312F, 1}, {0x3131, 0x318E, 1}, {0x3192, 0x3195, 1}, {0x31A0, 0x31BF, 1},
+    {0x31F0, 0x31FF, 1}, {0x3220, 0x3229, 1}, {0x3248, 0x324F, 1}, {0x3251, 0x325F, 1}, {0x3280, 0x3289, 1},
+    {0x32B1, 0x32BF, 1}, {0x3400, 0x4DBF, 1}, {0x4E00, 0xA48C, 1}, {0xA4D0, 0xA4FD, 1}, {0xA500, 0xA60C, 1},
+    {0xA610, 0xA62B, 1}, {0xA640, 0xA66E, 1}, {0xA66F, 0xA672, 2}, {0xA674, 0xA67D, 2}, {0xA67F, 0xA69D, 1},
+    {0xA69E, 0xA69F, 2}, {0xA6A0, 0xA6EF, 1}, {0xA6F0, 0xA6F1, 2}, {0xA717, 0xA71F, 1}, {0xA722, 0xA788, 1},
+    {0xA78B, 0xA7CA, 1}, {0xA7D0, 0xA7D1, 1}, {0xA7D3, 0xA7D3, 1}, {0xA7D5, 0xA7D9, 1}, {0xA7F2, 0xA801, 1},
+    {0xA802, 0xA802, 2}, {0xA803, 0xA805, 1}, {0xA806, 0xA806, 2}, {0xA807, 0xA80A, 1}, {0xA80B, 0xA80B, 2},
+    {0xA80C, 0xA824, 1}, {0xA825, 0xA826, 2}, {0xA827, 0xA827, 1}, {0xA82C, 0xA82C, 2}, {0xA830, 0xA835, 1},
+    {0xA840, 0xA873, 1}, {0xA880, 0xA8C3, 1}, {0xA8C4, 0xA8C5, 2}, {0xA8D0, 0xA8D9, 1}, {0xA8E0, 0xA8F1, 2},
+    {0xA8F2, 0xA8F7, 1}, {0xA8FB, 0xA8FB, 1}, {0xA8FD, 0xA8FE, 1}, {0xA8FF, 0xA8FF, 2}, {0xA900, 0xA925, 1},
+    {0xA926, 0xA92D, 2}, {0xA930, 0xA946, 1}, {0xA947, 0xA951, 2}, {0xA952, 0xA953, 1}, {0xA960, 0xA97C, 1},
+    {0xA980, 0xA982, 2}, {0xA983, 0xA9B2, 1}, {0xA9B3, 0xA9B3, 2}, {0xA9B4, 0xA9B5, 1}, {0xA9B6, 0xA9B9, 2},
+    {0xA9BA, 0xA9BB, 1}, {0xA9BC, 0xA9BD, 2}, {0xA9BE, 0xA9C0, 1}, {0xA9CF, 0xA9D9, 1}, {0xA9E0, 0xA9E4, 1},
+    {0xA9E5, 0xA9E5, 2}, {0xA9E6, 0xA9FE, 1}, {0xAA00, 0xAA28, 1}, {0xAA29, 0xAA2E, 2}, {0xAA2F, 0xAA30, 1},
+    {0xAA31, 0xAA32, 2}, {0xAA33, 0xAA34, 1}, {0xAA35, 0xAA36, 2}, {0xAA40, 0xAA42, 1}, {0xAA43, 0xAA43, 2},
+    {0xAA44, 0xAA4B, 1}, {0xAA4C, 0xAA4C, 2}, {0xAA4D, 0xAA4D, 1}, {0xAA50, 0xAA59, 1}, {0xAA60, 0xAA76, 1},
+    {0xAA7A, 0xAA7B, 1}, {0xAA7C, 0xAA7C, 2}, {0xAA7D, 0xAAAF, 1}, {0xAAB0, 0xAAB0, 2}, {0xAAB1, 0xAAB1, 1},
+    {0xAAB2, 0xAAB4, 2}, {0xAAB5, 0xAAB6, 1}, {0xAAB7, 0xAAB8, 2}, {0xAAB9, 0xAABD, 1}, {0xAABE, 0xAABF, 2},
+    {0xAAC0, 0xAAC0, 1}, {0xAAC1, 0xAAC1, 2}, {0xAAC2, 0xAAC2, 1}, {0xAADB, 0xAADD, 1}, {0xAAE0, 0xAAEB, 1},
+    {0xAAEC, 0xAAED, 2}, {0xAAEE, 0xAAEF, 1}, {0xAAF2, 0xAAF5, 1}, {0xAAF6, 0xAAF6, 2}, {0xAB01, 0xAB06, 1},
+    {0xAB09, 0xAB0E, 1}, {0xAB11, 0xAB16, 1}, {0xAB20, 0xAB26, 1}, {0xAB28, 0xAB2E, 1}, {0xAB30, 0xAB5A, 1},
+    {0xAB5C, 0xAB69, 1}, {0xAB70, 0xABE4, 1}, {0xABE5, 0xABE5, 2}, {0xABE6, 0xABE7, 1}, {0xABE8, 0xABE8, 2},
+    {0xABE9, 0xABEA, 1}, {0xABEC, 0xABEC, 1}, {0xABED, 0xABED, 2}, {0xABF0, 0xABF9, 1}, {0xAC00, 0xD7A3, 1},
+    {0xD7B0, 0xD7C6, 1}, {0xD7CB, 0xD7FB, 1}, {0xF900, 0xFA6D, 1}, {0xFA70, 0xFAD9, 1}, {0xFB00, 0xFB06, 1},
+    {0xFB13, 0xFB17, 1}, {0xFB1D, 0xFB1D, 1}, {0xFB1E, 0xFB1E, 2}, {0xFB1F, 0xFB28, 1}, {0xFB2A, 0xFB36, 1},
+    {0xFB38, 0xFB3C, 1}, {0xFB3E, 0xFB3E, 1}, {0xFB40, 0xFB41, 1}, {0xFB43, 0xFB44, 1}, {0xFB46, 0xFBB1, 1},
+    {0xFBD3, 0xFD3D, 1}, {0xFD50, 0xFD8F, 1}, {0xFD92, 0xFDC7, 1}, {0xFDF0, 0xFDFB, 1}, {0xFE00, 0xFE0F, 2},
+    {0xFE20, 0xFE2F, 2}, {0xFE70, 0xFE74, 1}, {0xFE76, 0xFEFC, 1}, {0xFEFF, 0xFEFF, 3}, {0xFF10, 0xFF19, 1},
+    {0xFF21, 0xFF3A, 1}, {0xFF41, 0xFF5A, 1}, {0xFF66, 0xFFBE, 1}, {0xFFC2, 0xFFC7, 1}, {0xFFCA, 0xFFCF, 1},
+    {0xFFD2, 0xFFD7, 1}, {0xFFDA, 0xFFDC, 1}, {0xFFF9, 0xFFFB, 3}, {0x10000, 0x1000B, 1},
+    {0x1000D, 0x10026, 1}, {0x10028, 0x1003A, 1}, {0x1003C, 0x1003D, 1}, {0x1003F, 0x1004D, 1},
+    {0x10050, 0x1005D, 1}, {0x10080, 0x100FA, 1}, {0x10107, 0x10133, 1}, {0x10140, 0x10178, 1},
+    {0x1018A, 0x1018B, 1}, {0x101FD, 0x101FD, 2}, {0x10280, 0x1029C, 1}, {0x102A0, 0x102D0, 1},
+    {0x102E0, 0x102E0, 2}, {0x102E1, 0x102FB, 1}, {0x10300, 0x10323, 1}, {0x1032D, 0x1034A, 1},
+    {0x10350, 0x10375, 1}, {0x10376, 0x1037A, 2}, {0x10380, 0x1039D, 1}, {0x103A0, 0x103C3, 1},
+    {0x103C8, 0x103CF, 1}, {0x103D1, 0x103D5, 1}, {0x10400, 0x1049D, 1}, {0x104A0, 0x104A9, 1},
+    {0x104B0, 0x104D3, 1}, {0x104D8, 0x104FB, 1}, {0x10500, 0x10527, 1}, {0x10530, 0x10563, 1},
+    {0x10570, 0x1057A, 1}, {0x1057C, 0x1058A, 1}, {0x1058C, 0x10592, 1}, {0x10594, 0x10595, 1},
+    {0x10597, 0x105A1, 1}, {0x105A3, 0x105B1, 1}, {0x105B3, 0x105B9, 1}, {0x105BB, 0x105BC, 1},
+    {0x10600, 0x10736, 1}, {0x10740, 0x10755, 1}, {0x10760, 0x10767, 1}, {0x10780, 0x10785, 1},
+    {0x10787, 0x107B0, 1}, {0x107B2, 0x107BA, 1}, {0x10800, 0x10805, 1}, {0x10808, 0x10808, 1},
+    {0x1080A, 0x10835, 1}, {0x10837, 0x10838, 1}, {0x1083C, 0x1083C, 1}, {0x1083F, 0x10855, 1},
+    {0x10858, 0x10876, 1}, {0x10879, 0x1089E, 1}, {0x108A7, 0x108AF, 1}, {0x108E0, 0x108F2, 1},
+    {0x108F4, 0x108F5, 1}, {0x108FB, 0x1091B, 1}, {0x10920, 0x10939, 1}, {0x10980, 0x109B7, 1},
+    {0x109BC, 0x109CF, 1}, {0x109D2, 0x10A00, 1}, {0x10A01, 0x10A03, 2}, {0x10A05, 0x10A06, 2},
+    {0x10A0C, 0x10A0F, 2}, {0x10A10, 0x10A13, 1}, {0x10A15, 0x10A17, 1}, {0x10A19, 0x10A35, 1},
+    {0x10A38, 0x10A3A, 2}, {0x10A3F, 0x10A3F, 2}, {0x10A40, 0x10A48, 1}, {0x10A60, 0x10A7E, 1},
+    {0x10A80, 0x10A9F, 1}, {0x10AC0, 0x10AC7, 1}, {0x10AC9, 0x10AE4, 1}, {0x10AE5, 0x10AE6, 2},
+    {0x10AEB, 0x10AEF, 1}, {0x10B00, 0x10B35, 1}, {0x10B40, 0x10B55, 1}, {0x10B58, 0x10B72, 1},
+    {0x10B78, 0x10B91, 1}, {0x10BA9, 0x10BAF, 1}, {0x10C00, 0x10C48, 1}, {0x10C80, 0x10CB2, 1},
+    {0x10CC0, 0x10CF2, 1}, {0x10CFA, 0x10D23, 1}, {0x10D24, 0x10D27, 2}, {0x10D30, 0x10D39, 1},
+    {0x10E60, 0x10E7E, 1}, {0x10E80, 0x10EA9, 1}, {0x10EAB, 0x10EAC, 2}, {0x10EB0, 0x10EB1, 1},
+    {0x10F00, 0x10F27, 1}, {0x10F30, 0x10F45, 1}, {0x10F46, 0x10F50, 2}, {0x10F51, 0x10F54, 1},
+    {0x10F70, 0x10F81, 1}, {0x10F82, 0x10F85, 2}, {0x10FB0, 0x10FCB, 1}, {0x10FE0, 0x10FF6, 1},
+    {0x11000, 0x11000, 1}, {0x11001, 0x11001, 2}, {0x11002, 0x11037, 1}, {0x11038, 0x11046, 2},
+    {0x11052, 0x1106F, 1}, {0x11070, 0x11070, 2}, {0x11071, 0x11072, 1}, {0x11073, 0x11074, 2},
+    {0x11075, 0x11075, 1}, {0x1107F, 0x11081, 2}, {0x11082, 0x110B2, 1}, {0x110B3, 0x110B6, 2},
+    {0x110B7, 0x110B8, 1}, {0x110B9, 0x110BA, 2}, {0x110BD, 0x110BD, 3}, {0x110C2, 0x110C2, 2},
+    {0x110CD, 0x110CD, 3}, {0x110D0, 0x110E8, 1}, {0x110F0, 0x110F9, 1}, {0x11100, 0x11102, 2},
+    {0x11103, 0x11126, 1}, {0x11127, 0x1112B, 2}, {0x1112C, 0x1112C, 1}, {0x1112D, 0x11134, 2},
+    {0x11136, 0x1113F, 1}, {0x11144, 0x11147, 1}, {0x11150, 0x11172, 1}, {0x11173, 0x11173, 2},
+    {0x11176, 0x11176, 1}, {0x11180, 0x11181, 2}, {0x11182, 0x111B5, 1}, {0x111B6, 0x111BE, 2},
+    {0x111BF, 0x111C4, 1}, {0x111C9, 0x111CC, 2}, {0x111CE, 0x111CE, 1}, {0x111CF, 0x111CF, 2},
+    {0x111D0, 0x111DA, 1}, {0x111DC, 0x111DC, 1}, {0x111E1, 0x111F4, 1}, {0x11200, 0x11211, 1},
+    {0x11213, 0x1122E, 1}, {0x1122F, 0x11231, 2}, {0x11232, 0x11233, 1}, {0x11234, 0x11234, 2},
+    {0x11235, 0x11235, 1}, {0x11236, 0x11237, 2}, {0x1123E, 0x1123E, 2}, {0x11280, 0x11286, 1},
+    {0x11288, 0x11288, 1}, {0x1128A, 0x1128D, 1}, {0x1128F, 0x1129D, 1}, {0x1129F, 0x112A8, 1},
+    {0x112B0, 0x112DE, 1}, {0x112DF, 0x112DF, 2}, {0x112E0, 0x112E2, 1}, {0x112E3, 0x112EA, 2},
+    {0x112F0, 0x112F9, 1}, {0x11300, 0x11301, 2}, {0x11302, 0x11303, 1}, {0x11305, 0x1130C, 1},
+    {0x1130F, 0x11310, 1}, {0x11313, 0x11328, 1}, {0x1132A, 0x11330, 1}, {0x11332, 0x11333, 1},
+    {0x11335, 0x11339, 1}, {0x1133B, 0x1133C, 2}, {0x1133D, 0x1133F, 1}, {0x11340, 0x11340, 2},
+    {0x11341, 0x11344, 1}, {0x11347, 0x11348, 1}, {0x1134B, 0x1134D, 1}, {0x11350, 0x11350, 1},
+    {0x11357, 0x11357, 1}, {0x1135D, 0x11363, 1}, {0x11366, 0x1136C, 2}, {0x11370, 0x11374, 2},
+    {0x11400, 0x11437, 1}, {0x11438, 0x1143F, 2}, {0x11440, 0x11441, 1}, {0x11442, 0x11444, 2},
+    {0x11445, 0x11445, 1}, {0x11446, 0x11446, 2}, {0x11447, 0x1144A, 1}, {0x11450, 0x11459, 1},
+    {0x1145E, 0x1145E, 2}, {0x1145F, 0x11461, 1}, {0x11480, 0x114B2, 1}, {0x114B3, 0x114B8, 2},
+    {0x114B9, 0x114B9, 1}, {0x114BA, 0x114BA, 2}, {0x114BB, 0x114BE, 1}, {0x114BF, 0x114C0, 2},
+    {0x114C1, 0x114C1, 1}, {0x114C2, 0x114C3, 2}, {0x114C4, 0x114C5, 1}, {0x114C7, 0x114C7, 1},
+    {0x114D0, 0x114D9, 1}, {0x11580, 0x115B1, 1}, {0x115B2, 0x115B5, 2}, {0x115B8, 0x115BB, 1},
+    {0x115BC, 0x115BD, 2}, {0x115BE, 0x115BE, 1}, {0x115BF, 0x115C0, 2}, {0x115D8, 0x115DB, 1},
+    {0x115DC, 0x115DD, 2}, {0x11600, 0x11632, 1}, {0x11633, 0x1163A, 2}, {0x1163B, 0x1163C, 1},
+    {0x1163D, 0x1163D, 2}, {0x1163E, 0x1163E, 1}, {0x1163F, 0x11640, 2}, {0x11644, 0x11644, 1},
+    {0x11650, 0x11659, 1}, {0x11680, 0x116AA, 1}, {0x116AB, 0x116AB, 2}, {0x116AC, 0x116AC, 1},
+    {0x116AD, 0x116AD, 2}, {0x116AE, 0x116AF, 1}, {0x116B0, 0x116B5, 2}, {0x116B6, 0x116B6, 1},
+    {0x116B7, 0x116B7, 2}, {0x116B8, 0x116B8, 1}, {0x116C0, 0x116C9, 1}, {0x11700, 0x1171A, 1},
+    {0x1171D, 0x1171F, 2}, {0x11720, 0x11721, 1}, {0x11722, 0x11725, 2}, {0x11726, 0x11726, 1},
+    {0x11727, 0x1172B, 2}, {0x11730, 0x1173B, 1}, {0x11740, 0x11746, 1}, {0x11800, 0x1182E, 1},
+    {0x1182F, 0x11837, 2}, {0x11838, 0x11838, 1}, {0x11839, 0x1183A, 2}, {0x118A0, 0x118F2, 1},
+    {0x118FF, 0x11906, 1}, {0x11909, 0x11909, 1}, {0x1190C, 0x11913, 1}, {0x11915, 0x11916, 1},
+    {0x11918, 0x11935, 1}, {0x11937, 0x11938, 1}, {0x1193B, 0x1193C, 2}, {0x1193D, 0x1193D, 1},
+    {0x1193E, 0x1193E, 2}, {0x1193F, 0x11942, 1}, {0x11943, 0x11943, 2}, {0x11950, 0x11959, 1},
+    {0x119A0, 0x119A7, 1}, {0x119AA, 0x119D3, 1}, {0x119D4, 0x119D7, 2}, {0x119DA, 0x119DB, 2},
+    {0x119DC, 0x119DF, 1}, {0x119E0, 0x119E0, 2}, {0x119E1, 0x119E1, 1}, {0x119E3, 0x119E4, 1},
+    {0x11A00, 0x11A00, 1}, {0x11A01, 0x11A0A, 2}, {0x11A0B, 0x11A32, 1}, {0x11A33, 0x11A38, 2},
+    {0x11A39, 0x11A3A, 1}, {0x11A3B, 0x11A3E, 2}, {0x11A47, 0x11A47, 2}, {0x11A50, 0x11A50, 1},
+    {0x11A51, 0x11A56, 2}, {0x11A57, 0x11A58, 1}, {0x11A59, 0x11A5B, 2}, {0x11A5C, 0x11A89, 1},
+    {0x11A8A, 0x11A96, 2}, {0x11A97, 0x11A97, 1}, {0x11A98, 0x11A99, 2}, {0x11A9D, 0x11A9D, 1},
+    {0x11AB0, 0x11AF8, 1}, {0x11C00, 0x11C08, 1}, {0x11C0A, 0x11C2F, 1}, {0x11C30, 0x11C36, 2},
+    {0x11C38, 0x11C3D, 2}, {0x11C3E, 0x11C3E, 1}, {0x11C3F, 0x11C3F, 2}, {0x11C40, 0x11C40, 1},
+    {0x11C50, 0x11C6C, 1}, {0x11C72, 0x11C8F, 1}, {0x11C92, 0x11CA7, 2}, {0x11CA9, 0x11CA9, 1},
+    {0x11CAA, 0x11CB0, 2}, {0x11CB1, 0x11CB1, 1}, {0x11CB2, 0x11CB3, 2}, {0x11CB4, 0x11CB4, 1},
+    {0x11CB5, 0x11CB6, 2}, {0x11D00, 0x11D06, 1}, {0x11D08, 0x11D09, 1}, {0x11D0B, 0x11D30, 1},
+    {0x11D31, 0x11D36, 2}, {0x11D3A, 0x11D3A, 2}, {0x11D3C, 0x11D3D, 2}, {0x11D3F, 0x11D45, 2},
+    {0x11D46, 0x11D46, 1}, {0x11D47, 0x11D47, 2}, {0x11D50, 0x11D59, 1}, {0x11D60, 0x11D65, 1},
+    {0x11D67, 0x11D68, 1}, {0x11D6A, 0x11D8E, 1}, {0x11D90, 0x11D91, 2}, {0x11D93, 0x11D94, 1},
+    {0x11D95, 0x11D95, 2}, {0x11D96, 0x11D96, 1}, {0x11D97, 0x11D97, 2}, {0x11D98, 0x11D98, 1},
+    {0x11DA0, 0x11DA9, 1}, {0x11EE0, 0x11EF2, 1}, {0x11EF3, 0x11EF4, 2}, {0x11EF5, 0x11EF6, 1},
+    {0x11FB0, 0x11FB0, 1}, {0x11FC0, 0x11FD4, 1}, {0x12000, 0x12399, 1}, {0x12400, 0x1246E, 1},
+    {0x12480, 0x12543, 1}, {0x12F90, 0x12FF0, 1}, {0x13000, 0x1342E, 1}, {0x13430, 0x13438, 3},
+    {0x14400, 0x14646, 1}, {0x16800, 0x16A38, 1}, {0x16A40, 0x16A5E, 1}, {0x16A60, 0x16A69, 1},
+    {0x16A70, 0x16ABE, 1}, {0x16AC0, 0x16AC9, 1}, {0x16AD0, 0x16AED, 1}, {0x16AF0, 0x16AF4, 2},
+    {0x16B00, 0x16B2F, 1}, {0x16B30, 0x16B36, 2}, {0x16B40, 0x16B43, 1}, {0x16B50, 0x16B59, 1},
+    {0x16B5B, 0x16B61, 1}, {0x16B63, 0x16B77, 1}, {0x16B7D, 0x16B8F, 1}, {0x16E40, 0x16E96, 1},
+    {0x16F00, 0x16F4A, 1}, {0x16F4F, 0x16F4F, 2}, {0x16F50, 0x16F87, 1}, {0x16F8F, 0x16F92, 2},
+    {0x16F93, 0x16F9F, 1}, {0x16FE0, 0x16FE1, 1}, {0x16FE3, 0x16FE3, 1}, {0x16FE4, 0x16FE4, 2},
+    {0x16FF0, 0x16FF1, 1}, {0x17000, 0x187F7, 1}, {0x18800, 0x18CD5, 1}, {0x18D00, 0x18D08, 1},
+    {0x1AFF0, 0x1AFF3, 1}, {0x1AFF5, 0x1AFFB, 1}, {0x1AFFD, 0x1AFFE, 1}, {0x1B000, 0x1B122, 1},
+    {0x1B150, 0x1B152, 1}, {0x1B164, 0x1B167, 1}, {0x1B170, 0x1B2FB, 1}, {0x1BC00, 0x1BC6A, 1},
+    {0x1BC70, 0x1BC7C, 1}, {0x1BC80, 0x1BC88, 1}, {0x1BC90, 0x1BC99, 1}, {0x1BC9D, 0x1BC9E, 2},
+    {0x1BCA0, 0x1BCA3, 3}, {0x1CF00, 0x1CF2D, 2}, {0x1CF30, 0x1CF46, 2}, {0x1D165, 0x1D166, 1},
+    {0x1D167, 0x1D169, 2}, {0x1D16D, 0x1D172, 1}, {0x1D173, 0x1D17A, 3}, {0x1D17B, 0x1D182, 2},
+    {0x1D185, 0x1D18B, 2}, {0x1D1AA, 0x1D1AD, 2}, {0x1D242, 0x1D244, 2}, {0x1D2E0, 0x1D2F3, 1},
+    {0x1D360, 0x1D378, 1}, {0x1D400, 0x1D454, 1}, {0x1D456, 0x1D49C, 1}, {0x1D49E, 0x1D49F, 1},
+    {0x1D4A2, 0x1D4A2, 1}, {0x1D4A5, 0x1D4A6, 1}, {0x1D4A9, 0x1D4AC, 1}, {0x1D4AE, 0x1D4B9, 1},
+    {0x1D4BB, 0x1D4BB, 1}, {0x1D4BD, 0x1D4C3, 1}, {0x1D4C5, 0x1D505, 1}, {0x1D507, 0x1D50A, 1},
+    {0x1D50D, 0x1D514, 1}, {0x1D516, 0x1D51C, 1}, {0x1D51E, 0x1D539, 1}, {0x1D53B, 0x1D53E, 1},
+    {0x1D540, 0x1D544, 1}, {0x1D546, 0x1D546, 1}, {0x1D54A, 0x1D550, 1}, {0x1D552, 0x1D6A5, 1},
+    {0x1D6A8, 0x1D6C0, 1}, {0x1D6C2, 0x1D6DA, 1}, {0x1D6DC, 0x1D6FA, 1}, {0x1D6FC, 0x1D714, 1},
+    {0x1D716, 0x1D734, 1}, {0x1D736, 0x1D74E, 1}, {0x1D750, 0x1D76E, 1}, {0x1D770, 0x1D788, 1},
+    {0x1D78A, 0x1D7A8, 1}, {0x1D7AA, 0x1D7C2, 1}, {0x1D7C4, 0x1D7CB, 1}, {0x1D7CE, 0x1D7FF, 1},
+    {0x1DA00, 0x1DA36, 2}, {0x1DA3B, 0x1DA6C, 2}, {0x1DA75, 0x1DA75, 2}, {0x1DA84, 0x1DA84, 2},
+    {0x1DA9B, 0x1DA9F, 2}, {0x1DAA1, 0x1DAAF, 2}, {0x1DF00, 0x1DF1E, 1}, {0x1E000, 0x1E006, 2},
+    {0x1E008, 0x1E018, 2}, {0x1E01B, 0x1E021, 2}, {0x1E023, 0x1E024, 2}, {0x1E026, 0x1E02A, 2},
+    {0x1E100, 0x1E12C, 1}, {0x1E130, 0x1E136, 2}, {0x1E137, 0x1E13D, 1}, {0x1E140, 0x1E149, 1},
+    {0x1E14E, 0x1E14E, 1}, {0x1E290, 0x1E2AD, 1}, {0x1E2AE, 0x1E2AE, 2}, {0x1E2C0, 0x1E2EB, 1},
+    {0x1E2EC, 0x1E2EF, 2}, {0x1E2F0, 0x1E2F9, 1}, {0x1E7E0, 0x1E7E6, 1}, {0x1E7E8, 0x1E7EB, 1},
+    {0x1E7ED, 0x1E7EE, 1}, {0x1E7F0, 0x1E7FE, 1}, {0x1E800, 0x1E8C4, 1}, {0x1E8C7, 0x1E8CF, 1},
+    {0x1E8D0, 0x1E8D6, 2}, {0x1E900, 0x1E943, 1}, {0x1E944, 0x1E94A, 2}, {0x1E94B, 0x1E94B, 1},
+    {0x1E950, 0x1E959, 1}, {0x1EC71, 0x1ECAB, 1}, {0x1ECAD, 0x1ECAF, 1}, {0x1ECB1, 0x1ECB4, 1},
+    {0x1ED01, 0x1ED2D, 1}, {0x1ED2F, 0x1ED3D, 1}, {0x1EE00, 0x1EE03, 1}, {0x1EE05, 0x1EE1F, 1},
+    {0x1EE21, 0x1EE22, 1}, {0x1EE24, 0x1EE24, 1}, {0x1EE27, 0x1EE27, 1}, {0x1EE29, 0x1EE32, 1},
+    {0x1EE34, 0x1EE37, 1}, {0x1EE39, 0x1EE39, 1}, {0x1EE3B, 0x1EE3B, 1}, {0x1EE42, 0x1EE42, 1},
+    {0x1EE47, 0x1EE47, 1}, {0x1EE49, 0x1EE49, 1}, {0x1EE4B, 0x1EE4B, 1}, {0x1EE4D, 0x1EE4F, 1},
+    {0x1EE51, 0x1EE52, 1}, {0x1EE54, 0x1EE54, 1}, {0x1EE57, 0x1EE57, 1}, {0x1EE59, 0x1EE59, 1},
+    {0x1EE5B, 0x1EE5B, 1}, {0x1EE5D, 0x1EE5D, 1}, {0x1EE5F, 0x1EE5F, 1}, {0x1EE61, 0x1EE62, 1},
+    {0x1EE64, 0x1EE64, 1}, {0x1EE67, 0x1EE6A, 1}, {0x1EE6C, 0x1EE72, 1}, {0x1EE74, 0x1EE77, 1},
+    {0x1EE79, 0x1EE7C, 1}, {0x1EE7E, 0x1EE7E, 1}, {0x1EE80, 0x1EE89, 1}, {0x1EE8B, 0x1EE9B, 1},
+    {0x1EEA1, 0x1EEA3, 1}, {0x1EEA5, 0x1EEA9, 1}, {0x1EEAB, 0x1EEBB, 1}, {0x1F100, 0x1F10C, 1},
+    {0x1FBF0, 0x1FBF9, 1}, {0x20000, 0x2A6DF, 1}, {0x2A700, 0x2B738, 1}, {0x2B740, 0x2B81D, 1},
+    {0x2B820, 0x2CEA1, 1}, {0x2CEB0, 0x2EBE0, 1}, {0x2F800, 0x2FA1D, 1}, {0x30000, 0x3134A, 1},
+};
+inline constexpr fold_entry fold_entries[] = {
+    {0xAA, 0, 1}, {0xB2, 1, 1}, {0xB3, 2, 1}, {0xB9, 3, 1}, {0xBA, 4, 1}, {0xC0, 0, 1}, {0xC1, 0, 1},
+    {0xC2, 0, 1}, {0xC3, 0, 1}, {0xC4, 0, 1}, {0xC5, 0, 1}, {0xC6, 5, 2}, {0xC7, 7, 1}, {0xC8, 6, 1},
+    {0xC9, 6, 1}, {0xCA, 6, 1}, {0xCB, 6, 1}, {0xCC, 8, 1}, {0xCD, 8, 1}, {0xCE, 8, 1}, {0xCF, 8, 1},
+    {0xD0, 9, 1}, {0xD1, 10, 1}, {0xD2, 4, 1}, {0xD3, 4, 1}, {0xD4, 4, 1}, {0xD5, 4, 1}, {0xD6, 4, 1},
+    {0xD8, 4, 1}, {0xD9, 11, 1}, {0xDA, 11, 1}, {0xDB, 11, 1}, {0xDC, 11, 1}, {0xDD, 12, 1}, {0xDE, 13, 2},
+    {0xDF, 15, 2}, {0xE0, 0, 1}, {0xE1, 0, 1}, {0xE2, 0, 1}, {0xE3, 0, 1}, {0xE4, 0, 1}, {0xE5, 0, 1},
+    {0xE6, 5, 2}, {0xE7, 7, 1}, {0xE8, 6, 1}, {0xE9, 6, 1}, {0xEA, 6, 1}, {0xEB, 6, 1}, {0xEC, 8, 1},
+    {0xED, 8, 1}, {0xEE, 8, 1}, {0xEF, 8, 1}, {0xF0, 9, 1}, {0xF1, 10, 1}, {0xF2, 4, 1}, {0xF3, 4, 1},
+    {0xF4, 4, 1}, {0xF5, 4, 1}, {0xF6, 4, 1}, {0xF8, 4, 1}, {0xF9, 11, 1}, {0xFA, 11, 1}, {0xFB, 11, 1},
+    {0xFC, 11, 1}, {0xFD, 12, 1}, {0xFE, 13, 2}, {0xFF, 12, 1}, {0x100, 0, 1}, {0x101, 0, 1}, {0x102, 0, 1},
+    {0x103, 0, 1}, {0x104, 0, 1}, {0x105, 0, 1}, {0x106, 7, 1}, {0x107, 7, 1}, {0x108, 7, 1}, {0x109, 7, 1},
+    {0x10A, 7, 1}, {0x10B, 7, 1}, {0x10C, 7, 1}, {0x10D, 7, 1}, {0x10E, 9, 1}, {0x10F, 9, 1}, {0x110, 9, 1},
+    {0x111, 9, 1}, {0x112, 6, 1}, {0x113, 6, 1}, {0x114, 6, 1}, {0x115, 6, 1}, {0x116, 6, 1}, {0x117, 6, 1},
+    {0x118, 6, 1}, {0x119, 6, 1}, {0x11A, 6, 1}, {0x11B, 6, 1}, {0x11C, 17, 1}, {0x11D, 17, 1},
+    {0x11E, 17, 1}, {0x11F, 17, 1}, {0x120, 17, 1}, {0x121, 17, 1}, {0x122, 17, 1}, {0x123, 17, 1},
+    {0x124, 14, 1}, {0x125, 14, 1}, {0x126, 14, 1}, {0x127, 14, 1}, {0x128, 8, 1}, {0x129, 8, 1},
+    {0x12A, 8, 1}, {0x12B, 8, 1}, {0x12C, 8, 1}, {0x12D, 8, 1}, {0x12E, 8, 1}, {0x12F, 8, 1}, {0x130, 8, 1},
+    {0x131, 8, 1}, {0x132, 18, 2}, {0x133, 18, 2}, {0x134, 19, 1}, {0x135, 19, 1}, {0x136, 20, 1},
+    {0x137, 20, 1}, {0x138, 21, 1}, {0x139, 22, 1}, {0x13A, 22, 1}, {0x13B, 22, 1}, {0x13C, 22, 1},
+    {0x13D, 22, 1}, {0x13E, 22, 1}, {0x13F, 23, 2}, {0x141, 22, 1}, {0x142, 22, 1}, {0x143, 10, 1},
+    {0x144, 10, 1}, {0x145, 10, 1}, {0x146, 10, 1}, {0x147, 10, 1}, {0x148, 10, 1}, {0x14A, 10, 1},
+    {0x14B, 10, 1}, {0x14C, 4, 1}, {0x14D, 4, 1}, {0x14E, 4, 1}, {0x14F, 4, 1}, {0x150, 4, 1}, {0x151, 4, 1},
+    {0x152, 25, 2}, {0x153, 25, 2}, {0x154, 27, 1}, {0x155, 27, 1}, {0x156, 27, 1}, {0x157, 27, 1},
+    {0x158, 27, 1}, {0x159, 27, 1}, {0x15A, 15, 1}, {0x15B, 15, 1}, {0x15C, 15, 1}, {0x15D, 15, 1},
+    {0x15E, 15, 1}, {0x15F, 15, 1}, {0x160, 15, 1}, {0x161, 15, 1}, {0x162, 13, 1}, {0x163, 13, 1},
+    {0x164, 13, 1}, {0x165, 13, 1}, {0x166, 13, 1}, {0x167, 13, 1}, {0x168, 11, 1}, {0x169, 11, 1},
+    {0x16A, 11, 1}, {0x16B, 11, 1}, {0x16C, 11, 1}, {0x16D, 11, 1}, {0x16E, 11, 1}, {0x16F, 11, 1},
+    {0x170, 11, 1}, {0x171, 11, 1}, {0x172, 11, 1}, {0x173, 11, 1}, {0x174, 28, 1}, {0x175, 28, 1},
+    {0x176, 12, 1}, {0x177, 12, 1}, {0x178, 12, 1}, {0x179, 29, 1}, {0x17A, 29, 1}, {0x17B, 29, 1},
+    {0x17C, 29, 1}, {0x17D, 29, 1}, {0x17E, 29, 1}, {0x17F, 15, 1}, {0x180, 30, 1}, {0x181, 31, 2},
+    {0x182, 30, 1}, {0x183, 30, 1}, {0x184, 33, 2}, {0x186, 35, 2}, {0x187, 7, 1}, {0x188, 7, 1},
+    {0x189, 37, 2}, {0x18A, 39, 2}, {0x18B, 9, 1}, {0x18C, 9, 1}, {0x18E, 41, 2}, {0x18F, 43, 2},
+    {0x190, 45, 2}, {0x191, 47, 1}, {0x192, 47, 1}, {0x193, 17, 1}, {0x194, 48, 2}, {0x196, 50, 2},
+    {0x197, 52, 2}, {0x198, 20, 1}, {0x199, 20, 1}, {0x19A, 22, 1}, {0x19C, 54, 2}, {0x19D, 10, 1},
+    {0x19F, 56, 2}, {0x1A0, 4, 1}, {0x1A1, 4, 1}, {0x1A2, 58, 2}, {0x1A4, 60, 1}, {0x1A5, 60, 1},
+    {0x1A6, 61, 2}, {0x1A7, 63, 2}, {0x1A9, 65, 2}, {0x1AC, 13, 1}, {0x1AD, 13, 1}, {0x1AE, 67, 2},
+    {0x1AF, 11, 1}, {0x1B0, 11, 1}, {0x1B1, 69, 2}, {0x1B2, 71, 2}, {0x1B3, 12, 1}, {0x1B4, 12, 1},
+    {0x1B5, 29, 1}, {0x1B6, 29, 1}, {0x1B7, 73, 2}, {0x1B8, 75, 2}, {0x1BC, 77, 2}, {0x1C4, 79, 2},
+    {0x1C5, 79, 2}, {0x1C6, 79, 2}, {0x1C7, 81, 2}, {0x1C8, 81, 2}, {0x1C9, 81, 2}, {0x1CA, 83, 2},
+    {0x1CB, 83, 2}, {0x1CC, 83, 2}, {0x1CD, 0, 1}, {0x1CE, 0, 1}, {0x1CF, 8, 1}, {0x1D0, 8, 1}, {0x1D1, 4, 1},
+    {0x1D2, 4, 1}, {0x1D3, 11, 1}, {0x1D4, 11, 1}, {0x1D5, 11, 1}, {0x1D6, 11, 1}, {0x1D7, 11, 1},
+    {0x1D8, 11, 1}, {0x1D9, 11, 1}, {0x1DA, 11, 1}, {0x1DB, 11, 1}, {0x1DC, 11, 1}, {0x1DE, 0, 1},
+    {0x1DF, 0, 1}, {0x1E0, 0, 1}, {0x1E1, 0, 1}, {0x1E2, 85, 2}, {0x1E4, 87, 2}, {0x1E6, 17, 1},
+    {0x1E7, 17, 1}, {0x1E8, 20, 1}, {0x1E9, 20, 1}, {0x1EA, 4, 1}, {0x1EB, 4, 1}, {0x1EC, 4, 1},
+    {0x1ED, 4, 1}, {0x1EE, 89, 2}, {0x1F0, 19, 1}, {0x1F1, 79, 2}, {0x1F2, 79, 2}, {0x1F3, 79, 2},
+    {0x1F4, 17, 1}, {0x1F5, 17, 1}, {0x1F6, 91, 2}, {0x1F7, 93, 2}, {0x1F8, 10, 1}, {0x1F9, 10, 1},
+    {0x1FA, 0, 1}, {0x1FB, 0, 1}, {0x1FC, 95, 2}, {0x1FE, 97, 2}, {0x200, 0, 1}, {0x201, 0, 1}, {0x202, 0, 1},
+    {0x203, 0, 1}, {0x204, 6, 1}, {0x205, 6, 1}, {0x206, 6, 1}, {0x207, 6, 1}, {0x208, 8, 1}, {0x209, 8, 1},
+    {0x20A, 8, 1}, {0x20B, 8, 1}, {0x20C, 4, 1}, {0x20D, 4, 1}, {0x20E, 4, 1}, {0x20F, 4, 1}, {0x210, 27, 1},
+    {0x211, 27, 1}, {0x212, 27, 1}, {0x213, 27, 1}, {0x214, 11, 1}, {0x215, 11, 1}, {0x216, 11, 1},
+    {0x217, 11, 1}, {0x218, 15, 1}, {0x219, 15, 1}, {0x21A, 13, 1}, {0x21B, 13, 1}, {0x21C, 99, 2},
+    {0x21E, 14, 1}, {0x21F, 14, 1}, {0x220, 101, 2}, {0x222, 103, 2}, {0x224, 29, 1}, {0x225, 29, 1},
+    {0x226, 0, 1}, {0x227, 0, 1}, {0x228, 6, 1}, {0x229, 6, 1}, {0x22A, 4, 1}, {0x22B, 4, 1}, {0x22C, 4, 1},
+    {0x22D, 4, 1}, {0x22E, 4, 1}, {0x22F, 4, 1}, {0x230, 4, 1}, {0x231, 4, 1}, {0x232, 12, 1}, {0x233, 12, 1},
+    {0x23A, 0, 1}, {0x23B, 7, 1}, {0x23C, 7, 1}, {0x23D, 22, 1}, {0x23E, 13, 1}, {0x241, 105, 2},
+    {0x243, 107, 2}, {0x244, 109, 2}, {0x245, 111, 2}, {0x246, 6, 1}, {0x247, 6, 1}, {0x248, 19, 1},
+    {0x249, 19, 1}, {0x24A, 113, 2}, {0x24C, 27, 1}, {0x24D, 27, 1}, {0x24E, 12, 1}, {0x24F, 12, 1},
+    {0x260, 17, 1}, {0x272, 10, 1}, {0x2B0, 14, 1}, {0x2B2, 19, 1}, {0x2B3, 27, 1}, {0x2B7, 28, 1},
+    {0x2B8, 12, 1}, {0x2E1, 22, 1}, {0x2E2, 15, 1}, {0x2E3, 115, 1}, {0x370, 116, 2}, {0x372, 118, 2},
+    {0x376, 120, 2}, {0x37F, 122, 2}, {0x386, 124, 2}, {0x388, 126, 2}, {0x389, 128, 2}, {0x38A, 130, 2},
+    {0x38C, 132, 2}, {0x38E, 134, 2}, {0x38F, 136, 2}, {0x391, 138, 2}, {0x392, 140, 2}, {0x393, 142, 2},
+    {0x394, 144, 2}, {0x395, 146, 2}, {0x396, 148, 2}, {0x397, 150, 2}, {0x398, 152, 2}, {0x399, 154, 2},
+    {0x39A, 156, 2}, {0x39B, 158, 2}, {0x39C, 160, 2}, {0x39D, 162, 2}, {0x39E, 164, 2}, {0x39F, 166, 2},
+    {0x3A0, 168, 2}, {0x3A1, 170, 2}, {0x3A3, 172, 2}, {0x3A4, 174, 2}, {0x3A5, 176, 2}, {0x3A6, 178, 2},
+    {0x3A7, 180, 2}, {0x3A8, 182, 2}, {0x3A9, 184, 2}, {0x3AA, 186, 2}, {0x3AB, 188, 2}, {0x3CF, 190, 2},
+    {0x3D8, 192, 2}, {0x3DA, 194, 2}, {0x3DC, 196, 2}, {0x3DE, 198, 2}, {0x3E0, 200, 2}, {0x3E2, 202, 2},
+    {0x3E4, 204, 2}, {0x3E6, 206, 2}, {0x3E8, 208, 2}, {0x3EA, 210, 2}, {0x3EC, 212, 2}, {0x3EE, 214, 2},
+    {0x3F4, 152, 2}, {0x3F7, 216, 2}, {0x3F9, 218, 2}, {0x3FA, 220, 2}, {0x3FD, 222, 2}, {0x3FE, 224, 2},
+    {0x3FF, 226, 2}, {0x400, 228, 2}, {0x401, 230, 2}, {0x402, 232, 2}, {0x403, 234, 2}, {0x404, 236, 2},
+    {0x405, 238, 2}, {0x406, 240, 2}, {0x407, 242, 2}, {0x408, 244, 2}, {0x409, 246, 2}, {0x40A, 248, 2},
+    {0x40B, 250, 2}, {0x40C, 252, 2}, {0x40D, 254, 2}, {0x40E, 256, 2}, {0x40F, 258, 2}, {0x410, 260, 2},
+    {0x411, 262, 2}, {0x412, 264, 2}, {0x413, 266, 2}, {0x414, 268, 2}, {0x415, 270, 2}, {0x416, 272, 2},
+    {0x417, 274, 2}, {0x418, 276, 2}, {0x419, 278, 2}, {0x41A, 280, 2}, {0x41B, 282, 2}, {0x41C, 284, 2},
+    {0x41D, 286, 2}, {0x41E, 288, 2}, {0x41F, 290, 2}, {0x420, 292, 2}, {0x421, 294, 2}, {0x422, 296, 2},
+    {0x423, 298, 2}, {0x424, 300, 2}, {0x425, 302, 2}, {0x426, 304, 2}, {0x427, 306, 2}, {0x428, 308, 2},
+    {0x429, 310, 2}, {0x42A, 312, 2}, {0x42B, 314, 2}, {0x42C, 316, 2}, {0x42D, 318, 2}, {0x42E, 320, 2},
+    {0x42F, 322, 2}, {0x460, 324, 2}, {0x462, 326, 2}, {0x464, 328, 2}, {0x466, 330, 2}, {0x468, 332, 2},
+    {0x46A, 334, 2}, {0x46C, 336, 2}, {0x46E, 338, 2}, {0x470, 340, 2}, {0x472, 342, 2}, {0x474, 344, 2},
+    {0x476, 346, 2}, {0x478, 348, 2}, {0x47A, 350, 2}, {0x47C, 352, 2}, {0x47E, 354, 2}, {0x480, 356, 2},
+    {0x48A, 358, 2}, {0x48C, 360, 2}, {0x48E, 362, 2}, {0x490, 364, 2}, {0x492, 366, 2}, {0x494, 368, 2},
+    {0x496, 370, 2}, {0x498, 372, 2}, {0x49A, 374, 2}, {0x49C, 376, 2}, {0x49E, 378, 2}, {0x4A0, 380, 2},
+    {0x4A2, 382, 2}, {0x4A4, 384, 2}, {0x4A6, 386, 2}, {0x4A8, 388, 2}, {0x4AA, 390, 2}, {0x4AC, 392, 2},
+    {0x4AE, 394, 2}, {0x4B0, 396, 2}, {0x4B2, 398, 2}, {0x4B4, 400, 2}, {0x4B6, 402, 2}, {0x4B8, 404, 2},
+    {0x4BA, 406, 2}, {0x4BC, 408, 2}, {0x4BE, 410, 2}, {0x4C0, 412, 2}, {0x4C1, 414, 2}, {0x4C3, 416, 2},
+    {0x4C5, 418, 2}, {0x4C7, 420, 2}, {0x4C9, 422, 2}, {0x4CB, 424, 2}, {0x4CD, 426, 2}, {0x4D0, 428, 2},
+    {0x4D2, 430, 2}, {0x4D4, 432, 2}, {0x4D6, 434, 2}, {0x4D8, 436, 2}, {0x4DA, 438, 2}, {0x4DC, 440, 2},
+    {0x4DE, 442, 2}, {0x4E0, 444, 2}, {0x4E2, 446, 2}, {0x4E4, 448, 2}, {0x4E6, 450, 2}, {0x4E8, 452, 2},
+    {0x4EA, 454, 2}, {0x4EC, 456, 2}, {0x4EE, 458, 2}, {0x4F0, 460, 2}, {0x4F2, 462, 2}, {0x4F4, 464, 2},
+    {0x4F6, 466, 2}, {0x4F8, 468, 2}, {0x4FA, 470, 2}, {0x4FC, 472, 2}, {0x4FE, 474, 2}, {0x500, 476, 2},
+    {0x502, 478, 2}, {0x504, 480, 2}, {0x506, 482, 2}, {0x508, 484, 2}, {0x50A, 486, 2}, {0x50C, 488, 2},
+    {0x50E, 490, 2}, {0x510, 492, 2}, {0x512, 494, 2}, {0x514, 496, 2}, {0x516, 498, 2}, {0x518, 500, 2},
+    {0x51A, 502, 2}, {0x51C, 504, 2}, {0x51E, 506, 2}, {0x520, 508, 2}, {0x522, 510, 2}, {0x524, 512, 2},
+    {0x526, 514, 2}, {0x528, 516, 2}, {0x52A, 518, 2}, {0x52C, 520, 2}, {0x52E, 522, 2}, {0x531, 524, 2},
+    {0x532, 526, 2}, {0x533, 528, 2}, {0x534, 530, 2}, {0x535, 532, 2}, {0x536, 534, 2}, {0x537, 536, 2},
+    {0x538, 538, 2}, {0x539, 540, 2}, {0x53A, 542, 2}, {0x53B, 544, 2}, {0x53C, 546, 2}, {0x53D, 548, 2},
+    {0x53E, 550, 2}, {0x53F, 552, 2}, {0x540, 554, 2}, {0x541, 556, 2}, {0x542, 558, 2}, {0x543, 560, 2},
+    {0x544, 562, 2}, {0x545, 564, 2}, {0x546, 566, 2}, {0x547, 568, 2}, {0x548, 570, 2}, {0x549, 572, 2},
+    {0x54A, 574, 2}, {0x54B, 576, 2}, {0x54C, 578, 2}, {0x54D, 580, 2}, {0x54E, 582, 2}, {0x54F, 584, 2},
+    {0x550, 586, 2}, {0x551, 588, 2}, {0x552, 590, 2}, {0x553, 592, 2}, {0x554, 594, 2}, {0x555, 596, 2},
+    {0x556, 598, 2}, {0x10A0, 600, 3}, {0x10A1, 603, 3}, {0x10A2, 606, 3}, {0x10A3, 609, 3}, {0x10A4, 612, 3},
+    {0x10A5, 615, 3}, {0x10A6, 618, 3}, {0x10A7, 621, 3}, {0x10A8, 624, 3}, {0x10A9, 627, 3},
+    {0x10AA, 630, 3}, {0x10AB, 633, 3}, {0x10AC, 636, 3}, {0x10AD, 639, 3}, {0x10AE, 642, 3},
+    {0x10AF, 645, 3}, {0x10B0, 648, 3}, {0x10B1, 651, 3}, {0x10B2, 654, 3}, {0x10B3, 657, 3},
+    {0x10B4, 660, 3}, {0x10B5, 663, 3}, {0x10B6, 666, 3}, {0x10B7, 669, 3}, {0x10B8, 672, 3},
+    {0x10B9, 675, 3}, {0x10BA, 678, 3}, {0x10BB, 681, 3}, {0x10BC, 684, 3}, {0x10BD, 687, 3},
+    {0x10BE, 690, 3}, {0x10BF, 693, 3}, {0x10C0, 696, 3}, {0x10C1, 699, 3}, {0x10C2, 702, 3},
+    {0x10C3, 705, 3}, {0x10C4, 708, 3}, {0x10C5, 711, 3}, {0x10C7, 714, 3}, {0x10CD, 717, 3},
+    {0x13A0, 720, 3}, {0x13A1, 723, 3}, {0x13A2, 726, 3}, {0x13A3, 729, 3}, {0x13A4, 732, 3},
+    {0x13A5, 735, 3}, {0x13A6, 738, 3}, {0x13A7, 741, 3}, {0x13A8, 744, 3}, {0x13A9, 747, 3},
+    {0x13AA, 750, 3}, {0x13AB, 753, 3}, {0x13AC, 756, 3}, {0x13AD, 759, 3}, {0x13AE, 762, 3},
+    {0x13AF, 765, 3}, {0x13B0, 768, 3}, {0x13B1, 771, 3}, {0x13B2, 774, 3}, {0x13B3, 777, 3},
+    {0x13B4, 780, 3}, {0x13B5, 783, 3}, {0x13B6, 786, 3}, {0x13B7, 789, 3}, {0x13B8, 792, 3},
+    {0x13B9, 795, 3}, {0x13BA, 798, 3}, {0x13BB, 801, 3}, {0x13BC, 804, 3}, {0x13BD, 807, 3},
+    {0x13BE, 810, 3}, {0x13BF, 813, 3}, {0x13C0, 816, 3}, {0x13C1, 819, 3}, {0x13C2, 822, 3},
+    {0x13C3, 825, 3}, {0x13C4, 828, 3}, {0x13C5, 831, 3}, {0x13C6, 834, 3}, {0x13C7, 837, 3},
+    {0x13C8, 840, 3}, {0x13C9, 843, 3}, {0x13CA, 846, 3}, {0x13CB, 849, 3}, {0x13CC, 852, 3},
+    {0x13CD, 855, 3}, {0x13CE, 858, 3}, {0x13CF, 861, 3}, {0x13D0, 864, 3}, {0x13D1, 867, 3},
+    {0x13D2, 870, 3}, {0x13D3, 873, 3}, {0x13D4, 876, 3}, {0x13D5, 879, 3}, {0x13D6, 882, 3},
+    {0x13D7, 885, 3}, {0x13D8, 888, 3}, {0x13D9, 891, 3}, {0x13DA, 894, 3}, {0x13DB, 897, 3},
+    {0x13DC, 900, 3}, {0x13DD, 903, 3}, {0x13DE, 906, 3}, {0x13DF, 909, 3}, {0x13E0, 912, 3},
+    {0x13E1, 915, 3}, {0x13E2, 918, 3}, {0x13E3, 921, 3}, {0x13E4, 924, 3}, {0x13E5, 927, 3},
+    {0x13E6, 930, 3}, {0x13E7, 933, 3}, {0x13E8, 936, 3}, {0x13E9, 939, 3}, {0x13EA, 942, 3},
+    {0x13EB, 945, 3}, {0x13EC, 948, 3}, {0x13ED, 951, 3}, {0x13EE, 954, 3}, {0x13EF, 957, 3},
+    {0x13F0, 960, 3}, {0x13F1, 963, 3}, {0x13F2, 966, 3}, {0x13F3, 969, 3}, {0x13F4, 972, 3},
+    {0x13F5, 975, 3}, {0x1C90, 978, 3}, {0x1C91, 981, 3}, {0x1C92, 984, 3}, {0x1C93, 987, 3},
+    {0x1C94, 990, 3}, {0x1C95, 993, 3}, {0x1C96, 996, 3}, {0x1C97, 999, 3}, {0x1C98, 1002, 3},
+    {0x1C99, 1005, 3}, {0x1C9A, 1008, 3}, {0x1C9B, 1011, 3}, {0x1C9C, 1014, 3}, {0x1C9D, 1017, 3},
+    {0x1C9E, 1020, 3}, {0x1C9F, 1023, 3}, {0x1CA0, 1026, 3}, {0x1CA1, 1029, 3}, {0x1CA2, 1032, 3},
+    {0x1CA3, 1035, 3}, {0x1CA4, 1038, 3}, {0x1CA5, 1041, 3}, {0x1CA6, 1044, 3}, {0x1CA7, 1047, 3},
+    {0x1CA8, 1050, 3}, {0x1CA9, 1053, 3}, {0x1CAA, 1056, 3}, {0x1CAB, 1059, 3}, {0x1CAC, 1062, 3},
+    {0x1CAD, 1065, 3}, {0x1CAE, 1068, 3}, {0x1CAF, 1071, 3}, {0x1CB0, 1074, 3}, {0x1CB1, 1077, 3},
+    {0x1CB2, 1080, 3}, {0x1CB3, 1083, 3}, {0x1CB4, 1086, 3}, {0x1CB5, 1089, 3}, {0x1CB6, 1092, 3},
+    {0x1CB7, 1095, 3}, {0x1CB8, 1098, 3}, {0x1CB9, 1101, 3}, {0x1CBA, 1104, 3}, {0x1CBD, 1107, 3},
+    {0x1CBE, 1110, 3}, {0x1CBF, 1113, 3}, {0x1D2C, 0, 1}, {0x1D2E, 30, 1}, {0x1D30, 9, 1}, {0x1D31, 6, 1},
+    {0x1D33, 17, 1}, {0x1D34, 14, 1}, {0x1D35, 8, 1}, {0x1D36, 19, 1}, {0x1D37, 20, 1}, {0x1D38, 22, 1},
+    {0x1D39, 1116, 1}, {0x1D3A, 10, 1}, {0x1D3C, 4, 1}, {0x1D3E, 60, 1}, {0x1D3F, 27, 1}, {0x1D40, 13, 1},
+    {0x1D41, 11, 1}, {0x1D42, 28, 1}, {0x1D43, 0, 1}, {0x1D47, 30, 1}, {0x1D48, 9, 1}, {0x1D49, 6, 1},
+    {0x1D4D, 17, 1}, {0x1D4F, 20, 1}, {0x1D50, 1116, 1}, {0x1D52, 4, 1}, {0x1D56, 60, 1}, {0x1D57, 13, 1},
+    {0x1D58, 11, 1}, {0x1D5B, 1117, 1}, {0x1D62, 8, 1}, {0x1D63, 27, 1}, {0x1D64, 11, 1}, {0x1D65, 1117, 1},
+    {0x1D9C, 7, 1}, {0x1DA0, 47, 1}, {0x1DBB, 29, 1}, {0x1E00, 0, 1}, {0x1E01, 0, 1}, {0x1E02, 30, 1},
+    {0x1E03, 30, 1}, {0x1E04, 30, 1}, {0x1E05, 30, 1}, {0x1E06, 30, 1}, {0x1E07, 30, 1}, {0x1E08, 7, 1},
+    {0x1E09, 7, 1}, {0x1E0A, 9, 1}, {0x1E0B, 9, 1}, {0x1E0C, 9, 1}, {0x1E0D, 9, 1}, {0x1E0E, 9, 1},
+    {0x1E0F, 9, 1}, {0x1E10, 9, 1}, {0x1E11, 9, 1}, {0x1E12, 9, 1}, {0x1E13, 9, 1}, {0x1E14, 6, 1},
+    {0x1E15, 6, 1}, {0x1E16, 6, 1}, {0x1E17, 6, 1}, {0x1E18, 6, 1}, {0x1E19, 6, 1}, {0x1E1A, 6, 1},
+    {0x1E1B, 6, 1}, {0x1E1C, 6, 1}, {0x1E1D, 6, 1}, {0x1E1E, 47, 1}, {0x1E1F, 47, 1}, {0x1E20, 17, 1},
+    {0x1E21, 17, 1}, {0x1E22, 14, 1}, {0x1E23, 14, 1}, {0x1E24, 14, 1}, {0x1E25, 14, 1}, {0x1E26, 14, 1},
+    {0x1E27, 14, 1}, {0x1E28, 14, 1}, {0x1E29, 14, 1}, {0x1E2A, 14, 1}, {0x1E2B, 14, 1}, {0x1E2C, 8, 1},
+    {0x1E2D, 8, 1}, {0x1E2E, 8, 1}, {0x1E2F, 8, 1}, {0x1E30, 20, 1}, {0x1E31, 20, 1}, {0x1E32, 20, 1},
+    {0x1E33, 20, 1}, {0x1E34, 20, 1}, {0x1E35, 20, 1}, {0x1E36, 22, 1}, {0x1E37, 22, 1}, {0x1E38, 22, 1},
+    {0x1E39, 22, 1}, {0x1E3A, 22, 1}, {0x1E3B, 22, 1}, {0x1E3C, 22, 1}, {0x1E3D, 22, 1}, {0x1E3E, 1116, 1},
+    {0x1E3F, 1116, 1}, {0x1E40, 1116, 1}, {0x1E41, 1116, 1}, {0x1E42, 1116, 1}, {0x1E43, 1116, 1},
+    {0x1E44, 10, 1}, {0x1E45, 10, 1}, {0x1E46, 10, 1}, {0x1E47, 10, 1}, {0x1E48, 10, 1}, {0x1E49, 10, 1},
+    {0x1E4A, 10, 1}, {0x1E4B, 10, 1}, {0x1E4C, 4, 1}, {0x1E4D, 4, 1}, {0x1E4E, 4, 1}, {0x1E4F, 4, 1},
+    {0x1E50, 4, 1}, {0x1E51, 4, 1}, {0x1E52, 4, 1}, {0x1E53, 4, 1}, {0x1E54, 60, 1}, {0x1E55, 60, 1},
+    {0x1E56, 60, 1}, {0x1E57, 60, 1}, {0x1E58, 27, 1}, {0x1E59, 27, 1}, {0x1E5A, 27, 1}, {0x1E5B, 27, 1},
+    {0x1E5C, 27, 1}, {0x1E5D, 27, 1}, {0x1E5E, 27, 1}, {0x1E5F, 27, 1}, {0x1E60, 15, 1}, {0x1E61, 15, 1},
+    {0x1E62, 15, 1}, {0x1E63, 15, 1}, {0x1E64, 15, 1}, {0x1E65, 15, 1}, {0x1E66, 15, 1}, {0x1E67, 15, 1},
+    {0x1E68, 15, 1}, {0x1E69, 15, 1}, {0x1E6A, 13, 1}, {0x1E6B, 13, 1}, {0x1E6C, 13, 1}, {0x1E6D, 13, 1},
+    {0x1E6E, 13, 1}, {0x1E6F, 13, 1}, {0x1E70, 13, 1}, {0x1E71, 13, 1}, {0x1E72, 11, 1}, {0x1E73, 11, 1},
+    {0x1E74, 11, 1}, {0x1E75, 11, 1}, {0x1E76, 11, 1}, {0x1E77, 11, 1}, {0x1E78, 11, 1}, {0x1E79, 11, 1},
+    {0x1E7A, 11, 1}, {0x1E7B, 11, 1}, {0x1E7C, 1117, 1}, {0x1E7D, 1117, 1}, {0x1E7E, 1117, 1},
+    {0x1E7F, 1117, 1}, {0x1E80, 28, 1}, {0x1E81, 28, 1}, {0x1E82, 28, 1}, {0x1E83, 28, 1}, {0x1E84, 28, 1},
+    {0x1E85, 28, 1}, {0x1E86, 28, 1}, {0x1E87, 28, 1}, {0x1E88, 28, 1}, {0x1E89, 28, 1}, {0x1E8A, 115, 1},
+    {0x1E8B, 115, 1}, {0x1E8C, 115, 1}, {0x1E8D, 115, 1}, {0x1E8E, 12, 1}, {0x1E8F, 12, 1}, {0x1E90, 29, 1},
+    {0x1E91, 29, 1}, {0x1E92, 29, 1}, {0x1E93, 29, 1}, {0x1E94, 29, 1}, {0x1E95, 29, 1}, {0x1E96, 14, 1},
+    {0x1E97, 13, 1}, {0x1E98, 28, 1}, {0x1E99, 12, 1}, {0x1E9B, 15, 1}, {0x1E9E, 15, 2}, {0x1EA0, 0, 1},
+    {0x1EA1, 0, 1}, {0x1EA2, 0, 1}, {0x1EA3, 0, 1}, {0x1EA4, 0, 1}, {0x1EA5, 0, 1}, {0x1EA6, 0, 1},
+    {0x1EA7, 0, 1}, {0x1EA8, 0, 1}, {0x1EA9, 0, 1}, {0x1EAA, 0, 1}, {0x1EAB, 0, 1}, {0x1EAC, 0, 1},
+    {0x1EAD, 0, 1}, {0x1EAE, 0, 1}, {0x1EAF, 0, 1}, {0x1EB0, 0, 1}, {0x1EB1, 0, 1}, {0x1EB2, 0, 1},
+    {0x1EB3, 0, 1}, {0x1EB4, 0, 1}, {0x1EB5, 0, 1}, {0x1EB6, 0, 1}, {0x1EB7, 0, 1}, {0x1EB8, 6, 1},
+    {0x1EB9, 6, 1}, {0x1EBA, 6, 1}, {0x1EBB, 6, 1}, {0x1EBC, 6, 1}, {0x1EBD, 6, 1}, {0x1EBE, 6, 1},
+    {0x1EBF, 6, 1}, {0x1EC0, 6, 1}, {0x1EC1, 6, 1}, {0x1EC2, 6, 1}, {0x1EC3, 6, 1}, {0x1EC4, 6, 1},
+    {0x1EC5, 6, 1}, {0x1EC6, 6, 1}, {0x1EC7, 6, 1}, {0x1EC8, 8, 1}, {0x1EC9, 8, 1}, {0x1ECA, 8, 1},
+    {0x1ECB, 8, 1}, {0x1ECC, 4, 1}, {0x1ECD, 4, 1}, {0x1ECE, 4, 1}, {0x1ECF, 4, 1}, {0x1ED0, 4, 1},
+    {0x1ED1, 4, 1}, {0x1ED2, 4, 1}, {0x1ED3, 4, 1}, {0x1ED4, 4, 1}, {0x1ED5, 4, 1}, {0x1ED6, 4, 1},
+    {0x1ED7, 4, 1}, {0x1ED8, 4, 1}, {0x1ED9, 4, 1}, {0x1EDA, 4, 1}, {0x1EDB, 4, 1}, {0x1EDC, 4, 1},
+    {0x1EDD, 4, 1}, {0x1EDE, 4, 1}, {0x1EDF, 4, 1}, {0x1EE0, 4, 1}, {0x1EE1, 4, 1}, {0x1EE2, 4, 1},
+    {0x1EE3, 4, 1}, {0x1EE4, 11, 1}, {0x1EE5, 11, 1}, {0x1EE6, 11, 1}, {0x1EE7, 11, 1}, {0x1EE8, 11, 1},
+    {0x1EE9, 11, 1}, {0x1EEA, 11, 1}, {0x1EEB, 11, 1}, {0x1EEC, 11, 1}, {0x1EED, 11, 1}, {0x1EEE, 11, 1},
+    {0x1EEF, 11, 1}, {0x1EF0, 11, 1}, {0x1EF1, 11, 1}, {0x1EF2, 12, 1}, {0x1EF3, 12, 1}, {0x1EF4, 12, 1},
+    {0x1EF5, 12, 1}, {0x1EF6, 12, 1}, {0x1EF7, 12, 1}, {0x1EF8, 12, 1}, {0x1EF9, 12, 1}, {0x1EFA, 1118, 3},
+    {0x1EFC, 1121, 3}, {0x1EFE, 1124, 3}, {0x1F08, 1127, 3}, {0x1F09, 1130, 3}, {0x1F0A, 1133, 3},
+    {0x1F0B, 1136, 3}, {0x1F0C, 1139, 3}, {0x1F0D, 1142, 3}, {0x1F0E, 1145, 3}, {0x1F0F, 1148, 3},
+    {0x1F18, 1151, 3}, {0x1F19, 1154, 3}, {0x1F1A, 1157, 3}, {0x1F1B, 1160, 3}, {0x1F1C, 1163, 3},
+    {0x1F1D, 1166, 3}, {0x1F28, 1169, 3}, {0x1F29, 1172, 3}, {0x1F2A, 1175, 3}, {0x1F2B, 1178, 3},
+    {0x1F2C, 1181, 3}, {0x1F2D, 1184, 3}, {0x1F2E, 1187, 3}, {0x1F2F, 1190, 3}, {0x1F38, 1193, 3},
+    {0x1F39, 1196, 3}, {0x1F3A, 1199, 3}, {0x1F3B, 1202, 3}, {0x1F3C, 1205, 3}, {0x1F3D, 1208, 3},
+    {0x1F3E, 1211, 3}, {0x1F3F, 1214, 3}, {0x1F48, 1217, 3}, {0x1F49, 1220, 3}, {0x1F4A, 1223, 3},
+    {0x1F4B, 1226, 3}, {0x1F4C, 1229, 3}, {0x1F4D, 1232, 3}, {0x1F59, 1235, 3}, {0x1F5B, 1238, 3},
+    {0x1F5D, 1241, 3}, {0x1F5F, 1244, 3}, {0x1F68, 1247, 3}, {0x1F69, 1250, 3}, {0x1F6A, 1253, 3},
+    {0x1F6B, 1256, 3}, {0x1F6C, 1259, 3}, {0x1F6D, 1262, 3}, {0x1F6E, 1265, 3}, {0x1F6F, 1268, 3},
+    {0x1F88, 1271, 3}, {0x1F89, 1274, 3}, {0x1F8A, 1277, 3}, {0x1F8B, 1280, 3}, {0x1F8C, 1283, 3},
+    {0x1F8D, 1286, 3}, {0x1F8E, 1289, 3}, {0x1F8F, 1292, 3}, {0x1F98, 1295, 3}, {0x1F99, 1298, 3},
+    {0x1F9A, 1301, 3}, {0x1F9B, 1304, 3}, {0x1F9C, 1307, 3}, {0x1F9D, 1310, 3}, {0x1F9E, 1313, 3},
+    {0x1F9F, 1316, 3}, {0x1FA8, 1319, 3}, {0x1FA9, 1322, 3}, {0x1FAA, 1325, 3}, {0x1FAB, 1328, 3},
+    {0x1FAC, 1331, 3}, {0x1FAD, 1334, 3}, {0x1FAE, 1337, 3}, {0x1FAF, 1340, 3}, {0x1FB8, 1343, 3},
+    {0x1FB9, 1346, 3}, {0x1FBA, 1349, 3}, {0x1FBB, 1352, 3}, {0x1FBC, 1355, 3}, {0x1FC8, 1358, 3},
+    {0x1FC9, 1361, 3}, {0x1FCA, 1364, 3}, {0x1FCB, 1367, 3}, {0x1FCC, 1370, 3}, {0x1FD8, 1373, 3},
+    {0x1FD9, 1376, 3}, {0x1FDA, 1379, 3}, {0x1FDB, 1382, 3}, {0x1FE8, 1385, 3}, {0x1FE9, 1388, 3},
+    {0x1FEA, 1391, 3}, {0x1FEB, 1394, 3}, {0x1FEC, 1397, 3}, {0x1FF8, 1400, 3}, {0x1FF9, 1403, 3},
+    {0x1FFA, 1406, 3}, {0x1FFB, 1409, 3}, {0x1FFC, 1412, 3}, {0x2070, 1415, 1}, {0x2071, 8, 1},
+    {0x2074, 1416, 1}, {0x2075, 1417, 1}, {0x2076, 1418, 1}, {0x2077, 1419, 1}, {0x2078, 1420, 1},
+    {0x2079, 1421, 1}, {0x207F, 10, 1}, {0x2080, 1415, 1}, {0x2081, 3, 1}, {0x2082, 1, 1}, {0x2083, 2, 1},
+    {0x2084, 1416, 1}, {0x2085, 1417, 1}, {0x2086, 1418, 1}, {0x2087, 1419, 1}, {0x2088, 1420, 1},
+    {0x2089, 1421, 1}, {0x2090, 0, 1}, {0x2091, 6, 1}, {0x2092, 4, 1}, {0x2093, 115, 1}, {0x2095, 14, 1},
+    {0x2096, 20, 1}, {0x2097, 22, 1}, {0x2098, 1116, 1}, {0x2099, 10, 1}, {0x209A, 60, 1}, {0x209B, 15, 1},
+    {0x209C, 13, 1}, {0x2102, 7, 1}, {0x210A, 17, 1}, {0x210B, 14, 1}, {0x210C, 14, 1}, {0x210D, 14, 1},
+    {0x210E, 14, 1}, {0x2110, 8, 1}, {0x2111, 8, 1}, {0x2112, 22, 1}, {0x2113, 22, 1}, {0x2115, 10, 1},
+    {0x2119, 60, 1}, {0x211A, 21, 1}, {0x211B, 27, 1}, {0x211C, 27, 1}, {0x211D, 27, 1}, {0x2124, 29, 1},
+    {0x2126, 184, 2}, {0x2128, 29, 1}, {0x212A, 20, 1}, {0x212B, 0, 1}, {0x212C, 30, 1}, {0x212D, 7, 1},
+    {0x212F, 6, 1}, {0x2130, 6, 1}, {0x2131, 47, 1}, {0x2132, 1422, 3}, {0x2133, 1116, 1}, {0x2134, 4, 1},
+    {0x2139, 8, 1}, {0x2145, 9, 1}, {0x2146, 9, 1}, {0x2147, 6, 1}, {0x2148, 8, 1}, {0x2149, 19, 1},
+    {0x2160, 8, 1}, {0x2161, 1425, 2}, {0x2162, 1427, 3}, {0x2163, 1430, 2}, {0x2164, 1117, 1},
+    {0x2165, 1432, 2}, {0x2166, 1434, 3}, {0x2167, 1437, 4}, {0x2168, 1441, 2}, {0x2169, 115, 1},
+    {0x216A, 1443, 2}, {0x216B, 1445, 3}, {0x216C, 22, 1}, {0x216D, 7, 1}, {0x216E, 9, 1}, {0x216F, 1116, 1},
+    {0x2170, 8, 1}, {0x2171, 1425, 2}, {0x2172, 1427, 3}, {0x2173, 1430, 2}, {0x2174, 1117, 1},
+    {0x2175, 1432, 2}, {0x2176, 1434, 3}, {0x2177, 1437, 4}, {0x2178, 1441, 2}, {0x2179, 115, 1},
+    {0x217A, 1443, 2}, {0x217B, 1445, 3}, {0x217C, 22, 1}, {0x217D, 7, 1}, {0x217E, 9, 1}, {0x217F, 1116, 1},
+    {0x2183, 1448, 3}, {0x2460, 3, 1}, {0x2461, 1, 1}, {0x2462, 2, 1}, {0x2463, 1416, 1}, {0x2464, 1417, 1},
+    {0x2465, 1418, 1}, {0x2466, 1419, 1}, {0x2467, 1420, 1}, {0x2468, 1421, 1}, {0x2469, 1451, 2},
+    {0x246A, 1453, 2}, {0x246B, 1455, 2}, {0x246C, 1457, 2}, {0x246D, 1459, 2}, {0x246E, 1461, 2},
+    {0x246F, 1463, 2}, {0x2470, 1465, 2}, {0x2471, 1467, 2}, {0x2472, 1469, 2}, {0x2473, 1471, 2},
+    {0x24EA, 1415, 1}, {0x2C00, 1473, 3}, {0x2C01, 1476, 3}, {0x2C02, 1479, 3}, {0x2C03, 1482, 3},
+    {0x2C04, 1485, 3}, {0x2C05, 1488, 3}, {0x2C06, 1491, 3}, {0x2C07, 1494, 3}, {0x2C08, 1497, 3},
+    {0x2C09, 1500, 3}, {0x2C0A, 1503, 3}, {0x2C0B, 1506, 3}, {0x2C0C, 1509, 3}, {0x2C0D, 1512, 3},
+    {0x2C0E, 1515, 3}, {0x2C0F, 1518, 3}, {0x2C10, 1521, 3}, {0x2C11, 1524, 3}, {0x2C12, 1527, 3},
+    {0x2C13, 1530, 3}, {0x2C14, 1533, 3}, {0x2C15, 1536, 3}, {0x2C16, 1539, 3}, {0x2C17, 1542, 3},
+    {0x2C18, 1545, 3}, {0x2C19, 1548, 3}, {0x2C1A, 1551, 3}, {0x2C1B, 1554, 3}, {0x2C1C, 1557, 3},
+    {0x2C1D, 1560, 3}, {0x2C1E, 1563, 3}, {0x2C1F, 1566, 3}, {0x2C20, 1569, 3}, {0x2C21, 1572, 3},
+    {0x2C22, 1575, 3}, {0x2C23, 1578, 3}, {0x2C24, 1581, 3}, {0x2C25, 1584, 3}, {0x2C26, 1587, 3},
+    {0x2C27, 1590, 3}, {0x2C28, 1593, 3}, {0x2C29, 1596, 3}, {0x2C2A, 1599, 3}, {0x2C2B, 1602, 3},
+    {0x2C2C, 1605, 3}, {0x2C2D, 1608, 3}, {0x2C2E, 1611, 3}, {0x2C2F, 1614, 3}, {0x2C60, 1617, 3},
+    {0x2C62, 1620, 2}, {0x2C63, 1622, 3}, {0x2C64, 1625, 2}, {0x2C65, 0, 1}, {0x2C66, 13, 1},
+    {0x2C67, 1627, 3}, {0x2C69, 1630, 3}, {0x2C6B, 1633, 3}, {0x2C6D, 1636, 2}, {0x2C6E, 1638, 2},
+    {0x2C6F, 1640, 2}, {0x2C70, 1642, 2}, {0x2C72, 1644, 3}, {0x2C75, 1647, 3}, {0x2C7C, 19, 1},
+    {0x2C7D, 1117, 1}, {0x2C7E, 1650, 2}, {0x2C7F, 1652, 2}, {0x2C80, 1654, 3}, {0x2C82, 1657, 3},
+    {0x2C84, 1660, 3}, {0x2C86, 1663, 3}, {0x2C88, 1666, 3}, {0x2C8A, 1669, 3}, {0x2C8C, 1672, 3},
+    {0x2C8E, 1675, 3}, {0x2C90, 1678, 3}, {0x2C92, 1681, 3}, {0x2C94, 1684, 3}, {0x2C96, 1687, 3},
+    {0x2C98, 1690, 3}, {0x2C9A, 1693, 3}, {0x2C9C, 1696, 3}, {0x2C9E, 1699, 3}, {0x2CA0, 1702, 3},
+    {0x2CA2, 1705, 3}, {0x2CA4, 1708, 3}, {0x2CA6, 1711, 3}, {0x2CA8, 1714, 3}, {0x2CAA, 1717, 3},
+    {0x2CAC, 1720, 3}, {0x2CAE, 1723, 3}, {0x2CB0, 1726, 3}, {0x2CB2, 1729, 3}, {0x2CB4, 1732, 3},
+    {0x2CB6, 1735, 3}, {0x2CB8, 1738, 3}, {0x2CBA, 1741, 3}, {0x2CBC, 1744, 3}, {0x2CBE, 1747, 3},
+    {0x2CC0, 1750, 3}, {0x2CC2, 1753, 3}, {0x2CC4, 1756, 3}, {0x2CC6, 1759, 3}, {0x2CC8, 1762, 3},
+    {0x2CCA, 1765, 3}, {0x2CCC, 1768, 3}, {0x2CCE, 1771, 3}, {0x2CD0, 1774, 3}, {0x2CD2, 1777, 3},
+    {0x2CD4, 1780, 3}, {0x2CD6, 1783, 3}, {0x2CD8, 1786, 3}, {0x2CDA, 1789, 3}, {0x2CDC, 1792, 3},
+    {0x2CDE, 1795, 3}, {0x2CE0, 1798, 3}, {0x2CE2, 1801, 3}, {0x2CEB, 1804, 3}, {0x2CED, 1807, 3},
+    {0x2CF2, 1810, 3}, {0x3251, 1456, 2}, {0x3252, 1813, 2}, {0x3253, 1, 2}, {0x3254, 1815, 2},
+    {0x3255, 1817, 2}, {0x3256, 1819, 2}, {0x3257, 1821, 2}, {0x3258, 1823, 2}, {0x3259, 1825, 2},
+    {0x325A, 1827, 2}, {0x325B, 2, 2}, {0x325C, 1829, 2}, {0x325D, 1831, 2}, {0x325E, 1833, 2},
+    {0x325F, 1835, 2}, {0x32B1, 1837, 2}, {0x32B2, 1839, 2}, {0x32B3, 1841, 2}, {0x32B4, 1843, 2},
+    {0x32B5, 1845, 2}, {0x32B6, 1460, 2}, {0x32B7, 1816, 2}, {0x32B8, 1834, 2}, {0x32B9, 1847, 2},
+    {0x32BA, 1416, 2}, {0x32BB, 1849, 2}, {0x32BC, 1851, 2}, {0x32BD, 1853, 2}, {0x32BE, 1855, 2},
+    {0x32BF, 1857, 2}, {0xA640, 1859, 3}, {0xA642, 1862, 3}, {0xA644, 1865, 3}, {0xA646, 1868, 3},
+    {0xA648, 1871, 3}, {0xA64A, 1874, 3}, {0xA64C, 1877, 3}, {0xA64E, 1880, 3}, {0xA650, 1883, 3},
+    {0xA652, 1886, 3}, {0xA654, 1889, 3}, {0xA656, 1892, 3}, {0xA658, 1895, 3}, {0xA65A, 1898, 3},
+    {0xA65C, 1901, 3}, {0xA65E, 1904, 3}, {0xA660, 1907, 3}, {0xA662, 1910, 3}, {0xA664, 1913, 3},
+    {0xA666, 1916, 3}, {0xA668, 1919, 3}, {0xA66A, 1922, 3}, {0xA66C, 1925, 3}, {0xA680, 1928, 3},
+    {0xA682, 1931, 3}, {0xA684, 1934, 3}, {0xA686, 1937, 3}, {0xA688, 1940, 3}, {0xA68A, 1943, 3},
+    {0xA68C, 1946, 3}, {0xA68E, 1949, 3}, {0xA690, 1952, 3}, {0xA692, 1955, 3}, {0xA694, 1958, 3},
+    {0xA696, 1961, 3}, {0xA698, 1964, 3}, {0xA69A, 1967, 3}, {0xA722, 1970, 3}, {0xA724, 1973, 3},
+    {0xA726, 1976, 3}, {0xA728, 1979, 3}, {0xA72A, 1982, 3}, {0xA72C, 1985, 3}, {0xA72E, 1988, 3},
+    {0xA732, 1991, 3}, {0xA734, 1994, 3}, {0xA736, 1997, 3}, {0xA738, 2000, 3}, {0xA73A, 2003, 3},
+    {0xA73C, 2006, 3}, {0xA73E, 2009, 3}, {0xA740, 2012, 3}, {0xA742, 2015, 3}, {0xA744, 2018, 3},
+    {0xA746, 2021, 3}, {0xA748, 2024, 3}, {0xA74A, 2027, 3}, {0xA74C, 2030, 3}, {0xA74E, 2033, 3},
+    {0xA750, 2036, 3}, {0xA752, 2039, 3}, {0xA754, 2042, 3}, {0xA756, 2045, 3}, {0xA758, 2048, 3},
+    {0xA75A, 2051, 3}, {0xA75C, 2054, 3}, {0xA75E, 2057, 3}, {0xA760, 2060, 3}, {0xA762, 2063, 3},
+    {0xA764, 2066, 3}, {0xA766, 2069, 3}, {0xA768, 2072, 3}, {0xA76A, 2075, 3}, {0xA76C, 2078, 3},
+    {0xA76E, 2081, 3}, {0xA779, 2084, 3}, {0xA77B, 2087, 3}, {0xA77D, 2090, 3}, {0xA77E, 2093, 3},
+    {0xA780, 2096, 3}, {0xA782, 2099, 3}, {0xA784, 2102, 3}, {0xA786, 2105, 3}, {0xA78B, 2108, 3},
+    {0xA78D, 2111, 2}, {0xA790, 2113, 3}, {0xA792, 2116, 3}, {0xA796, 2119, 3}, {0xA798, 2122, 3},
+    {0xA79A, 2125, 3}, {0xA79C, 2128, 3}, {0xA79E, 2131, 3}, {0xA7A0, 2134, 3}, {0xA7A2, 2137, 3},
+    {0xA7A4, 2140, 3}, {0xA7A6, 2143, 3}, {0xA7A8, 2146, 3}, {0xA7AA, 2149, 2}, {0xA7AB, 2151, 2},
+    {0xA7AC, 2153, 2}, {0xA7AD, 2155, 2}, {0xA7AE, 2157, 2}, {0xA7B0, 2159, 2}, {0xA7B1, 2161, 2},
+    {0xA7B2, 2163, 2}, {0xA7B3, 2165, 3}, {0xA7B4, 2168, 3}, {0xA7B6, 2171, 3}, {0xA7B8, 2174, 3},
+    {0xA7BA, 2177, 3}, {0xA7BC, 2180, 3}, {0xA7BE, 2183, 3}, {0xA7C0, 2186, 3}, {0xA7C2, 2189, 3},
+    {0xA7C4, 2192, 3}, {0xA7C5, 2195, 2}, {0xA7C6, 2197, 3}, {0xA7C7, 2200, 3}, {0xA7C9, 2203, 3},
+    {0xA7D0, 2206, 3}, {0xA7D6, 2209, 3}, {0xA7D8, 2212, 3}, {0xA7F2, 7, 1}, {0xA7F3, 47, 1}, {0xA7F4, 21, 1},
+    {0xA7F5, 2215, 3}, {0xFB00, 2218, 2}, {0xFB01, 2220, 2}, {0xFB02, 2222, 2}, {0xFB03, 2219, 3},
+    {0xFB04, 2224, 3}, {0xFB05, 2227, 2}, {0xFB06, 2227, 2}, {0xFF10, 1415, 1}, {0xFF11, 3, 1},
+    {0xFF12, 1, 1}, {0xFF13, 2, 1}, {0xFF14, 1416, 1}, {0xFF15, 1417, 1}, {0xFF16, 1418, 1},
+    {0xFF17, 1419, 1}, {0xFF18, 1420, 1}, {0xFF19, 1421, 1}, {0xFF21, 0, 1}, {0xFF22, 30, 1}, {0xFF23, 7, 1},
+    {0xFF24, 9, 1}, {0xFF25, 6, 1}, {0xFF26, 47, 1}, {0xFF27, 17, 1}, {0xFF28, 14, 1}, {0xFF29, 8, 1},
+    {0xFF2A, 19, 1}, {0xFF2B, 20, 1}, {0xFF2C, 22, 1}, {0xFF2D, 1116, 1}, {0xFF2E, 10, 1}, {0xFF2F, 4, 1},
+    {0xFF30, 60, 1}, {0xFF31, 21, 1}, {0xFF32, 27, 1}, {0xFF33, 15, 1}, {0xFF34, 13, 1}, {0xFF35, 11, 1},
+    {0xFF36, 1117, 1}, {0xFF37, 28, 1}, {0xFF38, 115, 1}, {0xFF39, 12, 1}, {0xFF3A, 29, 1}, {0xFF41, 0, 1},
+    {0xFF42, 30, 1}, {0xFF43, 7, 1}, {0xFF44, 9, 1}, {0xFF45, 6, 1}, {0xFF46, 47, 1}, {0xFF47, 17, 1},
+    {0xFF48, 14, 1}, {0xFF49, 8, 1}, {0xFF4A, 19, 1}, {0xFF4B, 20, 1}, {0xFF4C, 22, 1}, {0xFF4D, 1116, 1},
+    {0xFF4E, 10, 1}, {0xFF4F, 4, 1}, {0xFF50, 60, 1}, {0xFF51, 21, 1}, {0xFF52, 27, 1}, {0xFF53, 15, 1},
+    {0xFF54, 13, 1}, {0xFF55, 11, 1}, {0xFF56, 1117, 1}, {0xFF57, 28, 1}, {0xFF58, 115, 1}, {0xFF59, 12, 1},
+    {0xFF5A, 29, 1}, {0x10400, 2229, 4}, {0x10401, 2233, 4}, {0x10402, 2237, 4}, {0x10403, 2241, 4},
+    {0x10404, 2245, 4}, {0x10405, 2249, 4}, {0x10406, 2253, 4}, {0x10407, 2257, 4}, {0x10408, 2261, 4},
+    {0x10409, 2265, 4}, {0x1040A, 2269, 4}, {0x1040B, 2273, 4}, {0x1040C, 2277, 4}, {0x1040D, 2281, 4},
+    {0x1040E, 2285, 4}, {0x1040F, 2289, 4}, {0x10410, 2293, 4}, {0x10411, 2297, 4}, {0x10412, 2301, 4},
+    {0x10413, 2305, 4}, {0x10414, 2309, 4}, {0x10415, 2313, 4}, {0x10416, 2317, 4}, {0x10417, 2321, 4},
+    {0x10418, 2325, 4}, {0x10419, 2329, 4}, {0x1041A, 2333, 4}, {0x1041B, 2337, 4}, {0x1041C, 2341, 4},
+    {0x1041D, 2345, 4}, {0x1041E, 2349, 4}, {0x1041F, 2353, 4}, {0x10420, 2357, 4}, {0x10421, 2361, 4},
+    {0x10422, 2365, 4}, {0x10423, 2369, 4}, {0x10424, 2373, 4}, {0x10425, 2377, 4}, {0x10426, 2381, 4},
+    {0x10427, 2385, 4}, {0x104B0, 2389, 4}, {0x104B1, 2393, 4}, {0x104B2, 2397, 4}, {0x104B3, 2401, 4},
+    {0x104B4, 2405, 4}, {0x104B5, 2409, 4}, {0x104B6, 2413, 4}, {0x104B7, 2417, 4}, {0x104B8, 2421, 4},
+    {0x104B9, 2425, 4}, {0x104BA, 2429, 4}, {0x104BB, 2433, 4}, {0x104BC, 2437, 4}, {0x104BD, 2441, 4},
+    {0x104BE, 2445, 4}, {0x104BF, 2449, 4}, {0x104C0, 2453, 4}, {0x104C1, 2457, 4}, {0x104C2, 2461, 4},
+    {0x104C3, 2465, 4}, {0x104C4, 2469, 4}, {0x104C5, 2473, 4}, {0x104C6, 2477, 4}, {0x104C7, 2481, 4},
+    {0x104C8, 2485, 4}, {0x104C9, 2489, 4}, {0x104CA, 2493, 4}, {0x104CB, 2497, 4}, {0x104CC, 2501, 4},
+    {0x104CD, 2505, 4}, {0x104CE, 2509, 4}, {0x104CF, 2513, 4}, {0x104D0, 2517, 4}, {0x104D1, 2521, 4},
+    {0x104D2, 2525, 4}, {0x104D3, 2529, 4}, {0x10570, 2533, 4}, {0x10571, 2537, 4}, {0x10572, 2541, 4},
+    {0x10573, 2545, 4}, {0x10574, 2549, 4}, {0x10575, 2553, 4}, {0x10576, 2557, 4}, {0x10577, 2561, 4},
+    {0x10578, 2565, 4}, {0x10579, 2569, 4}, {0x1057A, 2573, 4}, {0x1057C, 2577, 4}, {0x1057D, 2581, 4},
+    {0x1057E, 2585, 4}, {0x1057F, 2589, 4}, {0x10580, 2593, 4}, {0x10581, 2597, 4}, {0x10582, 2601, 4},
+    {0x10583, 2605, 4}, {0x10584, 2609, 4}, {0x10585, 2613, 4}, {0x10586, 2617, 4}, {0x10587, 2621, 4},
+    {0x10588, 2625, 4}, {0x10589, 2629, 4}, {0x1058A, 2633, 4}, {0x1058C, 2637, 4}, {0x1058D, 2641, 4},
+    {0x1058E, 2645, 4}, {0x1058F, 2649, 4}, {0x10590, 2653, 4}, {0x10591, 2657, 4}, {0x10592, 2661, 4},
+    {0x10594, 2665, 4}, {0x10595, 2669, 4}, {0x107A5, 21, 1}, {0x10C80, 2673, 4}, {0x10C81, 2677, 4},
+    {0x10C82, 2681, 4}, {0x10C83, 2685, 4}, {0x10C84, 2689, 4}, {0x10C85, 2693, 4}, {0x10C86, 2697, 4},
+    {0x10C87, 2701, 4}, {0x10C88, 2705, 4}, {0x10C89, 2709, 4}, {0x10C8A, 2713, 4}, {0x10C8B, 2717, 4},
+    {0x10C8C, 2721, 4}, {0x10C8D, 2725, 4}, {0x10C8E, 2729, 4}, {0x10C8F, 2733, 4}, {0x10C90, 2737, 4},
+    {0x10C91, 2741, 4}, {0x10C92, 2745, 4}, {0x10C93, 2749, 4}, {0x10C94, 2753, 4}, {0x10C95, 2757, 4},
+    {0x10C96, 2761, 4}, {0x10C97, 2765, 4}, {0x10C98, 2769, 4}, {0x10C99, 2773, 4}, {0x10C9A, 2777, 4},
+    {0x10C9B, 2781, 4}, {0x10C9C, 2785, 4}, {0x10C9D, 2789, 4}, {0x10C9E, 2793, 4}, {0x10C9F, 2797, 4},
+    {0x10CA0, 2801, 4}, {0x10CA1, 2805, 4}, {0x10CA2, 2809, 4}, {0x10CA3, 2813, 4}, {0x10CA4, 2817, 4},
+    {0x10CA5, 2821, 4}, {0x10CA6, 2825, 4}, {0x10CA7, 2829, 4}, {0x10CA8, 2833, 4}, {0x10CA9, 2837, 4},
+    {0x10CAA, 2841, 4}, {0x10CAB, 2845, 4}, {0x10CAC, 2849, 4}, {0x10CAD, 2853, 4}, {0x10CAE, 2857, 4},
+    {0x10CAF, 2861, 4}, {0x10CB0, 2865, 4}, {0x10CB1, 2869, 4}, {0x10CB2, 2873, 4}, {0x118A0, 2877, 4},
+    {0x118A1, 2881, 4}, {0x118A2, 2885, 4}, {0x118A3, 2889, 4}, {0x118A4, 2893, 4}, {0x118A5, 2897, 4},
+    {0x118A6, 2901, 4}, {0x118A7, 2905, 4}, {0x118A8, 2909, 4}, {0x118A9, 2913, 4}, {0x118AA, 2917, 4},
+    {0x118AB, 2921, 4}, {0x118AC, 2925, 4}, {0x118AD, 2929, 4}, {0x118AE, 2933, 4}, {0x118AF, 2937, 4},
+    {0x118B0, 2941, 4}, {0x118B1, 2945, 4}, {0x118B2, 2949, 4}, {0x118B3, 2953, 4}, {0x118B4, 2957, 4},
+    {0x118B5, 2961, 4}, {0x118B6, 2965, 4}, {0x118B7, 2969, 4}, {0x118B8, 2973, 4}, {0x118B9, 2977, 4},
+    {0x118BA, 2981, 4}, {0x118BB, 2985, 4}, {0x118BC, 2989, 4}, {0x118BD, 2993, 4}, {0x118BE, 2997, 4},
+    {0x118BF, 3001, 4}, {0x16E40, 3005, 4}, {0x16E41, 3009, 4}, {0x16E42, 3013, 4}, {0x16E43, 3017, 4},
+    {0x16E44, 3021, 4}, {0x16E45, 3025, 4}, {0x16E46, 3029, 4}, {0x16E47, 3033, 4}, {0x16E48, 3037, 4},
+    {0x16E49, 3041, 4}, {0x16E4A, 3045, 4}, {0x16E4B, 3049, 4}, {0x16E4C, 3053, 4}, {0x16E4D, 3057, 4},
+    {0x16E4E, 3061, 4}, {0x16E4F, 3065, 4}, {0x16E50, 3069, 4}, {0x16E51, 3073, 4}, {0x16E52, 3077, 4},
+    {0x16E53, 3081, 4}, {0x16E54, 3085, 4}, {0x16E55, 3089, 4}, {0x16E56, 3093, 4}, {0x16E57, 3097, 4},
+    {0x16E58, 3101, 4}, {0x16E59, 3105, 4}, {0x16E5A, 3109, 4}, {0x16E5B, 3113, 4}, {0x16E5C, 3117, 4},
+    {0x16E5D, 3121, 4}, {0x16E5E, 3125, 4}, {0x16E5F, 3129, 4}, {0x1D400, 0, 1}, {0x1D401, 30, 1},
+    {0x1D402, 7, 1}, {0x1D403, 9, 1}, {0x1D404, 6, 1}, {0x1D405, 47, 1}, {0x1D406, 17, 1}, {0x1D407, 14, 1},
+    {0x1D408, 8, 1}, {0x1D409, 19, 1}, {0x1D40A, 20, 1}, {0x1D40B, 22, 1}, {0x1D40C, 1116, 1},
+    {0x1D40D, 10, 1}, {0x1D40E, 4, 1}, {0x1D40F, 60, 1}, {0x1D410, 21, 1}, {0x1D411, 27, 1}, {0x1D412, 15, 1},
+    {0x1D413, 13, 1}, {0x1D414, 11, 1}, {0x1D415, 1117, 1}, {0x1D416, 28, 1}, {0x1D417, 115, 1},
+    {0x1D418, 12, 1}, {0x1D419, 29, 1}, {0x1D41A, 0, 1}, {0x1D41B, 30, 1}, {0x1D41C, 7, 1}, {0x1D41D, 9, 1},
+    {0x1D41E, 6, 1}, {0x1D41F, 47, 1}, {0x1D420, 17, 1}, {0x1D421, 14, 1}, {0x1D422, 8, 1}, {0x1D423, 19, 1},
+    {0x1D424, 20, 1}, {0x1D425, 22, 1}, {0x1D426, 1116, 1}, {0x1D427, 10, 1}, {0x1D428, 4, 1},
+    {0x1D429, 60, 1}, {0x1D42A, 21, 1}, {0x1D42B, 27, 1}, {0x1D42C, 15, 1}, {0x1D42D, 13, 1},
+    {0x1D42E, 11, 1}, {0x1D42F, 1117, 1}, {0x1D430, 28, 1}, {0x1D431, 115, 1}, {0x1D432, 12, 1},
+    {0x1D433, 29, 1}, {0x1D434, 0, 1}, {0x1D435, 30, 1}, {0x1D436, 7, 1}, {0x1D437, 9, 1}, {0x1D438, 6, 1},
+    {0x1D439, 47, 1}, {0x1D43A, 17, 1}, {0x1D43B, 14, 1}, {0x1D43C, 8, 1}, {0x1D43D, 19, 1}, {0x1D43E, 20, 1},
+    {0x1D43F, 22, 1}, {0x1D440, 1116, 1}, {0x1D441, 10, 1}, {0x1D442, 4, 1}, {0x1D443, 60, 1},
+    {0x1D444, 21, 1}, {0x1D445, 27, 1}, {0x1D446, 15, 1}, {0x1D447, 13, 1}, {0x1D448, 11, 1},
+    {0x1D449, 1117, 1}, {0x1D44A, 28, 1}, {0x1D44B, 115, 1}, {0x1D44C, 12, 1}, {0x1D44D, 29, 1},
+    {0x1D44E, 0, 1}, {0x1D44F, 30, 1}, {0x1D450, 7, 1}, {0x1D451, 9, 1}, {0x1D452, 6, 1}, {0x1D453, 47, 1},
+    {0x1D454, 17, 1}, {0x1D456, 8, 1}, {0x1D457, 19, 1}, {0x1D458, 20, 1}, {0x1D459, 22, 1},
+    {0x1D45A, 1116, 1}, {0x1D45B, 10, 1}, {0x1D45C, 4, 1}, {0x1D45D, 60, 1}, {0x1D45E, 21, 1},
+    {0x1D45F, 27, 1}, {0x1D460, 15, 1}, {0x1D461, 13, 1}, {0x1D462, 11, 1}, {0x1D463, 1117, 1},
+    {0x1D464, 28, 1}, {0x1D465, 115, 1}, {0x1D466, 12, 1}, {0x1D467, 29, 1}, {0x1D468, 0, 1},
+    {0x1D469, 30, 1}, {0x1D46A, 7, 1}, {0x1D46B, 9, 1}, {0x1D46C, 6, 1}, {0x1D46D, 47, 1}, {0x1D46E, 17, 1},
+    {0x1D46F, 14, 1}, {0x1D470, 8, 1}, {0x1D471, 19, 1}, {0x1D472, 20, 1}, {0x1D473, 22, 1},
+    {0x1D474, 1116, 1}, {0x1D475, 10, 1}, {0x1D476, 4, 1}, {0x1D477, 60, 1}, {0x1D478, 21, 1},
+    {0x1D479, 27, 1}, {0x1D47A, 15, 1}, {0x1D47B, 13, 1}, {0x1D47C, 11, 1}, {0x1D47D, 1117, 1},
+    {0x1D47E, 28, 1}, {0x1D47F, 115, 1}, {0x1D480, 12, 1}, {0x1D481, 29, 1}, {0x1D482, 0, 1},
+    {0x1D483, 30, 1}, {0x1D484, 7, 1}, {0x1D485, 9, 1}, {0x1D486, 6, 1}, {0x1D487, 47, 1}, {0x1D488, 17, 1},
+    {0x1D489, 14, 1}, {0x1D48A, 8, 1}, {0x1D48B, 19, 1}, {0x1D48C, 20, 1}, {0x1D48D, 22, 1},
+    {0x1D48E, 1116, 1}, {0x1D48F, 10, 1}, {0x1D490, 4, 1}, {0x1D491, 60, 1}, {0x1D492, 21, 1},
+    {0x1D493, 27, 1}, {0x1D494, 15, 1}, {0x1D495, 13, 1}, {0x1D496, 11, 1}, {0x1D497, 1117, 1},
+    {0x1D498, 28, 1}, {0x1D499, 115, 1}, {0x1D49A, 12, 1}, {0x1D49B, 29, 1}, {0x1D49C, 0, 1}, {0x1D49E, 7, 1},
+    {0x1D49F, 9, 1}, {0x1D4A2, 17, 1}, {0x1D4A5, 19, 1}, {0x1D4A6, 20, 1}, {0x1D4A9, 10, 1}, {0x1D4AA, 4, 1},
+    {0x1D4AB, 60, 1}, {0x1D4AC, 21, 1}, {0x1D4AE, 15, 1}, {0x1D4AF, 13, 1}, {0x1D4B0, 11, 1},
+    {0x1D4B1, 1117, 1}, {0x1D4B2, 28, 1}, {0x1D4B3, 115, 1}, {0x1D4B4, 12, 1}, {0x1D4B5, 29, 1},
+    {0x1D4B6, 0, 1}, {0x1D4B7, 30, 1}, {0x1D4B8, 7, 1}, {0x1D4B9, 9, 1}, {0x1D4BB, 47, 1}, {0x1D4BD, 14, 1},
+    {0x1D4BE, 8, 1}, {0x1D4BF, 19, 1}, {0x1D4C0, 20, 1}, {0x1D4C1, 22, 1}, {0x1D4C2, 1116, 1},
+    {0x1D4C3, 10, 1}, {0x1D4C5, 60, 1}, {0x1D4C6, 21, 1}, {0x1D4C7, 27, 1}, {0x1D4C8, 15, 1},
+    {0x1D4C9, 13, 1}, {0x1D4CA, 11, 1}, {0x1D4CB, 1117, 1}, {0x1D4CC, 28, 1}, {0x1D4CD, 115, 1},
+    {0x1D4CE, 12, 1}, {0x1D4CF, 29, 1}, {0x1D4D0, 0, 1}, {0x1D4D1, 30, 1}, {0x1D4D2, 7, 1}, {0x1D4D3, 9, 1},
+    {0x1D4D4, 6, 1}, {0x1D4D5, 47, 1}, {0x1D4D6, 17, 1}, {0x1D4D7, 14, 1}, {0x1D4D8, 8, 1}, {0x1D4D9, 19, 1},
+    {0x1D4DA, 20, 1}, {0x1D4DB, 22, 1}, {0x1D4DC, 1116, 1}, {0x1D4DD, 10, 1}, {0x1D4DE, 4, 1},
+    {0x1D4DF, 60, 1}, {0x1D4E0, 21, 1}, {0x1D4E1, 27, 1}, {0x1D4E2, 15, 1}, {0x1D4E3, 13, 1},
+    {0x1D4E4, 11, 1}, {0x1D4E5, 1117, 1}, {0x1D4E6, 28, 1}, {0x1D4E7, 115, 1}, {0x1D4E8, 12, 1},
+    {0x1D4E9, 29, 1}, {0x1D4EA, 0, 1}, {0x1D4EB, 30, 1}, {0x1D4EC, 7, 1}, {0x1D4ED, 9, 1}, {0x1D4EE, 6, 1},
+    {0x1D4EF, 47, 1}, {0x1D4F0, 17, 1}, {0x1D4F1, 14, 1}, {0x1D4F2, 8, 1}, {0x1D4F3, 19, 1}, {0x1D4F4, 20, 1},
+    {0x1D4F5, 22, 1}, {0x1D4F6, 1116, 1}, {0x1D4F7, 10, 1}, {0x1D4F8, 4, 1}, {0x1D4F9, 60, 1},
+    {0x1D4FA, 21, 1}, {0x1D4FB, 27, 1}, {0x1D4FC, 15, 1}, {0x1D4FD, 13, 1}, {0x1D4FE, 11, 1},
+    {0x1D4FF, 1117, 1}, {0x1D500, 28, 1}, {0x1D501, 115, 1}, {0x1D502, 12, 1}, {0x1D503, 29, 1},
+    {0x1D504, 0, 1}, {0x1D505, 30, 1}, {0x1D507, 9, 1}, {0x1D508, 6, 1}, {0x1D509, 47, 1}, {0x1D50A, 17, 1},
+    {0x1D50D, 19, 1}, {0x1D50E, 20, 1}, {0x1D50F, 22, 1}, {0x1D510, 1116, 1}, {0x1D511, 10, 1},
+    {0x1D512, 4, 1}, {0x1D513, 60, 1}, {0x1D514, 21, 1}, {0x1D516, 15, 1}, {0x1D517, 13, 1}, {0x1D518, 11, 1},
+    {0x1D519, 1117, 1}, {0x1D51A, 28, 1}, {0x1D51B, 115, 1}, {0x1D51C, 12, 1}, {0x1D51E, 0, 1},
+    {0x1D51F, 30, 1}, {0x1D520, 7, 1}, {0x1D521, 9, 1}, {0x1D522, 6, 1}, {0x1D523, 47, 1}, {0x1D524, 17, 1},
+    {0x1D525, 14, 1}, {0x1D526, 8, 1}, {0x1D527, 19, 1}, {0x1D528, 20, 1}, {0x1D529, 22, 1},
+    {0x1D52A, 1116, 1}, {0x1D52B, 10, 1}, {0x1D52C, 4, 1}, {0x1D52D, 60, 1}, {0x1D52E, 21, 1},
+    {0x1D52F, 27, 1}, {0x1D530, 15, 1}, {0x1D531, 13, 1}, {0x1D532, 11, 1}, {0x1D533, 1117, 1},
+    {0x1D534, 28, 1}, {0x1D535, 115, 1}, {0x1D536, 12, 1}, {0x1D537, 29, 1}, {0x1D538, 0, 1},
+    {0x1D539, 30, 1}, {0x1D53B, 9, 1}, {0x1D53C, 6, 1}, {0x1D53D, 47, 1}, {0x1D53E, 17, 1}, {0x1D540, 8, 1},
+    {0x1D541, 19, 1}, {0x1D542, 20, 1}, {0x1D543, 22, 1}, {0x1D544, 1116, 1}, {0x1D546, 4, 1},
+    {0x1D54A, 15, 1}, {0x1D54B, 13, 1}, {0x1D54C, 11, 1}, {0x1D54D, 1117, 1}, {0x1D54E, 28, 1},
+    {0x1D54F, 115, 1}, {0x1D550, 12, 1}, {0x1D552, 0, 1}, {0x1D553, 30, 1}, {0x1D554, 7, 1}, {0x1D555, 9, 1},
+    {0x1D556, 6, 1}, {0x1D557, 47, 1}, {0x1D558, 17, 1}, {0x1D559, 14, 1}, {0x1D55A, 8, 1}, {0x1D55B, 19, 1},
+    {0x1D55C, 20, 1}, {0x1D55D, 22, 1}, {0x1D55E, 1116, 1}, {0x1D55F, 10, 1}, {0x1D560, 4, 1},
+    {0x1D561, 60, 1}, {0x1D562, 21, 1}, {0x1D563, 27, 1}, {0x1D564, 15, 1}, {0x1D565, 13, 1},
+    {0x1D566, 11, 1}, {0x1D567, 1117, 1}, {0x1D568, 28, 1}, {0x1D569, 115, 1}, {0x1D56A, 12, 1},
+    {0x1D56B, 29, 1}, {0x1D56C, 0, 1}, {0x1D56D, 30, 1}, {0x1D56E, 7, 1}, {0x1D56F, 9, 1}, {0x1D570, 6, 1},
+    {0x1D571, 47, 1}, {0x1D572, 17, 1}, {0x1D573, 14, 1}, {0x1D574, 8, 1}, {0x1D575, 19, 1}, {0x1D576, 20, 1},
+    {0x1D577, 22, 1}, {0x1D578, 1116, 1}, {0x1D579, 10, 1}, {0x1D57A, 4, 1}, {0x1D57B, 60, 1},
+    {0x1D57C, 21, 1}, {0x1D57D, 27, 1}, {0x1D57E, 15, 1}, {0x1D57F, 13, 1}, {0x1D580, 11, 1},
+    {0x1D581, 1117, 1}, {0x1D582, 28, 1}, {0x1D583, 115, 1}, {0x1D584, 12, 1}, {0x1D585, 29, 1},
+    {0x1D586, 0, 1}, {0x1D587, 30, 1}, {0x1D588, 7, 1}, {0x1D589, 9, 1}, {0x1D58A, 6, 1}, {0x1D58B, 47, 1},
+    {0x1D58C, 17, 1}, {0x1D58D, 14, 1}, {0x1D58E, 8, 1}, {0x1D58F, 19, 1}, {0x1D590, 20, 1}, {0x1D591, 22, 1},
+    {0x1D592, 1116, 1}, {0x1D593, 10, 1}, {0x1D594, 4, 1}, {0x1D595, 60, 1}, {0x1D596, 21, 1},
+    {0x1D597, 27, 1}, {0x1D598, 15, 1}, {0x1D599, 13, 1}, {0x1D59A, 11, 1}, {0x1D59B, 1117, 1},
+    {0x1D59C, 28, 1}, {0x1D59D, 115, 1}, {0x1D59E, 12, 1}, {0x1D59F, 29, 1}, {0x1D5A0, 0, 1},
+    {0x1D5A1, 30, 1}, {0x1D5A2, 7, 1}, {0x1D5A3, 9, 1}, {0x1D5A4, 6, 1}, {0x1D5A5, 47, 1}, {0x1D5A6, 17, 1},
+    {0x1D5A7, 14, 1}, {0x1D5A8, 8, 1}, {0x1D5A9, 19, 1}, {0x1D5AA, 20, 1}, {0x1D5AB, 22, 1},
+    {0x1D5AC, 1116, 1}, {0x1D5AD, 10, 1}, {0x1D5AE, 4, 1}, {0x1D5AF, 60, 1}, {0x1D5B0, 21, 1},
+    {0x1D5B1, 27, 1}, {0x1D5B2, 15, 1}, {0x1D5B3, 13, 1}, {0x1D5B4, 11, 1}, {0x1D5B5, 1117, 1},
+    {0x1D5B6, 28, 1}, {0x1D5B7, 115, 1}, {0x1D5B8, 12, 1}, {0x1D5B9, 29, 1}, {0x1D5BA, 0, 1},
+    {0x1D5BB, 30, 1}, {0x1D5BC, 7, 1}, {0x1D5BD, 9, 1}, {0x1D5BE, 6, 1}, {0x1D5BF, 47, 1}, {0x1D5C0, 17, 1},
+    {0x1D5C1, 14, 1}, {0x1D5C2, 8, 1}, {0x1D5C3, 19, 1}, {0x1D5C4, 20, 1}, {0x1D5C5, 22, 1},
+    {0x1D5C6, 1116, 1}, {0x1D5C7, 10, 1}, {0x1D5C8, 4, 1}, {0x1D5C9, 60, 1}, {0x1D5CA, 21, 1},
+    {0x1D5CB, 27, 1}, {0x1D5CC, 15, 1}, {0x1D5CD, 13, 1}, {0x1D5CE, 11, 1}, {0x1D5CF, 1117, 1},
+    {0x1D5D0, 28, 1}, {0x1D5D1, 115, 1}, {0x1D5D2, 12, 1}, {0x1D5D3, 29, 1}, {0x1D5D4, 0, 1},
+    {0x1D5D5, 30, 1}, {0x1D5D6, 7, 1}, {0x1D5D7, 9, 1}, {0x1D5D8, 6, 1}, {0x1D5D9, 47, 1}, {0x1D5DA, 17, 1},
+    {0x1D5DB, 14, 1}, {0x1D5DC, 8, 1}, {0x1D5DD, 19, 1}, {0x1D5DE, 20, 1}, {0x1D5DF, 22, 1},
+    {0x1D5E0, 1116, 1}, {0x1D5E1, 10, 1}, {0x1D5E2, 4, 1}, {0x1D5E3, 60, 1}, {0x1D5E4, 21, 1},
+    {0x1D5E5, 27, 1}, {0x1D5E6, 15, 1}, {0x1D5E7, 13, 1}, {0x1D5E8, 11, 1}, {0x1D5E9, 1117, 1},
+    {0x1D5EA, 28, 1}, {0x1D5EB, 115, 1}, {0x1D5EC, 12, 1}, {0x1D5ED, 29, 1}, {0x1D5EE, 0, 1},
+    {0x1D5EF, 30, 1}, {0x1D5F0, 7, 1}, {0x1D5F1, 9, 1}, {0x1D5F2, 6, 1}, {0x1D5F3, 47, 1}, {0x1D5F4, 17, 1},
+    {0x1D5F5, 14, 1}, {0x1D5F6, 8, 1}, {0x1D5F7, 19, 1}, {0x1D5F8, 20, 1}, {0x1D5F9, 22, 1},
+    {0x1D5FA, 1116, 1}, {0x1D5FB, 10, 1}, {0x1D5FC, 4, 1}, {0x1D5FD, 60, 1}, {0x1D5FE, 21, 1},
+    {0x1D5FF, 27, 1}, {0x1D600, 15, 1}, {0x1D601, 13, 1}, {0x1D602, 11, 1}, {0x1D603, 1117, 1},
+    {0x1D604, 28, 1}, {0x1D605, 115, 1}, {0x1D606, 12, 1}, {0x1D607, 29, 1}, {0x1D608, 0, 1},
+    {0x1D609, 30, 1}, {0x1D60A, 7, 1}, {0x1D60B, 9, 1}, {0x1D60C, 6, 1}, {0x1D60D, 47, 1}, {0x1D60E, 17, 1},
+    {0x1D60F, 14, 1}, {0x1D610, 8, 1}, {0x1D611, 19, 1}, {0x1D612, 20, 1}, {0x1D613, 22, 1},
+    {0x1D614, 1116, 1}, {0x1D615, 10, 1}, {0x1D616, 4, 1}, {0x1D617, 60, 1}, {0x1D618, 21, 1},
+    {0x1D619, 27, 1}, {0x1D61A, 15, 1}, {0x1D61B, 13, 1}, {0x1D61C, 11, 1}, {0x1D61D, 1117, 1},
+    {0x1D61E, 28, 1}, {0x1D61F, 115, 1}, {0x1D620, 12, 1}, {0x1D621, 29, 1}, {0x1D622, 0, 1},
+    {0x1D623, 30, 1}, {0x1D624, 7, 1}, {0x1D625, 9, 1}, {0x1D626, 6, 1}, {0x1D627, 47, 1}, {0x1D628, 17, 1},
+    {0x1D629, 14, 1}, {0x1D62A, 8, 1}, {0x1D62B, 19, 1}, {0x1D62C, 20, 1}, {0x1D62D, 22, 1},
+    {0x1D62E, 1116, 1}, {0x1D62F, 10, 1}, {0x1D630, 4, 1}, {0x1D631, 60, 1}, {0x1D632, 21, 1},
+    {0x1D633, 27, 1}, {0x1D634, 15, 1}, {0x1D635, 13, 1}, {0x1D636, 11, 1}, {0x1D637, 1117, 1},
+    {0x1D638, 28, 1}, {0x1D639, 115, 1}, {0x1D63A, 12, 1}, {0x1D63B, 29, 1}, {0x1D63C, 0, 1},
+    {0x1D63D, 30, 1}, {0x1D63E, 7, 1}, {0x1D63F, 9, 1}, {0x1D640, 6, 1}, {0x1D641, 47, 1}, {0x1D642, 17, 1},
+    {0x1D643, 14, 1}, {0x1D644, 8, 1}, {0x1D645, 19, 1}, {0x1D646, 20, 1}, {0x1D647, 22, 1},
+    {0x1D648, 1116, 1}, {0x1D649, 10, 1}, {0x1D64A, 4, 1}, {0x1D64B, 60, 1}, {0x1D64C, 21, 1},
+    {0x1D64D, 27, 1}, {0x1D64E, 15, 1}, {0x1D64F, 13, 1}, {0x1D650, 11, 1}, {0x1D651, 1117, 1},
+    {0x1D652, 28, 1}, {0x1D653, 115, 1}, {0x1D654, 12, 1}, {0x1D655, 29, 1}, {0x1D656, 0, 1},
+    {0x1D657, 30, 1}, {0x1D658, 7, 1}, {0x1D659, 9, 1}, {0x1D65A, 6, 1}, {0x1D65B, 47, 1}, {0x1D65C, 17, 1},
+    {0x1D65D, 14, 1}, {0x1D65E, 8, 1}, {0x1D65F, 19, 1}, {0x1D660, 20, 1}, {0x1D661, 22, 1},
+    {0x1D662, 1116, 1}, {0x1D663, 10, 1}, {0x1D664, 4, 1}, {0x1D665, 60, 1}, {0x1D666, 21, 1},
+    {0x1D667, 27, 1}, {0x1D668, 15, 1}, {0x1D669, 13, 1}, {0x1D66A, 11, 1}, {0x1D66B, 1117, 1},
+    {0x1D66C, 28, 1}, {0x1D66D, 115, 1}, {0x1D66E, 12, 1}, {0x1D66F, 29, 1}, {0x1D670, 0, 1},
+    {0x1D671, 30, 1}, {0x1D672, 7, 1}, {0x1D673, 9, 1}, {0x1D674, 6, 1}, {0x1D675, 47, 1}, {0x1D676, 17, 1},
+    {0x1D677, 14, 1}, {0x1D678, 8, 1}, {0x1D679, 19, 1}, {0x1D67A, 20, 1}, {0x1D67B, 22, 1},
+    {0x1D67C, 1116, 1}, {0x1D67D, 10, 1}, {0x1D67E, 4, 1}, {0x1D67F, 60, 1}, {0x1D680, 21, 1},
+    {0x1D681, 27, 1}, {0x1D682, 15, 1}, {0x1D683, 13, 1}, {0x1D684, 11, 1}, {0x1D685, 1117, 1},
+    {0x1D686, 28, 1}, {0x1D687, 115, 1}, {0x1D688, 12, 1}, {0x1D689, 29, 1}, {0x1D68A, 0, 1},
+    {0x1D68B, 30, 1}, {0x1D68C, 7, 1}, {0x1D68D, 9, 1}, {0x1D68E, 6, 1}, {0x1D68F, 47, 1}, {0x1D690, 17, 1},
+    {0x1D691, 14, 1}, {0x1D692, 8, 1}, {0x1D693, 19, 1}, {0x1D694, 20, 1}, {0x1D695, 22, 1},
+    {0x1D696, 1116, 1}, {0x1D697, 10, 1}, {0x1D698, 4, 1}, {0x1D699, 60, 1}, {0x1D69A, 21, 1},
+    {0x1D69B, 27, 1}, {0x1D69C, 15, 1}, {0x1D69D, 13, 1}, {0x1D69E, 11, 1}, {0x1D69F, 1117, 1},
+    {0x1D6A0, 28, 1}, {0x1D6A1, 115, 1}, {0x1D6A2, 12, 1}, {0x1D6A3, 29, 1}, {0x1D7CE, 1415, 1},
+    {0x1D7CF, 3, 1}, {0x1D7D0, 1, 1}, {0x1D7D1, 2, 1}, {0x1D7D2, 1416, 1}, {0x1D7D3, 1417, 1},
+    {0x1D7D4, 1418, 1}, {0x1D7D5, 1419, 1}, {0x1D7D6, 1420, 1}, {0x1D7D7, 1421, 1}, {0x1D7D8, 1415, 1},
+    {0x1D7D9, 3, 1}, {0x1D7DA, 1, 1}, {0x1D7DB, 2, 1}, {0x1D7DC, 1416, 1}, {0x1D7DD, 1417, 1},
+    {0x1D7DE, 1418, 1}, {0x1D7DF, 1419, 1}, {0x1D7E0, 1420, 1}, {0x1D7E1, 1421, 1}, {0x1D7E2, 1415, 1},
+    {0x1D7E3, 3, 1}, {0x1D7E4, 1, 1}, {0x1D7E5, 2, 1}, {0x1D7E6, 1416, 1}, {0x1D7E7, 1417, 1},
+    {0x1D7E8, 1418, 1}, {0x1D7E9, 1419, 1}, {0x1D7EA, 1420, 1}, {0x1D7EB, 1421, 1}, {0x1D7EC, 1415, 1},
+    {0x1D7ED, 3, 1}, {0x1D7EE, 1, 1}, {0x1D7EF, 2, 1}, {0x1D7F0, 1416, 1}, {0x1D7F1, 1417, 1},
+    {0x1D7F2, 1418, 1}, {0x1D7F3, 1419, 1}, {0x1D7F4, 1420, 1}, {0x1D7F5, 1421, 1}, {0x1D7F6, 1415, 1},
+    {0x1D7F7, 3, 1}, {0x1D7F8, 1, 1}, {0x1D7F9, 2, 1}, {0x1D7FA, 1416, 1}, {0x1D7FB, 1417, 1},
+    {0x1D7FC, 1418, 1}, {0x1D7FD, 1419, 1}, {0x1D7FE, 1420, 1}, {0x1D7FF, 1421, 1}, {0x1E900, 3133, 4},
+    {0x1E901, 3137, 4}, {0x1E902, 3141, 4}, {0x1E903, 3145, 4}, {0x1E904, 3149, 4}, {0x1E905, 3153, 4},
+    {0x1E906, 3157, 4}, {0x1E907, 3161, 4}, {0x1E908, 3165, 4}, {0x1E909, 3169, 4}, {0x1E90A, 3173, 4},
+    {0x1E90B, 3177, 4}, {0x1E90C, 3181, 4}, {0x1E90D, 3185, 4}, {0x1E90E, 3189, 4}, {0x1E90F, 3193, 4},
+    {0x1E910, 3197, 4}, {0x1E911, 3201, 4}, {0x1E912, 3205, 4}, {0x1E913, 3209, 4}, {0x1E914, 3213, 4},
+    {0x1E915, 3217, 4}, {0x1E916, 3221, 4}, {0x1E917, 3225, 4}, {0x1E918, 3229, 4}, {0x1E919, 3233, 4},
+    {0x1E91A, 3237, 4}, {0x1E91B, 3241, 4}, {0x1E91C, 3245, 4}, {0x1E91D, 3249, 4}, {0x1E91E, 3253, 4},
+    {0x1E91F, 3257, 4}, {0x1E920, 3261, 4}, {0x1E921, 3265, 4}, {0x1FBF0, 1415, 1}, {0x1FBF1, 3, 1},
+    {0x1FBF2, 1, 1}, {0x1FBF3, 2, 1}, {0x1FBF4, 1416, 1}, {0x1FBF5, 1417, 1}, {0x1FBF6, 1418, 1},
+    {0x1FBF7, 1419, 1}, {0x1FBF8, 1420, 1}, {0x1FBF9, 1421, 1},
+};
+inline constexpr std::string_view fold_pool =
+    "a231oaecidnuythssgijkql\xc5\x80oerwzb\xc9\x93\xc6\x85\xc9\x94\xc9\x96\xc9\x97\xc7\x9d\xc9\x99"
+    "\xc9\x9b"
+    "f\xc9\xa3\xc9\xa9\xc9\xa8\xc9\xaf\xc9\xb5\xc6\xa3p\xca\x80\xc6\xa8\xca\x83\xca\x88\xca\x8a\xca"
+    "\x8b\xca\x92\xc6\xb9\xc6\xbd"
+    "dzljnj\xc7\xa3\xc7\xa5\xc7\xaf\xc6\x95\xc6\xbf\xc7\xbd\xc7\xbf\xc8\x9d\xc6\x9e\xc8\xa3\xc9\x82"
+    "\xc6\x80\xca\x89\xca\x8c\xc9\x8bx\xcd\xb1\xcd\xb3\xcd\xb7\xcf\xb3\xce\xac\xce\xad\xce\xae\xce"
+    "\xaf\xcf\x8c\xcf\x8d\xcf\x8e\xce\xb1\xce\xb2\xce\xb3\xce\xb4\xce\xb5\xce\xb6\xce\xb7\xce\xb8"
+    "\xce\xb9\xce\xba\xce\xbb\xce\xbc\xce\xbd\xce\xbe\xce\xbf\xcf\x80\xcf\x81\xcf\x83\xcf\x84\xcf"
+    "\x85\xcf\x86\xcf\x87\xcf\x88\xcf\x89\xcf\x8a\xcf\x8b\xcf\x97\xcf\x99\xcf\x9b\xcf\x9d\xcf\x9f"
+    "\xcf\xa1\xcf\xa3\xcf\xa5\xcf\xa7\xcf\xa9\xcf\xab\xcf\xad\xcf\xaf\xcf\xb8\xcf\xb2\xcf\xbb\xcd"
+    "\xbb\xcd\xbc\xcd\xbd\xd1\x90\xd1\x91\xd1\x92\xd1\x93\xd1\x94\xd1\x95\xd1\x96\xd1\x97\xd1\x98"
+    "\xd1\x99\xd1\x9a\xd1\x9b\xd1\x9c\xd1\x9d\xd1\x9e\xd1\x9f\xd0\xb0\xd0\xb1\xd0\xb2\xd0\xb3\xd0"
+    "\xb4\xd0\xb5\xd0\xb6\xd0\xb7\xd0\xb8\xd0\xb9\xd0\xba\xd0\xbb\xd0\xbc\xd0\xbd\xd0\xbe\xd0\xbf"
+    "\xd1\x80\xd1\x81\xd1\x82\xd1\x83\xd1\x84\xd1\x85\xd1\x86\xd1\x87\xd1\x88\xd1\x89\xd1\x8a\xd1"
+    "\x8b\xd1\x8c\xd1\x8d\xd1\x8e\xd1\x8f\xd1\xa1\xd1\xa3\xd1\xa5\xd1\xa7\xd1\xa9\xd1\xab\xd1\xad"
+    "\xd1\xaf\xd1\xb1\xd1\xb3\xd1\xb5\xd1\xb7\xd1\xb9\xd1\xbb\xd1\xbd\xd1\xbf\xd2\x81\xd2\x8b\xd2"
+    "\x8d\xd2\x8f\xd2\x91\xd2\x93\xd2\x95\xd2\x97\xd2\x99\xd2\x9b\xd2\x9d\xd2\x9f\xd2\xa1\xd2\xa3"
+    "\xd2\xa5\xd2\xa7\xd2\xa9\xd2\xab\xd2\xad\xd2\xaf\xd2\xb1\xd2\xb3\xd2\xb5\xd2\xb7\xd2\xb9\xd2"
+    "\xbb\xd2\xbd\xd2\xbf\xd3\x8f\xd3\x82\xd3\x84\xd3\x86\xd3\x88\xd3\x8a\xd3\x8c\xd3\x8e\xd3\x91"
+    "\xd3\x93\xd3\x95\xd3\x97\xd3\x99\xd3\x9b\xd3\x9d\xd3\x9f\xd3\xa1\xd3\xa3\xd3\xa5\xd3\xa7\xd3"
+    "\xa9\xd3\xab\xd3\xad\xd3\xaf\xd3\xb1\xd3\xb3\xd3\xb5\xd3\xb7\xd3\xb9\xd3\xbb\xd3\xbd\xd3\xbf"
+    "\xd4\x81\xd4\x83\xd4\x85\xd4\x87\xd4\x89\xd4\x8b\xd4\x8d\xd4\x8f\xd4\x91\xd4\x93\xd4\x95\xd4"
+    "\x97\xd4\x99\xd4\x9b\xd4\x9d\xd4\x9f\xd4\xa1\xd4\xa3\xd4\xa5\xd4\xa7\xd4\xa9\xd4\xab\xd4\xad"
+    "\xd4\xaf\xd5\xa1\xd5\xa2\xd5\xa3\xd5\xa4\xd5\xa5\xd5\xa6\xd5\xa7\xd5\xa8\xd5\xa9\xd5\xaa\xd5"
+    "\xab\xd5\xac\xd5\xad\xd5\xae\xd5\xaf\xd5\xb0\xd5\xb1\xd5\xb2\xd5\xb3\xd5\xb4\xd5\xb5\xd5\xb6"
+    "\xd5\xb7\xd5\xb8\xd5\xb9\xd5\xba\xd5\xbb\xd5\xbc\xd5\xbd\xd5\xbe\xd5\xbf\xd6\x80\xd6\x81\xd6"
+    "\x82\xd6\x83\xd6\x84\xd6\x85\xd6\x86\xe2\xb4\x80\xe2\xb4\x81\xe2\xb4\x82\xe2\xb4\x83\xe2\xb4"
+    "\x84\xe2\xb4\x85\xe2\xb4\x86\xe2\xb4\x87\xe2\xb4\x88\xe2\xb4\x89\xe2\xb4\x8a\xe2\xb4\x8b\xe2"
+    "\xb4\x8c\xe2\xb4\x8d\xe2\xb4\x8e\xe2\xb4\x8f\xe2\xb4\x90\xe2\xb4\x91\xe2\xb4\x92\xe2\xb4\x93"
+    "\xe2\xb4\x94\xe2\xb4\x95\xe2\xb4\x96\xe2\xb4\x97\xe2\xb4\x98\xe2\xb4\x99\xe2\xb4\x9a\xe2\xb4"
+    "\x9b\xe2\xb4\x9c\xe2\xb4\x9d\xe2\xb4\x9e\xe2\xb4\x9f\xe2\xb4\xa0\xe2\xb4\xa1\xe2\xb4\xa2\xe2"
+    "\xb4\xa3\xe2\xb4\xa4\xe2\xb4\xa5\xe2\xb4\xa7\xe2\xb4\xad\xea\xad\xb0\xea\xad\xb1\xea\xad\xb2"
+    "\xea\xad\xb3\xea\xad\xb4\xea\xad\xb5\xea\xad\xb6\xea\xad\xb7\xea\xad\xb8\xea\xad\xb9\xea\xad"
+    "\xba\xea\xad\xbb\xea\xad\xbc\xea\xad\xbd\xea\xad\xbe\xea\xad\xbf\xea\xae\x80\xea\xae\x81\xea"
+    "\xae\x82\xea\xae\x83\xea\xae\x84\xea\xae\x85\xea\xae\x86\xea\xae\x87\xea\xae\x88\xea\xae\x89"
+    "\xea\xae\x8a\xea\xae\x8b\xea\xae\x8c\xea\xae\x8d\xea\xae\x8e\xea\xae\x8f\xea\xae\x90\xea\xae"
+    "\x91\xea\xae\x92\xea\xae\x93\xea\xae\x94\xea\xae\x95\xea\xae\x96\xea\xae\x97\xea\xae\x98\xea"
+    "\xae\x99\xea\xae\x9a\xea\xae\x9b\xea\xae\x9c\xea\xae\x9d\xea\xae\x9e\xea\xae\x9f\xea\xae\xa0"
+    "\xea\xae\xa1\xea\xae\xa2\xea\xae\xa3\xea\xae\xa4\xea\xae\xa5\xea\xae\xa6\xea\xae\xa7\xea\xae"
+    "\xa8\xea\xae\xa9\xea\xae\xaa\xea\xae\xab\xea\xae\xac\xea\xae\xad\xea\xae\xae\xea\xae\xaf\xea"
+    "\xae\xb0\xea\xae\xb1\xea\xae\xb2\xea\xae\xb3\xea\xae\xb4\xea\xae\xb5\xea\xae\xb6\xea\xae\xb7"
+    "\xea\xae\xb8\xea\xae\xb9\xea\xae\xba\xea\xae\xbb\xea\xae\xbc\xea\xae\xbd\xea\xae\xbe\xea\xae"
+    "\xbf\xe1\x8f\xb8\xe1\x8f\xb9\xe1\x8f\xba\xe1\x8f\xbb\xe1\x8f\xbc\xe1\x8f\xbd\xe1\x83\x90\xe1"
+    "\x83\x91\xe1\x83\x92\xe1\x83\x93\xe1\x83\x94\xe1\x83\x95\xe1\x83\x96\xe1\x83\x97\xe1\x83\x98"
+    "\xe1\x83\x99\xe1\x83\x9a\xe1\x83\x9b\xe1\x83\x9c\xe1\x83\x9d\xe1\x83\x9e\xe1\x83\x9f\xe1\x83"
+    "\xa0\xe1\x83\xa1\xe1\x83\xa2\xe1\x83\xa3\xe1\x83\xa4\xe1\x83\xa5\xe1\x83\xa6\xe1\x83\xa7\xe1"
+    "\x83\xa8\xe1\x83\xa9\xe1\x83\xaa\xe1\x83\xab\xe1\x83\xac\xe1\x83\xad\xe1\x83\xae\xe1\x83\xaf"
+    "\xe1\x83\xb0\xe1\x83\xb1\xe1\x83\xb2\xe1\x83\xb3\xe1\x83\xb4\xe1\x83\xb5\xe1\x83\xb6\xe1\x83"
+    "\xb7\xe1\x83\xb8\xe1\x83\xb9\xe1\x83\xba\xe1\x83\xbd\xe1\x83\xbe\xe1\x83\xbfmv\xe1\xbb\xbb\xe1"
+    "\xbb\xbd\xe1\xbb\xbf\xe1\xbc\x80\xe1\xbc\x81\xe1\xbc\x82\xe1\xbc\x83\xe1\xbc\x84\xe1\xbc\x85"
+    "\xe1\xbc\x86\xe1\xbc\x87\xe1\xbc\x90\xe1\xbc\x91\xe1\xbc\x92\xe1\xbc\x93\xe1\xbc\x94\xe1\xbc"
+    "\x95\xe1\xbc\xa0\xe1\xbc\xa1\xe1\xbc\xa2\xe1\xbc\xa3\xe1\xbc\xa4\xe1\xbc\xa5\xe1\xbc\xa6\xe1"
+    "\xbc\xa7\xe1\xbc\xb0\xe1\xbc\xb1\xe1\xbc\xb2\xe1\xbc\xb3\xe1\xbc\xb4\xe1\xbc\xb5\xe1\xbc\xb6"
+    "\xe1\xbc\xb7\xe1\xbd\x80\xe1\xbd\x81\xe1\xbd\x82\xe1\xbd\x83\xe1\xbd\x84\xe1\xbd\x85\xe1\xbd"
+    "\x91\xe1\xbd\x93\xe1\xbd\x95\xe1\xbd\x97\xe1\xbd\xa0\xe1\xbd\xa1\xe1\xbd\xa2\xe1\xbd\xa3\xe1"
+    "\xbd\xa4\xe1\xbd\xa5\xe1\xbd\xa6\xe1\xbd\xa7\xe1\xbe\x80\xe1\xbe\x81\xe1\xbe\x82\xe1\xbe\x83"
+    "\xe1\xbe\x84\xe1\xbe\x85\xe1\xbe\x86\xe1\xbe\x87\xe1\xbe\x90\xe1\xbe\x91\xe1\xbe\x92\xe1\xbe"
+    "\x93\xe1\xbe\x94\xe1\xbe\x95\xe1\xbe\x96\xe1\xbe\x97\xe1\xbe\xa0\xe1\xbe\xa1\xe1\xbe\xa2\xe1"
+    "\xbe\xa3\xe1\xbe\xa4\xe1\xbe\xa5\xe1\xbe\xa6\xe1\xbe\xa7\xe1\xbe\xb0\xe1\xbe\xb1\xe1\xbd\xb0"
+    "\xe1\xbd\xb1\xe1\xbe\xb3\xe1\xbd\xb2\xe1\xbd\xb3\xe1\xbd\xb4\xe1\xbd\xb5\xe1\xbf\x83\xe1\xbf"
+    "\x90\xe1\xbf\x91\xe1\xbd\xb6\xe1\xbd\xb7\xe1\xbf\xa0\xe1\xbf\xa1\xe1\xbd\xba\xe1\xbd\xbb\xe1"
+    "\xbf\xa5\xe1\xbd\xb8\xe1\xbd\xb9\xe1\xbd\xbc\xe1\xbd\xbd\xe1\xbf\xb3"
+    "0456789\xe2\x85\x8eiiiiiivviviiviiiixxixii\xe2\x86\x84"
+    "1011121314151617181920\xe2\xb0\xb0\xe2\xb0\xb1\xe2\xb0\xb2\xe2\xb0\xb3\xe2\xb0\xb4\xe2\xb0\xb5"
+    "\xe2\xb0\xb6\xe2\xb0\xb7\xe2\xb0\xb8\xe2\xb0\xb9\xe2\xb0\xba\xe2\xb0\xbb\xe2\xb0\xbc\xe2\xb0"
+    "\xbd\xe2\xb0\xbe\xe2\xb0\xbf\xe2\xb1\x80\xe2\xb1\x81\xe2\xb1\x82\xe2\xb1\x83\xe2\xb1\x84\xe2"
+    "\xb1\x85\xe2\xb1\x86\xe2\xb1\x87\xe2\xb1\x88\xe2\xb1\x89\xe2\xb1\x8a\xe2\xb1\x8b\xe2\xb1\x8c"
+    "\xe2\xb1\x8d\xe2\xb1\x8e\xe2\xb1\x8f\xe2\xb1\x90\xe2\xb1\x91\xe2\xb1\x92\xe2\xb1\x93\xe2\xb1"
+    "\x94\xe2\xb1\x95\xe2\xb1\x96\xe2\xb1\x97\xe2\xb1\x98\xe2\xb1\x99\xe2\xb1\x9a\xe2\xb1\x9b\xe2"
+    "\xb1\x9c\xe2\xb1\x9d\xe2\xb1\x9e\xe2\xb1\x9f\xe2\xb1\xa1\xc9\xab\xe1\xb5\xbd\xc9\xbd\xe2\xb1"
+    "\xa8\xe2\xb1\xaa\xe2\xb1\xac\xc9\x91\xc9\xb1\xc9\x90\xc9\x92\xe2\xb1\xb3\xe2\xb1\xb6\xc8\xbf"
+    "\xc9\x80\xe2\xb2\x81\xe2\xb2\x83\xe2\xb2\x85\xe2\xb2\x87\xe2\xb2\x89\xe2\xb2\x8b\xe2\xb2\x8d"
+    "\xe2\xb2\x8f\xe2\xb2\x91\xe2\xb2\x93\xe2\xb2\x95\xe2\xb2\x97\xe2\xb2\x99\xe2\xb2\x9b\xe2\xb2"
+    "\x9d\xe2\xb2\x9f\xe2\xb2\xa1\xe2\xb2\xa3\xe2\xb2\xa5\xe2\xb2\xa7\xe2\xb2\xa9\xe2\xb2\xab\xe2"
+    "\xb2\xad\xe2\xb2\xaf\xe2\xb2\xb1\xe2\xb2\xb3\xe2\xb2\xb5\xe2\xb2\xb7\xe2\xb2\xb9\xe2\xb2\xbb"
+    "\xe2\xb2\xbd\xe2\xb2\xbf\xe2\xb3\x81\xe2\xb3\x83\xe2\xb3\x85\xe2\xb3\x87\xe2\xb3\x89\xe2\xb3"
+    "\x8b\xe2\xb3\x8d\xe2\xb3\x8f\xe2\xb3\x91\xe2\xb3\x93\xe2\xb3\x95\xe2\xb3\x97\xe2\xb3\x99\xe2"
+    "\xb3\x9b\xe2\xb3\x9d\xe2\xb3\x9f\xe2\xb3\xa1\xe2\xb3\xa3\xe2\xb3\xac\xe2\xb3\xae\xe2\xb3\xb3"
+    "2224252627282930323334353637383940444647484950\xea\x99\x81\xea\x99\x83\xea\x99\x85\xea\x99\x87"
+    "\xea\x99\x89\xea\x99\x8b\xea\x99\x8d\xea\x99\x8f\xea\x99\x91\xea\x99\x93\xea\x99\x95\xea\x99"
+    "\x97\xea\x99\x99\xea\x99\x9b\xea\x99\x9d\xea\x99\x9f\xea\x99\xa1\xea\x99\xa3\xea\x99\xa5\xea"
+    "\x99\xa7\xea\x99\xa9\xea\x99\xab\xea\x99\xad\xea\x9a\x81\xea\x9a\x83\xea\x9a\x85\xea\x9a\x87"
+    "\xea\x9a\x89\xea\x9a\x8b\xea\x9a\x8d\xea\x9a\x8f\xea\x9a\x91\xea\x9a\x93\xea\x9a\x95\xea\x9a"
+    "\x97\xea\x9a\x99\xea\x9a\x9b\xea\x9c\xa3\xea\x9c\xa5\xea\x9c\xa7\xea\x9c\xa9\xea\x9c\xab\xea"
+    "\x9c\xad\xea\x9c\xaf\xea\x9c\xb3\xea\x9c\xb5\xea\x9c\xb7\xea\x9c\xb9\xea\x9c\xbb\xea\x9c\xbd"
+    "\xea\x9c\xbf\xea\x9d\x81\xea\x9d\x83\xea\x9d\x85\xea\x9d\x87\xea\x9d\x89\xea\x9d\x8b\xea\x9d"
+    "\x8d\xea\x9d\x8f\xea\x9d\x91\xea\x9d\x93\xea\x9d\x95\xea\x9d\x97\xea\x9d\x99\xea\x9d\x9b\xea"
+    "\x9d\x9d\xea\x9d\x9f\xea\x9d\xa1\xea\x9d\xa3\xea\x9d\xa5\xea\x9d\xa7\xea\x9d\xa9\xea\x9d\xab"
+    "\xea\x9d\xad\xea\x9d\xaf\xea\x9d\xba\xea\x9d\xbc\xe1\xb5\xb9\xea\x9d\xbf\xea\x9e\x81\xea\x9e"
+    "\x83\xea\x9e\x85\xea\x9e\x87\xea\x9e\x8c\xc9\xa5\xea\x9e\x91\xea\x9e\x93\xea\x9e\x97\xea\x9e"
+    "\x99\xea\x9e\x9b\xea\x9e\x9d\xea\x9e\x9f\xea\x9e\xa1\xea\x9e\xa3\xea\x9e\xa5\xea\x9e\xa7\xea"
+    "\x9e\xa9\xc9\xa6\xc9\x9c\xc9\xa1\xc9\xac\xc9\xaa\xca\x9e\xca\x87\xca\x9d\xea\xad\x93\xea\x9e"
+    "\xb5\xea\x9e\xb7\xea\x9e\xb9\xea\x9e\xbb\xea\x9e\xbd\xea\x9e\xbf\xea\x9f\x81\xea\x9f\x83\xea"
+    "\x9e\x94\xca\x82\xe1\xb6\x8e\xea\x9f\x88\xea\x9f\x8a\xea\x9f\x91\xea\x9f\x97\xea\x9f\x99\xea"
+    "\x9f\xb6"
+    "fffiflfflst\xf0\x90\x90\xa8\xf0\x90\x90\xa9\xf0\x90\x90\xaa\xf0\x90\x90\xab\xf0\x90\x90\xac"
+    "\xf0\x90\x90\xad\xf0\x90\x90\xae\xf0\x90\x90\xaf\xf0\x90\x90\xb0\xf0\x90\x90\xb1\xf0\x90\x90"
+    "\xb2\xf0\x90\x90\xb3\xf0\x90\x90\xb4\xf0\x90\x90\xb5\xf0\x90\x90\xb6\xf0\x90\x90\xb7\xf0\x90"
+    "\x90\xb8\xf0\x90\x90\xb9\xf0\x90\x90\xba\xf0\x90\x90\xbb\xf0\x90\x90\xbc\xf0\x90\x90\xbd\xf0"
+    "\x90\x90\xbe\xf0\x90\x90\xbf\xf0\x90\x91\x80\xf0\x90\x91\x81\xf0\x90\x91\x82\xf0\x90\x91\x83"
+    "\xf0\x90\x91\x84\xf0\x90\x91\x85\xf0\x90\x91\x86\xf0\x90\x91\x87\xf0\x90\x91\x88\xf0\x90\x91"
+    "\x89\xf0\x90\x91\x8a\xf0\x90\x91\x8b\xf0\x90\x91\x8c\xf0\x90\x91\x8d\xf0\x90\x91\x8e\xf0\x90"
+    "\x91\x8f\xf0\x90\x93\x98\xf0\x90\x93\x99\xf0\x90\x93\x9a\xf0\x90\x93\x9b\xf0\x90\x93\x9c\xf0"
+    "\x90\x93\x9d\xf0\x90\x93\x9e\xf0\x90\x93\x9f\xf0\x90\x93\xa0\xf0\x90\x93\xa1\xf0\x90\x93\xa2"
+    "\xf0\x90\x93\xa3\xf0\x90\x93\xa4\xf0\x90\x93\xa5\xf0\x90\x93\xa6\xf0\x90\x93\xa7\xf0\x90\x93"
+    "\xa8\xf0\x90\x93\xa9\xf0\x90\x93\xaa\xf0\x90\x93\xab\xf0\x90\x93\xac\xf0\x90\x93\xad\xf0\x90"
+    "\x93\xae\xf0\x90\x93\xaf\xf0\x90\x93\xb0\xf0\x90\x93\xb1\xf0\x90\x93\xb2\xf0\x90\x93\xb3\xf0"
+    "\x90\x93\xb4\xf0\x90\x93\xb5\xf0\x90\x93\xb6\xf0\x90\x93\xb7\xf0\x90\x93\xb8\xf0\x90\x93\xb9"
+    "\xf0\x90\x93\xba\xf0\x90\x93\xbb\xf0\x90\x96\x97\xf0\x90\x96\x98\xf0\x90\x96\x99\xf0\x90\x96"
+    "\x9a\xf0\x90\x96\x9b\xf0\x90\x96\x9c\xf0\x90\x96\x9d\xf0\x90\x96\x9e\xf0\x90\x96\x9f\xf0\x90"
+    "\x96\xa0\xf0\x90\x96\xa1\xf0\x90\x96\xa3\xf0\x90\x96\xa4\xf0\x90\x96\xa5\xf0\x90\x96\xa6\xf0"
+    "\x90\x96\xa7\xf0\x90\x96\xa8\xf0\x90\x96\xa9\xf0\x90\x96\xaa\xf0\x90\x96\xab\xf0\x90\x96\xac"
+    "\xf0\x90\x96\xad\xf0\x90\x96\xae\xf0\x90\x96\xaf\xf0\x90\x96\xb0\xf0\x90\x96\xb1\xf0\x90\x96"
+    "\xb3\xf0\x90\x96\xb4\xf0\x90\x96\xb5\xf0\x90\x96\xb6\xf0\x90\x96\xb7\xf0\x90\x96\xb8\xf0\x90"
+    "\x96\xb9\xf0\x90\x96\xbb\xf0\x90\x96\xbc\xf0\x90\xb3\x80\xf0\x90\xb3\x81\xf0\x90\xb3\x82\xf0"
+    "\x90\xb3\x83\xf0\x90\xb3\x84\xf0\x90\xb3\x85\xf0\x90\xb3\x86\xf0\x90\xb3\x87\xf0\x90\xb3\x88"
+    "\xf0\x90\xb3\x89\xf0\x90\xb3\x8a\xf0\x90\xb3\x8b\xf0\x90\xb3\x8c\xf0\x90\xb3\x8d\xf0\x90\xb3"
+    "\x8e\xf0\x90\xb3\x8f\xf0\x90\xb3\x90\xf0\x90\xb3\x91\xf0\x90\xb3\x92\xf0\x90\xb3\x93\xf0\x90"
+    "\xb3\x94\xf0\x90\xb3\x95\xf0\x90\xb3\x96\xf0\x90\xb3\x97\xf0\x90\xb3\x98\xf0\x90\xb3\x99\xf0"
+    "\x90\xb3\x9a\xf0\x90\xb3\x9b\xf0\x90\xb3\x9c\xf0\x90\xb3\x9d\xf0\x90\xb3\x9e\xf0\x90\xb3\x9f"
+    "\xf0\x90\xb3\xa0\xf0\x90\xb3\xa1\xf0\x90\xb3\xa2\xf0\x90\xb3\xa3\xf0\x90\xb3\xa4\xf0\x90\xb3"
+    "\xa5\xf0\x90\xb3\xa6\xf0\x90\xb3\xa7\xf0\x90\xb3\xa8\xf0\x90\xb3\xa9\xf0\x90\xb3\xaa\xf0\x90"
+    "\xb3\xab\xf0\x90\xb3\xac\xf0\x90\xb3\xad\xf0\x90\xb3\xae\xf0\x90\xb3\xaf\xf0\x90\xb3\xb0\xf0"
+    "\x90\xb3\xb1\xf0\x90\xb3\xb2\xf0\x91\xa3\x80\xf0\x91\xa3\x81\xf0\x91\xa3\x82\xf0\x91\xa3\x83"
+    "\xf0\x91\xa3\x84\xf0\x91\xa3\x85\xf0\x91\xa3\x86\xf0\x91\xa3\x87\xf0\x91\xa3\x88\xf0\x91\xa3"
+    "\x89\xf0\x91\xa3\x8a\xf0\x91\xa3\x8b\xf0\x91\xa3\x8c\xf0\x91\xa3\x8d\xf0\x91\xa3\x8e\xf0\x91"
+    "\xa3\x8f\xf0\x91\xa3\x90\xf0\x91\xa3\x91\xf0\x91\xa3\x92\xf0\x91\xa3\x93\xf0\x91\xa3\x94\xf0"
+    "\x91\xa3\x95\xf0\x91\xa3\x96\xf0\x91\xa3\x97\xf0\x91\xa3\x98\xf0\x91\xa3\x99\xf0\x91\xa3\x9a"
+    "\xf0\x91\xa3\x9b\xf0\x91\xa3\x9c\xf0\x91\xa3\x9d\xf0\x91\xa3\x9e\xf0\x91\xa3\x9f\xf0\x96\xb9"
+    "\xa0\xf0\x96\xb9\xa1\xf0\x96\xb9\xa2\xf0\x96\xb9\xa3\xf0\x96\xb9\xa4\xf0\x96\xb9\xa5\xf0\x96"
+    "\xb9\xa6\xf0\x96\xb9\xa7\xf0\x96\xb9\xa8\xf0\x96\xb9\xa9\xf0\x96\xb9\xaa\xf0\x96\xb9\xab\xf0"
+    "\x96\xb9\xac\xf0\x96\xb9\xad\xf0\x96\xb9\xae\xf0\x96\xb9\xaf\xf0\x96\xb9\xb0\xf0\x96\xb9\xb1"
+    "\xf0\x96\xb9\xb2\xf0\x96\xb9\xb3\xf0\x96\xb9\xb4\xf0\x96\xb9\xb5\xf0\x96\xb9\xb6\xf0\x96\xb9"
+    "\xb7\xf0\x96\xb9\xb8\xf0\x96\xb9\xb9\xf0\x96\xb9\xba\xf0\x96\xb9\xbb\xf0\x96\xb9\xbc\xf0\x96"
+    "\xb9\xbd\xf0\x96\xb9\xbe\xf0\x96\xb9\xbf\xf0\x9e\xa4\xa2\xf0\x9e\xa4\xa3\xf0\x9e\xa4\xa4\xf0"
+    "\x9e\xa4\xa5\xf0\x9e\xa4\xa6\xf0\x9e\xa4\xa7\xf0\x9e\xa4\xa8\xf0\x9e\xa4\xa9\xf0\x9e\xa4\xaa"
+    "\xf0\x9e\xa4\xab\xf0\x9e\xa4\xac\xf0\x9e\xa4\xad\xf0\x9e\xa4\xae\xf0\x9e\xa4\xaf\xf0\x9e\xa4"
+    "\xb0\xf0\x9e\xa4\xb1\xf0\x9e\xa4\xb2\xf0\x9e\xa4\xb3\xf0\x9e\xa4\xb4\xf0\x9e\xa4\xb5\xf0\x9e"
+    "\xa4\xb6\xf0\x9e\xa4\xb7\xf0\x9e\xa4\xb8\xf0\x9e\xa4\xb9\xf0\x9e\xa4\xba\xf0\x9e\xa4\xbb\xf0"
+    "\x9e\xa4\xbc\xf0\x9e\xa4\xbd\xf0\x9e\xa4\xbe\xf0\x9e\xa4\xbf\xf0\x9e\xa5\x80\xf0\x9e\xa5\x81"
+    "\xf0\x9e\xa5\x82\xf0\x9e\xa5\x83"sv;
+
+}  // namespace stowage::detail::unicode
+// ---- end stowage/index/unicode_tables.hpp ----
+
+namespace stowage {
+
+class unicode_tokenizer {
+public:
+    static constexpr std::string_view name = "unicode";
+
+    unicode_tokenizer() : unicode_tokenizer(stop_words::english_minimal()) {}
+    explicit unicode_tokenizer(stop_words words, std::size_t min_length = 2) : stop_(std::move(words)), min_length_(min_length) {
+        if (min_length_ == 0) throw error(errc::bad_input, "unicode_tokenizer: min_length must be at least 1");
+    }
+
+    std::string signature() const {
+        return std::string(name) + ";ucd=14;min=" + std::to_string(min_length_) + ";stop=" + stop_.joined();
+    }
+    const stop_words& stop() const noexcept { return stop_; }
+
+    template <class Emit>
+    void tokenize(std::string_view text, Emit&& emit, bool filter = true) const {
+        std::string token;
+        bool ascii_only = true;   // every character of the token is ASCII
+        bool after_latin = false; // the last character folded to ASCII
+        auto flush = [&] {
+            if (token.empty()) return;
+            bool keep = !filter || ((!ascii_only || token.size() >= min_length_) && !stop_.contains(token));
+            if (keep) emit(std::string_view(token));
+            token.clear();
+            ascii_only = true;
+        };
+        const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+        const std::size_t n = text.size();
+        std::size_t i = 0;
+        while (i < n) {
+            unsigned char c = p[i];
+            if (c < 0x80) {
+                if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+                    token += static_cast<char>(c);
+                } else if (c >= 'A' && c <= 'Z') {
+                    token += static_cast<char>(c - 'A' + 'a');
+                } else {
+                    flush();
+                }
+                after_latin = true;
+                ++i;
+                continue;
+            }
+            char32_t cp;
+            std::size_t len = decode(p + i, n - i, cp);
+            if (len == 0) {  // invalid UTF-8: this byte separates
+                flush();
+                ++i;
+                continue;
+            }
+            switch (kind_of(cp)) {
+                case 1:
+                    if (auto f = fold_of(cp); !f.empty()) {
+                        token += f;
+                        after_latin = static_cast<unsigned char>(f[0]) < 0x80;
+                        ascii_only = ascii_only && after_latin;
+                    } else {
+                        token.append(text.substr(i, len));
+                        after_latin = false;
+                        ascii_only = false;
+                    }
+                    break;
+                case 2:  // combining mark: a diacritic of a Latin letter, or part of a word elsewhere
+                    if (!token.empty() && !after_latin) {
+                        token.append(text.substr(i, len));
+                        ascii_only = false;
+                    }
+                    break;
+                case 3:  // format character: invisible, never splits
+                    break;
+                default: flush(); break;
+            }
+            i += len;
+        }
+        flush();
+    }
+
+private:
+    // Decodes one UTF-8 sequence; 0 when it is invalid (overlong, surrogate,
+    // beyond U+10FFFF, truncated, a stray continuation byte).
+    static std::size_t decode(const unsigned char* p, std::size_t avail, char32_t& cp) noexcept {
+        unsigned char c = p[0];
+        std::size_t len;
+        char32_t min;
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else return 0;
+        if (avail < len) return 0;
+        for (std::size_t k = 1; k < len; ++k) {
+            if ((p[k] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (p[k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        return len;
+    }
+
+    static int kind_of(char32_t cp) noexcept {
+        using detail::unicode::token_ranges;
+        auto it = std::upper_bound(std::begin(token_ranges), std::end(token_ranges), cp,
+                                   [](char32_t v, const auto& r) { return v < r.first; });
+        if (it == std::begin(token_ranges)) return 0;
+        --it;
+        return cp <= it->last ? it->kind : 0;
+    }
+
+    static std::string_view fold_of(char32_t cp) noexcept {
+        using detail::unicode::fold_entries;
+        auto it = std::lower_bound(std::begin(fold_entries), std::end(fold_entries), cp,
+                                   [](const auto& e, char32_t v) { return e.from < v; });
+        if (it == std::end(fold_entries) || it->from != cp) return {};
+        return detail::unicode::fold_pool.substr(it->offset, it->length);
+    }
+
+    stop_words stop_;
+    std::size_t min_length_;
+};
+
+static_assert(tokenizer<unicode_tokenizer>);
+
+}  // namespace stowage
+// ---- end stowage/index/unicode_tokenizer.hpp ----
+// ---- begin stowage/inverted_index.hpp ----
+// inverted_index.hpp — full-text and field search over a store's entities,
+// persisted through a database and updated in the same transactions as the
+// entities it indexes.
+//
+//   database<file_storage> db(file_storage("data"));
+//   db_store<session, file_storage> sessions(db.storage(), "sessions");
+//   index_schema schema;
+//   schema.text("name", 2.0).text("description").keyword("status").keyword("topic_ids").time("start_time");
+//   inverted_index<decltype(sessions)> search(db, sessions, "sessions_index", schema);
+//
+//   auto tx = db.transaction();
+//   tx.put(sessions, s);
+//   search.index(tx, s);            // staged in the same transaction:
+//   tx.commit();                    // both or neither, after any crash
+//   search.put(s);                  // the same, in a transaction of its own
+//
+//   search.search(text_query::words("weekly sync") && text_query::keyword("status", "done"));
+//   search.top(text_query::any_words("rust tokio"), 10);
+//
+// Two layers:
+//   document_index<Key, Storage, Tokenizer>  a text_index (index/text_index.hpp)
+//       whose segments live in a database: keys of any index_key type,
+//       documents given as text_documents (the `stowage index` command uses
+//       it with numeric keys);
+//   inverted_index<Store, Tokenizer>  the same for the described entities of
+//       one db_store: schema fields are read from the entity's fields of the
+//       same name (strings, enums, integers, bools, optionals and vectors of
+//       them; int64 for time fields), plus an optional extractor for the
+//       rest; verify() and rebuild() compare with / read from the store.
+//
+// Persistence (index name N, a store collection name):
+//   "N/segments/<first>-<last>"   each segment's bytes (index/segment.hpp:
+//                                 CRC-checked), written once, never changed
+//   store collection N, id "head" the manifest: tokenizer and schema
+//                                 signature, the next batch number and the
+//                                 list of live segments
+// A transaction that changes the index stages one new segment holding just
+// its changes (its documents and tombstones), the new manifest, and
+// sometimes a merge (the merged segment plus erasures of the segments it
+// replaces): a transaction's delta is its own documents, plus at most one
+// merge, amortized O(log n) per document. Every transaction that writes the
+// index reads the manifest, so two concurrent ones conflict (errc::conflict;
+// the one-transaction helpers retry) instead of interleaving. The in-memory
+// index changes only when the transaction commits (the manifest write's
+// on_commit publishes all of the transaction's changes at once), so a
+// rolled-back transaction leaves no trace and readers never see part of one. After a crash
+// the WAL replays manifest and segments together, so the reopened index
+// always agrees with the store.
+//
+// Reopening reads the manifest and the segments, never the documents.
+//
+// Thread safety: searches run concurrently with each other and with one
+// writer (each search works on the snapshot it started on); writes from
+// several threads are safe (the manifest makes them conflict and retry).
+// The index must outlive the transactions it stages writes into.
+// Durability: that of the transaction (database.hpp); the helpers take a
+// durability, full by default.
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+
+namespace stowage {
+
+namespace fts {
+
+// The persisted manifest of an index.
+struct manifest {
+    std::string id;                     // always "head"
+    std::string signature;              // schema and tokenizer
+    std::uint64_t next_number = 1;      // of the next batch
+    std::vector<std::string> segments;  // live segment names, ascending
+};
+STOWAGE_DESCRIBE(manifest, id, signature, next_number, segments)
+
+}  // namespace fts
+
+using index_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// A text_index persisted in a database. See the header comment.
+template <index_key Key, storage Storage, tokenizer Tokenizer = unicode_tokenizer>
+class document_index {
+public:
+    using core_type = text_index<Key, Tokenizer>;
+    using batch = index_batch<Key>;
+    using hit = search_hit<Key>;
+    using transaction = db_transaction<Storage>;
+
+    // Opens (or creates, when absent) the index named `name` in db: reads
+    // its manifest and segments. errc::bad_input when it was written with a
+    // different schema or tokenizer; errc::corrupt when a listed segment is
+    // missing or damaged.
+    document_index(database<Storage>& db, std::string name, index_schema schema, Tokenizer tok = {},
+                   text_index_options options = {})
+        : db_(db), name_(std::move(name)), core_(std::move(schema), std::move(tok), options), meta_(open_meta(db, name_)) {
+        load();
+    }
+
+    document_index(const document_index&) = delete;
+    document_index& operator=(const document_index&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+    const core_type& core() const noexcept { return core_; }
+    database<Storage>& db() const noexcept { return db_; }
+
+    // --- writing inside the caller's transaction ---------------------------------
+
+    void apply(transaction& tx, batch b) {
+        if (b.empty()) return;
+        auto head = read_head(tx);
+        auto changes = changes_of(tx);
+        auto seg = std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(b), head.next_number));
+        // At most one merge per transaction, planned on its first change.
+        std::shared_ptr<const typename core_type::prepared_merge> merge;
+        if (core_.options().auto_merge && changes->empty())
+            if (auto m = core_.plan_merge(false)) merge = std::make_shared<const typename core_type::prepared_merge>(std::move(*m));
+        // Everything that can fail is done: stage.
+        head.next_number = seg->last + 1;
+        head.segments.push_back(seg->name());
+        tx.stage({segment_key(seg->name()), seg->seg->data(), {}});
+        changes->add(seg);
+        if (merge) stage_merge(tx, head, merge, *changes);
+        stage_head(tx, head, changes);
+    }
+    void add(transaction& tx, Key key, text_document doc) {
+        batch b;
+        b.add(std::move(key), std::move(doc));
+        apply(tx, std::move(b));
+    }
+    void remove(transaction& tx, Key key) {
+        batch b;
+        b.remove(std::move(key));
+        apply(tx, std::move(b));
+    }
+
+    // --- writing, one transaction each (retried on conflict) ------------------------
+
+    void apply(const batch& b, durability d = durability::full) {
+        retry(d, [&](transaction& tx) { apply(tx, batch(b)); });
+    }
+    void add(Key key, text_document doc, durability d = durability::full) {
+        batch b;
+        b.add(std::move(key), std::move(doc));
+        apply(b, d);
+    }
+    bool remove(const Key& key, durability d = durability::full) {
+        bool existed = core_.contains(key);
+        batch b;
+        b.remove(key);
+        apply(b, d);
+        return existed;
+    }
+    // Merges every segment into one.
+    void optimize(durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            auto head = read_head(tx);
+            auto changes = changes_of(tx);
+            if (auto m = core_.plan_merge(true))
+                stage_merge(tx, head, std::make_shared<const typename core_type::prepared_merge>(std::move(*m)), *changes);
+            stage_head(tx, head, changes);
+        });
+    }
+    // Replaces the whole index by the documents of `all` (in the caller's
+    // transaction).
+    void replace_all(transaction& tx, batch all) {
+        auto head = read_head(tx);
+        auto changes = changes_of(tx);
+        auto seg = std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(all), head.next_number));
+        for (const auto& n : head.segments) tx.stage({segment_key(n), std::nullopt, {}});
+        head.segments = {seg->name()};
+        head.next_number = seg->last + 1;
+        tx.stage({segment_key(seg->name()), seg->seg->data(), {}});
+        changes->reset(seg);
+        stage_head(tx, head, changes);
+    }
+
+    // --- searching (index/text_index.hpp) -----------------------------------------------
+
+    std::vector<Key> search(const text_query& q) const { return core_.search(q); }
+    std::size_t count(const text_query& q) const { return core_.count(q); }
+    std::size_t estimate(const text_query& q) const { return core_.estimate(q); }
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        return core_.template count_by_month<Duration>(field, q);
+    }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
+    bool contains(const Key& key) const { return core_.contains(key); }
+    std::size_t size() const { return core_.size(); }
+    index_stats stats() const { return core_.stats(); }
+
+    // Storage-level problems: segments listed but unreadable, segment keys
+    // no manifest lists (left by a writer outside the database).
+    std::vector<std::string> check_storage() const {
+        std::vector<std::string> problems;
+        auto head = meta_.get("head");
+        std::vector<std::string> listed = head ? head->segments : std::vector<std::string>{};
+        for (const auto& n : listed) {
+            try {
+                auto data = db_.storage().read(segment_key(n));
+                if (!data) problems.push_back(segment_key(n) + ": listed in the manifest but missing");
+                else fts::segment<Key>::parse(std::move(*data), core_.shape(), segment_key(n));
+            } catch (const error& e) {
+                problems.push_back(e.what());
+            }
+        }
+        for (const auto& k : db_.storage().list(name_ + "/segments/")) {
+            auto n = k.substr(name_.size() + 10);
+            if (std::find(listed.begin(), listed.end(), n) == listed.end()) problems.push_back(k + ": not listed in the manifest");
+        }
+        return problems;
+    }
+
+private:
+    using meta_store = db_store<fts::manifest, Storage, binary_codec, crc32c>;
+
+    static meta_store open_meta(database<Storage>& db, const std::string& name) {
+        validate_collection(name);
+        return meta_store(db.storage(), name);
+    }
+
+    std::string segment_key(const std::string& segment) const { return name_ + "/segments/" + segment; }
+
+    fts::manifest read_head(transaction& tx) {
+        auto head = tx.get(meta_, "head");
+        if (!head) return fts::manifest{"head", core_.signature(), core_.next_number(), {}};
+        check_signature(*head);
+        return std::move(*head);
+    }
+
+    void check_signature(const fts::manifest& head) const {
+        if (head.signature != core_.signature())
+            throw error(errc::bad_input, "index " + name_ + " was built as \"" + head.signature + "\", opened as \"" +
+                                             core_.signature() + "\" (rebuild it to change schema or tokenizer)");
+    }
+
+    void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<const typename core_type::prepared_merge> m,
+                     typename core_type::change_list& changes) {
+        for (const auto& n : m->replaced_names) {
+            tx.stage({segment_key(n), std::nullopt, {}});
+            std::erase(head.segments, n);
+        }
+        std::string merged = m->merged.name();
+        head.segments.insert(std::upper_bound(head.segments.begin(), head.segments.end(), merged), merged);
+        tx.stage({segment_key(merged), m->merged.seg->data(), {}});
+        changes.add(std::move(m));
+    }
+
+    // The changes this transaction made to the index so far. The manifest's
+    // staged write (re-staged by every change, so the last one holds the
+    // whole list) publishes them, together, when the transaction commits:
+    // readers never see half a transaction.
+    std::shared_ptr<typename core_type::change_list> changes_of(transaction& tx) {
+        std::lock_guard lock(pending_mutex_);
+        std::erase_if(pending_, [](const auto& p) { return p.second.expired(); });  // rolled back or committed
+        auto& slot = pending_[tx.id()];
+        auto list = slot.lock();
+        if (!list) slot = list = std::make_shared<typename core_type::change_list>();
+        return list;
+    }
+
+    void stage_head(transaction& tx, const fts::manifest& head, std::shared_ptr<typename core_type::change_list> changes) {
+        staged_write w = meta_.stage_put(head);
+        w.on_commit = [this, listing = std::move(w.on_commit), changes = std::move(changes)] {
+            if (listing) listing();
+            core_.publish(*changes);
+        };
+        tx.stage(std::move(w));
+    }
+
+    template <class Fn>
+    void retry(durability d, Fn&& fn) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = db_.transaction(d);
+            fn(tx);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict || attempt >= 1000) throw;
+            }
+        }
+    }
+
+    void load() {
+        auto head = meta_.get("head");
+        if (!head) return;
+        check_signature(*head);
+        std::uint64_t prev_last = 0;
+        for (const auto& n : head->segments) {
+            auto range = core_type::parse_segment_name(n);
+            if (!range || (prev_last && range->first <= prev_last))
+                throw error(errc::corrupt, "index " + name_ + ": bad segment name \"" + n + "\" in the manifest");
+            prev_last = range->second;
+            auto data = db_.storage().read(segment_key(n));
+            if (!data) throw error(errc::corrupt, "index " + name_ + ": segment " + n + " is listed but missing");
+            typename core_type::prepared_segment p;
+            p.first = range->first;
+            p.last = range->second;
+            p.seg = fts::segment<Key>::parse(std::move(*data), core_.shape(), segment_key(n));
+            core_.publish(p);
+        }
+        if (prev_last >= head->next_number)
+            throw error(errc::corrupt, "index " + name_ + ": manifest's next batch number is behind its segments");
+    }
+
+    database<Storage>& db_;
+    std::string name_;
+    core_type core_;
+    mutable meta_store meta_;
+    std::mutex pending_mutex_;
+    std::map<std::uint64_t, std::weak_ptr<typename core_type::change_list>> pending_;  // by transaction id
+};
+
+// --- entities ----------------------------------------------------------------------------
+
+namespace detail {
+
+template <class View>
+struct db_view_storage;
+template <storage S>
+struct db_view_storage<db_view<S>> {
+    using type = S;
+};
+
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+
+// Whether a member of type M can feed a field of kind k.
+template <class M>
+constexpr bool indexable_as(field_kind k) {
+    if constexpr (is_optional<M>::value || is_vector<M>::value) {
+        return indexable_as<typename M::value_type>(k);
+    } else if constexpr (std::is_same_v<M, std::string>) {
+        return k != field_kind::time;
+    } else if constexpr (std::is_same_v<M, bool> || described_enum<M>) {
+        return k == field_kind::keyword;
+    } else if constexpr (std::is_integral_v<M>) {
+        return k != field_kind::text;
+    } else {
+        return false;
+    }
+}
+
+template <class M>
+void extract_member(const M& m, const index_schema::field& f, text_document& doc) {
+    if constexpr (is_optional<M>::value) {
+        if (m) extract_member(*m, f, doc);
+    } else if constexpr (is_vector<M>::value) {
+        for (const auto& v : m) extract_member(static_cast<const typename M::value_type&>(v), f, doc);
+    } else if constexpr (std::is_same_v<M, std::string>) {
+        if (f.kind == field_kind::text) doc.text(f.name, m);
+        else doc.keyword(f.name, m);
+    } else if constexpr (std::is_same_v<M, bool>) {
+        doc.keyword(f.name, m ? "true" : "false");
+    } else if constexpr (described_enum<M>) {
+        doc.keyword(f.name, std::string(enum_name(m)));
+    } else if constexpr (std::is_integral_v<M>) {
+        if (f.kind == field_kind::time) {
+            if constexpr (std::is_unsigned_v<M> && sizeof(M) >= sizeof(std::int64_t)) {
+                if (m > static_cast<M>(std::numeric_limits<std::int64_t>::max()))
+                    throw error(errc::bad_input, "time field " + f.name + ": value out of range");
+            }
+            doc.time(f.name, static_cast<std::int64_t>(m));
+        } else {
+            doc.keyword(f.name, std::to_string(m));
+        }
+    }
+}
+
+}  // namespace detail
+
+// What verify() found.
+struct index_verify_report {
+    std::uint64_t documents = 0;       // entities read
+    std::uint64_t indexed = 0;         // documents in the index
+    std::vector<std::string> missing;  // entity not in the index
+    std::vector<std::string> stale;    // indexed, but no such entity
+    std::vector<std::string> differ;   // indexed content differs from the entity's
+    std::vector<std::string> damaged;  // index structures that failed their checks
+    bool ok() const { return missing.empty() && stale.empty() && differ.empty() && damaged.empty(); }
+};
+
+// The inverted index of one db_store's entities. See the header comment.
+template <class Store, tokenizer Tokenizer = unicode_tokenizer>
+class inverted_index {
+public:
+    using entity_type = typename Store::entity_type;
+    using storage_type = typename detail::db_view_storage<typename Store::storage_type>::type;
+    using transaction = db_transaction<storage_type>;
+    using hit = search_hit<std::string>;
+    using extractor = std::function<void(const entity_type&, text_document&)>;
+
+    // Schema fields named like a described field of the entity are filled
+    // from it; `extra` fills the others (bad_input if a field has neither,
+    // or a member type that cannot feed its kind).
+    inverted_index(database<storage_type>& db, Store& documents, std::string name, index_schema schema, Tokenizer tok = {},
+                   text_index_options options = {}, extractor extra = {})
+        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {}
+
+    const document_index<std::string, storage_type, Tokenizer>& documents_index() const noexcept { return index_; }
+    const text_index<std::string, Tokenizer>& core() const noexcept { return index_.core(); }
+
+    // What the index holds for an entity.
+    text_document document_of(const entity_type& e) const {
+        text_document doc;
+        for_each_field(e, [&](std::string_view name, const auto& member) {
+            using M = std::remove_cvref_t<decltype(member)>;
+            const auto* f = index_.core().schema().find(name);
+            if (!f) return;
+            if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
+                          detail::indexable_as<M>(field_kind::time))
+                detail::extract_member(member, *f, doc);
+        });
+        if (extra_) extra_(e, doc);
+        return doc;
+    }
+
+    // --- inside the caller's transaction ---------------------------------------------------
+
+    void index(transaction& tx, const entity_type& e) { index_.add(tx, entity_id(e), document_of(e)); }
+    void index_many(transaction& tx, std::span<const entity_type> es) {
+        index_batch<std::string> b;
+        for (const auto& e : es) b.add(entity_id(e), document_of(e));
+        index_.apply(tx, std::move(b));
+    }
+    void unindex(transaction& tx, std::string_view id) { index_.remove(tx, std::string(id)); }
+
+    // --- the entity and its index entry in one transaction --------------------------------
+
+    void put(const entity_type& e, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            tx.put(documents_, e);
+            index(tx, e);
+        });
+    }
+    void put_many(std::span<const entity_type> es, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            for (const auto& e : es) tx.put(documents_, e);
+            index_many(tx, es);
+        });
+    }
+    bool erase(std::string_view id, durability d = durability::full) {
+        bool existed = documents_.contains(id);
+        retry(d, [&](transaction& tx) {
+            tx.erase(documents_, id);
+            unindex(tx, id);
+        });
+        return existed;
+    }
+
+    // Re-indexes one entity, or drops a removed one, without touching the store.
+    void update(const entity_type& e, durability d = durability::full) { retry(d, [&](transaction& tx) { index(tx, e); }); }
+    void remove(std::string_view id, durability d = durability::full) { retry(d, [&](transaction& tx) { unindex(tx, id); }); }
+    void optimize(durability d = durability::full) { index_.optimize(d); }
+
+    // --- searching ----------------------------------------------------------------------------
+
+    std::vector<std::string> search(const text_query& q) const { return index_.search(q); }
+    std::size_t count(const text_query& q) const { return index_.count(q); }
+    std::size_t estimate(const text_query& q) const { return index_.estimate(q); }
+    // Matches per calendar month of a time field (text_index::count_by_month).
+    template <class Duration = std::chrono::milliseconds>
+    std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        return index_.template count_by_month<Duration>(field, q);
+    }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return index_.top(q, k, p); }
+    bool contains(std::string_view id) const { return index_.contains(std::string(id)); }
+    std::size_t size() const { return index_.size(); }
+    index_stats stats() const { return index_.stats(); }
+
+    // --- checking and rebuilding ------------------------------------------------------------------
+
+    // Compares the index with the documents (any range of entities; the
+    // store by default): every entity missing from the index, every indexed
+    // id with no entity, every entity indexed with other content (compared
+    // by a digest of what analysis gives and what the posting lists hold),
+    // and damaged index structures.
+    index_verify_report verify() const { return verify(documents_); }
+    template <class Range>
+    index_verify_report verify(const Range& documents, const index_progress& progress = {}) const {
+        index_verify_report r;
+        std::vector<std::string> problems;
+        auto indexed = index_.core().fingerprints(&problems);
+        r.damaged = std::move(problems);
+        for (auto& p : index_.check_storage()) r.damaged.push_back(std::move(p));
+        r.indexed = indexed.size();
+        std::vector<std::pair<std::string, std::uint64_t>> wanted;
+        for (const auto& e : documents) {
+            wanted.emplace_back(entity_id(e), fts::fingerprint(index_.core().analyze(document_of(e))));
+            if (progress) progress(++r.documents, 0);
+            else ++r.documents;
+        }
+        std::sort(wanted.begin(), wanted.end());
+        std::size_t i = 0, j = 0;
+        while (i < wanted.size() || j < indexed.size()) {
+            if (j == indexed.size() || (i < wanted.size() && wanted[i].first < indexed[j].first)) {
+                r.missing.push_back(wanted[i++].first);
+            } else if (i == wanted.size() || indexed[j].first < wanted[i].first) {
+                r.stale.push_back(indexed[j++].first);
+            } else {
+                if (wanted[i].second != indexed[j].second) r.differ.push_back(wanted[i].first);
+                ++i;
+                ++j;
+            }
+        }
+        return r;
+    }
+
+    // Re-indexes every entity of the store, replacing the whole index, in
+    // one transaction. progress(done, total) as entities are read.
+    void rebuild(const index_progress& progress = {}, durability d = durability::full) {
+        retry(d, [&](transaction& tx) {
+            index_batch<std::string> all;
+            std::uint64_t total = documents_.size(), done = 0;
+            for (const auto& e : documents_) {
+                all.add(entity_id(e), document_of(e));
+                if (progress) progress(++done, total);
+            }
+            index_.replace_all(tx, std::move(all));
+        });
+    }
+
+private:
+    static index_schema check(const index_schema& schema, const extractor& extra) {
+        for (const auto& f : schema.fields()) {
+            bool member = false, usable = false;
+            for_each_field_descriptor<entity_type>([&](const auto& fd) {
+                using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
+                if (fd.name != f.name) return;
+                member = true;
+                usable = detail::indexable_as<M>(f.kind);
+            });
+            if (member && !usable)
+                throw error(errc::bad_input, "inverted_index: field " + f.name + " of " + std::string(type_name_v<entity_type>) +
+                                                 " cannot be indexed as a " + index_schema::kind_name(f.kind) + " field");
+            if (!member && !extra)
+                throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) + " has no field " +
+                                                 f.name + " (give an extractor for computed fields)");
+        }
+        return schema;
+    }
+
+    template <class Fn>
+    void retry(durability d, Fn&& fn) {
+        for (int attempt = 1;; ++attempt) {
+            auto tx = db().transaction(d);
+            fn(tx);
+            try {
+                tx.commit();
+                return;
+            } catch (const error& e) {
+                if (e.kind() != errc::conflict || attempt >= 1000) throw;
+            }
+        }
+    }
+    database<storage_type>& db() { return index_.db(); }
+
+    Store& documents_;
+    extractor extra_;
+    document_index<std::string, storage_type, Tokenizer> index_;
+};
+
+}  // namespace stowage
+// ---- end stowage/inverted_index.hpp ----
+// ---- begin stowage/query.hpp ----
+// query.hpp — typed queries over a store's metadata (the projections its
+// listing keeps in memory), with a planner that uses an inverted index when
+// one covers a filter.
+//
+//   query<sessions_t> q(sessions);
+//   q.use(sessions_index)                                   // optional
+//    .where(&summary::state, query_op::eq, status::done)    // typed
+//    .where("start_time", ">=", from)                       // or by name
+//    .where("tags", query_op::contains, "team")
+//    .order_by("start_time", order::descending)
+//    .limit(20).offset(40);
+//   auto rows = q.run();        // std::vector<Store::listed>: id + projection
+//   std::cout << q.explain();   // the chosen plan
+//
+// Filters (all must hold): ==, !=, <, <=, >, >= compare a scalar field with
+// a value (numbers numerically, strings bytewise, bools false < true; a
+// missing or null field, or one of another type, satisfies only !=); `in`
+// is == to any of a list; `contains` is membership for a list field
+// (std::vector) and substring for a string field. Fields are the
+// projection's: a described struct's members or a json_document's
+// top-level keys. Results are sorted by the order_by fields (nulls first),
+// then by id, then offset/limit applied.
+//
+// Planning. A filter is covered by the index when the index has a field of
+// that name: == / in on a keyword field, contains on a keyword field fed by
+// a list member, == < <= > >= with an integer on a time field (bounds on
+// one field combine into one range). The planner asks the index for a
+// cheap upper bound of each covered filter's matches (dictionary counts,
+// time column positions) and orders them most selective first; when the
+// best is selective (under a quarter of the store) it intersects it with
+// the other covered filters whose cost (advancing a posting list,
+// materializing a time range) is below the projection fetches they save,
+// and checks every filter on the candidates' projections; otherwise it
+// scans the listing. Either way
+// each returned row satisfied every filter on its projection, so the result
+// equals a full scan whenever the index holds every entity of the store
+// (as it does when both are written in the same transactions;
+// inverted_index::verify checks it).
+//
+// Thread safety: a query object is single-threaded; any number of queries
+// may run at once over the same store and index. Durability: reads only.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <numeric>
+#include <functional>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+
+namespace stowage {
+
+enum class query_op { eq, ne, lt, le, gt, ge, in, contains };
+enum class order { ascending, descending };
+
+inline std::string_view to_string(query_op op) {
+    switch (op) {
+        case query_op::eq: return "==";
+        case query_op::ne: return "!=";
+        case query_op::lt: return "<";
+        case query_op::le: return "<=";
+        case query_op::gt: return ">";
+        case query_op::ge: return ">=";
+        case query_op::in: return "in";
+        case query_op::contains: return "contains";
+    }
+    return "?";
+}
+
+inline query_op parse_query_op(std::string_view s) {
+    for (auto op : {query_op::eq, query_op::ne, query_op::lt, query_op::le, query_op::gt, query_op::ge, query_op::in,
+                    query_op::contains})
+        if (to_string(op) == s) return op;
+    if (s == "=") return query_op::eq;
+    throw error(errc::bad_input, "query: unknown operator \"" + std::string(s) + "\" (== != < <= > >= in contains)");
+}
+
+// A value in a filter, or read from a field: null, bool, integer, real or
+// string (enumerations by name).
+class query_value {
+public:
+    enum class kind { null, boolean, integer, real, string };
+
+    query_value() = default;
+    query_value(std::nullptr_t) {}
+    query_value(bool b) : v_(b) {}
+    template <class I>
+        requires(std::is_integral_v<I> && !std::is_same_v<I, bool> && !std::is_same_v<I, char>)
+    query_value(I i) {
+        if constexpr (std::is_unsigned_v<I> && sizeof(I) >= sizeof(std::int64_t)) {
+            if (i > static_cast<I>(std::numeric_limits<std::int64_t>::max())) {
+                v_ = static_cast<double>(i);
+                return;
+            }
+        }
+        v_ = static_cast<std::int64_t>(i);
+    }
+    query_value(double d) : v_(d) {}
+    query_value(float f) : v_(static_cast<double>(f)) {}
+    query_value(std::string s) : v_(std::move(s)) {}
+    query_value(std::string_view s) : v_(std::string(s)) {}
+    query_value(const char* s) : v_(std::string(s)) {}
+    template <described_enum E>
+    query_value(E e) : v_(std::string(enum_name(e))) {}
+
+    kind type() const noexcept { return static_cast<kind>(v_.index()); }
+    bool is_null() const noexcept { return type() == kind::null; }
+    bool is_number() const noexcept { return type() == kind::integer || type() == kind::real; }
+    const std::string* string() const noexcept { return std::get_if<std::string>(&v_); }
+    std::optional<std::int64_t> integer() const {
+        if (auto* i = std::get_if<std::int64_t>(&v_)) return *i;
+        return std::nullopt;
+    }
+
+    // How an inverted index stores this value in a keyword field (as
+    // inverted_index extracts members: enums by name, integers in decimal).
+    std::optional<std::string> keyword() const {
+        switch (type()) {
+            case kind::string: return std::get<std::string>(v_);
+            case kind::integer: return std::to_string(std::get<std::int64_t>(v_));
+            case kind::boolean: return std::get<bool>(v_) ? "true" : "false";
+            default: return std::nullopt;
+        }
+    }
+
+    std::string to_string() const {
+        switch (type()) {
+            case kind::null: return "null";
+            case kind::boolean: return std::get<bool>(v_) ? "true" : "false";
+            case kind::integer: return std::to_string(std::get<std::int64_t>(v_));
+            case kind::real: {
+                char buf[32];
+                std::snprintf(buf, sizeof buf, "%.17g", std::get<double>(v_));
+                return buf;
+            }
+            case kind::string: return "\"" + std::get<std::string>(v_) + "\"";
+        }
+        return "?";
+    }
+
+    // Whether the two can be ordered against each other.
+    friend bool comparable(const query_value& a, const query_value& b) noexcept {
+        return (a.is_number() && b.is_number()) || (a.type() == b.type() && !a.is_null());
+    }
+    // <0, 0, >0 for comparable values (numbers numerically).
+    friend int compare_values(const query_value& a, const query_value& b) noexcept {
+        if (a.is_number() && b.is_number()) {
+            if (a.type() == kind::integer && b.type() == kind::integer) {
+                auto x = std::get<std::int64_t>(a.v_), y = std::get<std::int64_t>(b.v_);
+                return x < y ? -1 : x > y;
+            }
+            double x = a.as_double(), y = b.as_double();
+            return x < y ? -1 : x > y;
+        }
+        switch (a.type()) {
+            case kind::boolean: return int(std::get<bool>(a.v_)) - int(std::get<bool>(b.v_));
+            case kind::string: {
+                int c = std::get<std::string>(a.v_).compare(std::get<std::string>(b.v_));
+                return c < 0 ? -1 : c > 0;
+            }
+            default: return 0;
+        }
+    }
+    // A total order for sorting: null < bool < numbers < strings.
+    friend int order_values(const query_value& a, const query_value& b) noexcept {
+        auto rank = [](const query_value& v) { return v.is_number() ? 2 : v.type() == kind::string ? 3 : static_cast<int>(v.type()); };
+        if (rank(a) != rank(b)) return rank(a) < rank(b) ? -1 : 1;
+        return compare_values(a, b);
+    }
+
+private:
+    double as_double() const noexcept {
+        if (auto* i = std::get_if<std::int64_t>(&v_)) return static_cast<double>(*i);
+        return std::get<double>(v_);
+    }
+    std::variant<std::monostate, bool, std::int64_t, double, std::string> v_;
+};
+
+// What a field of one projection holds: a scalar, or a list (std::vector).
+struct field_content {
+    query_value scalar;
+    std::vector<query_value> items;
+    bool list = false;
+    void clear() {
+        scalar = {};
+        items.clear();
+        list = false;
+    }
+};
+
+namespace detail {
+
+template <class T>
+struct query_is_optional : std::false_type {};
+template <class T>
+struct query_is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct query_is_vector : std::false_type {};
+template <class T, class A>
+struct query_is_vector<std::vector<T, A>> : std::true_type {};
+
+template <class M>
+query_value scalar_of(const M& m) {
+    if constexpr (query_is_optional<M>::value) {
+        return m ? scalar_of(*m) : query_value{};
+    } else if constexpr (std::is_same_v<M, bool> || std::is_arithmetic_v<M> || described_enum<M> ||
+                         std::is_convertible_v<const M&, std::string_view>) {
+        return query_value(m);
+    } else {
+        return {};
+    }
+}
+
+template <class M>
+void content_of(const M& m, field_content& out) {
+    if constexpr (query_is_vector<M>::value) {
+        out.list = true;
+        for (const auto& e : m) out.items.push_back(scalar_of(static_cast<const typename M::value_type&>(e)));
+    } else {
+        out.scalar = scalar_of(m);
+    }
+}
+
+inline query_value json_scalar(const json_value& v) {
+    switch (v.type()) {
+        case json_value::kind::boolean: return v.as_bool();
+        case json_value::kind::number:
+            if (auto i = v.as_integer<std::int64_t>()) return *i;
+            return v.as_double();
+        case json_value::kind::string: return v.as_string();
+        default: return {};
+    }
+}
+
+// Reads one named field of a projection into a field_content.
+template <class P>
+class field_reader {
+public:
+    explicit field_reader(std::string name) : name_(std::move(name)) {
+        if constexpr (described<P>) {
+            auto i = field_index<P>(name_);
+            if (!i) throw error(errc::bad_input, "query: " + std::string(type_name_v<P>) + " has no field \"" + name_ + "\"");
+            index_ = *i;
+            for_each_field_descriptor<P>([&](const auto& fd) {
+                if (fd.index == index_) list_ = query_is_vector<typename std::remove_cvref_t<decltype(fd)>::member_type>::value;
+            });
+        } else {
+            static_assert(std::is_same_v<P, json_document>, "query: the projection must be described or a json_document");
+        }
+    }
+    const std::string& name() const noexcept { return name_; }
+    // Whether the field is a list by its type (described projections).
+    bool is_list() const noexcept { return list_; }
+
+    void read(const P& p, field_content& out) const {
+        out.clear();
+        if constexpr (described<P>) {
+            for_each_field_descriptor<P>([&](const auto& fd) {
+                if (fd.index == index_) content_of(fd.of(p), out);
+            });
+        } else {
+            const json_value* v = p.find(name_);
+            if (!v) return;
+            if (v->is_array()) {
+                out.list = true;
+                for (const auto& e : v->as_array()) out.items.push_back(json_scalar(e));
+            } else {
+                out.scalar = json_scalar(*v);
+            }
+        }
+    }
+
+private:
+    std::string name_;
+    std::size_t index_ = 0;
+    bool list_ = false;
+};
+
+// The name of the described member `member` of P.
+template <class P, class M>
+std::string member_name(M P::*member) {
+    std::string name;
+    for_each_field_descriptor<P>([&](const auto& fd) {
+        if constexpr (std::is_same_v<typename std::remove_cvref_t<decltype(fd)>::member_type, M>)
+            if (fd.pointer == member) name = std::string(fd.name);
+    });
+    if (name.empty()) throw error(errc::bad_input, "query: the member is not described in " + std::string(type_name_v<P>));
+    return name;
+}
+
+}  // namespace detail
+
+template <class Store>
+class query {
+public:
+    using listed = typename Store::listed;
+    using projection_type = typename Store::projection_type;
+
+    explicit query(const Store& store) : store_(&store) {}
+
+    // Lets the planner use an inverted index over the same entities (any
+    // object with schema-carrying core(), search() and count()).
+    template <class Index>
+    query& use(const Index& index) {
+        index_.schema = &index.core().schema();
+        index_.search = [&index](const text_query& q) { return index.search(q); };
+        index_.estimate = [&index](const text_query& q) { return index.estimate(q); };
+        return *this;
+    }
+
+    query& where(std::string field, query_op op, query_value value) {
+        if (op == query_op::in) return where_in(std::move(field), {std::move(value)});
+        filters_.push_back({detail::field_reader<projection_type>(std::move(field)), op, std::move(value), {}});
+        return *this;
+    }
+    query& where(std::string field, std::string_view op, query_value value) {
+        return where(std::move(field), parse_query_op(op), std::move(value));
+    }
+    query& where_in(std::string field, std::vector<query_value> values) {
+        filters_.push_back({detail::field_reader<projection_type>(std::move(field)), query_op::in, {}, std::move(values)});
+        return *this;
+    }
+    template <class M, class V>
+        requires described<projection_type>
+    query& where(M projection_type::*member, query_op op, V&& value) {
+        return where(detail::member_name(member), op, query_value(std::forward<V>(value)));
+    }
+
+    query& order_by(std::string field, order o = order::ascending) {
+        sort_.push_back({detail::field_reader<projection_type>(std::move(field)), o});
+        return *this;
+    }
+    template <class M>
+        requires described<projection_type>
+    query& order_by(M projection_type::*member, order o = order::ascending) {
+        return order_by(detail::member_name(member), o);
+    }
+    query& limit(std::size_t n) {
+        limit_ = n;
+        return *this;
+    }
+    query& offset(std::size_t n) {
+        offset_ = n;
+        return *this;
+    }
+
+    // The matching rows, planned.
+    std::vector<listed> run() const { return finish(collect(plan_query())); }
+    // The same by scanning every projection (what run() must equal).
+    std::vector<listed> scan() const { return finish(scan_all()); }
+    std::size_t count() const { return collect(plan_query()).size(); }
+
+    // The plan run() takes, in words.
+    std::string explain() const {
+        auto p = plan_query();
+        std::string s;
+        if (p.use_index) {
+            s += "index: intersect";
+            for (const auto& c : p.covered)
+                if (c.used) s += " [" + c.query.to_string() + " <=" + std::to_string(c.estimate) + "]";
+            s += ", then check every filter on the candidates' projections";
+            for (const auto& c : p.covered)
+                if (!c.used) s += " (not intersected: " + c.query.to_string() + " <=" + std::to_string(c.estimate) + ")";
+            s += "\n";
+        } else {
+            s += "scan: all " + std::to_string(p.listed) + " projections";
+            if (!p.covered.empty()) s += " (index too unselective: best <=" + std::to_string(p.covered.front().estimate) + ")";
+            else if (!filters_.empty() && index_.schema) s += " (no filter covered by the index)";
+            s += "\n";
+        }
+        s += "filters:";
+        if (filters_.empty()) s += " none";
+        for (const auto& f : filters_) s += " " + describe(f) + ";";
+        s += "\nsort:";
+        for (const auto& o : sort_) s += " " + o.field.name() + (o.direction == order::ascending ? " asc" : " desc") + ",";
+        s += " id asc";
+        if (offset_) s += "; offset " + std::to_string(offset_);
+        if (limit_) s += "; limit " + std::to_string(*limit_);
+        return s + "\n";
+    }
+
+private:
+    struct filter {
+        detail::field_reader<projection_type> field;
+        query_op op;
+        query_value value;
+        std::vector<query_value> values;  // in
+    };
+    struct sort_key {
+        detail::field_reader<projection_type> field;
+        order direction;
+    };
+    struct covered_filter {
+        text_query query;
+        std::size_t estimate;  // the index's upper bound
+        bool used;             // intersected (else only checked on projections)
+    };
+    struct plan {
+        bool use_index = false;
+        std::vector<covered_filter> covered;  // most selective first
+        std::size_t listed = 0;
+    };
+    struct index_hooks {
+        const index_schema* schema = nullptr;
+        std::function<std::vector<std::string>(const text_query&)> search;
+        std::function<std::size_t(const text_query&)> estimate;
+    };
+
+    static std::string describe(const filter& f) {
+        std::string s = f.field.name() + " " + std::string(to_string(f.op)) + " ";
+        if (f.op != query_op::in) return s + f.value.to_string();
+        s += "(";
+        for (std::size_t i = 0; i < f.values.size(); ++i) s += (i ? ", " : "") + f.values[i].to_string();
+        return s + ")";
+    }
+
+    // The index query covering f, if the index can answer it exactly.
+    std::optional<text_query> cover(const filter& f) const {
+        if (!index_.schema) return std::nullopt;
+        const auto* field = index_.schema->find(f.field.name());
+        if (!field) return std::nullopt;
+        if (field->kind == field_kind::keyword) {
+            if (f.op == query_op::eq || (f.op == query_op::contains && f.field.is_list())) {
+                auto k = f.value.keyword();
+                if (!k) return std::nullopt;
+                return text_query::keyword(field->name, *k);
+            }
+            if (f.op == query_op::in) {
+                std::vector<text_query> alts;
+                for (const auto& v : f.values) {
+                    auto k = v.keyword();
+                    if (!k) return std::nullopt;
+                    alts.push_back(text_query::keyword(field->name, *k));
+                }
+                return text_query::any_of(std::move(alts));
+            }
+        }
+        if (field->kind == field_kind::time) {
+            auto i = f.value.integer();
+            if (!i) return std::nullopt;
+            constexpr auto lo = std::numeric_limits<std::int64_t>::min() + 1, hi = std::numeric_limits<std::int64_t>::max();
+            switch (f.op) {
+                case query_op::eq: return text_query::range(field->name, *i, *i);
+                case query_op::lt: return *i == lo ? text_query::nothing() : text_query::range(field->name, lo, *i - 1);
+                case query_op::le: return text_query::range(field->name, lo, *i);
+                case query_op::gt: return *i == hi ? text_query::nothing() : text_query::range(field->name, *i + 1, hi);
+                case query_op::ge: return text_query::range(field->name, *i, hi);
+                default: return std::nullopt;
+            }
+        }
+        return std::nullopt;
+    }
+
+    plan plan_query() const {
+        plan p;
+        p.listed = store_->size();
+        // Bounds on one time field combine into one range.
+        std::vector<text_query> ranges;
+        for (const auto& f : filters_) {
+            auto q = cover(f);
+            if (!q) continue;
+            if (q->type() == text_query::kind::range) {
+                auto same = std::find_if(ranges.begin(), ranges.end(), [&](const text_query& r) { return r.field() == q->field(); });
+                if (same != ranges.end()) {
+                    *same = text_query::range(q->field(), std::max(same->from(), q->from()), std::min(same->to(), q->to()));
+                    continue;
+                }
+                ranges.push_back(*q);
+                continue;
+            }
+            p.covered.push_back({*q, index_.estimate(*q), false});
+        }
+        for (auto& r : ranges) p.covered.push_back({r, index_.estimate(r), false});
+        std::stable_sort(p.covered.begin(), p.covered.end(), [](const auto& a, const auto& b) { return a.estimate < b.estimate; });
+        if (p.covered.empty()) return p;
+        // The most selective filter leads. Each further one joins the
+        // intersection when the projections it saves fetching (each a map
+        // lookup and a copy) outweigh its own cost: a posting list is
+        // advanced once per candidate (skipping blocks), a time range is
+        // materialized whole. Selectivities are taken as independent; the
+        // weights come from index_bench (a projection fetch ~1 µs, a
+        // posting advance ~1/20 of that, a range entry ~1/100).
+        const double n = static_cast<double>(std::max<std::size_t>(p.listed, 1));
+        double candidates = static_cast<double>(p.covered.front().estimate);
+        p.covered.front().used = true;
+        for (std::size_t i = 1; i < p.covered.size(); ++i) {
+            auto& c = p.covered[i];
+            double selectivity = std::min(1.0, static_cast<double>(c.estimate) / n);
+            double saved = candidates * (1 - selectivity);
+            double cost = c.query.type() == text_query::kind::range ? 0.01 * static_cast<double>(c.estimate) : 0.05 * candidates;
+            if (saved > cost) {
+                c.used = true;
+                candidates *= selectivity;
+            }
+        }
+        p.use_index = p.covered.front().estimate * 4 < p.listed;
+        return p;
+    }
+
+    bool matches(const filter& f, const field_content& c) const {
+        auto eq = [](const query_value& a, const query_value& b) {
+            if (a.is_null() || b.is_null()) return a.is_null() && b.is_null();
+            return comparable(a, b) && compare_values(a, b) == 0;
+        };
+        switch (f.op) {
+            case query_op::eq: return !c.list && eq(c.scalar, f.value);
+            case query_op::ne: return c.list || !eq(c.scalar, f.value);
+            case query_op::lt:
+            case query_op::le:
+            case query_op::gt:
+            case query_op::ge: {
+                if (c.list || !comparable(c.scalar, f.value)) return false;
+                int r = compare_values(c.scalar, f.value);
+                return f.op == query_op::lt ? r < 0 : f.op == query_op::le ? r <= 0 : f.op == query_op::gt ? r > 0 : r >= 0;
+            }
+            case query_op::in:
+                if (c.list) return false;
+                return std::any_of(f.values.begin(), f.values.end(), [&](const query_value& v) { return eq(c.scalar, v); });
+            case query_op::contains:
+                if (c.list) return std::any_of(c.items.begin(), c.items.end(), [&](const query_value& v) { return eq(v, f.value); });
+                if (c.scalar.string() && f.value.string()) return c.scalar.string()->find(*f.value.string()) != std::string::npos;
+                return false;
+        }
+        return false;
+    }
+
+    bool accept(const projection_type& p, field_content& scratch) const {
+        for (const auto& f : filters_) {
+            f.field.read(p, scratch);
+            if (!matches(f, scratch)) return false;
+        }
+        return true;
+    }
+
+    std::vector<listed> collect(const plan& p) const {
+        if (!p.use_index) return scan_all();
+        std::vector<text_query> parts;
+        for (const auto& c : p.covered)
+            if (c.used) parts.push_back(c.query);
+        std::vector<listed> out;
+        field_content scratch;
+        for (auto& id : index_.search(text_query::all_of(std::move(parts)))) {
+            auto proj = store_->projection(id);
+            if (proj && accept(*proj, scratch)) out.push_back({std::move(id), std::move(*proj)});
+        }
+        return out;
+    }
+
+    std::vector<listed> scan_all() const {
+        auto all = store_->list();
+        field_content scratch;
+        std::erase_if(all, [&](const listed& l) { return !accept(l.projection, scratch); });
+        return all;
+    }
+
+    std::vector<listed> finish(std::vector<listed> rows) const {
+        if (!sort_.empty()) {
+            // Read each sort field once per row, then sort indices.
+            std::vector<std::vector<query_value>> keys(rows.size());
+            field_content c;
+            for (std::size_t i = 0; i < rows.size(); ++i)
+                for (const auto& s : sort_) {
+                    s.field.read(rows[i].projection, c);
+                    keys[i].push_back(c.list ? query_value{} : std::move(c.scalar));
+                }
+            std::vector<std::size_t> order_of(rows.size());
+            std::iota(order_of.begin(), order_of.end(), std::size_t{0});
+            auto less = [&](std::size_t a, std::size_t b) {
+                for (std::size_t k = 0; k < sort_.size(); ++k) {
+                    int r = order_values(keys[a][k], keys[b][k]);
+                    if (r) return sort_[k].direction == order::ascending ? r < 0 : r > 0;
+                }
+                return rows[a].id < rows[b].id;
+            };
+            std::size_t want = limit_ ? std::min(rows.size(), offset_ + *limit_) : rows.size();
+            if (want < rows.size()) std::partial_sort(order_of.begin(), order_of.begin() + static_cast<std::ptrdiff_t>(want), order_of.end(), less);
+            else std::sort(order_of.begin(), order_of.end(), less);
+            std::vector<listed> sorted;
+            sorted.reserve(want);
+            for (std::size_t i = 0; i < want; ++i) sorted.push_back(std::move(rows[order_of[i]]));
+            rows = std::move(sorted);
+        }
+        // (Unsorted rows come in id order from both paths.)
+        if (offset_ >= rows.size()) return {};
+        rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(offset_));
+        if (limit_ && rows.size() > *limit_) rows.resize(*limit_);
+        return rows;
+    }
+
+    const Store* store_;
+    index_hooks index_;
+    std::vector<filter> filters_;
+    std::vector<sort_key> sort_;
+    std::optional<std::size_t> limit_;
+    std::size_t offset_ = 0;
+};
+
+}  // namespace stowage
+// ---- end stowage/query.hpp ----
+
 // ---- begin stowage/backup.hpp ----
 // backup.hpp — verified, rotated backups of a data directory, and restore.
 //

@@ -15,6 +15,7 @@
 #include "stowage/inverted_index.hpp"
 #include "stowage/maintenance.hpp"
 #include "stowage/persistence_queue.hpp"
+#include "stowage/storage/faulty.hpp"
 #include "stowage/storage/memory.hpp"
 
 using namespace stowage;
@@ -277,6 +278,96 @@ BOOST_AUTO_TEST_CASE(recompress_survives_power_loss_and_resumes) {
     }
     BOOST_TEST(crashed_in_step >= 6);   // the crash points really fell inside steps...
     BOOST_TEST(resumed_mid_pass >= 4);  // ...after some had committed
+}
+
+// I/O errors and a full disk injected at random storage operations: a
+// failing step changes nothing, the process "restarts" (cleanly or by power
+// loss), and a job created again finishes the pass with every old record
+// rewritten exactly once and every entity unchanged.
+BOOST_AUTO_TEST_CASE(recompress_under_injected_storage_faults) {
+    using F = faulty_storage<memory_storage>;
+    auto seed = stowage::test::test_seed();
+    F fs(memory_storage(memory_storage::options{seed, true}));
+    auto ss = make_sessions(24, 15);
+    {
+        database<F> db(fs);
+        sessions_t<F> store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+        put_all(store, ss);
+    }
+    std::mt19937_64 rng(seed);
+    int failures = 0, restarts = 0;
+    bool finished = false;
+    while (!finished && restarts < 200) {
+        try {
+            database<F> db(fs);
+            sessions_t<F> store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+            recompress_job job(db, store, time_field("start_time"), recompress_opts(2));
+            fs.fail_at(1 + rng() % 25, rng() % 2 ? fault::io : fault::no_space);
+            while (!job.step()) {
+            }
+            finished = true;
+            BOOST_TEST(job.report().rewritten == 12u);
+            fs.heal();
+        } catch (const stowage::error& e) {
+            BOOST_TEST((e.kind() == errc::io || e.kind() == errc::no_space || e.kind() == errc::failed_state), e.what());
+            ++failures;
+            fs.heal();
+        }
+        if (++restarts % 2 == 0) fs.crash();
+    }
+    BOOST_TEST(finished);
+    BOOST_TEST(failures >= 3);
+    BOOST_TEST_MESSAGE(failures << " injected failures over " << restarts << " runs");
+    fs.heal();
+    database<F> db(fs);
+    sessions_t<F> store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+    BOOST_TEST(store.verify().ok());
+    for (std::size_t i = 0; i < ss.size(); ++i) {
+        BOOST_TEST((store.get(ss[i].id) == ss[i]));
+        BOOST_TEST(at_level_9(db, store, ss[i].id) == (i % 2 == 0));
+    }
+}
+
+// A step that fails ends the job with its error reported to the queue
+// (here the disk fills up, and the WAL asks to be reopened); a job added
+// again after reopening continues from the last committed step.
+BOOST_AUTO_TEST_CASE(failing_job_is_reported_and_a_new_one_resumes) {
+    using F = faulty_storage<memory_storage>;
+    F fs;
+    auto ss = make_sessions(20, 16);
+    queue_options qo;
+    qo.idle_delay = 2ms;
+    {
+        database<F> db(fs);
+        sessions_t<F> store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+        put_all(store, ss);
+        persistence_queue<F> q(db, qo);
+        std::atomic<int> steps{0};
+        auto rc = recompress_job(db, store, time_field("start_time"), recompress_opts(2));
+        auto job = q.add_job("recompress", [&, rc](queue_job& j) mutable {
+            if (++steps == 4) fs.fail_at(1, fault::no_space, true);  // the disk fills up
+            return rc(j);
+        });
+        BOOST_TEST_REQUIRE(wait_for([&] { return job->done(); }));
+        BOOST_TEST_REQUIRE(job->failure().has_value());
+        BOOST_TEST(job->failure()->find("no space") != std::string::npos, *job->failure());
+        BOOST_TEST(job->progress().first == 6u);  // three steps committed
+        q.shutdown();
+        fs.heal();  // space freed; the process closes and reopens
+    }
+    database<F> db(fs);
+    sessions_t<F> store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+    persistence_queue<F> q(db, qo);
+    auto again = recompress_job(db, store, time_field("start_time"), recompress_opts(2));
+    auto second = q.add_job("recompress", again);
+    BOOST_TEST_REQUIRE(wait_for([&] { return second->done(); }));
+    BOOST_TEST(!second->failure().has_value(), second->failure().value_or(""));
+    BOOST_TEST(again.report().examined == 14u);  // only what the first left
+    BOOST_TEST(again.report().rewritten == 10u);
+    for (std::size_t i = 0; i < ss.size(); ++i) {
+        BOOST_TEST((store.get(ss[i].id) == ss[i]));
+        BOOST_TEST(at_level_9(db, store, ss[i].id) == (i % 2 == 0));
+    }
 }
 
 BOOST_AUTO_TEST_CASE(recompress_in_the_queue_pauses_resumes_and_cancels) {

@@ -451,3 +451,21 @@ BOOST_AUTO_TEST_CASE(killed_migration_recovers_to_old_or_new_never_a_mix) {
     BOOST_TEST(killed > 0);
     BOOST_TEST(recovered > 0);
 }
+
+BOOST_AUTO_TEST_CASE(no_rollback_point_no_migration) {
+    scratch_dir dir("mig-noroot");
+    auto data = dir.path() / "data";
+    seed(data, 20);
+    auto before = state_of(data);
+    // The backup root lies under a regular file: the rollback point cannot be made.
+    auto blocker = dir.path() / "blocker";
+    { std::ofstream(blocker) << "x"; }
+    {
+        database<file_storage> db{file_storage(data)};
+        migration m(db, backups(blocker / "root"), schema_of());
+        BOOST_CHECK_THROW(m.run(), error);
+        BOOST_TEST(!m.interrupted());
+    }
+    BOOST_TEST((state_of(data) == before));
+    BOOST_TEST(verifies(data));
+}

@@ -25,6 +25,7 @@ start)
     ;;
 wait-clean)
     deadline=$(($(date +%s) + ${STOWAGE_CEPH_WAIT:-120}))
+    clean_polls=0
     while :; do
         status=$(timeout 20 ceph -c "$conf" --connect-timeout 10 status --format json 2>/dev/null || true)
         if [[ -n $status ]] && python3 -c '
@@ -32,10 +33,14 @@ import json, sys
 s = json.loads(sys.argv[1]); pg = s["pgmap"]
 clean = sum(x["count"] for x in pg.get("pgs_by_state", []) if x["state_name"] == "active+clean")
 sys.exit(0 if pg["num_pgs"] > 0 and clean == pg["num_pgs"] and s["osdmap"]["num_up_osds"] == s["osdmap"]["num_osds"] else 1)' "$status"; then
-            exit 0
+            # Twice in a row: the manager's placement-group states lag
+            # the OSD map by up to a report interval.
+            ((++clean_polls >= 2)) && exit 0
+        else
+            clean_polls=0
         fi
         (($(date +%s) < deadline)) || { echo "osd.sh: not active+clean in time" >&2; exit 1; }
-        sleep 0.5
+        sleep 1
     done
     ;;
 *)

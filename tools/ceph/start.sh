@@ -102,6 +102,14 @@ osd heartbeat grace = 4
 mon osd adjust heartbeat grace = false
 mon osd min down reporters = 1
 osd fast fail on connection refused = true
+# Recovery at full speed (the sparse files look like rotational disks, for
+# which Ceph sleeps between recovery ops), and placement-group states
+# reported every second, so waits for active+clean end promptly.
+osd recovery sleep = 0
+osd recovery sleep hdd = 0
+osd recovery max active = 16
+mgr stats period = 1
+osd mgr report interval = 1
 
 [mon]
 mon data = $work/\$name

@@ -200,6 +200,32 @@ BOOST_AUTO_TEST_CASE(recompress_at_a_lower_target_level_only_writes_what_shrinks
                       stowage::error);
 }
 
+BOOST_AUTO_TEST_CASE(recompress_resumes_from_its_cursor_unless_told_to_restart) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    mem_sessions store(db.storage(), "sessions", {}, gzip<json_codec>(1));
+    put_all(store, make_sessions(12, 10));
+    {
+        recompress_job first(db, store, time_field("start_time"), recompress_opts(2));
+        BOOST_TEST(!first.step());
+        BOOST_TEST(!first.step());
+    }  // dropped part way, as by a restart
+    recompress_job resumed(db, store, time_field("start_time"), recompress_opts(2));
+    BOOST_TEST(!resumed.step());
+    BOOST_TEST(resumed.progress().first == 6u);
+    BOOST_TEST(resumed.report().rewritten == 3u);  // 2 before, 1 now
+    auto o = recompress_opts(2);
+    o.restart = true;
+    recompress_job fresh(db, store, time_field("start_time"), o);
+    BOOST_TEST(!fresh.step());
+    BOOST_TEST(fresh.progress().first == 2u);
+    BOOST_TEST(fresh.report().rewritten == 0u);  // s000 was already done
+    run_to_end(fresh);
+    BOOST_TEST(fresh.report().rewritten == 3u);  // s006, s008, s010
+    BOOST_TEST(fresh.progress().first == 12u);
+    BOOST_TEST(fresh.progress().second == 12u);
+}
+
 BOOST_AUTO_TEST_CASE(recompress_skips_damaged_records_and_reports_them) {
     memory_storage mem;
     auto ss = make_sessions(4, 9);

@@ -36,6 +36,14 @@
 // (the safe answer: its producer re-reads); the jobs run only while the
 // queue is idle, which keeps this rare.
 //
+// Control: the queue pauses, resumes and cancels between steps. Steps are
+// small (a batch of records, one blob), except garbage collection, which is
+// one cas_map::collect_garbage call: it stops between blobs when cancelled
+// or when its yield_when says so (queue_job does not expose "paused").
+//
+// Lifetime: a job refers to the database, store, cas_map or index it works
+// on; they must outlive the job and the queue that holds it.
+//
 // Thread safety: a job's state is locked, so its handle may be inspected
 // from any thread while the queue's worker runs it; run one job object on
 // one thread at a time (persistence_queue does).
@@ -395,17 +403,17 @@ private:
         std::size_t total = 0;                       // ids in the pass
         maintenance_cursor cursor;
         rewrite_report report;
-        bool restart_pending = false;
+        bool first_pass_begun = false;  // `restart` applies to the first pass only
     };
 
     // Starts a pass: the ids now in the store, after the stored cursor.
     void begin_pass(state& st) {
         auto ids = st.records.ids();  // sorted
         maintenance_cursor c{st.options.name, "", 0, 0, 0, 0};
-        if (!st.options.restart || st.restart_pending) {
+        if (!st.options.restart || st.first_pass_begun) {
             if (auto stored = detail::read_cursor(st.db, st.options.name)) c = *stored;
         }
-        st.restart_pending = true;  // `restart` applies to the first pass only
+        st.first_pass_begun = true;
         auto from = c.after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), c.after);
         std::lock_guard lock(st.mutex);
         st.position = static_cast<std::size_t>(from - ids.begin());
@@ -576,7 +584,7 @@ private:
         std::size_t total = 0;
         maintenance_cursor cursor;
         rewrite_report report;
-        bool restart_pending = false;
+        bool first_pass_begun = false;  // `restart` applies to the first pass only
     };
 
     static constexpr std::string_view blobs_collection = "cas_blobs";
@@ -599,10 +607,10 @@ private:
         }
         std::sort(ids.begin(), ids.end());
         maintenance_cursor c{st.options.name, "", 0, 0, 0, 0};
-        if (!st.options.restart || st.restart_pending) {
+        if (!st.options.restart || st.first_pass_begun) {
             if (auto stored = detail::read_cursor(st.db, st.options.name)) c = *stored;
         }
-        st.restart_pending = true;
+        st.first_pass_begun = true;
         auto from = c.after.empty() ? ids.begin() : std::upper_bound(ids.begin(), ids.end(), c.after);
         std::lock_guard lock(st.mutex);
         st.position = static_cast<std::size_t>(from - ids.begin());

@@ -53,6 +53,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -157,6 +158,33 @@ public:
         return storage.read(key);
     }
 
+    // Bytes [offset, offset + n) of key's value as of `at`: from the overlay,
+    // or only that range from storage. errc::not_found when absent.
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n, std::uint64_t at) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            if (auto v = find_version(key, at)) {
+                if (!v->value) throw error(errc::not_found, std::string(key));
+                const bytes& b = *v->value;
+                if (offset >= b.size()) return {};
+                auto end = offset + std::min<std::uint64_t>(n, b.size() - offset);
+                return bytes(b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(end));
+            }
+        }
+        return storage.read_range(key, offset, n);
+    }
+
+    std::optional<std::uint64_t> size(std::string_view key, std::uint64_t at) const {
+        {
+            std::shared_lock lock(overlay_mutex);
+            if (auto v = find_version(key, at)) {
+                if (!v->value) return std::nullopt;
+                return v->value->size();
+            }
+        }
+        return storage.size(key);
+    }
+
     key_version version_of(std::string_view key) const {
         {
             std::shared_lock lock(overlay_mutex);
@@ -212,6 +240,7 @@ public:
                          const std::map<std::string, key_version, std::less<>>& read_set, durability d) {
         if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
         auto started = std::chrono::steady_clock::now();
+        if (overloaded()) stall();
         std::uint64_t commit_lsn;
         {
             std::lock_guard lock(commit_mutex);
@@ -320,6 +349,27 @@ public:
         applied_runs++;
     }
 
+    // Back-pressure: the overlay has grown to four times the applier's
+    // thresholds (a burst faster than the disk, or snapshots holding
+    // versions back), so its memory would keep growing. The committer helps
+    // apply before adding more (RocksDB calls this a write stall).
+    bool overloaded() const {
+        auto over = [](std::size_t have, std::size_t threshold) {
+            return threshold <= std::numeric_limits<std::size_t>::max() / 4 && have >= 4 * threshold;
+        };
+        return over(overlay_versions, options.apply_threshold) || over(overlay_bytes, options.apply_threshold_bytes);
+    }
+    void stall() {
+        try {
+            log.flush();
+            apply_now();
+        } catch (const error&) {
+            // The applier reports it (last_apply_error); the commit goes on,
+            // and the WAL refuses puts itself when the disk is full.
+        }
+        stalls++;
+    }
+
     // Whether the applier should run now (see database_options).
     bool apply_due(std::chrono::steady_clock::time_point last_apply) const {
         if (overlay_versions == 0) return false;
@@ -377,6 +427,7 @@ public:
     bool stopping = false;
     std::thread applier;
     std::atomic<std::uint64_t> applied_runs{0};
+    std::atomic<std::uint64_t> stalls{0};  // commits that had to help apply first
     std::mutex error_mutex;
     std::optional<std::string> last_apply_error;
 
@@ -389,9 +440,6 @@ private:
             if (v.lsn <= at) found = &v;
         return found;
     }
-
-    // Applies recovered transactions in order. A put is skipped when the
-    // stored record already carries this LSN or a newer one.
 };
 
 }  // namespace detail
@@ -410,19 +458,13 @@ public:
     static constexpr std::string_view name = "database";
 
     std::optional<bytes> read(std::string_view key) const { return state_->read(key, latest()); }
+    // Reads only the range asked for (the envelope header, a chunk of a
+    // large blob) when the version is on storage.
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
-        auto v = read(key);
-        if (!v) throw error(errc::not_found, std::string(key));
-        if (offset >= v->size()) return {};
-        auto end = offset + std::min<std::uint64_t>(n, v->size() - offset);
-        return bytes(v->begin() + static_cast<std::ptrdiff_t>(offset), v->begin() + static_cast<std::ptrdiff_t>(end));
+        return state_->read_range(key, offset, n, latest());
     }
-    std::optional<std::uint64_t> size(std::string_view key) const {
-        auto v = read(key);
-        if (!v) return std::nullopt;
-        return v->size();
-    }
-    bool contains(std::string_view key) const { return read(key).has_value(); }
+    std::optional<std::uint64_t> size(std::string_view key) const { return state_->size(key, latest()); }
+    bool contains(std::string_view key) const { return size(key).has_value(); }
     std::vector<std::string> list(std::string_view prefix) const { return state_->list(prefix, latest()); }
 
     void replace(std::string_view key, bytes_view data, durability d) {
@@ -674,6 +716,10 @@ public:
     const wal_recovery_report& recovery() const { return state_->recovery; }
     wal_stats stats() const { return state_->log.stats(); }
     std::size_t unapplied_versions() const { return state_->overlay_versions; }
+    std::size_t unapplied_bytes() const { return state_->overlay_bytes; }
+    // Commits that found the overlay over four times the apply thresholds
+    // and helped the applier before going on (back-pressure).
+    std::uint64_t write_stalls() const { return state_->stalls; }
     std::uint64_t last_committed() const { return state_->latest(); }
     std::optional<std::string> last_apply_error() const {
         std::lock_guard lock(state_->error_mutex);

@@ -6,6 +6,9 @@
 //   stowage rm DIR COLLECTION ID             remove it
 //   stowage verify DIR                       check every record's digest
 //
+// DIR may also be rados:POOL:CONF (a Ceph pool) when built with librados
+// (location.hpp); put/get/ls/rm/verify then run against the cluster.
+//
 // Documents are json_document entities in a store<json_document, ...,
 // gzip<json_codec>> per collection, opened through the directory's
 // database (database.hpp): put and rm are transactions in the write-ahead
@@ -29,6 +32,7 @@
 #include <stowage/store.hpp>
 
 #include "common.hpp"
+#include "location.hpp"
 
 namespace stowage::cli {
 
@@ -38,6 +42,18 @@ using document_store = db_store<json_document, file_storage, gzip<json_codec>>;
 // The database of a data directory, for writing or read-only.
 inline document_db open_database(const std::string& dir, open_mode mode) {
     return document_db(file_storage(dir, mode));
+}
+
+// f(store) with the collection's document store in the database at
+// `location` (DIR, or rados:POOL:CONF; see location.hpp).
+template <class F>
+int with_documents(const std::string& location, const std::string& collection, open_mode mode, F&& f) {
+    return with_storage(location, mode, [&](auto storage) {
+        using S = decltype(storage);
+        database<S> db(std::move(storage));
+        db_store<json_document, S, gzip<json_codec>> st(db.storage(), collection);
+        return f(st);
+    });
 }
 
 namespace store_detail {
@@ -53,26 +69,25 @@ inline int put(arguments& args) {
     std::string text = read_stdin();
     json_document doc = json_document::parse(text);  // bad_input names the position
     if (!doc.id()) throw error(errc::bad_input, "document on standard input has no string \"id\" field");
-    auto db = open_database(pos[0], open_mode::read_write);
-    document_store st(db.storage(), pos[1]);
-    st.put(doc);
-    return exit_ok;
+    return with_documents(pos[0], pos[1], open_mode::read_write, [&](auto& st) {
+        st.put(doc);
+        return exit_ok;
+    });
 }
 
 inline int get(arguments& args) {
     auto pos = args.positionals(3, 3);
-    auto db = open_database(pos[0], open_mode::read_only);
-    document_store st(db.storage(), pos[1]);
-    auto doc = st.get(pos[2]);
-    if (!doc) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
-    std::cout << doc->dump() << '\n';
-    return exit_ok;
+    return with_documents(pos[0], pos[1], open_mode::read_only, [&](auto& st) {
+        auto doc = st.get(pos[2]);
+        if (!doc) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
+        std::cout << doc->dump() << '\n';
+        return exit_ok;
+    });
 }
 
 inline int ls(arguments& args) {
     auto pos = args.positionals(2, 2);
-    auto db = open_database(pos[0], open_mode::read_only);
-    document_store st(db.storage(), pos[1]);
+    return with_documents(pos[0], pos[1], open_mode::read_only, [&](auto& st) {
     std::string out;
     for (const auto& entry : st.list()) {
         out += entry.id;
@@ -86,19 +101,21 @@ inline int ls(arguments& args) {
     }
     std::cout << out;
     return exit_ok;
+    });
 }
 
 inline int rm(arguments& args) {
     auto pos = args.positionals(3, 3);
-    auto db = open_database(pos[0], open_mode::read_write);
-    document_store st(db.storage(), pos[1]);
-    if (!st.erase(pos[2])) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
-    return exit_ok;
+    return with_documents(pos[0], pos[1], open_mode::read_write, [&](auto& st) {
+        if (!st.erase(pos[2])) throw error(errc::not_found, "no document \"" + pos[2] + "\" in collection " + pos[1]);
+        return exit_ok;
+    });
 }
 
 inline int verify(arguments& args) {
     auto pos = args.positionals(1, 1);
-    file_storage fs(pos[0], open_mode::read_only);
+    return with_storage(pos[0], open_mode::read_only, [&](auto fs) {
+    using S = decltype(fs);
     std::size_t records = 0, damaged = 0, wal_records = 0;
     std::uint64_t bytes_read = 0;
     std::set<std::string> collections;
@@ -107,7 +124,7 @@ inline int verify(arguments& args) {
     {
         wal_options o;
         o.recovery = wal_recovery::salvage;
-        wal<file_storage> log(fs, "wal", o);
+        wal<S> log(fs, "wal", o);
         wal_recovery_report report;
         log.recover(report);
         wal_records = report.records_read;
@@ -160,6 +177,7 @@ inline int verify(arguments& args) {
               << (collections.size() == 1 ? "" : "s") << " and " << wal_records << " log records verified ("
               << bytes_read << " bytes of records)\n";
     return exit_ok;
+    });
 }
 
 }  // namespace store_detail

@@ -146,6 +146,7 @@ BOOST_AUTO_TEST_CASE(recompress_rewrites_old_records_only_smaller_and_equal) {
     BOOST_TEST(r.passes == 1u);
     BOOST_TEST(r.examined == 40u);
     BOOST_TEST(r.bytes_after < r.bytes_before);
+    BOOST_TEST_MESSAGE("old records, level 1 -> 9: " << r.bytes_before << " -> " << r.bytes_after << " bytes");
     BOOST_TEST(r.skipped_damaged.empty());
     std::uint64_t old_total = 0;
     for (int i = 0; i < 40; i += 2) old_total += before[ss[static_cast<std::size_t>(i)].id].size();

@@ -38,6 +38,7 @@
 #include "chunk/whole.hpp"
 #include "cas_map.hpp"
 #include "chunked_store.hpp"
+#include "maintenance.hpp"
 #include "persistence_queue.hpp"
 
 #include "evict/arc.hpp"

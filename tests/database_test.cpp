@@ -166,9 +166,12 @@ BOOST_AUTO_TEST_CASE(overlay_is_bounded_by_write_stalls) {
     memory_storage mem2;
     database<memory_storage> db2(mem2, ob);
     notes_t<memory_storage> notes2(db2.storage(), "notes");
-    for (int i = 0; i < 300; ++i) notes2.put({"n" + std::to_string(i), std::string(1000, 'x'), i});
-    BOOST_TEST(db2.write_stalls() > 0u);
-    BOOST_TEST(db2.unapplied_bytes() <= 4u * 20000u + 2000u);
+    std::size_t most_bytes = 0;
+    for (int i = 0; i < 300; ++i) {
+        notes2.put({"n" + std::to_string(i), std::string(1000, 'x'), i});
+        most_bytes = std::max(most_bytes, db2.unapplied_bytes());
+    }
+    BOOST_TEST(most_bytes <= 4u * 20000u + 2000u);  // by the applier's trigger or by stalls
 }
 
 // Random transactions (each puts K documents "<txid>.<j>" and erases some

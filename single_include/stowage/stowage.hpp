@@ -1761,8 +1761,10 @@ public:
             auto node = std::make_shared<inode>();
             node->data.assign(w.data.begin(), w.data.end());
             if (d != durability::none) node->synced = node->data;
+            else state_->unsynced.insert(node);
             state_->current[std::string(w.key)] = node;
             if (d == durability::full) state_->durable[std::string(w.key)] = node;
+            else state_->renamed.emplace(w.key);
         }
     }
 
@@ -1774,6 +1776,8 @@ public:
         state_->current.erase(it);
         if (d == durability::full) {
             if (auto dit = state_->durable.find(key); dit != state_->durable.end()) state_->durable.erase(dit);
+        } else {
+            state_->renamed.emplace(key);
         }
         return true;
     }
@@ -1782,9 +1786,13 @@ public:
         validate_key(key);
         auto lock = live_writable();
         auto& slot = state_->current[std::string(key)];
-        if (!slot) slot = std::make_shared<inode>();
+        if (!slot) {
+            slot = std::make_shared<inode>();
+            state_->renamed.emplace(key);
+        }
         std::uint64_t offset = slot->data.size();
         slot->data.insert(slot->data.end(), data.begin(), data.end());
+        state_->unsynced.insert(slot);
         return offset;
     }
 
@@ -1794,6 +1802,7 @@ public:
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
         it->second->synced = it->second->data;
+        state_->unsynced.erase(it->second);
         state_->durable[std::string(key)] = it->second;
     }
 
@@ -1809,6 +1818,9 @@ public:
         if (d == durability::full) {
             state_->durable[std::string(to)] = node;
             if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
+        } else {
+            state_->renamed.emplace(from);
+            state_->renamed.emplace(to);
         }
     }
 
@@ -1818,12 +1830,21 @@ public:
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "truncate of absent key " + std::string(key));
         it->second->data.resize(n);
+        state_->unsynced.insert(it->second);
     }
 
+    // Syncs what changed since the last flush only (unsynced contents and
+    // names), so many small writes with a flush each stay O(changes).
     void flush() {
         auto lock = live_writable();
-        for (auto& [k, node] : state_->current) node->synced = node->data;
-        state_->durable = state_->current;
+        auto& st = *state_;
+        for (const auto& node : st.unsynced) node->synced = node->data;
+        st.unsynced.clear();
+        for (const auto& k : st.renamed) {
+            if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
+            else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
+        }
+        st.renamed.clear();
     }
 
     bool read_only() const { return read_only_; }
@@ -1857,6 +1878,8 @@ public:
         }
         st.current = survivors;
         st.durable = survivors;
+        st.unsynced.clear();
+        st.renamed.clear();
         ++st.generation;
         ++st.crashes;
         generation_ = st.generation;
@@ -1879,6 +1902,10 @@ private:
         mutable std::mutex mutex;
         std::map<std::string, std::shared_ptr<inode>, std::less<>> current;  // names as seen now
         std::map<std::string, std::shared_ptr<inode>, std::less<>> durable;  // names on stable storage
+        // Changes since the last flush: inodes whose contents differ from
+        // their synced copy, names whose durable entry may differ.
+        std::set<std::shared_ptr<inode>> unsynced;
+        std::set<std::string, std::less<>> renamed;
         std::uint64_t generation = 0;
         std::uint64_t crashes = 0;
     };
@@ -7383,6 +7410,11 @@ static_assert(byte_chunker<whole>);
 // transaction that re-reads its references and manifest, so a concurrent
 // add_ref either commits first (the blob stays) or finds it gone (not_found).
 //
+// A collection can be stopped (a stop predicate or a std::stop_token,
+// asked between blobs and between chunks): blobs it freed stay freed
+// (each was its own transaction) and the chunks they leave unused are
+// swept by the next collection, so stopping never loses anything.
+//
 // Streaming: put(istream) and put_file hold at most one maximal chunk plus
 // one read block in memory; with `whole` the content is streamed to a
 // temporary key, synced and renamed into place (storages with renames_keys;
@@ -7404,6 +7436,7 @@ static_assert(byte_chunker<whole>);
 #include <ostream>
 #include <set>
 #include <shared_mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -7459,9 +7492,22 @@ struct cas_gc_report {
     std::uint64_t blobs_freed = 0;
     std::uint64_t chunks_freed = 0;
     std::uint64_t bytes_freed = 0;
+    // The stop predicate ended the collection early: the blobs counted above
+    // are freed for good, chunks they leave unused wait for the next run.
+    bool stopped = false;
+};
+
+// One blob of a listing (cas_map::blobs).
+struct cas_blob_info {
+    std::string id;          // the blob digest, hex
+    std::uint64_t size = 0;  // its content's size in bytes
+    std::uint64_t puts = 0;  // how many times this content was put
+    bool operator==(const cas_blob_info&) const = default;
 };
 
 using cas_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+// Asked between units of work; true stops the work there.
+using cas_stop = std::function<bool()>;
 
 template <storage Storage, hasher Hasher = sha256, class Chunking = whole>
     requires byte_chunker<Chunking>
@@ -7587,6 +7633,68 @@ public:
         });
     }
 
+    // Every blob in digest (hex) order, with its size and put count, from
+    // the manifests' listing (no record is read).
+    std::vector<cas_blob_info> blobs() const {
+        std::vector<cas_blob_info> out;
+        auto listing = manifests_.list();
+        out.reserve(listing.size());
+        for (const auto& m : listing) out.push_back({m.id, listed_number(m, "size"), listed_number(m, "puts")});
+        return out;
+    }
+
+    // The first n bytes of the blob (all of it when it is shorter); nullopt
+    // when absent. Reads only the chunks that hold those bytes and verifies
+    // each of them whole: a chunk that ends within n bytes always, the chunk
+    // that holds byte n too when it is at most one read block (options'
+    // read_block) or n reaches into its last block — a prefix of a larger
+    // chunk cannot be checked without reading all of it, and is returned as
+    // stored. When n covers the blob, the blob's digest is checked as well.
+    // checksum_mismatch / corrupt on damage found.
+    std::optional<bytes> head(const digest& d, std::size_t n) const {
+        std::string id = to_hex(d);
+        auto m = manifests_.get(id);
+        if (!m) return std::nullopt;
+        bytes out;
+        std::uint64_t want = std::min<std::uint64_t>(n, m->size);
+        out.reserve(static_cast<std::size_t>(want));
+        Hasher whole_hash;
+        bool whole_checked = want == m->size;
+        for (const auto& c : m->chunks) {
+            if (out.size() >= want) break;
+            std::string key = chunk_key(c.digest);
+            if (!raw_.contains(key)) throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is missing");
+            std::uint64_t need = want - out.size();
+            bool whole_chunk = need >= c.size || c.size <= options_.read_block ||
+                               c.size - need < options_.read_block;
+            if (whole_chunk) {
+                // Read and verify the chunk, block by block.
+                Hasher chunk_hash;
+                std::uint64_t offset = 0;
+                bytes piece;
+                do {
+                    piece = raw_.read_range(key, offset, options_.read_block);
+                    chunk_hash.update(piece);
+                    if (whole_checked) whole_hash.update(piece);
+                    std::uint64_t take = std::min<std::uint64_t>(piece.size(), want - out.size());
+                    append(out, bytes_view(piece).first(static_cast<std::size_t>(take)));
+                    offset += piece.size();
+                } while (piece.size() == options_.read_block);
+                if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
+                    throw error(errc::checksum_mismatch, "cas blob " + id + ": chunk " + c.digest + " does not match its digest");
+            } else {
+                bytes piece = raw_.read_range(key, 0, static_cast<std::size_t>(need));
+                if (piece.size() != need)
+                    throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is shorter than its manifest says");
+                append(out, piece);
+            }
+        }
+        if (out.size() != want) throw error(errc::corrupt, "cas blob " + id + ": chunks are shorter than its manifest says");
+        if (whole_checked && whole_hash.finish() != d)
+            throw error(errc::checksum_mismatch, "cas blob " + id + ": content does not match its digest");
+        return out;
+    }
+
     // --- references ------------------------------------------------------------
 
     // Within the caller's transaction. not_found when the blob does not exist.
@@ -7626,18 +7734,35 @@ public:
         auto r = refs_.get(to_hex(d));
         return r ? r->refs : std::vector<cas_ref>{};
     }
+    // The references as the caller's transaction sees them (its own staged
+    // changes included); reading them makes the transaction conflict with
+    // any concurrent change to them.
+    std::vector<cas_ref> refs(db_transaction<Storage>& tx, const digest& d) const {
+        auto r = tx.get(refs_, to_hex(d));
+        return r ? std::move(r->refs) : std::vector<cas_ref>{};
+    }
     std::size_t ref_count(const digest& d) const { return refs(d).size(); }
 
     // --- maintenance -----------------------------------------------------------
 
-    cas_gc_report collect_garbage(const cas_progress& progress = {}) {
+    // Frees unreferenced blobs (each in a transaction of its own), then
+    // the chunks no remaining blob uses. progress(done, total) counts blobs
+    // examined and then blobs whose chunks were collected. should_stop is
+    // asked after each of those units and between chunk removals; true ends
+    // the collection there, with report.stopped set (see the header comment).
+    cas_gc_report collect_garbage(const cas_progress& progress = {}, const cas_stop& should_stop = {}) {
         std::unique_lock gc(gc_mutex_);  // no put interleaves with the sweep
         cas_gc_report report;
+        auto stop_here = [&] {
+            if (should_stop && should_stop()) report.stopped = true;
+            return report.stopped;
+        };
         auto listing = manifests_.list();
         std::uint64_t done = 0, total = listing.size() * 2;
         auto now = std::chrono::steady_clock::now();
         for (const auto& m : listing) {
             if (progress) progress(++done, total);
+            if (stop_here()) return report;
             if (refs_.contains(m.id)) continue;
             {
                 std::lock_guard lock(recent_mutex_);
@@ -7665,6 +7790,7 @@ public:
         std::set<std::string, std::less<>> live;
         for (const auto& m : manifests_.list()) {
             if (progress) progress(++done, total);
+            if (stop_here()) return report;
             if (auto man = manifests_.get(m.id))
                 for (auto& c : man->chunks) live.insert(c.digest);
         }
@@ -7676,12 +7802,17 @@ public:
             if (!key.starts_with(chunk_prefix())) continue;
             std::string_view hex = std::string_view(key).substr(key.rfind('/') + 1);
             if (live.count(hex)) continue;
+            if (stop_here()) break;
             report.bytes_freed += raw_.size(key).value_or(0);
             raw_.remove(key, durability::none);
             report.chunks_freed++;
         }
         raw_.flush();
         return report;
+    }
+    // The same, stopped by a std::stop_token (e.g. a std::jthread's).
+    cas_gc_report collect_garbage(std::stop_token stop, const cas_progress& progress = {}) {
+        return collect_garbage(progress, [&stop] { return stop.stop_requested(); });
     }
 
     // Re-hashes every chunk and every blob; returns what is damaged.
@@ -7716,12 +7847,7 @@ public:
         cas_stats s;
         for (const auto& m : manifests_.list()) {
             ++s.blobs;
-            auto num = [&](std::string_view field) -> std::uint64_t {
-                auto* v = m.projection.find(field);
-                if (!v || !v->is_number()) return 0;
-                return v->template as_integer<std::uint64_t>().value_or(0);
-            };
-            s.logical_bytes += num("size") * std::max<std::uint64_t>(1, num("puts"));
+            s.logical_bytes += listed_number(m, "size") * std::max<std::uint64_t>(1, listed_number(m, "puts"));
         }
         for (const auto& key : raw_.list(chunk_prefix())) {
             ++s.chunks;
@@ -7737,6 +7863,13 @@ public:
     }
 
 private:
+    // A number of a manifest's listing projection (0 when absent).
+    static std::uint64_t listed_number(const typename manifests_store::listed& m, std::string_view field) {
+        auto* v = m.projection.find(field);
+        if (!v || !v->is_number()) return 0;
+        return v->template as_integer<std::uint64_t>().value_or(0);
+    }
+
     // Writes a chunk unless it is already stored (that is the dedup).
     cas_chunk store_chunk(bytes_view data, std::string hex = {}) {
         if (hex.empty()) hex = to_hex(hash_of<Hasher>(data));
@@ -8168,9 +8301,10 @@ private:
 // queue is idle, which keeps this rare.
 //
 // Control: the queue pauses, resumes and cancels between steps. Steps are
-// small (a batch of records, one blob), except garbage collection, which is
-// one cas_map::collect_garbage call: it stops between blobs when cancelled
-// or when its yield_when says so (queue_job does not expose "paused").
+// small (a batch of records, one blob, one index merge), except garbage
+// collection, which is one cas_map::collect_garbage call: it stops between
+// blobs (and between chunks) when the job is paused or cancelled or its
+// yield_when says so.
 //
 // Lifetime: a job refers to the database, store, cas_map or index it works
 // on; they must outlive the job and the queue that holds it.
@@ -8181,6 +8315,7 @@ private:
 // Durability: each step commits with the job's `durability` (full by default).
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -8228,7 +8363,9 @@ private:
 // Maintenance jobs (add_job) run on the worker, one step at a time, only
 // while the queue is idle; each can report progress and be paused, resumed
 // or cancelled, and each step must be safe to interrupt by a crash (e.g.
-// cas_map::collect_garbage, which is transactional).
+// cas_map::collect_garbage, which is transactional). Pause and cancel take
+// effect between steps; a long step may also poll queue_job::paused() and
+// cancelled() and stop early (maintenance.hpp's cas_gc_job does).
 //
 // Thread safety: every member may be called from any thread.
 
@@ -8282,6 +8419,10 @@ public:
     void cancel() { cancelled_ = true; }
     bool done() const { return done_; }
     bool cancelled() const { return cancelled_; }
+    // Whether pause() was called (and not resumed since). The queue starts
+    // no step of a paused job; a long step asks this to stop early, returning
+    // false (not finished) so it runs again after resume().
+    bool paused() const { return paused_; }
     std::pair<std::uint64_t, std::uint64_t> progress() const { return {done_units_, total_units_}; }
     void report(std::uint64_t done, std::uint64_t total) {
         done_units_ = done;
@@ -8750,10 +8891,6 @@ void stage_cursor_erase(db_transaction<Storage>& tx, const std::string& name) {
     tx.stage({cursor_key(name), std::nullopt, {}});
 }
 
-// Thrown through collect_garbage's progress callback to stop it between
-// blobs; never leaves the job.
-struct job_interrupted {};
-
 template <class S>
 struct store_db_storage;
 template <storage S>
@@ -8778,8 +8915,11 @@ struct cas_gc_job_options {
 };
 
 // One step runs cas_map::collect_garbage (each blob freed in a transaction
-// of its own, chunks swept after), reporting its progress. A cancelled job,
-// or one whose yield_when says so, stops between blobs.
+// of its own, chunks swept after), reporting its progress. A paused or
+// cancelled job, or one whose yield_when says so, stops between blobs:
+// step() then returns false (a cancelled job: true, it is over); the next
+// step starts a new collection, which also sweeps the chunks the stopped
+// one left.
 template <class Cas>
 class cas_gc_job {
 public:
@@ -8788,7 +8928,7 @@ public:
     bool step() { return run(nullptr); }
     bool operator()(queue_job& job) { return run(&job); }
 
-    // Summed over every finished collection of this job.
+    // Summed over every collection of this job, stopped ones included.
     cas_gc_report report() const {
         std::lock_guard lock(state_->mutex);
         return state_->total;
@@ -8815,28 +8955,28 @@ private:
 
     bool run(queue_job* job) {
         auto& st = *state_;
-        try {
-            auto r = st.cas.collect_garbage([&](std::uint64_t done, std::uint64_t total) {
+        auto r = st.cas.collect_garbage(
+            [&](std::uint64_t done, std::uint64_t total) {
                 {
                     std::lock_guard lock(st.mutex);
                     st.progress = {done, total};
                 }
                 if (job) job->report(done, total);
-                if ((job && job->cancelled()) || (st.options.yield_when && st.options.yield_when()))
-                    throw detail::job_interrupted{};
+            },
+            [&] {
+                return (job && (job->cancelled() || job->paused())) || (st.options.yield_when && st.options.yield_when());
             });
-            std::lock_guard lock(st.mutex);
-            st.total.blobs_freed += r.blobs_freed;
-            st.total.chunks_freed += r.chunks_freed;
-            st.total.bytes_freed += r.bytes_freed;
-            st.progress.first = st.progress.second;
-            if (job) job->report(st.progress.first, st.progress.second);
-            return true;
-        } catch (const detail::job_interrupted&) {
-            std::lock_guard lock(st.mutex);
+        std::lock_guard lock(st.mutex);
+        st.total.blobs_freed += r.blobs_freed;
+        st.total.chunks_freed += r.chunks_freed;
+        st.total.bytes_freed += r.bytes_freed;
+        if (r.stopped) {
             ++st.interruptions;
             return job && job->cancelled();
         }
+        st.progress.first = st.progress.second;
+        if (job) job->report(st.progress.first, st.progress.second);
+        return true;
     }
 
     std::shared_ptr<state> state_;
@@ -8853,9 +8993,14 @@ struct index_optimize_options {
     durability commit_durability = durability::full;
 };
 
-// One step: if the index needs it, merges every segment into one (one
-// transaction, document_index::optimize), dropping deleted documents.
-// Index: document_index or inverted_index.
+// Merges an index's segments into one, one merge per step: a pass starts
+// when the index needs it (needed()) and then each step is one
+// merge_once() transaction (document_index::merge_once: at most
+// merge_factor segments, or the merge policy's run), until one clean
+// segment is left — the state optimize() gives in a single transaction.
+// Between steps the queue may pause or cancel the job, or run writes; a
+// crash loses at most the merge in flight. Index: document_index or
+// inverted_index.
 template <class Index>
 class index_optimize_job {
 public:
@@ -8865,7 +9010,7 @@ public:
             throw error(errc::bad_input, "index_optimize_job: min_deleted_fraction must be within 0..1");
     }
 
-    // Whether the index has something to merge now.
+    // Whether the index has something to merge now (by the thresholds).
     bool needed() const {
         auto s = state_->index.core().stats();
         if (s.segments == 0) return false;
@@ -8874,30 +9019,58 @@ public:
         return double(s.deleted) >= state_->options.min_deleted_fraction * double(s.documents + s.deleted);
     }
 
+    // One merge (or, when no pass runs and none is needed, nothing); true
+    // when the pass is over.
     bool step() {
         auto& st = *state_;
-        auto before = st.index.core().stats().segments;
-        if (needed()) st.index.optimize(st.options.commit_durability);
-        std::lock_guard lock(st.mutex);
-        st.segments_before = before;
-        st.segments_after = st.index.core().stats().segments;
-        st.finished = true;
-        return true;
+        if (!st.running) {
+            auto segments = st.index.core().stats().segments;
+            std::lock_guard lock(st.mutex);
+            st.segments_before = st.segments_after = segments;
+            st.merges = 0;
+            st.finished = false;
+        }
+        if (!st.running && !needed()) return finish(st);
+        st.running = true;
+        bool merged = st.index.merge_once(st.options.commit_durability);
+        auto s = st.index.core().stats();
+        {
+            std::lock_guard lock(st.mutex);
+            st.segments_after = s.segments;
+            if (merged) ++st.merges;
+        }
+        if (!merged || (s.segments <= 1 && s.deleted == 0)) return finish(st);
+        return false;
     }
     bool operator()(queue_job& job) {
-        job.report(0, 1);
         bool done = step();
-        job.report(1, 1);
+        auto p = progress();
+        job.report(p.first, p.second);
         return done;
     }
 
+    // Segments when the current (or last) pass began, and now.
     std::pair<std::uint64_t, std::uint64_t> segments() const {
         std::lock_guard lock(state_->mutex);
         return {state_->segments_before, state_->segments_after};
     }
+    // Merges done in the current (or last) pass, and that plus an estimate
+    // of the merges left (equal once the pass is over).
     std::pair<std::uint64_t, std::uint64_t> progress() const {
         std::lock_guard lock(state_->mutex);
-        return {state_->finished ? 1 : 0, 1};
+        const auto& st = *state_;
+        if (st.finished || !st.running) return {st.merges, st.merges};
+        std::uint64_t left = 1;
+        if (st.segments_after > 1) {
+            std::uint64_t width = std::max<std::uint64_t>(2, st.index.core().options().merge_factor);
+            left = (st.segments_after - 1 + width - 2) / (width - 1);
+        }
+        return {st.merges, st.merges + left};
+    }
+    // Whether a pass ran to its end (reset when a new pass begins).
+    bool finished() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->finished;
     }
 
 private:
@@ -8906,9 +9079,18 @@ private:
         Index& index;
         index_optimize_options options;
         mutable std::mutex mutex;
-        std::uint64_t segments_before = 0, segments_after = 0;
+        std::uint64_t segments_before = 0, segments_after = 0, merges = 0;
+        std::atomic<bool> running{false};  // a pass is under way
         bool finished = false;
     };
+
+    static bool finish(state& st) {
+        st.running = false;
+        std::lock_guard lock(st.mutex);
+        st.finished = true;
+        return true;
+    }
+
     std::shared_ptr<state> state_;
 };
 
@@ -9159,10 +9341,9 @@ public:
 private:
     struct state {
         state(database<Storage>& d, Cas& c, cas_rewrite_hooks<Storage> h, cas_rewrite_options o)
-            : db(d), cas(c), raw(d.raw_storage()), hooks(std::move(h)), options(std::move(o)) {}
+            : db(d), cas(c), hooks(std::move(h)), options(std::move(o)) {}
         database<Storage>& db;
         Cas& cas;
-        Storage raw;
         cas_rewrite_hooks<Storage> hooks;
         cas_rewrite_options options;
         mutable std::mutex mutex;
@@ -9174,25 +9355,10 @@ private:
         bool first_pass_begun = false;  // `restart` applies to the first pass only
     };
 
-    static constexpr std::string_view blobs_collection = "cas_blobs";
-    static constexpr std::string_view refs_collection = "cas_refs";
-
     void begin_pass(state& st) {
-        // Blob ids from the manifests' record headers (cas_map keeps its
-        // listing to itself).
         std::vector<std::string> ids;
-        auto view = st.db.storage();
-        for (const auto& key : view.list(std::string(blobs_collection) + "/")) {
-            if (!is_record_key(blobs_collection, key)) continue;
-            try {
-                ids.push_back(read_record_header(view, key).id);
-            } catch (const error& e) {
-                if (e.kind() == errc::not_found) continue;  // freed meanwhile
-                std::lock_guard lock(st.mutex);
-                st.report.skipped_damaged.emplace_back(key, e.what());
-            }
-        }
-        std::sort(ids.begin(), ids.end());
+        for (auto& b : st.cas.blobs()) ids.push_back(std::move(b.id));
+        std::sort(ids.begin(), ids.end());  // blobs() lists in this order already
         maintenance_cursor c{st.options.name, "", 0, 0, 0, 0};
         if (!st.options.restart || st.first_pass_begun) {
             if (auto stored = detail::read_cursor(st.db, st.options.name)) c = *stored;
@@ -9209,35 +9375,15 @@ private:
         st.report.bytes_after = c.bytes_after;
     }
 
-    // The blob's manifest as stored (nullopt when freed meanwhile).
-    static std::optional<cas_manifest> manifest_of(state& st, const std::string& hex) {
-        std::string key = record_key(blobs_collection, hex);
-        auto record = st.db.storage().read(key);
-        if (!record) return std::nullopt;
-        auto h = verify_record(*record, key);
-        cas_manifest m;
-        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), m);
-        return m;
-    }
-
-    static std::vector<cas_ref> refs_in(db_transaction<Storage>& tx, const std::string& hex) {
-        std::string key = record_key(refs_collection, hex);
-        auto record = tx.read(key);
-        if (!record) return {};
-        auto h = verify_record(*record, key);
-        cas_refs r;
-        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), r);
-        return r.refs;
-    }
-
     // Whether the blob should be converted: referenced, small enough, and
-    // its first bytes pass sniff().
+    // its first bytes (cas_map::head, verified) pass sniff().
     static bool candidate(state& st, const std::string& hex) {
-        if (st.cas.ref_count(digest_from_hex<hasher_type>(hex)) == 0) return false;
-        auto m = manifest_of(st, hex);
-        if (!m || m->size == 0 || m->size > st.options.max_size || m->chunks.empty()) return false;
-        bytes head = st.raw.read_range(Cas::chunk_key(m->chunks.front().digest), 0, st.options.sniff_bytes);
-        return st.hooks.sniff(head);
+        auto d = digest_from_hex<hasher_type>(hex);
+        if (st.cas.ref_count(d) == 0) return false;
+        auto size = st.cas.size(d);
+        if (!size || *size == 0 || *size > st.options.max_size) return false;
+        auto head = st.cas.head(d, st.options.sniff_bytes);
+        return head && st.hooks.sniff(*head);
     }
 
     bool run(queue_job* job) {
@@ -9280,7 +9426,7 @@ private:
             st.db.run_transaction(
                 [&](db_transaction<Storage>& tx) {
                     next = base;
-                    auto refs = refs_in(tx, from_hex);
+                    auto refs = st.cas.refs(tx, from);
                     if (refs.empty() || to == from) return stage_position(tx, next, last);
                     std::vector<std::string> owners;
                     for (const auto& r : refs) {
@@ -15793,6 +15939,29 @@ public:
         apply(b, d);
         return existed;
     }
+    // One merge towards a single clean segment, in a transaction of its own
+    // (retried on conflict): the merge the merge policy plans (even with
+    // auto_merge off); else the cheapest run of up to merge_factor
+    // neighbouring segments (fewest documents and tombstones); else, for a
+    // lone segment holding deleted documents or tombstones, its rewrite.
+    // False when there was nothing to merge (no segment, or one clean one).
+    // Repeating it until false ends where optimize() does, each transaction
+    // bounded by what one merge rewrites, so a caller can stop in between.
+    bool merge_once(durability d = durability::full) {
+        bool merged = false;
+        retry(d, [&](transaction& tx) {
+            merged = false;
+            auto head = read_head(tx);
+            auto changes = changes_of(tx);
+            auto m = plan_merge_once();
+            if (!m) return;  // nothing staged: the commit is empty
+            merged = true;
+            stage_merge(tx, head, std::make_shared<const typename core_type::prepared_merge>(std::move(*m)), *changes);
+            stage_head(tx, head, changes);
+        });
+        return merged;
+    }
+
     // Merges every segment into one.
     void optimize(durability d = durability::full) {
         retry(d, [&](transaction& tx) {
@@ -15862,6 +16031,40 @@ private:
     }
 
     std::string segment_key(const std::string& segment) const { return name_ + "/segments/" + segment; }
+
+    // See merge_once.
+    std::optional<typename core_type::prepared_merge> plan_merge_once() const {
+        if (auto m = core_.plan_merge(false)) return m;
+        auto v = core_.snapshot();
+        const auto& segs = v->segments;
+        if (segs.size() <= 1) return core_.plan_merge(true);  // a lone segment: rewritten if not clean
+        std::size_t width = std::min<std::size_t>(segs.size(), core_.options().merge_factor);
+        std::size_t from = 0;
+        std::uint64_t best = ~std::uint64_t{0};
+        for (std::size_t i = 0; i + width <= segs.size(); ++i) {
+            std::uint64_t sum = 0;
+            for (std::size_t k = i; k < i + width; ++k) sum += segs[k].seg->size() + segs[k].seg->tombstones().size();
+            if (sum < best) {
+                best = sum;
+                from = i;
+            }
+        }
+        std::size_t to = from + width;
+        std::vector<fts::merge_input<Key>> inputs;
+        typename core_type::prepared_merge m;
+        for (std::size_t i = from; i < to; ++i) {
+            inputs.push_back({segs[i].seg.get(), segs[i].deleted.get()});
+            m.replaced.push_back(segs[i].first);
+            m.replaced_names.push_back(core_type::segment_name(segs[i].first, segs[i].last));
+        }
+        // Tombstones matter only while an older segment may hold their keys.
+        bool keep_tombstones = from > 0;
+        m.merged.first = segs[from].first;
+        m.merged.last = segs[to - 1].last;
+        m.merged.seg = core_type::segment_type::parse(fts::merge_segments<Key>(inputs, core_.shape(), keep_tombstones),
+                                                      core_.shape(), core_type::segment_name(m.merged.first, m.merged.last));
+        return m;
+    }
 
     fts::manifest read_head(transaction& tx) {
         auto head = tx.get(meta_, "head");
@@ -16101,6 +16304,8 @@ public:
     void update(const entity_type& e, durability d = durability::full) { retry(d, [&](transaction& tx) { index(tx, e); }); }
     void remove(std::string_view id, durability d = durability::full) { retry(d, [&](transaction& tx) { unindex(tx, id); }); }
     void optimize(durability d = durability::full) { index_.optimize(d); }
+    // One merge towards a single segment (document_index::merge_once).
+    bool merge_once(durability d = durability::full) { return index_.merge_once(d); }
 
     // --- searching ----------------------------------------------------------------------------
 

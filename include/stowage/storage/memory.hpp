@@ -113,8 +113,10 @@ public:
             auto node = std::make_shared<inode>();
             node->data.assign(w.data.begin(), w.data.end());
             if (d != durability::none) node->synced = node->data;
+            else state_->unsynced.insert(node);
             state_->current[std::string(w.key)] = node;
             if (d == durability::full) state_->durable[std::string(w.key)] = node;
+            else state_->renamed.emplace(w.key);
         }
     }
 
@@ -126,6 +128,8 @@ public:
         state_->current.erase(it);
         if (d == durability::full) {
             if (auto dit = state_->durable.find(key); dit != state_->durable.end()) state_->durable.erase(dit);
+        } else {
+            state_->renamed.emplace(key);
         }
         return true;
     }
@@ -134,9 +138,13 @@ public:
         validate_key(key);
         auto lock = live_writable();
         auto& slot = state_->current[std::string(key)];
-        if (!slot) slot = std::make_shared<inode>();
+        if (!slot) {
+            slot = std::make_shared<inode>();
+            state_->renamed.emplace(key);
+        }
         std::uint64_t offset = slot->data.size();
         slot->data.insert(slot->data.end(), data.begin(), data.end());
+        state_->unsynced.insert(slot);
         return offset;
     }
 
@@ -146,6 +154,7 @@ public:
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
         it->second->synced = it->second->data;
+        state_->unsynced.erase(it->second);
         state_->durable[std::string(key)] = it->second;
     }
 
@@ -161,6 +170,9 @@ public:
         if (d == durability::full) {
             state_->durable[std::string(to)] = node;
             if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
+        } else {
+            state_->renamed.emplace(from);
+            state_->renamed.emplace(to);
         }
     }
 
@@ -170,12 +182,21 @@ public:
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "truncate of absent key " + std::string(key));
         it->second->data.resize(n);
+        state_->unsynced.insert(it->second);
     }
 
+    // Syncs what changed since the last flush only (unsynced contents and
+    // names), so many small writes with a flush each stay O(changes).
     void flush() {
         auto lock = live_writable();
-        for (auto& [k, node] : state_->current) node->synced = node->data;
-        state_->durable = state_->current;
+        auto& st = *state_;
+        for (const auto& node : st.unsynced) node->synced = node->data;
+        st.unsynced.clear();
+        for (const auto& k : st.renamed) {
+            if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
+            else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
+        }
+        st.renamed.clear();
     }
 
     bool read_only() const { return read_only_; }
@@ -209,6 +230,8 @@ public:
         }
         st.current = survivors;
         st.durable = survivors;
+        st.unsynced.clear();
+        st.renamed.clear();
         ++st.generation;
         ++st.crashes;
         generation_ = st.generation;
@@ -231,6 +254,10 @@ private:
         mutable std::mutex mutex;
         std::map<std::string, std::shared_ptr<inode>, std::less<>> current;  // names as seen now
         std::map<std::string, std::shared_ptr<inode>, std::less<>> durable;  // names on stable storage
+        // Changes since the last flush: inodes whose contents differ from
+        // their synced copy, names whose durable entry may differ.
+        std::set<std::shared_ptr<inode>> unsynced;
+        std::set<std::string, std::less<>> renamed;
         std::uint64_t generation = 0;
         std::uint64_t crashes = 0;
     };

@@ -219,6 +219,174 @@ BOOST_AUTO_TEST_CASE(gc_frees_only_unreferenced_blobs) {
     BOOST_TEST(patient.get(fresh).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(blobs_lists_every_blob_with_size_and_puts) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    cas_map<memory_storage, sha256, fixed_size> cas(db, fixed_size(4096), no_grace());
+    BOOST_TEST(cas.blobs().empty());
+    std::map<std::string, cas_blob_info> want;
+    for (std::size_t i = 0; i < 6; ++i) {
+        auto data = random_bytes(1000 * i + 7, 40 + i);
+        auto d = cas.put(data);
+        want[to_hex(d)] = {to_hex(d), data.size(), 1};
+    }
+    auto again = cas.put(random_bytes(3007, 43));  // a second put of blob 3
+    want[to_hex(again)].puts = 2;
+    auto got = cas.blobs();
+    BOOST_TEST_REQUIRE(got.size() == 6u);
+    for (std::size_t i = 1; i < got.size(); ++i) BOOST_TEST(got[i - 1].id < got[i].id);  // digest order
+    for (const auto& b : got) {
+        BOOST_TEST_REQUIRE(want.count(b.id) == 1u);
+        BOOST_TEST((b == want[b.id]));
+        BOOST_TEST(*cas.size(digest_from_hex<sha256>(b.id)) == b.size);
+    }
+    // A reopened map lists the same.
+    cas_map<memory_storage, sha256, fixed_size> reopened(db, fixed_size(4096), no_grace());
+    BOOST_TEST((reopened.blobs() == got));
+    cas.collect_garbage();  // nothing referenced: all freed
+    BOOST_TEST(cas.blobs().empty());
+}
+
+BOOST_AUTO_TEST_CASE(head_returns_verified_prefixes) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    // 4096-byte chunks, read in 4096-byte blocks (no_grace's read_block).
+    cas_map<memory_storage, sha256, fixed_size> cas(db, fixed_size(4096), no_grace());
+    auto data = random_bytes(20000, 9);
+    auto d = cas.put(data);
+    for (std::size_t n : {0u, 1u, 64u, 4095u, 4096u, 4097u, 12288u, 19999u, 20000u, 50000u}) {
+        BOOST_TEST_CONTEXT("n " << n) {
+            auto h = cas.head(d, n);
+            BOOST_TEST_REQUIRE(h.has_value());
+            std::size_t want = std::min<std::size_t>(n, data.size());
+            BOOST_TEST((*h == bytes(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(want))));
+        }
+    }
+    BOOST_TEST(!cas.head(hash_of<sha256>(std::string_view("absent")), 10).has_value());
+    auto empty = cas.put(bytes{});
+    BOOST_TEST(cas.head(empty, 10)->empty());
+
+    // Damage in a chunk is found by a head that reads it, never by one
+    // that stops before it.
+    auto keys = mem.list("cas/sha256/");
+    std::string third = cas_map<memory_storage, sha256, fixed_size>::chunk_key(to_hex(hash_of<sha256>(
+        bytes_view(data).subspan(8192, 4096))));
+    bytes chunk = *mem.read(third);
+    chunk[4000] ^= std::byte{1};
+    mem.replace(third, chunk, durability::full);
+    BOOST_TEST(cas.head(d, 8192)->size() == 8192u);
+    for (std::size_t n : {8193u, 12288u, 20000u}) {
+        try {
+            (void)cas.head(d, n);
+            BOOST_ERROR("damaged chunk returned by head " << n);
+        } catch (const stowage::error& e) {
+            BOOST_TEST((e.kind() == errc::checksum_mismatch));
+        }
+    }
+    mem.remove(third, durability::full);
+    BOOST_CHECK_THROW((void)cas.head(d, 9000), stowage::error);
+
+    // A chunk larger than a read block (a whole blob): a short prefix is read
+    // alone (it cannot be verified without reading it all)...
+    cas_map<memory_storage> whole_cas(db, whole{}, no_grace());
+    auto big = random_bytes(100000, 11);
+    auto bd = whole_cas.put(big);
+    std::string key = cas_map<memory_storage>::chunk_key(to_hex(bd));
+    bytes stored = *mem.read(key);
+    stored[50000] ^= std::byte{1};
+    mem.replace(key, stored, durability::full);
+    auto prefix = whole_cas.head(bd, 64);
+    BOOST_TEST_REQUIRE(prefix.has_value());
+    BOOST_TEST((*prefix == bytes(big.begin(), big.begin() + 64)));
+    // ...while one reaching into its last block reads and checks it whole.
+    BOOST_CHECK_THROW((void)whole_cas.head(bd, 99000), stowage::error);
+    BOOST_CHECK_THROW((void)whole_cas.head(bd, 100000), stowage::error);
+}
+
+BOOST_AUTO_TEST_CASE(refs_in_a_transaction_see_its_own_changes) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    cas_map<memory_storage> cas(db, whole{}, no_grace());
+    auto d = cas.put(random_bytes(1000, 1));
+    cas.add_ref(d, "a", "x");
+    {
+        auto tx = db.transaction();
+        BOOST_TEST(cas.refs(tx, d).size() == 1u);
+        cas.add_ref(tx, d, "b", "y");
+        auto r = cas.refs(tx, d);
+        BOOST_TEST_REQUIRE(r.size() == 2u);
+        BOOST_TEST((r[1] == cas_ref{"b", "y"}));
+        BOOST_TEST(cas.refs(d).size() == 1u);  // outside the transaction: not yet
+        cas.remove_ref(tx, d, "a");
+        cas.remove_ref(tx, d, "b");
+        BOOST_TEST(cas.refs(tx, d).empty());
+        tx.rollback();
+    }
+    BOOST_TEST(cas.refs(d).size() == 1u);
+    // Reading the references makes a transaction conflict with a concurrent
+    // change to them.
+    db_store<cas_refs, memory_storage, binary_codec, crc32c> other(db.storage(), "other");
+    auto tx = db.transaction();
+    BOOST_TEST(cas.refs(tx, d).size() == 1u);
+    cas.add_ref(d, "c", "z");  // commits in between
+    tx.put(other, cas_refs{"k", {}});
+    try {
+        tx.commit();
+        BOOST_ERROR("a transaction that read stale references committed");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::conflict));
+    }
+    BOOST_TEST(cas.ref_count(d) == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(gc_stops_when_asked_and_the_next_run_finishes) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    cas_map<memory_storage, sha256, fixed_size> cas(db, fixed_size(1000), no_grace());
+    std::vector<sha256::digest> ds;
+    for (int i = 0; i < 10; ++i) ds.push_back(cas.put(random_bytes(3000, 100 + i)));  // 3 chunks each
+    cas.add_ref(ds[0], "o", "f");
+    // Stop after three blobs were examined.
+    int asked = 0;
+    auto r = cas.collect_garbage({}, [&] { return ++asked > 3; });
+    BOOST_TEST(r.stopped);
+    BOOST_TEST(asked == 4);
+    BOOST_TEST(r.blobs_freed >= 1u);
+    BOOST_TEST(r.blobs_freed <= 3u);
+    BOOST_TEST(r.chunks_freed == 0u);  // the sweep did not run
+    BOOST_TEST(cas.stats().chunks == 30u);
+    std::size_t left = 0;
+    for (auto& d : ds) left += cas.contains(d);
+    BOOST_TEST(left == 10u - r.blobs_freed);
+    BOOST_TEST(cas.contains(ds[0]));
+
+    // Stopped in the sweep: some chunks removed, the rest stay for later.
+    // (The predicate is asked after each progress report, then before each
+    // chunk removal: stop at the sixth removal.)
+    int calls = 0, reports = 0;
+    auto r2 = cas.collect_garbage([&](std::uint64_t, std::uint64_t) { ++reports; },
+                                  [&] { return ++calls - reports > 5; });
+    BOOST_TEST(r2.stopped);
+    BOOST_TEST(r2.blobs_freed == left - 1);
+    BOOST_TEST(r2.chunks_freed == 5u);
+    BOOST_TEST(cas.stats().chunks == 25u);
+    BOOST_TEST((*cas.get(ds[0]) == random_bytes(3000, 100)));
+
+    // A std::stop_token already stopped stops at once; an unstopped one
+    // lets the collection finish.
+    std::stop_source stopped;
+    stopped.request_stop();
+    auto r3 = cas.collect_garbage(stopped.get_token());
+    BOOST_TEST(r3.stopped);
+    BOOST_TEST(cas.stats().chunks == 25u);
+    std::stop_source running;
+    auto r4 = cas.collect_garbage(running.get_token());
+    BOOST_TEST(!r4.stopped);
+    BOOST_TEST(r4.chunks_freed == 22u);
+    BOOST_TEST(cas.stats().chunks == 3u);
+    BOOST_TEST(cas.verify().ok());
+}
+
 BOOST_AUTO_TEST_CASE(gc_racing_puts_and_refs_never_frees_a_referenced_blob) {
     memory_storage mem;
     database<memory_storage> db(mem);

@@ -30,6 +30,11 @@
 // transaction that re-reads its references and manifest, so a concurrent
 // add_ref either commits first (the blob stays) or finds it gone (not_found).
 //
+// A collection can be stopped (a stop predicate or a std::stop_token,
+// asked between blobs and between chunks): blobs it freed stay freed
+// (each was its own transaction) and the chunks they leave unused are
+// swept by the next collection, so stopping never loses anything.
+//
 // Streaming: put(istream) and put_file hold at most one maximal chunk plus
 // one read block in memory; with `whole` the content is streamed to a
 // temporary key, synced and renamed into place (storages with renames_keys;
@@ -52,6 +57,7 @@
 #include <ostream>
 #include <set>
 #include <shared_mutex>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,9 +122,22 @@ struct cas_gc_report {
     std::uint64_t blobs_freed = 0;
     std::uint64_t chunks_freed = 0;
     std::uint64_t bytes_freed = 0;
+    // The stop predicate ended the collection early: the blobs counted above
+    // are freed for good, chunks they leave unused wait for the next run.
+    bool stopped = false;
+};
+
+// One blob of a listing (cas_map::blobs).
+struct cas_blob_info {
+    std::string id;          // the blob digest, hex
+    std::uint64_t size = 0;  // its content's size in bytes
+    std::uint64_t puts = 0;  // how many times this content was put
+    bool operator==(const cas_blob_info&) const = default;
 };
 
 using cas_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+// Asked between units of work; true stops the work there.
+using cas_stop = std::function<bool()>;
 
 template <storage Storage, hasher Hasher = sha256, class Chunking = whole>
     requires byte_chunker<Chunking>
@@ -244,6 +263,68 @@ public:
         });
     }
 
+    // Every blob in digest (hex) order, with its size and put count, from
+    // the manifests' listing (no record is read).
+    std::vector<cas_blob_info> blobs() const {
+        std::vector<cas_blob_info> out;
+        auto listing = manifests_.list();
+        out.reserve(listing.size());
+        for (const auto& m : listing) out.push_back({m.id, listed_number(m, "size"), listed_number(m, "puts")});
+        return out;
+    }
+
+    // The first n bytes of the blob (all of it when it is shorter); nullopt
+    // when absent. Reads only the chunks that hold those bytes and verifies
+    // each of them whole: a chunk that ends within n bytes always, the chunk
+    // that holds byte n too when it is at most one read block (options'
+    // read_block) or n reaches into its last block — a prefix of a larger
+    // chunk cannot be checked without reading all of it, and is returned as
+    // stored. When n covers the blob, the blob's digest is checked as well.
+    // checksum_mismatch / corrupt on damage found.
+    std::optional<bytes> head(const digest& d, std::size_t n) const {
+        std::string id = to_hex(d);
+        auto m = manifests_.get(id);
+        if (!m) return std::nullopt;
+        bytes out;
+        std::uint64_t want = std::min<std::uint64_t>(n, m->size);
+        out.reserve(static_cast<std::size_t>(want));
+        Hasher whole_hash;
+        bool whole_checked = want == m->size;
+        for (const auto& c : m->chunks) {
+            if (out.size() >= want) break;
+            std::string key = chunk_key(c.digest);
+            if (!raw_.contains(key)) throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is missing");
+            std::uint64_t need = want - out.size();
+            bool whole_chunk = need >= c.size || c.size <= options_.read_block ||
+                               c.size - need < options_.read_block;
+            if (whole_chunk) {
+                // Read and verify the chunk, block by block.
+                Hasher chunk_hash;
+                std::uint64_t offset = 0;
+                bytes piece;
+                do {
+                    piece = raw_.read_range(key, offset, options_.read_block);
+                    chunk_hash.update(piece);
+                    if (whole_checked) whole_hash.update(piece);
+                    std::uint64_t take = std::min<std::uint64_t>(piece.size(), want - out.size());
+                    append(out, bytes_view(piece).first(static_cast<std::size_t>(take)));
+                    offset += piece.size();
+                } while (piece.size() == options_.read_block);
+                if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
+                    throw error(errc::checksum_mismatch, "cas blob " + id + ": chunk " + c.digest + " does not match its digest");
+            } else {
+                bytes piece = raw_.read_range(key, 0, static_cast<std::size_t>(need));
+                if (piece.size() != need)
+                    throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is shorter than its manifest says");
+                append(out, piece);
+            }
+        }
+        if (out.size() != want) throw error(errc::corrupt, "cas blob " + id + ": chunks are shorter than its manifest says");
+        if (whole_checked && whole_hash.finish() != d)
+            throw error(errc::checksum_mismatch, "cas blob " + id + ": content does not match its digest");
+        return out;
+    }
+
     // --- references ------------------------------------------------------------
 
     // Within the caller's transaction. not_found when the blob does not exist.
@@ -283,18 +364,35 @@ public:
         auto r = refs_.get(to_hex(d));
         return r ? r->refs : std::vector<cas_ref>{};
     }
+    // The references as the caller's transaction sees them (its own staged
+    // changes included); reading them makes the transaction conflict with
+    // any concurrent change to them.
+    std::vector<cas_ref> refs(db_transaction<Storage>& tx, const digest& d) const {
+        auto r = tx.get(refs_, to_hex(d));
+        return r ? std::move(r->refs) : std::vector<cas_ref>{};
+    }
     std::size_t ref_count(const digest& d) const { return refs(d).size(); }
 
     // --- maintenance -----------------------------------------------------------
 
-    cas_gc_report collect_garbage(const cas_progress& progress = {}) {
+    // Frees unreferenced blobs (each in a transaction of its own), then
+    // the chunks no remaining blob uses. progress(done, total) counts blobs
+    // examined and then blobs whose chunks were collected. should_stop is
+    // asked after each of those units and between chunk removals; true ends
+    // the collection there, with report.stopped set (see the header comment).
+    cas_gc_report collect_garbage(const cas_progress& progress = {}, const cas_stop& should_stop = {}) {
         std::unique_lock gc(gc_mutex_);  // no put interleaves with the sweep
         cas_gc_report report;
+        auto stop_here = [&] {
+            if (should_stop && should_stop()) report.stopped = true;
+            return report.stopped;
+        };
         auto listing = manifests_.list();
         std::uint64_t done = 0, total = listing.size() * 2;
         auto now = std::chrono::steady_clock::now();
         for (const auto& m : listing) {
             if (progress) progress(++done, total);
+            if (stop_here()) return report;
             if (refs_.contains(m.id)) continue;
             {
                 std::lock_guard lock(recent_mutex_);
@@ -322,6 +420,7 @@ public:
         std::set<std::string, std::less<>> live;
         for (const auto& m : manifests_.list()) {
             if (progress) progress(++done, total);
+            if (stop_here()) return report;
             if (auto man = manifests_.get(m.id))
                 for (auto& c : man->chunks) live.insert(c.digest);
         }
@@ -333,12 +432,17 @@ public:
             if (!key.starts_with(chunk_prefix())) continue;
             std::string_view hex = std::string_view(key).substr(key.rfind('/') + 1);
             if (live.count(hex)) continue;
+            if (stop_here()) break;
             report.bytes_freed += raw_.size(key).value_or(0);
             raw_.remove(key, durability::none);
             report.chunks_freed++;
         }
         raw_.flush();
         return report;
+    }
+    // The same, stopped by a std::stop_token (e.g. a std::jthread's).
+    cas_gc_report collect_garbage(std::stop_token stop, const cas_progress& progress = {}) {
+        return collect_garbage(progress, [&stop] { return stop.stop_requested(); });
     }
 
     // Re-hashes every chunk and every blob; returns what is damaged.
@@ -373,12 +477,7 @@ public:
         cas_stats s;
         for (const auto& m : manifests_.list()) {
             ++s.blobs;
-            auto num = [&](std::string_view field) -> std::uint64_t {
-                auto* v = m.projection.find(field);
-                if (!v || !v->is_number()) return 0;
-                return v->template as_integer<std::uint64_t>().value_or(0);
-            };
-            s.logical_bytes += num("size") * std::max<std::uint64_t>(1, num("puts"));
+            s.logical_bytes += listed_number(m, "size") * std::max<std::uint64_t>(1, listed_number(m, "puts"));
         }
         for (const auto& key : raw_.list(chunk_prefix())) {
             ++s.chunks;
@@ -394,6 +493,13 @@ public:
     }
 
 private:
+    // A number of a manifest's listing projection (0 when absent).
+    static std::uint64_t listed_number(const typename manifests_store::listed& m, std::string_view field) {
+        auto* v = m.projection.find(field);
+        if (!v || !v->is_number()) return 0;
+        return v->template as_integer<std::uint64_t>().value_or(0);
+    }
+
     // Writes a chunk unless it is already stored (that is the dedup).
     cas_chunk store_chunk(bytes_view data, std::string hex = {}) {
         if (hex.empty()) hex = to_hex(hash_of<Hasher>(data));

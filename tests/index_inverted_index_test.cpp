@@ -486,3 +486,93 @@ BOOST_AUTO_TEST_CASE(searches_concurrent_with_a_committing_writer) {
     BOOST_TEST(idx->count(q::words("pair")) == static_cast<std::size_t>(2 * pairs));
     BOOST_TEST(idx->verify().ok());
 }
+
+// merge_once: one bounded merge per call (at most merge_factor segments
+// when the merge policy has nothing to merge), each committed on its own
+// (power loss after a call keeps it), until one clean segment is left;
+// answers never change.
+BOOST_AUTO_TEST_CASE(merge_once_merges_step_by_step_to_one_segment) {
+    std::mt19937_64 rng(stowage::test::test_seed() + 9);
+    memory_storage mem(memory_storage::options{stowage::test::test_seed(), true});
+    text_index_options o;
+    o.auto_merge = false;
+    o.merge_factor = 3;
+    std::vector<std::uint64_t> counts;
+    {
+        database<memory_storage> db(mem);
+        notes_t<memory_storage> notes(db.storage(), "notes");
+        auto idx = open_index(db, notes, o);
+        BOOST_TEST(!idx->merge_once());  // empty: nothing to merge
+        // Segments of 1, 3 and 9 notes, twice: no tier holds merge_factor
+        // segments, so the policy merges nothing and merge_once takes
+        // windows of three.
+        int next = 0;
+        for (int round = 0; round < 2; ++round)
+            for (int n : {1, 3, 9}) {
+                std::vector<note> batch;
+                for (int i = 0; i < n; ++i) batch.push_back(random_note(rng, "n" + std::to_string(next++)));
+                idx->put_many(batch);
+            }
+        counts.push_back(idx->stats().segments);
+        BOOST_TEST(counts.back() == 6u);
+        while (idx->merge_once()) {
+            counts.push_back(idx->stats().segments);
+            BOOST_TEST(counts.back() < counts[counts.size() - 2]);
+            BOOST_TEST(counts[counts.size() - 2] - counts.back() <= 2u);  // at most three segments merged
+            check_against_store(*idx, notes, rng, 10, "after merge " + std::to_string(counts.size() - 1));
+            BOOST_TEST_REQUIRE(counts.size() < 10u);
+        }
+        BOOST_TEST(counts.size() >= 4u);  // 6 -> 4 -> 2 -> 1
+        BOOST_TEST(counts.back() == 1u);
+        BOOST_TEST(!idx->merge_once());  // one clean segment: nothing left
+        // An erasure leaves a tombstone segment and a deleted document; one
+        // merge clears both.
+        idx->erase("n4");
+        BOOST_TEST(idx->stats().segments == 2u);
+        BOOST_TEST(idx->stats().deleted == 1u);
+        BOOST_TEST(idx->merge_once(durability::full));
+        BOOST_TEST(idx->stats().segments == 1u);
+        BOOST_TEST(idx->stats().deleted == 0u);
+        BOOST_TEST(!idx->merge_once());
+        BOOST_TEST(idx->documents_index().check_storage().empty());
+        mem.crash();  // every merge committed with full durability
+    }
+    database<memory_storage> db(mem);
+    notes_t<memory_storage> notes(db.storage(), "notes");
+    auto idx = open_index(db, notes, o);
+    BOOST_TEST(idx->stats().segments == 1u);
+    BOOST_TEST(idx->size() == 25u);  // 2 x (1 + 3 + 9), one erased
+    BOOST_TEST(!idx->merge_once());
+    check_against_store(*idx, notes, rng, 20, "reopened");
+}
+
+// document_index::merge_once (numeric keys), next to optimize().
+BOOST_AUTO_TEST_CASE(document_index_merge_once_ends_where_optimize_does) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    text_index_options o;
+    o.auto_merge = false;
+    o.merge_factor = 2;
+    index_schema schema;
+    schema.text("body");
+    document_index<std::uint64_t, memory_storage> stepwise(db, "stepwise", schema, {}, o);
+    document_index<std::uint64_t, memory_storage> at_once(db, "at_once", schema, {}, o);
+    std::mt19937_64 rng(stowage::test::test_seed() + 11);
+    for (std::uint64_t k = 0; k < 12; ++k) {
+        text_document d;
+        d.text("body", words[rng() % words.size()] + " " + words[rng() % words.size()]);
+        stepwise.add(k, d);
+        at_once.add(k, d);
+    }
+    stepwise.remove(5);
+    at_once.remove(5);
+    int merges = 0;
+    while (stepwise.merge_once()) BOOST_TEST_REQUIRE(++merges < 40);
+    at_once.optimize();
+    BOOST_TEST(merges >= 1);
+    BOOST_TEST(stepwise.stats().segments == 1u);
+    BOOST_TEST(stepwise.stats().deleted == 0u);
+    for (const auto& w : words) BOOST_TEST((stepwise.search(q::words(w)) == at_once.search(q::words(w))), w);
+    BOOST_TEST((stepwise.core().fingerprints() == at_once.core().fingerprints()));
+    BOOST_TEST(stepwise.size() == 11u);
+}

@@ -504,6 +504,52 @@ BOOST_AUTO_TEST_CASE(gc_job_yields_between_blobs_and_finishes_later) {
     BOOST_TEST(blobs.stats().chunks == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(gc_job_stops_when_paused_in_the_queue_and_finishes_after_resume) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    mem_cas blobs(db, whole(), no_grace());
+    std::vector<mem_cas::digest> ds;
+    for (int i = 0; i < 10; ++i) ds.push_back(blobs.put(blob(i)));
+    blobs.add_ref(ds[0], "o", "f");
+    queue_options qo;
+    qo.idle_delay = 1ms;
+    persistence_queue<memory_storage> q(db, qo);
+    std::atomic<int> asked{0};
+    std::shared_ptr<queue_job> handle;
+    std::mutex handle_mutex;
+    cas_gc_job_options o;
+    // Pauses the job from within its collection, as a user would from
+    // another thread: the collection must stop at the next blob.
+    o.yield_when = [&] {
+        if (++asked == 4) {
+            std::lock_guard lock(handle_mutex);
+            handle->pause();
+        }
+        return false;
+    };
+    cas_gc_job gc(blobs, o);
+    {
+        std::lock_guard lock(handle_mutex);
+        handle = q.add_job("gc", gc);
+    }
+    BOOST_TEST_REQUIRE(wait_for([&] { return gc.interruptions() == 1u; }));
+    std::this_thread::sleep_for(30ms);
+    BOOST_TEST(!handle->done());
+    BOOST_TEST(asked.load() == 4);  // the queue starts no step while paused
+    std::size_t left = 0;
+    for (auto& d : ds) left += blobs.contains(d);
+    BOOST_TEST(left > 1u);
+    BOOST_TEST(left < 10u);
+    BOOST_TEST(blobs.stats().chunks == 10u);  // the sweep never ran: chunks wait for the next run
+    handle->resume();
+    BOOST_TEST_REQUIRE(wait_for([&] { return handle->done(); }));
+    BOOST_TEST(!handle->failure().has_value());
+    for (std::size_t i = 0; i < ds.size(); ++i) BOOST_TEST(blobs.contains(ds[i]) == (i == 0));
+    BOOST_TEST(blobs.stats().chunks == 1u);
+    BOOST_TEST(gc.report().blobs_freed == 9u);  // both runs, the stopped one included
+    BOOST_TEST(blobs.verify().ok());
+}
+
 BOOST_AUTO_TEST_CASE(gc_job_survives_power_loss_and_completes_after_reopen) {
     auto seed = stowage::test::test_seed();
     int crashed_in_collection = 0;
@@ -587,8 +633,10 @@ BOOST_AUTO_TEST_CASE(index_job_merges_segments_and_keeps_answers) {
         index_optimize_job job(index);
         BOOST_TEST(job.needed());
         BOOST_TEST(job.progress().first == 0u);
-        BOOST_TEST(job.step());
+        BOOST_TEST(job.step());  // the merge policy takes all 14 tier-0 segments at once
+        BOOST_TEST(job.finished());
         BOOST_TEST(job.progress().first == 1u);
+        BOOST_TEST(job.progress().second == 1u);
         BOOST_TEST(job.segments().first == 14u);
         BOOST_TEST(job.segments().second == 1u);
         BOOST_TEST(index.core().stats().deleted == 0u);
@@ -629,7 +677,123 @@ BOOST_AUTO_TEST_CASE(index_job_runs_in_the_queue) {
     BOOST_TEST_REQUIRE(wait_for([&] { return job->done(); }));
     BOOST_TEST(!job->failure().has_value());
     BOOST_TEST(job->progress().first == 1u);
+    BOOST_TEST(job->progress().second == 1u);
     BOOST_TEST(index.core().stats().segments == 1u);
+}
+
+namespace {
+
+// Segments of 1, 4 and 16 documents, three times: with merge_factor 4 the
+// merge policy finds no run to merge, so optimising takes several merges.
+template <class Index>
+std::vector<session> tiered_segments(Index& index) {
+    auto ss = make_sessions(63, 15);
+    std::size_t at = 0;
+    for (int round = 0; round < 3; ++round)
+        for (std::size_t n : {1u, 4u, 16u}) {
+            index.put_many(std::span<const session>(ss.data() + at, n));
+            at += n;
+        }
+    return ss;
+}
+
+text_index_options factor_4() {
+    text_index_options o;
+    o.auto_merge = false;
+    o.merge_factor = 4;
+    return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(index_job_merges_one_step_at_a_time) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    mem_sessions store(db.storage(), "sessions");
+    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4());
+    tiered_segments(index);
+    index.erase("s010");
+    BOOST_TEST(index.core().stats().segments == 10u);  // 9 + the erasure's tombstone
+    auto meeting = index.search(text_query::words("meeting"));
+    auto budget = index.search(text_query::words("budget deadline"));
+    index_optimize_job job(index);
+    std::vector<std::uint64_t> segments{10};
+    int steps = 0;
+    while (true) {
+        bool done = job.step();
+        ++steps;
+        BOOST_TEST(job.progress().first == static_cast<std::uint64_t>(steps));
+        BOOST_TEST(job.progress().second >= job.progress().first);
+        segments.push_back(index.core().stats().segments);
+        BOOST_TEST(segments.back() < segments[segments.size() - 2]);  // every step merged
+        // Between merges the index answers as before, from disk too.
+        BOOST_TEST((index.search(text_query::words("meeting")) == meeting));
+        if (done) break;
+        BOOST_TEST(!job.finished());
+        BOOST_TEST_REQUIRE(steps < 20);
+    }
+    BOOST_TEST(steps >= 3);  // at most merge_factor segments per merge: 10 -> 7 -> 4 -> 1
+    BOOST_TEST(job.finished());
+    BOOST_TEST(job.segments().first == 10u);
+    BOOST_TEST(job.segments().second == 1u);
+    BOOST_TEST(index.core().stats().deleted == 0u);
+    BOOST_TEST(job.progress().first == job.progress().second);
+    BOOST_TEST((index.search(text_query::words("budget deadline")) == budget));
+    BOOST_TEST(index.verify(store).ok());
+    // Nothing needed: a step finishes at once without a merge.
+    index_optimize_job again(index);
+    BOOST_TEST(again.step());
+    BOOST_TEST(again.progress().first == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(index_job_pauses_and_cancels_between_merges_in_the_queue) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    mem_sessions store(db.storage(), "sessions");
+    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4());
+    tiered_segments(index);
+    queue_options qo;
+    qo.idle_delay = 1ms;
+    persistence_queue<memory_storage> q(db, qo);
+    std::atomic<int> merges{0};
+    index_optimize_job job(index);
+    // Pause the job from inside after its first merge: the queue must not
+    // start another step until resume().
+    auto wrapped = [&, job](queue_job& j) mutable {
+        bool done = job(j);
+        if (++merges == 1) j.pause();
+        return done;
+    };
+    auto handle = q.add_job("optimize", wrapped);
+    BOOST_TEST_REQUIRE(wait_for([&] { return merges.load() == 1; }));
+    std::this_thread::sleep_for(30ms);
+    BOOST_TEST(merges.load() == 1);
+    BOOST_TEST(index.core().stats().segments == 6u);  // one merge of four: 9 -> 6
+    BOOST_TEST(handle->progress().first == 1u);
+    handle->resume();
+    BOOST_TEST_REQUIRE(wait_for([&] { return handle->done(); }));
+    BOOST_TEST(index.core().stats().segments == 1u);
+    BOOST_TEST(handle->progress().first == handle->progress().second);
+
+    // A cancelled pass leaves a consistent, partly merged index behind.
+    tiered_segments(index);  // puts again (same ids): nine more segments
+    BOOST_TEST(index.core().stats().segments == 10u);
+    index_optimize_job second(index);
+    std::atomic<int> steps{0};
+    auto cancelling = [&, second](queue_job& j) mutable {
+        bool done = second(j);
+        if (++steps == 1) j.cancel();
+        return done;
+    };
+    auto h2 = q.add_job("optimize again", cancelling);
+    BOOST_TEST_REQUIRE(wait_for([&] { return steps.load() >= 1; }));
+    std::this_thread::sleep_for(30ms);
+    BOOST_TEST(steps.load() == 1);  // cancelled after its first merge
+    BOOST_TEST(index.core().stats().segments > 1u);
+    BOOST_TEST(second.progress().first == 1u);
+    q.shutdown();
+    BOOST_TEST(index.verify(store).ok());
+    BOOST_TEST(!second.finished());
 }
 
 // ---------------------------------------------------------------------------------

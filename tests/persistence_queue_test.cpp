@@ -270,3 +270,44 @@ BOOST_AUTO_TEST_CASE(maintenance_jobs_run_when_idle_and_obey_controls) {
     BOOST_TEST(paused->done());
     BOOST_TEST(!cancelled->done());
 }
+
+// A long step polls paused(): it stops early, returns "not finished", and
+// the queue starts no further step until resume().
+BOOST_AUTO_TEST_CASE(a_long_step_sees_pause_and_stops_early) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    queue_options o;
+    o.idle_delay = std::chrono::milliseconds(1);
+    persistence_queue<memory_storage> q(db, o);
+    std::atomic<int> units{0}, steps{0};
+    std::atomic<bool> saw_pause{false};
+    std::atomic<bool> go{false};
+    auto job = q.add_job("long", [&](queue_job& j) {
+        ++steps;
+        while (!go) std::this_thread::yield();  // the test has its handle
+        // One step would do all 1000 units; it stops at a pause.
+        while (units < 1000) {
+            if (j.paused()) {
+                saw_pause = true;
+                return false;
+            }
+            if (++units == 100 && steps == 1) j.pause();  // as another thread would
+        }
+        return true;
+    });
+    BOOST_TEST(!job->paused());
+    go = true;
+    for (int i = 0; i < 1000 && !saw_pause; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    BOOST_TEST_REQUIRE(saw_pause.load());
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    BOOST_TEST(job->paused());
+    BOOST_TEST(units.load() == 100);
+    BOOST_TEST(steps.load() == 1);
+    BOOST_TEST(!job->done());
+    job->resume();
+    BOOST_TEST(!job->paused());
+    for (int i = 0; i < 1000 && !job->done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    BOOST_TEST(job->done());
+    BOOST_TEST(units.load() == 1000);
+    BOOST_TEST(steps.load() == 2);
+}

@@ -167,6 +167,29 @@ public:
         apply(b, d);
         return existed;
     }
+    // One merge towards a single clean segment, in a transaction of its own
+    // (retried on conflict): the merge the merge policy plans (even with
+    // auto_merge off); else the cheapest run of up to merge_factor
+    // neighbouring segments (fewest documents and tombstones); else, for a
+    // lone segment holding deleted documents or tombstones, its rewrite.
+    // False when there was nothing to merge (no segment, or one clean one).
+    // Repeating it until false ends where optimize() does, each transaction
+    // bounded by what one merge rewrites, so a caller can stop in between.
+    bool merge_once(durability d = durability::full) {
+        bool merged = false;
+        retry(d, [&](transaction& tx) {
+            merged = false;
+            auto head = read_head(tx);
+            auto changes = changes_of(tx);
+            auto m = plan_merge_once();
+            if (!m) return;  // nothing staged: the commit is empty
+            merged = true;
+            stage_merge(tx, head, std::make_shared<const typename core_type::prepared_merge>(std::move(*m)), *changes);
+            stage_head(tx, head, changes);
+        });
+        return merged;
+    }
+
     // Merges every segment into one.
     void optimize(durability d = durability::full) {
         retry(d, [&](transaction& tx) {
@@ -236,6 +259,40 @@ private:
     }
 
     std::string segment_key(const std::string& segment) const { return name_ + "/segments/" + segment; }
+
+    // See merge_once.
+    std::optional<typename core_type::prepared_merge> plan_merge_once() const {
+        if (auto m = core_.plan_merge(false)) return m;
+        auto v = core_.snapshot();
+        const auto& segs = v->segments;
+        if (segs.size() <= 1) return core_.plan_merge(true);  // a lone segment: rewritten if not clean
+        std::size_t width = std::min<std::size_t>(segs.size(), core_.options().merge_factor);
+        std::size_t from = 0;
+        std::uint64_t best = ~std::uint64_t{0};
+        for (std::size_t i = 0; i + width <= segs.size(); ++i) {
+            std::uint64_t sum = 0;
+            for (std::size_t k = i; k < i + width; ++k) sum += segs[k].seg->size() + segs[k].seg->tombstones().size();
+            if (sum < best) {
+                best = sum;
+                from = i;
+            }
+        }
+        std::size_t to = from + width;
+        std::vector<fts::merge_input<Key>> inputs;
+        typename core_type::prepared_merge m;
+        for (std::size_t i = from; i < to; ++i) {
+            inputs.push_back({segs[i].seg.get(), segs[i].deleted.get()});
+            m.replaced.push_back(segs[i].first);
+            m.replaced_names.push_back(core_type::segment_name(segs[i].first, segs[i].last));
+        }
+        // Tombstones matter only while an older segment may hold their keys.
+        bool keep_tombstones = from > 0;
+        m.merged.first = segs[from].first;
+        m.merged.last = segs[to - 1].last;
+        m.merged.seg = core_type::segment_type::parse(fts::merge_segments<Key>(inputs, core_.shape(), keep_tombstones),
+                                                      core_.shape(), core_type::segment_name(m.merged.first, m.merged.last));
+        return m;
+    }
 
     fts::manifest read_head(transaction& tx) {
         auto head = tx.get(meta_, "head");
@@ -475,6 +532,8 @@ public:
     void update(const entity_type& e, durability d = durability::full) { retry(d, [&](transaction& tx) { index(tx, e); }); }
     void remove(std::string_view id, durability d = durability::full) { retry(d, [&](transaction& tx) { unindex(tx, id); }); }
     void optimize(durability d = durability::full) { index_.optimize(d); }
+    // One merge towards a single segment (document_index::merge_once).
+    bool merge_once(durability d = durability::full) { return index_.merge_once(d); }
 
     // --- searching ----------------------------------------------------------------------------
 

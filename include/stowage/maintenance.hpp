@@ -37,9 +37,10 @@
 // queue is idle, which keeps this rare.
 //
 // Control: the queue pauses, resumes and cancels between steps. Steps are
-// small (a batch of records, one blob), except garbage collection, which is
-// one cas_map::collect_garbage call: it stops between blobs when cancelled
-// or when its yield_when says so (queue_job does not expose "paused").
+// small (a batch of records, one blob, one index merge), except garbage
+// collection, which is one cas_map::collect_garbage call: it stops between
+// blobs (and between chunks) when the job is paused or cancelled or its
+// yield_when says so.
 //
 // Lifetime: a job refers to the database, store, cas_map or index it works
 // on; they must outlive the job and the queue that holds it.
@@ -51,6 +52,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -163,10 +165,6 @@ void stage_cursor_erase(db_transaction<Storage>& tx, const std::string& name) {
     tx.stage({cursor_key(name), std::nullopt, {}});
 }
 
-// Thrown through collect_garbage's progress callback to stop it between
-// blobs; never leaves the job.
-struct job_interrupted {};
-
 template <class S>
 struct store_db_storage;
 template <storage S>
@@ -191,8 +189,11 @@ struct cas_gc_job_options {
 };
 
 // One step runs cas_map::collect_garbage (each blob freed in a transaction
-// of its own, chunks swept after), reporting its progress. A cancelled job,
-// or one whose yield_when says so, stops between blobs.
+// of its own, chunks swept after), reporting its progress. A paused or
+// cancelled job, or one whose yield_when says so, stops between blobs:
+// step() then returns false (a cancelled job: true, it is over); the next
+// step starts a new collection, which also sweeps the chunks the stopped
+// one left.
 template <class Cas>
 class cas_gc_job {
 public:
@@ -201,7 +202,7 @@ public:
     bool step() { return run(nullptr); }
     bool operator()(queue_job& job) { return run(&job); }
 
-    // Summed over every finished collection of this job.
+    // Summed over every collection of this job, stopped ones included.
     cas_gc_report report() const {
         std::lock_guard lock(state_->mutex);
         return state_->total;
@@ -228,28 +229,28 @@ private:
 
     bool run(queue_job* job) {
         auto& st = *state_;
-        try {
-            auto r = st.cas.collect_garbage([&](std::uint64_t done, std::uint64_t total) {
+        auto r = st.cas.collect_garbage(
+            [&](std::uint64_t done, std::uint64_t total) {
                 {
                     std::lock_guard lock(st.mutex);
                     st.progress = {done, total};
                 }
                 if (job) job->report(done, total);
-                if ((job && job->cancelled()) || (st.options.yield_when && st.options.yield_when()))
-                    throw detail::job_interrupted{};
+            },
+            [&] {
+                return (job && (job->cancelled() || job->paused())) || (st.options.yield_when && st.options.yield_when());
             });
-            std::lock_guard lock(st.mutex);
-            st.total.blobs_freed += r.blobs_freed;
-            st.total.chunks_freed += r.chunks_freed;
-            st.total.bytes_freed += r.bytes_freed;
-            st.progress.first = st.progress.second;
-            if (job) job->report(st.progress.first, st.progress.second);
-            return true;
-        } catch (const detail::job_interrupted&) {
-            std::lock_guard lock(st.mutex);
+        std::lock_guard lock(st.mutex);
+        st.total.blobs_freed += r.blobs_freed;
+        st.total.chunks_freed += r.chunks_freed;
+        st.total.bytes_freed += r.bytes_freed;
+        if (r.stopped) {
             ++st.interruptions;
             return job && job->cancelled();
         }
+        st.progress.first = st.progress.second;
+        if (job) job->report(st.progress.first, st.progress.second);
+        return true;
     }
 
     std::shared_ptr<state> state_;
@@ -266,9 +267,14 @@ struct index_optimize_options {
     durability commit_durability = durability::full;
 };
 
-// One step: if the index needs it, merges every segment into one (one
-// transaction, document_index::optimize), dropping deleted documents.
-// Index: document_index or inverted_index.
+// Merges an index's segments into one, one merge per step: a pass starts
+// when the index needs it (needed()) and then each step is one
+// merge_once() transaction (document_index::merge_once: at most
+// merge_factor segments, or the merge policy's run), until one clean
+// segment is left — the state optimize() gives in a single transaction.
+// Between steps the queue may pause or cancel the job, or run writes; a
+// crash loses at most the merge in flight. Index: document_index or
+// inverted_index.
 template <class Index>
 class index_optimize_job {
 public:
@@ -278,7 +284,7 @@ public:
             throw error(errc::bad_input, "index_optimize_job: min_deleted_fraction must be within 0..1");
     }
 
-    // Whether the index has something to merge now.
+    // Whether the index has something to merge now (by the thresholds).
     bool needed() const {
         auto s = state_->index.core().stats();
         if (s.segments == 0) return false;
@@ -287,30 +293,58 @@ public:
         return double(s.deleted) >= state_->options.min_deleted_fraction * double(s.documents + s.deleted);
     }
 
+    // One merge (or, when no pass runs and none is needed, nothing); true
+    // when the pass is over.
     bool step() {
         auto& st = *state_;
-        auto before = st.index.core().stats().segments;
-        if (needed()) st.index.optimize(st.options.commit_durability);
-        std::lock_guard lock(st.mutex);
-        st.segments_before = before;
-        st.segments_after = st.index.core().stats().segments;
-        st.finished = true;
-        return true;
+        if (!st.running) {
+            auto segments = st.index.core().stats().segments;
+            std::lock_guard lock(st.mutex);
+            st.segments_before = st.segments_after = segments;
+            st.merges = 0;
+            st.finished = false;
+        }
+        if (!st.running && !needed()) return finish(st);
+        st.running = true;
+        bool merged = st.index.merge_once(st.options.commit_durability);
+        auto s = st.index.core().stats();
+        {
+            std::lock_guard lock(st.mutex);
+            st.segments_after = s.segments;
+            if (merged) ++st.merges;
+        }
+        if (!merged || (s.segments <= 1 && s.deleted == 0)) return finish(st);
+        return false;
     }
     bool operator()(queue_job& job) {
-        job.report(0, 1);
         bool done = step();
-        job.report(1, 1);
+        auto p = progress();
+        job.report(p.first, p.second);
         return done;
     }
 
+    // Segments when the current (or last) pass began, and now.
     std::pair<std::uint64_t, std::uint64_t> segments() const {
         std::lock_guard lock(state_->mutex);
         return {state_->segments_before, state_->segments_after};
     }
+    // Merges done in the current (or last) pass, and that plus an estimate
+    // of the merges left (equal once the pass is over).
     std::pair<std::uint64_t, std::uint64_t> progress() const {
         std::lock_guard lock(state_->mutex);
-        return {state_->finished ? 1 : 0, 1};
+        const auto& st = *state_;
+        if (st.finished || !st.running) return {st.merges, st.merges};
+        std::uint64_t left = 1;
+        if (st.segments_after > 1) {
+            std::uint64_t width = std::max<std::uint64_t>(2, st.index.core().options().merge_factor);
+            left = (st.segments_after - 1 + width - 2) / (width - 1);
+        }
+        return {st.merges, st.merges + left};
+    }
+    // Whether a pass ran to its end (reset when a new pass begins).
+    bool finished() const {
+        std::lock_guard lock(state_->mutex);
+        return state_->finished;
     }
 
 private:
@@ -319,9 +353,18 @@ private:
         Index& index;
         index_optimize_options options;
         mutable std::mutex mutex;
-        std::uint64_t segments_before = 0, segments_after = 0;
+        std::uint64_t segments_before = 0, segments_after = 0, merges = 0;
+        std::atomic<bool> running{false};  // a pass is under way
         bool finished = false;
     };
+
+    static bool finish(state& st) {
+        st.running = false;
+        std::lock_guard lock(st.mutex);
+        st.finished = true;
+        return true;
+    }
+
     std::shared_ptr<state> state_;
 };
 
@@ -572,10 +615,9 @@ public:
 private:
     struct state {
         state(database<Storage>& d, Cas& c, cas_rewrite_hooks<Storage> h, cas_rewrite_options o)
-            : db(d), cas(c), raw(d.raw_storage()), hooks(std::move(h)), options(std::move(o)) {}
+            : db(d), cas(c), hooks(std::move(h)), options(std::move(o)) {}
         database<Storage>& db;
         Cas& cas;
-        Storage raw;
         cas_rewrite_hooks<Storage> hooks;
         cas_rewrite_options options;
         mutable std::mutex mutex;
@@ -587,25 +629,10 @@ private:
         bool first_pass_begun = false;  // `restart` applies to the first pass only
     };
 
-    static constexpr std::string_view blobs_collection = "cas_blobs";
-    static constexpr std::string_view refs_collection = "cas_refs";
-
     void begin_pass(state& st) {
-        // Blob ids from the manifests' record headers (cas_map keeps its
-        // listing to itself).
         std::vector<std::string> ids;
-        auto view = st.db.storage();
-        for (const auto& key : view.list(std::string(blobs_collection) + "/")) {
-            if (!is_record_key(blobs_collection, key)) continue;
-            try {
-                ids.push_back(read_record_header(view, key).id);
-            } catch (const error& e) {
-                if (e.kind() == errc::not_found) continue;  // freed meanwhile
-                std::lock_guard lock(st.mutex);
-                st.report.skipped_damaged.emplace_back(key, e.what());
-            }
-        }
-        std::sort(ids.begin(), ids.end());
+        for (auto& b : st.cas.blobs()) ids.push_back(std::move(b.id));
+        std::sort(ids.begin(), ids.end());  // blobs() lists in this order already
         maintenance_cursor c{st.options.name, "", 0, 0, 0, 0};
         if (!st.options.restart || st.first_pass_begun) {
             if (auto stored = detail::read_cursor(st.db, st.options.name)) c = *stored;
@@ -622,35 +649,15 @@ private:
         st.report.bytes_after = c.bytes_after;
     }
 
-    // The blob's manifest as stored (nullopt when freed meanwhile).
-    static std::optional<cas_manifest> manifest_of(state& st, const std::string& hex) {
-        std::string key = record_key(blobs_collection, hex);
-        auto record = st.db.storage().read(key);
-        if (!record) return std::nullopt;
-        auto h = verify_record(*record, key);
-        cas_manifest m;
-        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), m);
-        return m;
-    }
-
-    static std::vector<cas_ref> refs_in(db_transaction<Storage>& tx, const std::string& hex) {
-        std::string key = record_key(refs_collection, hex);
-        auto record = tx.read(key);
-        if (!record) return {};
-        auto h = verify_record(*record, key);
-        cas_refs r;
-        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), r);
-        return r.refs;
-    }
-
     // Whether the blob should be converted: referenced, small enough, and
-    // its first bytes pass sniff().
+    // its first bytes (cas_map::head, verified) pass sniff().
     static bool candidate(state& st, const std::string& hex) {
-        if (st.cas.ref_count(digest_from_hex<hasher_type>(hex)) == 0) return false;
-        auto m = manifest_of(st, hex);
-        if (!m || m->size == 0 || m->size > st.options.max_size || m->chunks.empty()) return false;
-        bytes head = st.raw.read_range(Cas::chunk_key(m->chunks.front().digest), 0, st.options.sniff_bytes);
-        return st.hooks.sniff(head);
+        auto d = digest_from_hex<hasher_type>(hex);
+        if (st.cas.ref_count(d) == 0) return false;
+        auto size = st.cas.size(d);
+        if (!size || *size == 0 || *size > st.options.max_size) return false;
+        auto head = st.cas.head(d, st.options.sniff_bytes);
+        return head && st.hooks.sniff(*head);
     }
 
     bool run(queue_job* job) {
@@ -693,7 +700,7 @@ private:
             st.db.run_transaction(
                 [&](db_transaction<Storage>& tx) {
                     next = base;
-                    auto refs = refs_in(tx, from_hex);
+                    auto refs = st.cas.refs(tx, from);
                     if (refs.empty() || to == from) return stage_position(tx, next, last);
                     std::vector<std::string> owners;
                     for (const auto& r : refs) {

@@ -34,7 +34,9 @@
 // Maintenance jobs (add_job) run on the worker, one step at a time, only
 // while the queue is idle; each can report progress and be paused, resumed
 // or cancelled, and each step must be safe to interrupt by a crash (e.g.
-// cas_map::collect_garbage, which is transactional).
+// cas_map::collect_garbage, which is transactional). Pause and cancel take
+// effect between steps; a long step may also poll queue_job::paused() and
+// cancelled() and stop early (maintenance.hpp's cas_gc_job does).
 //
 // Thread safety: every member may be called from any thread.
 #pragma once
@@ -91,6 +93,10 @@ public:
     void cancel() { cancelled_ = true; }
     bool done() const { return done_; }
     bool cancelled() const { return cancelled_; }
+    // Whether pause() was called (and not resumed since). The queue starts
+    // no step of a paused job; a long step asks this to stop early, returning
+    // false (not finished) so it runs again after resume().
+    bool paused() const { return paused_; }
     std::pair<std::uint64_t, std::uint64_t> progress() const { return {done_units_, total_units_}; }
     void report(std::uint64_t done, std::uint64_t total) {
         done_units_ = done;

@@ -376,19 +376,29 @@ BOOST_AUTO_TEST_CASE(unknown_versions_and_damage_stop_it_before_anything_changes
     BOOST_TEST(bk.list().empty());
 }
 
-// Runs fn in a child process and SIGKILLs it after delay_us; true when the
-// kill landed before the child finished.
+// Runs fn(ready_fd) in a child process and SIGKILLs it: after delay_us
+// from the fork, or — with after_ready — delay_us after the child writes a
+// byte to ready_fd. True when the kill landed before the child finished.
 template <class Fn>
-static bool kill_during(Fn fn, unsigned delay_us) {
+static bool kill_during(Fn fn, unsigned delay_us, bool after_ready = false) {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::pipe(fds) == 0);
     pid_t pid = ::fork();
     if (pid == 0) {
+        ::close(fds[0]);
         try {
-            fn();
+            fn(fds[1]);
         } catch (...) {
             std::_Exit(2);
         }
         std::_Exit(0);
     }
+    ::close(fds[1]);
+    if (after_ready) {
+        char c;
+        (void)::read(fds[0], &c, 1);  // a byte, or end of file when the child is done
+    }
+    ::close(fds[0]);
     ::usleep(delay_us);
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -403,16 +413,25 @@ BOOST_AUTO_TEST_CASE(killed_migration_recovers_to_old_or_new_never_a_mix) {
     seed(tmpl, n);
     auto old_state = state_of(tmpl);
     auto new_state = expected_new(n);
-    // How long a whole migration takes here, so kills land all through it.
-    std::chrono::microseconds full{};
+    // How long the batches take here (most of a migration before them is
+    // the rollback point, a verified backup).
+    std::chrono::microseconds full{}, batches{};
     {
         auto data = dir.path() / "timing";
         fs::copy(tmpl, data, fs::copy_options::recursive);
         auto started = std::chrono::steady_clock::now();
+        auto since = [&] {
+            return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+        };
+        std::chrono::microseconds first{};
         database<file_storage> db{file_storage(data)};
-        migration m(db, backups(backups::default_root(data)), schema_of("", 400), {.batch_size = 16});
+        migration m(db, backups(backups::default_root(data)), schema_of("", 400),
+                    {.batch_size = 16, .progress = [&](std::uint64_t, std::uint64_t) {
+                         if (first.count() == 0) first = since();
+                     }});
         m.run();
-        full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+        full = since();
+        batches = full - first;
     }
     std::mt19937_64 rng(stowage::test::test_seed());
     int killed = 0, landed_old = 0, landed_new = 0, recovered = 0;
@@ -420,19 +439,34 @@ BOOST_AUTO_TEST_CASE(killed_migration_recovers_to_old_or_new_never_a_mix) {
         auto data = dir.path() / ("data" + std::to_string(round));
         fs::copy(tmpl, data, fs::copy_options::recursive);
         auto root = backups::default_root(data);
-        // Odd rounds fail at the last note, so the kill may land in the rollback.
+        // Odd rounds fail at the last note, so the kill may land in the
+        // rollback. Rounds 0-1 mod 4 are killed anywhere; 2-3 mod 4 once the
+        // first batch is committed (the journal exists), in the batches, the
+        // verification, the end or the rollback.
         std::string poison = round % 2 ? "n" + std::to_string(n - 1) : "";
-        killed += kill_during(
-            [&] {
+        bool in_batches = round % 4 >= 2;
+        unsigned delay = static_cast<unsigned>(in_batches ? rng() % (batches.count() * 3 + 1)
+                                                          : rng() % (full.count() * 5 / 4 + 1));
+        bool was_killed = kill_during(
+            [&](int ready) {
                 database<file_storage> db{file_storage(data)};
-                migration m(db, backups(root), schema_of(poison, 400), {.batch_size = 16});
+                bool told = false;
+                migration m(db, backups(root), schema_of(poison, 400),
+                            {.batch_size = 16, .progress = [&](std::uint64_t, std::uint64_t) {
+                                 if (!told) told = ::write(ready, "r", 1) == 1;
+                             }});
                 m.run();
             },
-            static_cast<unsigned>(rng() % (full.count() * 5 / 4 + 1)));
+            delay, in_batches);
+        killed += was_killed;
         {
             database<file_storage> db{file_storage(data)};
             migration m(db, backups(root), schema_of());
-            recovered += m.recover().has_value();
+            bool rolled_back = m.recover().has_value();
+            recovered += rolled_back;
+            BOOST_TEST_MESSAGE("round " << round << ": killed " << was_killed << " " << delay << " us after "
+                                        << (in_batches ? "the first batch" : "the start") << ", "
+                                        << (rolled_back ? "rolled back" : "no journal"));
             BOOST_TEST(!m.interrupted());
         }
         auto now = state_of(data);
@@ -446,8 +480,9 @@ BOOST_AUTO_TEST_CASE(killed_migration_recovers_to_old_or_new_never_a_mix) {
         fs::remove_all(data);
         fs::remove_all(root);
     }
-    BOOST_TEST_MESSAGE("a whole migration: " << full.count() << " us; killed " << killed << ", recovered " << recovered << ", old " << landed_old << ", new "
-                                 << landed_new);
+    BOOST_TEST_MESSAGE("a whole migration: " << full.count() << " us, its batches " << batches.count() << " us; killed "
+                                              << killed << ", recovered " << recovered << ", old " << landed_old
+                                              << ", new " << landed_new);
     BOOST_TEST(killed > 0);
     BOOST_TEST(recovered > 0);
 }

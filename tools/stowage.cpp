@@ -28,7 +28,7 @@ constexpr const command* commands[] = {
     &put_command, &get_command, &ls_command, &rm_command, &verify_command,
     &stress_command, &race_command, &wal_dump_command, &cas_command,
     &hash_command, &cache_sim_command,
-    &backup_command, &export_command, &import_command,
+    &backup_command, &export_command, &import_command, &repair_command,
     &index_command,
 };
 

@@ -63,3 +63,4 @@
 
 #include "backup.hpp"
 #include "export.hpp"
+#include "migration.hpp"

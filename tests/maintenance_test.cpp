@@ -908,6 +908,31 @@ BOOST_AUTO_TEST_CASE(rewrite_job_converts_and_moves_references_in_one_transactio
     BOOST_TEST(again.report().rewritten == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(rewrite_job_skips_a_damaged_blob_found_by_its_verified_head) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    mem_sessions store(db.storage(), "sessions");
+    mem_cas blobs(db, whole(), no_grace());
+    auto ss = attach(db, store, blobs);
+    // Damage text blob 1 (s1 and s5) after its first bytes: sniffing reads
+    // the small chunk whole and checks it.
+    std::string damaged_hex = ss[1].attachments[0];
+    std::string key = mem_cas::chunk_key(damaged_hex);
+    bytes chunk = *mem.read(key);
+    chunk[chunk.size() - 10] ^= std::byte{1};
+    mem.replace(key, chunk, durability::full);
+    cas_rewrite_job job(db, blobs, gzip_hooks(store));
+    run_to_end(job);
+    auto r = job.report();
+    BOOST_TEST(r.rewritten == 3u);
+    BOOST_TEST_REQUIRE(r.skipped_damaged.size() == 1u);
+    BOOST_TEST(r.skipped_damaged[0].first == "cas_blobs/" + damaged_hex);
+    BOOST_TEST((store.get("s1") == ss[1]));  // left as it was
+    BOOST_TEST((store.get("s5") == ss[5]));
+    BOOST_TEST(blobs.ref_count(digest_from_hex<sha256>(damaged_hex)) == 2u);
+    BOOST_TEST(store.get("s0")->attachments[0] != ss[0].attachments[0]);  // converted
+}
+
 BOOST_AUTO_TEST_CASE(rewrite_job_failure_in_relink_changes_nothing) {
     memory_storage mem;
     database<memory_storage> db(mem);

@@ -362,6 +362,7 @@ constexpr std::size_t recovery_tx_ops = 10;
         stowage::database_options o;
         o.apply_interval = std::chrono::hours(24);
         o.apply_threshold = std::numeric_limits<std::size_t>::max();
+        o.apply_threshold_bytes = std::numeric_limits<std::size_t>::max();
         file_db db(stowage::file_storage(dir), o);
         session_db_store store(db.storage(), "sessions");
         std::size_t n = 0;

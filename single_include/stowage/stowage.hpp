@@ -6594,6 +6594,7 @@ public:
             }
             recovery.transactions_replayed++;
         }
+        draining_recovery = overlay_versions > 0;
         if (!storage.read_only()) applier = std::thread([this] { applier_loop(); });
         last_committed = log.recovered_lsn();
     }
@@ -6814,6 +6815,7 @@ public:
             it = versions.empty() ? overlay.erase(it) : std::next(it);
         }
         applied_runs++;
+        draining_recovery = false;
     }
 
     // Back-pressure: the overlay has grown to four times the applier's
@@ -6821,6 +6823,10 @@ public:
     // versions back), so its memory would keep growing. The committer helps
     // apply before adding more (RocksDB calls this a write stall).
     bool overloaded() const {
+        // A backlog loaded by recovery is bounded by the log; the applier
+        // drains it in the background, and commits meanwhile do not pay
+        // for all of it (only what they add beyond it).
+        if (draining_recovery) return false;
         auto over = [](std::size_t have, std::size_t threshold) {
             return threshold <= std::numeric_limits<std::size_t>::max() / 4 && have >= 4 * threshold;
         };
@@ -6895,6 +6901,7 @@ public:
     std::thread applier;
     std::atomic<std::uint64_t> applied_runs{0};
     std::atomic<std::uint64_t> stalls{0};  // commits that had to help apply first
+    std::atomic<bool> draining_recovery{false};  // until the first apply after recovery
     std::mutex error_mutex;
     std::optional<std::string> last_apply_error;
 

@@ -90,14 +90,14 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_record_damaged_in_the_cluster) {
     rados_ioctx_t io;
     BOOST_TEST_REQUIRE(rados_ioctx_create(c, pool().c_str(), &io) == 0);
     // The database applies the commit to the record's key when the command
-    // exits; the record is the object under the collection with "d1" in it.
+    // exits; the record is the object <collection>/<fan-out>/d1.
     rados_list_ctx_t ls;
     BOOST_TEST_REQUIRE(rados_nobjects_list_open(io, &ls) == 0);
     std::string object;
     const char* entry = nullptr;
     while (rados_nobjects_list_next(ls, &entry, nullptr, nullptr) == 0) {
         std::string name = entry;
-        if (name.starts_with(coll + "/") && name.find("d1") != std::string::npos) object = name;
+        if (name.starts_with(coll + "/") && name.ends_with("/d1")) object = name;
     }
     rados_nobjects_list_close(ls);
     BOOST_TEST_REQUIRE(!object.empty());

@@ -341,7 +341,22 @@ BOOST_AUTO_TEST_CASE(two_osds_down_times_out_then_recovers) {
     BOOST_TEST(osd_tool("start 2") == 0);
     BOOST_TEST(osd_tool("wait-clean") == 0);
     // The same handle works again, and what was written before is there.
-    s.replace("after", as_bytes("ok"), durability::full);
+    // The client learns the new OSD map and the placement groups finish
+    // peering a little after the manager reports them clean: retry (each
+    // attempt bounded by the 4 s timeout) for up to a minute.
+    auto t1 = std::chrono::steady_clock::now();
+    for (int attempt = 1;; ++attempt) {
+        try {
+            s.replace("after", as_bytes("ok"), durability::full);
+            BOOST_TEST_MESSAGE("write succeeded again after " << attempt << " attempt(s), "
+                               << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::steady_clock::now() - t1).count() << " ms");
+            break;
+        } catch (const rados_error& e) {
+            BOOST_TEST_REQUIRE(e.timed_out());
+            BOOST_TEST_REQUIRE((std::chrono::steady_clock::now() - t1 < std::chrono::seconds(60)));
+        }
+    }
     expect_value(s, "before", "ok");
     expect_value(s, "after", "ok");
 }

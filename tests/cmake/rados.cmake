@@ -4,7 +4,9 @@
 # rados_cluster_stop stops it after them. Everything is labelled `rados`, so
 #   ctest -L rados       runs only these,   ctest -LE rados   all but these.
 # Where the Ceph packages (or root) are missing, the start step only says so
-# and the tests report themselves skipped (exit 77), never passed.
+# and the tests report themselves skipped (exit 77), never passed. The tests
+# that use the cluster never run at the same time (RESOURCE_LOCK): the
+# failure tests kill OSDs under everyone using it.
 if(TARGET stowage::rados)
   set(STOWAGE_RADOS_WORKDIR ${PROJECT_BINARY_DIR}/rados-cluster)
   set(STOWAGE_CEPH_TOOLS ${PROJECT_SOURCE_DIR}/tools/ceph)
@@ -20,13 +22,13 @@ if(TARGET stowage::rados)
   stowage_test(storage_rados_test storage_rados_test.cpp LABELS rados TIMEOUT 300)
   target_link_libraries(storage_rados_test PRIVATE stowage::rados)
   set_tests_properties(storage_rados_test PROPERTIES FIXTURES_REQUIRED rados_cluster
-    SKIP_RETURN_CODE 77 ENVIRONMENT "${STOWAGE_TEST_ENV};${STOWAGE_RADOS_ENV}" RUN_SERIAL ON)
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${STOWAGE_TEST_ENV};${STOWAGE_RADOS_ENV}" RESOURCE_LOCK rados_cluster)
 
   if(STOWAGE_BUILD_TOOLS AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/cli_rados_test.cpp)
     stowage_test(cli_rados_test cli_rados_test.cpp LABELS "rados;cli" DEPENDS stowage_cli TIMEOUT 120)
     target_compile_definitions(cli_rados_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
     target_link_libraries(cli_rados_test PRIVATE stowage::rados)
     set_tests_properties(cli_rados_test PROPERTIES FIXTURES_REQUIRED rados_cluster
-      SKIP_RETURN_CODE 77 ENVIRONMENT "${STOWAGE_TEST_ENV};${STOWAGE_RADOS_ENV}")
+      SKIP_RETURN_CODE 77 ENVIRONMENT "${STOWAGE_TEST_ENV};${STOWAGE_RADOS_ENV}" RESOURCE_LOCK rados_cluster)
   endif()
 endif()

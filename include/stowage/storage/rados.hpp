@@ -407,6 +407,13 @@ private:
         }
 
         [[noreturn]] void fail(int r, const std::string& what) const {
+            // librados learns a new OSD map only when it asks for one, and
+            // it asks when an operation has been outstanding longer than
+            // objecter_timeout — which an op_timeout below it never lets
+            // happen. Without this, a handle whose operations timed out
+            // while OSDs were down keeps using the old map (and timing out)
+            // after they are back. The fetch is bounded by rados_mon_op_timeout.
+            if (r == -ETIMEDOUT) rados_wait_for_latest_osdmap(cluster);
             detail::throw_rados(r, "rados pool " + opts.pool + ": " + what, opts.op_timeout);
         }
 
@@ -678,6 +685,13 @@ private:
                 int rv = 0;
                 rados_read_op_omap_get_vals2(op.op, after.c_str(), p.c_str(), 1000, &it, &pmore, &rv);
                 int r = rados_read_op_operate(op.op, io, index_object, 0);
+                // The iterator is allocated whether or not the read succeeds.
+                struct iter_owner {
+                    rados_omap_iter_t& it;
+                    ~iter_owner() {
+                        if (it) rados_omap_get_end(it);
+                    }
+                } owner{it};
                 if (r == -ENOENT) return {};
                 if (r < 0) fail(r, "list " + p);
                 if (rv < 0) fail(rv, "list " + p);
@@ -688,7 +702,6 @@ private:
                     if (rados_omap_get_next2(it, &k, &v, &kl, &vl) < 0 || k == nullptr) break;
                     entries.emplace_back(std::string(k, kl), std::string(v, vl));
                 }
-                rados_omap_get_end(it);
                 more = pmore != 0 && entries.size() > before;
                 if (more) after = entries.back().first;
             }

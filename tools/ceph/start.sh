@@ -47,7 +47,9 @@ if [[ -e $work/run/mon.a.pid ]] && kill -0 "$(cat "$work/run/mon.a.pid")" 2>/dev
     exit 1
 fi
 
-port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q .; }
+# A port is taken when something accepts a connection on it (bash's
+# /dev/tcp: no iproute2 needed).
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port=${STOWAGE_CEPH_PORT:-}
 if [[ -z $port ]]; then
     port=$((20000 + ($$ % 1000) * 40))

@@ -48,6 +48,8 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -73,6 +75,83 @@
 #include "hash/sha256.hpp"
 
 namespace stowage {
+
+namespace detail {
+
+// The whole-content digest of a multi-chunk stream, computed on a second
+// thread while the caller cuts and hashes chunks: the two hashing passes
+// over the same bytes then run on two cores. The first `inline_bytes` are
+// hashed on the caller's thread (a small stream is not worth a thread);
+// after that, blocks are copied to a queue at most `depth` deep, so memory
+// stays bounded and a slow hasher slows the reader instead of growing it.
+template <class Hasher>
+class background_hasher {
+public:
+    using digest = typename Hasher::digest;
+    static constexpr std::size_t depth = 8;
+    static constexpr std::size_t inline_bytes = 1u << 20;
+
+    background_hasher() = default;
+    background_hasher(const background_hasher&) = delete;
+    background_hasher& operator=(const background_hasher&) = delete;
+    ~background_hasher() { stop(); }
+
+    void update(bytes_view block) {
+        if (!thread_.joinable()) {
+            if (hashed_inline_ + block.size() <= inline_bytes) {
+                hasher_.update(block);
+                hashed_inline_ += block.size();
+                return;
+            }
+            thread_ = std::thread([this] { run(); });  // takes over hasher_ from here on
+        }
+        std::unique_lock lock(mutex_);
+        space_.wait(lock, [&] { return queue_.size() < depth; });
+        queue_.emplace_back(block.begin(), block.end());
+        ready_.notify_one();
+    }
+
+    digest finish() {
+        stop();
+        return hasher_.finish();
+    }
+
+private:
+    void stop() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            closed_ = true;
+        }
+        ready_.notify_one();
+        thread_.join();
+    }
+
+    void run() {
+        for (;;) {
+            bytes block;
+            {
+                std::unique_lock lock(mutex_);
+                ready_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+                if (queue_.empty()) return;  // closed and drained
+                block = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            space_.notify_one();
+            hasher_.update(block);
+        }
+    }
+
+    Hasher hasher_;
+    std::size_t hashed_inline_ = 0;
+    std::thread thread_;
+    std::mutex mutex_;
+    std::condition_variable ready_, space_;
+    std::deque<bytes> queue_;
+    bool closed_ = false;
+};
+
+}  // namespace detail
 
 struct cas_chunk {
     std::string digest;  // hex
@@ -191,7 +270,7 @@ public:
         if constexpr (std::is_same_v<Chunking, whole> && renames_keys<Storage>) {
             return put_whole_stream(in);
         } else {
-            Hasher whole_hash;
+            detail::background_hasher<Hasher> whole_hash;
             std::vector<cas_chunk> chunks;
             bytes buffer;
             std::size_t start = 0;

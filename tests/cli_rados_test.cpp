@@ -9,6 +9,11 @@
 
 #include <rados/librados.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
 using stowage::test::run;
 using stowage::test::scratch_dir;
 
@@ -123,4 +128,47 @@ BOOST_AUTO_TEST_CASE(missing_pool_is_one_clear_line) {
     BOOST_TEST(std::count(r.second.begin(), r.second.end(), '\n') == 1);
     auto bad = run(cli + " ls rados:only-a-pool c 2>&1");
     BOOST_TEST(bad.first == 2, bad.second);  // bad_input: not rados:POOL:CONF
+}
+
+BOOST_AUTO_TEST_CASE(cas_and_stress_run_against_the_cluster) {
+    std::string where = "rados:" + pool() + ":" + conf();
+    scratch_dir dir("cli-rados-cas");
+    // Content unique to this run, so the shared pool's other blobs don't matter.
+    std::string file = dir.str() + "/blob.bin";
+    {
+        std::ofstream out(file, std::ios::binary);
+        for (int i = 0; i < 200000; ++i) out << (i * 7919 + ::getpid()) << ',';
+    }
+    auto sum = run("sha256sum " + q(file));
+    auto put = run(cli + " cas put " + where + " --chunking fastcdc:4096:16384:65536 " + q(file));
+    BOOST_TEST_REQUIRE(put.first == 0, put.second);
+    BOOST_TEST(put.second == sum.second);  // same line as sha256sum
+    std::string digest = put.second.substr(0, 64);
+    auto got = run(cli + " cas get " + where + " " + digest + " > " + q(dir.str() + "/back.bin") + " && cmp " +
+                   q(file) + " " + q(dir.str() + "/back.bin"));
+    BOOST_TEST(got.first == 0, got.second);
+    BOOST_TEST(run(cli + " cas ref " + where + " " + digest + " owner-" + std::to_string(::getpid()) + " f").first == 0);
+    auto stats = run(cli + " cas stats " + where);
+    BOOST_TEST(stats.first == 0);
+    BOOST_TEST(stats.second.find("blobs: ") != std::string::npos, stats.second);
+    // Referenced: gc keeps it.
+    BOOST_TEST(run(cli + " cas gc " + where).first == 0);
+    BOOST_TEST(run(cli + " cas get " + where + " " + digest + " > /dev/null").first == 0);
+    BOOST_TEST(run(cli + " cas unref " + where + " " + digest + " owner-" + std::to_string(::getpid())).first == 0);
+    BOOST_TEST(run(cli + " cas gc " + where).first == 0);
+    BOOST_TEST(run(cli + " cas get " + where + " " + digest + " > /dev/null 2>&1").first != 0);
+
+    // stress: every acknowledged transaction has all its documents.
+    auto st = run(cli + " stress " + where + " --writers 2 --transactions 5 --ops 3");
+    BOOST_TEST_REQUIRE(st.first == 0, st.second);
+    std::istringstream lines(st.second);
+    std::string word, txid;
+    std::vector<std::string> acknowledged;
+    while (lines >> word >> txid) acknowledged.push_back(txid);
+    BOOST_TEST(acknowledged.size() == 10u);
+    auto ls = run(cli + " ls " + where + " stress");
+    BOOST_TEST_REQUIRE(ls.first == 0);
+    for (const auto& t : acknowledged)
+        for (int j = 0; j < 3; ++j)
+            BOOST_TEST(ls.second.find(t + "." + std::to_string(j) + "\t") != std::string::npos, "missing " << t << "." << j);
 }

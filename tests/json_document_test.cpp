@@ -112,7 +112,7 @@ BOOST_AUTO_TEST_CASE(json_value_accessors_check_the_kind) {
     for (const char* bad : {"01", "1.", ".5", "+1", "1e", "NaN", "Infinity", "0x10", "", " 1", "1 "})
         BOOST_CHECK_THROW(json_value::number(bad), stowage::error);
     BOOST_CHECK_THROW(json_value(std::nan("")), stowage::error);
-    BOOST_CHECK_THROW(json_value(std::numeric_limits<double>::infinity()), stowage::error);
+    BOOST_CHECK_THROW(static_cast<void>(json_value(std::numeric_limits<double>::infinity())), stowage::error);
     BOOST_TEST(!(json_value::number("1.0") == json_value::number("1")));  // exact: the text is the value
     BOOST_TEST(json_value().is_null());
     BOOST_TEST(json_value(true).as_bool());

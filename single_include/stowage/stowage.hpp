@@ -6683,14 +6683,23 @@ public:
     }
 
     std::vector<std::string> list(std::string_view prefix, std::uint64_t at) const {
+        // The overlay first, storage second. The applier writes a batch to
+        // storage before it drops those versions from the overlay, so
+        // whatever it applies in between is already in the storage listing
+        // read afterwards, and agrees with the overlay's verdicts. (The other
+        // order could list storage before an apply and the overlay after it:
+        // an erased key still listed, a new one missing.)
+        std::vector<std::pair<std::string, bool>> verdicts;  // key, present
+        {
+            std::shared_lock lock(overlay_mutex);
+            for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it)
+                if (auto v = find_version(it->first, at)) verdicts.emplace_back(it->first, v->value.has_value());
+        }
         auto base = storage.list(prefix);
         std::set<std::string, std::less<>> keys(base.begin(), base.end());
-        std::shared_lock lock(overlay_mutex);
-        for (auto it = overlay.lower_bound(prefix); it != overlay.end() && it->first.starts_with(prefix); ++it) {
-            if (auto v = find_version(it->first, at)) {
-                if (v->value) keys.insert(it->first);
-                else keys.erase(it->first);
-            }
+        for (auto& [key, present] : verdicts) {
+            if (present) keys.insert(std::move(key));
+            else keys.erase(key);
         }
         return {keys.begin(), keys.end()};
     }
@@ -14363,12 +14372,12 @@ private:
         for (const auto& s : v.segments) {
             auto i = s.seg->find(t.key);
             if (i == segment_type::npos) continue;
-            if (s.deleted_count == 0 && t.field < 0) {
+            if (s.deleted_count == 0 && (t.field) < 0) {
                 df += s.seg->term(i).docs;
                 continue;
             }
             for (auto c = s.seg->cursor(i); c.doc() != fts::no_doc; c.next())
-                if (!s.is_deleted(c.doc()) && (t.field < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
+                if (!s.is_deleted(c.doc()) && ((t.field) < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
         }
         return df;
     }

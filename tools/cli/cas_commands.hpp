@@ -8,6 +8,8 @@
 //   stowage cas ref DIR DIGEST OWNER NAME   add a reference
 //   stowage cas unref DIR DIGEST OWNER      remove OWNER's references
 //
+// DIR may also be rados:POOL:CONF (cli/location.hpp) when built with librados.
+//
 // Chunking only matters when content goes in; every other command reads
 // manifests, whatever chunking wrote them. A blob put and never referenced
 // is freed by the next `cas gc` (the grace period of cas_map applies within
@@ -27,6 +29,7 @@
 
 #include "common.hpp"
 #include "hash_command.hpp"
+#include "location.hpp"
 
 namespace stowage::cli {
 
@@ -44,22 +47,35 @@ inline std::size_t parse_size(const std::string& s, const std::string& what) {
     }
 }
 
-template <class Chunking>
-int put_with(const std::string& dir, const std::vector<std::string>& files, Chunking chunking) {
-    database<file_storage> db{file_storage(dir)};
+// Runs f(cas_map over the location's database) with the given chunking.
+template <class Chunking = whole, class F>
+int with_cas(const std::string& location, open_mode mode, F&& f, Chunking chunking = {}, cas_options o = {}) {
+    return with_storage(location, mode, [&](auto storage) {
+        using S = decltype(storage);
+        database<S> db{std::move(storage)};
+        cas_map<S, sha256, Chunking> cas(db, std::move(chunking), o);
+        return f(cas);
+    });
+}
+
+inline cas_options no_grace() {
     cas_options o;
     o.grace = std::chrono::seconds(0);
-    cas_map<file_storage, sha256, Chunking> cas(db, std::move(chunking), o);
-    for (const auto& f : files) {
-        sha256::digest d;
-        if (f == "-") {
-            d = cas.put(std::cin);
-        } else {
-            d = cas.put_file(f);
-        }
-        std::cout << hash_detail::checksum_line(to_hex(d), f);
-    }
-    return exit_ok;
+    return o;
+}
+
+template <class Chunking>
+int put_with(const std::string& dir, const std::vector<std::string>& files, Chunking chunking) {
+    return with_cas(
+        dir, open_mode::read_write,
+        [&](auto& cas) {
+            for (const auto& f : files) {
+                sha256::digest d = f == "-" ? cas.put(std::cin) : cas.put_file(f);
+                std::cout << hash_detail::checksum_line(to_hex(d), f);
+            }
+            return exit_ok;
+        },
+        std::move(chunking), no_grace());
 }
 
 inline int put(arguments& args) {
@@ -85,51 +101,52 @@ inline sha256::digest digest_arg(const std::string& hex) { return digest_from_he
 inline int get(arguments& args) {
     auto pos = args.positionals(2, 2);
     auto d = digest_arg(pos[1]);
-    database<file_storage> db{file_storage(pos[0], open_mode::read_only)};
-    cas_map<file_storage> cas(db);
-    if (!cas.get(d, std::cout)) throw error(errc::not_found, "no blob " + pos[1]);
-    return exit_ok;
+    return with_cas(pos[0], open_mode::read_only, [&](auto& cas) {
+        if (!cas.get(d, std::cout)) throw error(errc::not_found, "no blob " + pos[1]);
+        return exit_ok;
+    });
 }
 
 inline int stats(arguments& args) {
     auto pos = args.positionals(1, 1);
-    database<file_storage> db{file_storage(pos[0], open_mode::read_only)};
-    cas_map<file_storage> cas(db);
-    auto s = cas.stats();
-    char ratio[32];
-    std::snprintf(ratio, sizeof ratio, "%.2f", s.dedup_ratio());
-    std::cout << "logical_bytes: " << s.logical_bytes << "\nphysical_bytes: " << s.physical_bytes
-              << "\nblobs: " << s.blobs << "\nchunks: " << s.chunks << "\ndedup_ratio: " << ratio << "\n";
-    return exit_ok;
+    return with_cas(pos[0], open_mode::read_only, [&](auto& cas) {
+        auto s = cas.stats();
+        char ratio[32];
+        std::snprintf(ratio, sizeof ratio, "%.2f", s.dedup_ratio());
+        std::cout << "logical_bytes: " << s.logical_bytes << "\nphysical_bytes: " << s.physical_bytes
+                  << "\nblobs: " << s.blobs << "\nchunks: " << s.chunks << "\ndedup_ratio: " << ratio << "\n";
+        return exit_ok;
+    });
 }
 
 inline int gc(arguments& args) {
     auto pos = args.positionals(1, 1);
-    database<file_storage> db{file_storage(pos[0])};
-    cas_options o;
-    o.grace = std::chrono::seconds(0);
-    cas_map<file_storage> cas(db, whole{}, o);
-    auto r = cas.collect_garbage();
-    std::cout << "blobs_freed: " << r.blobs_freed << "\nchunks_freed: " << r.chunks_freed
-              << "\nbytes_freed: " << r.bytes_freed << "\n";
-    return exit_ok;
+    return with_cas(
+        pos[0], open_mode::read_write,
+        [&](auto& cas) {
+            auto r = cas.collect_garbage();
+            std::cout << "blobs_freed: " << r.blobs_freed << "\nchunks_freed: " << r.chunks_freed
+                      << "\nbytes_freed: " << r.bytes_freed << "\n";
+            return exit_ok;
+        },
+        whole{}, no_grace());
 }
 
 inline int ref(arguments& args) {
     auto pos = args.positionals(4, 4);
-    database<file_storage> db{file_storage(pos[0])};
-    cas_map<file_storage> cas(db);
-    cas.add_ref(digest_arg(pos[1]), pos[2], pos[3]);
-    return exit_ok;
+    return with_cas(pos[0], open_mode::read_write, [&](auto& cas) {
+        cas.add_ref(digest_arg(pos[1]), pos[2], pos[3]);
+        return exit_ok;
+    });
 }
 
 inline int unref(arguments& args) {
     auto pos = args.positionals(3, 3);
-    database<file_storage> db{file_storage(pos[0])};
-    cas_map<file_storage> cas(db);
-    if (cas.remove_ref(digest_arg(pos[1]), pos[2]) == 0)
-        throw error(errc::not_found, pos[2] + " holds no reference to " + pos[1]);
-    return exit_ok;
+    return with_cas(pos[0], open_mode::read_write, [&](auto& cas) {
+        if (cas.remove_ref(digest_arg(pos[1]), pos[2]) == 0)
+            throw error(errc::not_found, pos[2] + " holds no reference to " + pos[1]);
+        return exit_ok;
+    });
 }
 
 inline int dispatch(arguments& args) {

@@ -61,41 +61,45 @@ inline int stress(arguments& args) {
         else if (*mode != "full") throw usage_error("stress: --durability must be full or batched, got '" + *mode + "'");
     }
     auto pos = args.positionals(1, 1);
-    auto db = open_database(pos[0], open_mode::read_write);
-    document_store docs(db.storage(), "stress");
-    std::mutex out_mutex;
-    std::vector<std::thread> threads;
-    std::exception_ptr failure;
-    std::mutex failure_mutex;
-    for (std::uint64_t w = 0; w < writers; ++w) {
-        threads.emplace_back([&, w] {
-            try {
-                for (std::uint64_t t = 0; t < transactions; ++t) {
-                    auto tx = db.transaction(d);
-                    std::string txid = std::to_string(tx.id());
-                    for (std::uint64_t j = 0; j < ops; ++j) {
-                        json_document doc;
-                        doc.set("id", txid + "." + std::to_string(j));
-                        doc.set("writer", static_cast<std::int64_t>(w));
-                        doc.set("j", static_cast<std::int64_t>(j));
-                        doc.set("payload", std::string(200, static_cast<char>('a' + (j % 26))));
-                        tx.put(docs, doc);
+    // DIR or rados:POOL:CONF (cli/location.hpp).
+    return with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+        using S = decltype(storage);
+        database<S> db(std::move(storage));
+        db_store<json_document, S, gzip<json_codec>> docs(db.storage(), "stress");
+        std::mutex out_mutex;
+        std::vector<std::thread> threads;
+        std::exception_ptr failure;
+        std::mutex failure_mutex;
+        for (std::uint64_t w = 0; w < writers; ++w) {
+            threads.emplace_back([&, w] {
+                try {
+                    for (std::uint64_t t = 0; t < transactions; ++t) {
+                        auto tx = db.transaction(d);
+                        std::string txid = std::to_string(tx.id());
+                        for (std::uint64_t j = 0; j < ops; ++j) {
+                            json_document doc;
+                            doc.set("id", txid + "." + std::to_string(j));
+                            doc.set("writer", static_cast<std::int64_t>(w));
+                            doc.set("j", static_cast<std::int64_t>(j));
+                            doc.set("payload", std::string(200, static_cast<char>('a' + (j % 26))));
+                            tx.put(docs, doc);
+                        }
+                        tx.commit();
+                        std::string line = "committed " + txid + "\n";
+                        std::lock_guard lock(out_mutex);
+                        std::fwrite(line.data(), 1, line.size(), stdout);
+                        std::fflush(stdout);
                     }
-                    tx.commit();
-                    std::string line = "committed " + txid + "\n";
-                    std::lock_guard lock(out_mutex);
-                    std::fwrite(line.data(), 1, line.size(), stdout);
-                    std::fflush(stdout);
+                } catch (...) {
+                    std::lock_guard lock(failure_mutex);
+                    if (!failure) failure = std::current_exception();
                 }
-            } catch (...) {
-                std::lock_guard lock(failure_mutex);
-                if (!failure) failure = std::current_exception();
-            }
-        });
-    }
-    for (auto& t : threads) t.join();
-    if (failure) std::rethrow_exception(failure);
-    return exit_ok;
+            });
+        }
+        for (auto& t : threads) t.join();
+        if (failure) std::rethrow_exception(failure);
+        return exit_ok;
+    });
 }
 
 // The seed app's bug as a runnable check: W writers read-modify-write one

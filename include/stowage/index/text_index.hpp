@@ -899,12 +899,12 @@ private:
         for (const auto& s : v.segments) {
             auto i = s.seg->find(t.key);
             if (i == segment_type::npos) continue;
-            if (s.deleted_count == 0 && t.field < 0) {
+            if (s.deleted_count == 0 && (t.field) < 0) {
                 df += s.seg->term(i).docs;
                 continue;
             }
             for (auto c = s.seg->cursor(i); c.doc() != fts::no_doc; c.next())
-                if (!s.is_deleted(c.doc()) && (t.field < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
+                if (!s.is_deleted(c.doc()) && ((t.field) < 0 || c.in_field(static_cast<unsigned>(t.field)))) ++df;
         }
         return df;
     }

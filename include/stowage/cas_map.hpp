@@ -88,7 +88,7 @@ template <class Hasher>
 class background_hasher {
 public:
     using digest = typename Hasher::digest;
-    static constexpr std::size_t depth = 8;
+    static constexpr std::size_t depth = 4;
     static constexpr std::size_t inline_bytes = 1u << 20;
 
     background_hasher() = default;
@@ -107,7 +107,15 @@ public:
         }
         std::unique_lock lock(mutex_);
         space_.wait(lock, [&] { return queue_.size() < depth; });
-        queue_.emplace_back(block.begin(), block.end());
+        // Buffers are recycled: at most depth + 1 exist, and no allocation
+        // churn per block.
+        bytes buffer;
+        if (!spare_.empty()) {
+            buffer = std::move(spare_.back());
+            spare_.pop_back();
+        }
+        buffer.assign(block.begin(), block.end());
+        queue_.push_back(std::move(buffer));
         ready_.notify_one();
     }
 
@@ -137,8 +145,12 @@ private:
                 block = std::move(queue_.front());
                 queue_.pop_front();
             }
-            space_.notify_one();
             hasher_.update(block);
+            {
+                std::lock_guard lock(mutex_);
+                spare_.push_back(std::move(block));
+            }
+            space_.notify_one();
         }
     }
 
@@ -148,6 +160,7 @@ private:
     std::mutex mutex_;
     std::condition_variable ready_, space_;
     std::deque<bytes> queue_;
+    std::vector<bytes> spare_;  // hashed buffers, reused by update()
     bool closed_ = false;
 };
 

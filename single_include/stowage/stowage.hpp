@@ -7776,20 +7776,11 @@ public:
             bool whole_chunk = need >= c.size || c.size <= options_.read_block ||
                                c.size - need < options_.read_block;
             if (whole_chunk) {
-                // Read and verify the chunk, block by block.
-                Hasher chunk_hash;
-                std::uint64_t offset = 0;
-                bytes piece;
-                do {
-                    piece = raw_.read_range(key, offset, options_.read_block);
-                    chunk_hash.update(piece);
+                read_chunk(id, key, c, [&](bytes_view piece) {
                     if (whole_checked) whole_hash.update(piece);
                     std::uint64_t take = std::min<std::uint64_t>(piece.size(), want - out.size());
-                    append(out, bytes_view(piece).first(static_cast<std::size_t>(take)));
-                    offset += piece.size();
-                } while (piece.size() == options_.read_block);
-                if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
-                    throw error(errc::checksum_mismatch, "cas blob " + id + ": chunk " + c.digest + " does not match its digest");
+                    append(out, piece.first(static_cast<std::size_t>(take)));
+                });
             } else {
                 bytes piece = raw_.read_range(key, 0, static_cast<std::size_t>(need));
                 if (piece.size() != need)
@@ -8052,6 +8043,26 @@ private:
         }
     }
 
+    // Reads one chunk in blocks of read_block (large chunks, e.g. whole
+    // blobs, never sit in memory at once), feeding each non-empty piece to
+    // `piece`, and checks its length and digest at the end
+    // (checksum_mismatch). Returns its length.
+    template <class Piece>
+    std::uint64_t read_chunk(const std::string& blob_id, const std::string& key, const cas_chunk& c, Piece&& piece) const {
+        Hasher chunk_hash;
+        std::uint64_t offset = 0;
+        bytes block;
+        do {
+            block = raw_.read_range(key, offset, options_.read_block);
+            chunk_hash.update(block);
+            if (!block.empty()) piece(bytes_view(block));
+            offset += block.size();
+        } while (block.size() == options_.read_block);
+        if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
+            throw error(errc::checksum_mismatch, "cas blob " + blob_id + ": chunk " + c.digest + " does not match its digest");
+        return offset;
+    }
+
     // Feeds the blob's verified content to `sink` in pieces.
     template <class Sink>
     bool read_blob(const digest& d, Sink&& sink) const {
@@ -8063,22 +8074,12 @@ private:
         for (const auto& c : m->chunks) {
             std::string key = chunk_key(c.digest);
             if (!raw_.contains(key)) throw error(errc::corrupt, "cas blob " + id + ": chunk " + c.digest + " is missing");
-            Hasher chunk_hash;
-            std::uint64_t offset = 0;
-            // Large chunks (whole blobs) are streamed in blocks; a chunk's
-            // digest can only be checked at its end, so the pieces of a
-            // damaged chunk may already have reached the sink.
-            bytes piece;
-            do {
-                piece = raw_.read_range(key, offset, options_.read_block);
-                chunk_hash.update(piece);
+            // A chunk's digest can only be checked at its end, so the pieces
+            // of a damaged chunk may already have reached the sink.
+            total += read_chunk(id, key, c, [&](bytes_view piece) {
                 whole_hash.update(piece);
-                if (!piece.empty()) sink(bytes_view(piece));
-                offset += piece.size();
-            } while (piece.size() == options_.read_block);
-            if (offset != c.size || to_hex(chunk_hash.finish()) != c.digest)
-                throw error(errc::checksum_mismatch, "cas blob " + id + ": chunk " + c.digest + " does not match its digest");
-            total += offset;
+                sink(piece);
+            });
         }
         if (total != m->size || whole_hash.finish() != d)
             throw error(errc::checksum_mismatch, "cas blob " + id + ": content does not match its digest");

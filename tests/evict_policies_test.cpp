@@ -577,3 +577,22 @@ BOOST_AUTO_TEST_CASE(ghost_queue_is_fifo_with_lookup) {
 }
 
 }  // namespace
+
+// The adaptive window: on a recency-heavy stream (each key is asked for a
+// few times within a short span, then never again) frequency says nothing
+// and the climber must grow the window from its 1% start; pinned
+// (adaptive = false) it stays where it started.
+BOOST_AUTO_TEST_CASE(w_tinylfu_window_grows_on_a_recency_workload) {
+    auto run = [](bool adaptive) {
+        st::cache<int, int, st::w_tinylfu> c({.capacity = 1000},
+                                             st::w_tinylfu(st::w_tinylfu::options{.adaptive = adaptive, .seed = 3}));
+        std::mt19937_64 rng(5);
+        for (int i = 0; i < 200000; ++i) {
+            int key = i / 4 + static_cast<int>(rng() % 600);
+            if (!c.get(key)) c.put(key, key);
+        }
+        return c.policy().window_limit();
+    };
+    BOOST_TEST(run(false) == 10u);
+    BOOST_TEST(run(true) > 100u);
+}

@@ -106,8 +106,15 @@ public:
 
 class stowage_system final : public system_under_test {
 public:
-    stowage_system(const fs::path& dir, durability d)
-        : db_(stowage::file_storage(dir)), store_(db_.storage(), "sessions"), durability_(d) {}
+    // group_wait = false turns the group-commit leader's wait off (the
+    // stowage_*_nowait rows: the same code without it, for a paired ratio).
+    stowage_system(const fs::path& dir, durability d, bool group_wait = true)
+        : db_(stowage::file_storage(dir), options(group_wait)), store_(db_.storage(), "sessions"), durability_(d) {}
+    static stowage::database_options options(bool group_wait) {
+        stowage::database_options o;
+        if (!group_wait) o.wal.group_commit_wait = std::chrono::microseconds(0);
+        return o;
+    }
     void commit(std::span<const app::session> tx) override {
         auto t = db_.transaction(durability_);
         for (const auto& e : tx) t.put(store_, e);
@@ -475,6 +482,10 @@ void register_benchmarks() {
     std::vector<peer> peers;
     peers.push_back({"stowage_full", [](auto& d) { return std::make_unique<stowage_system>(d, durability::full); }});
     peers.push_back({"stowage_batched", [](auto& d) { return std::make_unique<stowage_system>(d, durability::batched); }});
+    peers.push_back({"stowage_full_nowait",
+                     [](auto& d) { return std::make_unique<stowage_system>(d, durability::full, false); }});
+    peers.push_back({"stowage_batched_nowait",
+                     [](auto& d) { return std::make_unique<stowage_system>(d, durability::batched, false); }});
 #if STOWAGE_BENCH_HAVE_LEVELDB
     peers.push_back({"leveldb_sync", [](auto& d) { return std::make_unique<leveldb_system>(d, true); }});
     peers.push_back({"leveldb_nosync", [](auto& d) { return std::make_unique<leveldb_system>(d, false); }});

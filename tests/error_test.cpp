@@ -15,6 +15,10 @@ BOOST_AUTO_TEST_CASE(errno_maps_full_device_to_no_space) {
     BOOST_TEST((stowage::errc_from_errno(ENOSPC) == stowage::errc::no_space));
     BOOST_TEST((stowage::errc_from_errno(EDQUOT) == stowage::errc::no_space));
     BOOST_TEST((stowage::errc_from_errno(EIO) == stowage::errc::io));
+    BOOST_TEST((stowage::errc_from_errno(EACCES) == stowage::errc::permission_denied));
+    BOOST_TEST((stowage::errc_from_errno(EPERM) == stowage::errc::permission_denied));
+    BOOST_TEST((stowage::errc_from_errno(ETIMEDOUT) == stowage::errc::timeout));
+    BOOST_TEST(stowage::error(stowage::errc::timeout, "rados op").what() == std::string("rados op: timed out"));
     try {
         stowage::throw_errno(ENOSPC, "write wal/1.log");
         BOOST_FAIL("no throw");

@@ -19,7 +19,7 @@ using namespace stowage;
 using app::session;
 using app::status;
 
-namespace app {
+// The listing this test's store keeps (richer than session_model's).
 struct listing {
     std::string id;
     std::string name;
@@ -31,9 +31,8 @@ struct listing {
     std::optional<std::string> notes;
 };
 STOWAGE_DESCRIBE(listing, id, name, state, start_time, duration_s, tags, topic_ids, notes)
-}  // namespace app
 
-using sessions_t = db_store<session, memory_storage, json_codec, sha256, app::listing>;
+using sessions_t = db_store<session, memory_storage, json_codec, sha256, listing>;
 using index_t = inverted_index<sessions_t, ascii_tokenizer>;
 
 namespace {
@@ -190,7 +189,7 @@ BOOST_AUTO_TEST_CASE(planner_and_explain) {
     for (int i = 0; i < 1000; ++i) all.push_back(random_session(rng, i));
     idx.put_many(all);
     query<sessions_t> q(sessions);
-    q.use(idx).where(&app::listing::tags, query_op::contains, "tag7").where("state", "==", status::done).order_by(&app::listing::start_time, order::descending).limit(5);
+    q.use(idx).where(&listing::tags, query_op::contains, "tag7").where("state", "==", status::done).order_by(&listing::start_time, order::descending).limit(5);
     auto plan = q.explain();
     // Both filters covered, the most selective (one tag of 30 vs one state of 5) first.
     BOOST_TEST(plan.starts_with("index: intersect [tags=\"tag7\""), plan);
@@ -205,7 +204,7 @@ BOOST_AUTO_TEST_CASE(planner_and_explain) {
     BOOST_TEST(wide.run().size() == wide.scan().size());
     // Without an index: a scan with the same answer.
     query<sessions_t> plain(sessions);
-    plain.where(&app::listing::tags, query_op::contains, "tag7").where("state", "==", status::done);
+    plain.where(&listing::tags, query_op::contains, "tag7").where("state", "==", status::done);
     BOOST_TEST(plain.explain().starts_with("scan"));
     BOOST_TEST(plain.run().size() == q.limit(1000).run().size());
     BOOST_CHECK_THROW(query<sessions_t>(sessions).where("nonexistent", query_op::eq, 1), stowage::error);

@@ -130,7 +130,7 @@ BOOST_AUTO_TEST_CASE(record_ending_exactly_at_a_block_boundary) {
     write_log(mem, values);
     auto data = *mem.read(only_segment(mem));
     // The commit record of transaction 1 begins exactly at the boundary.
-    BOOST_TEST(std::to_integer<int>(data[block + 4]) >> 3 == int(wal_record_type::commit));
+    BOOST_TEST((std::to_integer<int>(data[block + 4]) >> 3) == int(wal_record_type::commit));
     BOOST_TEST(recover_values(mem, wal_recovery::absolute) == values);
     // And a block tail shorter than a header is padding.
     memory_storage mem2;
@@ -383,6 +383,33 @@ BOOST_AUTO_TEST_CASE(group_commit_shares_syncs) {
     BOOST_TEST(s.commits == 320u);
     BOOST_TEST(s.fsyncs < s.commits);  // one sync acknowledged several commits
     BOOST_TEST_MESSAGE("320 commits, " << s.fsyncs << " fsyncs");
+}
+
+// The leader's wait for other committers (wal_options::group_commit_wait):
+// never taken by a lone committer, taken once several threads commit.
+BOOST_AUTO_TEST_CASE(group_commit_leader_waits_only_when_others_commit) {
+    stowage::test::scratch_dir dir("wal-group-wait");
+    wal<file_storage> log(file_storage(dir.path()), "wal");
+    wal_recovery_report r;
+    log.recover(r);
+    auto commit = [&](const std::string& key) {
+        std::vector<wal_op> ops{put_op(key, std::string(200, 'x'))};
+        log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+    };
+    for (int i = 0; i < 50; ++i) commit("alone");
+    BOOST_TEST(log.stats().group_waits == 0u);
+    BOOST_TEST(log.stats().fsyncs == 50u);
+
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 40; ++i) commit("t" + std::to_string(t));
+        });
+    for (auto& t : threads) t.join();
+    auto s = log.stats();
+    BOOST_TEST(s.commits == 370u);
+    BOOST_TEST(s.group_waits > 0u);
+    BOOST_TEST_MESSAGE("8 writers: " << s.fsyncs - 50 << " fsyncs for 320 commits, " << s.group_waits << " leader waits");
 }
 
 BOOST_AUTO_TEST_CASE(failed_sync_poisons_the_log_until_reopen) {

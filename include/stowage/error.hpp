@@ -25,6 +25,8 @@ enum class errc {
     failed_state,       // an earlier unrecoverable failure poisoned this object
     unsupported,        // a format version or feature this build does not know
     not_found,          // an operation needs something that must exist
+    timeout,            // an operation did not complete within its time bound
+    permission_denied,  // the operating system or a server refused access
 };
 
 namespace detail {
@@ -44,6 +46,8 @@ public:
             case errc::failed_state: return "failed state";
             case errc::unsupported: return "unsupported";
             case errc::not_found: return "not found";
+            case errc::timeout: return "timed out";
+            case errc::permission_denied: return "permission denied";
         }
         return "unknown stowage error";
     }
@@ -68,10 +72,19 @@ public:
     errc kind() const noexcept { return static_cast<errc>(code().value()); }
 };
 
-// Maps an errno value from a failed system call to stowage's codes: a full
-// device is `no_space` (callers react to it differently), everything else `io`.
+// Maps an errno value from a failed system call (or a remote store's negated
+// one) to stowage's codes: a full device is `no_space`, a refused access
+// `permission_denied`, a time bound `timeout` (callers react to each
+// differently); everything else `io`.
 inline errc errc_from_errno(int e) noexcept {
-    return (e == ENOSPC || e == EDQUOT) ? errc::no_space : errc::io;
+    switch (e) {
+        case ENOSPC:
+        case EDQUOT: return errc::no_space;
+        case EACCES:
+        case EPERM: return errc::permission_denied;
+        case ETIMEDOUT: return errc::timeout;
+        default: return errc::io;
+    }
 }
 
 [[noreturn]] inline void throw_errno(int e, std::string_view what) {

@@ -1,13 +1,12 @@
 # Backups, export/import (backup.hpp, export.hpp) and their commands.
-stowage_test(backup_test backup_test.cpp TIMEOUT 300)
-stowage_test(export_test export_test.cpp DATA TIMEOUT 300)
+stowage_test(backup_test backup_test.cpp COST 25 GROUP services TIMEOUT 300)
+stowage_test(export_test export_test.cpp GROUP services DATA TIMEOUT 300)
 if(STOWAGE_BUILD_TOOLS)
-  stowage_test(cli_backup_test cli_backup_test.cpp DATA LABELS cli DEPENDS stowage_cli TIMEOUT 300)
-  target_compile_definitions(cli_backup_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
+  stowage_test(cli_backup_test cli_backup_test.cpp COST 25 GROUP cli DATA LABELS cli DEPENDS stowage_cli TIMEOUT 300)
 endif()
 # `stowage repair` in-process (its table entry is in cli/backup_commands.hpp).
 if(STOWAGE_BUILD_TOOLS)
   stowage_test(cli_repair_test cli_repair_test.cpp LABELS cli TIMEOUT 120)
   target_include_directories(cli_repair_test PRIVATE ${PROJECT_SOURCE_DIR}/tools)
 endif()
-stowage_test(migration_test migration_test.cpp TIMEOUT 300)
+stowage_test(migration_test migration_test.cpp COST 19 GROUP services TIMEOUT 300)

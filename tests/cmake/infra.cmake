@@ -1,7 +1,8 @@
 # Infrastructure: hashers, the single header, installation, the `stowage` command.
 
-stowage_test(hash_test hash_test.cpp DATA LABELS hash)
+stowage_test(hash_test hash_test.cpp GROUP core DATA LABELS hash)
 
+if(STOWAGE_TEST_PACKAGING)
 # --- the single header ---------------------------------------------------------
 find_package(Python3 REQUIRED COMPONENTS Interpreter)
 
@@ -29,9 +30,11 @@ add_test(NAME install_test
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/install/run.sh
           ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/install-test ${CMAKE_CXX_COMPILER})
 set_tests_properties(install_test PROPERTIES LABELS "install" TIMEOUT 600)
+endif()
 
 # --- the `stowage` command -------------------------------------------------------
 if(STOWAGE_BUILD_TOOLS)
-  stowage_test(cli_hash_test cli_hash_test.cpp LABELS cli DEPENDS stowage_cli)
-  target_compile_definitions(cli_hash_test PRIVATE STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
+  # The command-line tests run the `stowage` binary: one group, told where it is.
+  stowage_test_group_settings(cli COMPILE_DEFINITIONS STOWAGE_CLI="$<TARGET_FILE:stowage_cli>")
+  stowage_test(cli_hash_test cli_hash_test.cpp GROUP cli LABELS cli DEPENDS stowage_cli)
 endif()

@@ -54,9 +54,10 @@
 // Failures. Every operation is bounded by `op_timeout` (set as librados'
 // rados_osd_op_timeout and rados_mon_op_timeout): when too few replicas are
 // up for a placement group to accept I/O, the call fails with a
-// rados_error whose timed_out() is true (errc::io) instead of hanging.
-// -ENOSPC/-EDQUOT map to errc::no_space, everything else to errc::io (the
-// message names the key, the object and librados' error text).
+// rados_error with errc::timeout (timed_out() is true) instead of hanging.
+// -ENOSPC/-EDQUOT map to errc::no_space, -EPERM/-EACCES to
+// errc::permission_denied, everything else to errc::io (the message names the
+// key, the object and librados' error text).
 //
 // Writers. Like file_storage, one writing process per storage (pool +
 // namespace) is assumed: the index and the cached log sizes are only
@@ -125,7 +126,7 @@ namespace detail {
 // r is a negative errno from librados.
 [[noreturn]] inline void throw_rados(int r, const std::string& what, std::chrono::seconds timeout) {
     int e = -r;
-    errc code = (e == ENOSPC || e == EDQUOT) ? errc::no_space : errc::io;
+    errc code = errc_from_errno(e);
     std::string text = what + " (";
     if (e == ETIMEDOUT)
         text += "timed out after " + std::to_string(timeout.count()) +

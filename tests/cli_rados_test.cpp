@@ -119,6 +119,12 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_record_damaged_in_the_cluster) {
     BOOST_TEST(v.first == 1, v.second);
     BOOST_TEST(v.second.find(object) != std::string::npos, v.second);
     BOOST_TEST(run(cli + " get " + where + " " + coll + " d1 2>/dev/null").first == 1);
+    // Removing the damaged document clears it (and leaves the shared pool
+    // clean for the tests after this one).
+    auto rm = run(cli + " rm " + where + " " + coll + " d1 2>&1");
+    BOOST_TEST(rm.first == 0, rm.second);
+    auto again = run(cli + " verify " + where);
+    BOOST_TEST(again.first == 0, again.second);
 }
 
 BOOST_AUTO_TEST_CASE(missing_pool_is_one_clear_line) {
@@ -171,4 +177,52 @@ BOOST_AUTO_TEST_CASE(cas_and_stress_run_against_the_cluster) {
     for (const auto& t : acknowledged)
         for (int j = 0; j < 3; ++j)
             BOOST_TEST(ls.second.find(t + "." + std::to_string(j) + "\t") != std::string::npos, "missing " << t << "." << j);
+}
+
+// The other commands that take DIR: export, index, wal dump and race run
+// over the pool and print what they print over a directory (export before
+// the index: an index's records are not documents, and export refuses a
+// collection it cannot decode); the commands that
+// copy a directory's files (backup, import, repair) refuse a pool by name.
+BOOST_AUTO_TEST_CASE(wal_index_export_race_over_the_cluster_and_clear_refusals) {
+    std::string where = "rados:" + pool() + ":" + conf();
+    scratch_dir dir("cli-rados-more");
+    std::string tsv = dir.str() + "/docs.tsv";
+    {
+        std::ofstream out(tsv);
+        out << "1\tthe quick brown fox\n2\tjumps over the lazy dog\n3\tquick thinking\n";
+    }
+    std::string coll = "exported" + std::to_string(::getpid());
+    BOOST_TEST_REQUIRE(put(where, coll, R"({"id":"e1","name":"to export"})").first == 0);
+    auto exported = run(cli + " export " + where);
+    BOOST_TEST_REQUIRE(exported.first == 0, exported.second.substr(0, 400));
+    BOOST_TEST(exported.second.find("stowage-export") != std::string::npos);
+    BOOST_TEST(exported.second.find("to export") != std::string::npos);
+
+    for (const std::string& at : {where, dir.str() + "/data"}) {
+        BOOST_TEST_CONTEXT(at) {
+            auto built = run(cli + " index build " + at + " --tsv " + q(tsv));
+            BOOST_TEST_REQUIRE(built.first == 0, built.second);
+            BOOST_TEST(built.second.starts_with("indexed 3 documents, 1 fields"), built.second);
+            auto found = run(cli + " index search " + at + " quick");
+            BOOST_TEST(found.first == 0, found.second);
+            BOOST_TEST(found.second == "1\n3\n");
+            auto stats = run(cli + " index stats " + at);
+            BOOST_TEST(stats.second.starts_with("documents: 3\n"), stats.second);
+        }
+    }
+    auto dump = run(cli + " wal dump " + where);
+    BOOST_TEST_REQUIRE(dump.first == 0, dump.second);
+    BOOST_TEST(dump.second.find("\tcommit\t") != std::string::npos, dump.second.substr(0, 400));
+
+    auto race = run(cli + " race " + where + " --writers 2 --updates 3");
+    BOOST_TEST(race.first == 0, race.second);
+    BOOST_TEST(race.second == "done\n");
+
+    for (const std::string& cmd : {"backup create " + where, "repair " + where + " --from-backup x",
+                                   "import " + where + " " + q(tsv)}) {
+        auto r = run(cli + " " + cmd + " 2>&1");
+        BOOST_TEST(r.first == 3, cmd << ": " << r.second);
+        BOOST_TEST(r.second.find("needs a data directory") != std::string::npos, cmd << ": " << r.second);
+    }
 }

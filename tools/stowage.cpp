@@ -43,6 +43,10 @@ void print_usage(std::ostream& out) {
            "       stowage <command> --help\n"
            "\n"
            "Inspects and checks data written by the stowage library.\n"
+#ifdef STOWAGE_HAVE_RADOS
+           "Wherever a command takes DIR (a data directory) it also takes rados:POOL:CONF:\n"
+           "a Ceph pool and the path of the cluster's ceph.conf.\n"
+#endif
            "\n"
            "commands:\n";
     for (const command* c : commands)

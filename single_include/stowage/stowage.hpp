@@ -18741,11 +18741,13 @@ inline std::string export_time(std::chrono::system_clock::time_point t) {
 
 // Writes every collection (see the header) to out. Throws before writing
 // anything when a collection cannot be exported.
-inline export_report export_database(database<file_storage>& db, std::ostream& out, export_options options = {}) {
+// Any Storage policy: the export reads through the database's snapshot.
+template <class Storage>
+export_report export_database(database<Storage>& db, std::ostream& out, export_options options = {}) {
     static const export_registry default_registry;
     const export_registry& reg = options.registry ? *options.registry : default_registry;
     auto snap = db.snapshot();
-    file_storage raw = db.raw_storage();
+    Storage raw = db.raw_storage();
     export_report report;
     report.lsn = snap.lsn();
 

@@ -35,6 +35,7 @@
 #include <stowage/export.hpp>
 
 #include "common.hpp"
+#include "location.hpp"
 #include "store_commands.hpp"
 
 namespace stowage::cli {
@@ -102,11 +103,14 @@ inline int backup(arguments& args) {
     auto sub = args.subcommand();
     if (!sub) throw usage_error("backup: expected create, list, verify, restore or rotate");
     auto root = args.option("--root");
-    auto root_for = [&](const std::string& dir) { return root ? std::filesystem::path(*root) : backups::default_root(dir); };
+    auto root_for = [&](const std::string& dir) {
+        require_directory(dir, "backup " + *sub);
+        return root ? std::filesystem::path(*root) : backups::default_root(dir);
+    };
     if (*sub == "create") {
         auto pos = args.positionals(1, 1);
-        auto db = open_database(pos[0], open_mode::read_write);
         backups bk(root_for(pos[0]));
+        auto db = open_database(pos[0], open_mode::read_write);
         progress_bar bar("backup");
         auto info = bk.create(db, bar.callback());
         std::cout << line_of(info) << '\n';
@@ -160,11 +164,13 @@ inline int export_(arguments& args) {
     export_options o;
     o.attachments = args.flag("--attachments");
     auto pos = args.positionals(1, 1);
-    auto db = open_database(pos[0], open_mode::read_write);
     progress_bar bar("export");
     o.progress = bar.callback();
     std::ios::sync_with_stdio(false);
-    auto report = export_database(db, std::cout, o);
+    auto report = with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+        database<decltype(storage)> db(std::move(storage));
+        return export_database(db, std::cout, o);
+    });
     if (::isatty(2) == 1)
         std::fprintf(stderr, "exported %llu documents from %zu collections, %llu attachments; %zu keys that are not "
                              "documents (listings, derived data) left out\n",
@@ -179,6 +185,7 @@ inline int import(arguments& args) {
     auto legacy = args.option("--legacy");
     auto pos = args.positionals(2, 2);
     const std::string& dir = pos[0];
+    require_directory(dir, "import");
     auto plan = legacy ? validate_legacy(*legacy, pos[1], o) : validate_import(pos[1], dir, o);
     auto report = apply_import(dir, plan, {}, o);
     std::cout << "imported " << report.documents << " documents";
@@ -194,6 +201,7 @@ inline int repair(arguments& args) {
     o.dry_run = args.flag("--dry-run");
     auto pos = args.positionals(1, 1);
     if (!from) throw usage_error("repair: --from-backup ID is required (see 'stowage backup list DIR')");
+    require_directory(pos[0], "repair");
     backups bk(root ? std::filesystem::path(*root) : backups::default_root(pos[0]));
     progress_bar bar("repair");
     o.progress = bar.callback();

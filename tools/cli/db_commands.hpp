@@ -104,13 +104,21 @@ inline int stress(arguments& args) {
 
 // The seed app's bug as a runnable check: W writers read-modify-write one
 // document through the persistence queue, each its own field.
+template <class Storage>
+int run_race(Storage& storage, std::uint64_t writers, std::uint64_t updates);
+
 inline int race(arguments& args) {
     auto writers = positive(args, "--writers");
     auto updates = positive(args, "--updates");
     auto pos = args.positionals(1, 1);
-    auto db = open_database(pos[0], open_mode::read_write);
-    document_store docs(db.storage(), "race");
-    persistence_queue<file_storage> queue(db);
+    return with_storage(pos[0], open_mode::read_write, [&](auto storage) { return run_race(storage, writers, updates); });
+}
+
+template <class Storage>
+int run_race(Storage& storage, std::uint64_t writers, std::uint64_t updates) {
+    database<Storage> db(std::move(storage));
+    db_store<json_document, Storage, gzip<json_codec>> docs(db.storage(), "race");
+    persistence_queue<Storage> queue(db);
     std::vector<std::thread> threads;
     std::vector<std::vector<std::shared_future<void>>> results(writers);
     for (std::uint64_t w = 0; w < writers; ++w)
@@ -135,11 +143,18 @@ inline int race(arguments& args) {
     return exit_ok;
 }
 
+template <class Storage>
+int dump_wal(Storage& storage);
+
 inline int wal_command(arguments& args) {
     auto pos = args.positionals(2, 2);
     if (pos[0] != "dump") throw usage_error("wal: unknown subcommand '" + pos[0] + "' (expected dump)");
-    file_storage fs(pos[1], open_mode::read_only);
-    wal<file_storage> log(fs, "wal");
+    return with_storage(pos[1], open_mode::read_only, [&](auto storage) { return dump_wal(storage); });
+}
+
+template <class Storage>
+int dump_wal(Storage& storage) {
+    wal<Storage> log(storage, "wal");
     std::vector<wal_damage> damage;
     std::string out;
     for (const auto& r : log.dump(&damage)) {

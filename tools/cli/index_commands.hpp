@@ -13,8 +13,9 @@
 //   stowage index stats DIR
 //       documents, segments, terms, postings, bytes
 //
-// The index is a document_index (inverted_index.hpp) named "index" in DIR's
-// database: build is one transaction (durable when it returns), search and
+// DIR may be rados:POOL:CONF where the command is built with librados
+// (location.hpp). The index is a document_index (inverted_index.hpp) named
+// "index" in DIR's database: build is one transaction (durable when it returns), search and
 // stats open the directory read-only. The tokenizer and field count are
 // recorded in the index; search reads them from there.
 // Thread safety: single-threaded (one command per process).
@@ -35,13 +36,15 @@
 #include <stowage/storage/file.hpp>
 
 #include "common.hpp"
+#include "location.hpp"
 
 namespace stowage::cli {
 
 namespace index_detail {
 
 inline constexpr std::string_view index_name = "index";
-using manifest_store = db_store<fts::manifest, file_storage, binary_codec, crc32c>;
+template <class Storage>
+using manifest_store = db_store<fts::manifest, Storage, binary_codec, crc32c>;
 
 inline std::string read_input(const std::string& file) {
     std::string raw;
@@ -123,27 +126,28 @@ inline recorded parse_signature(const std::string& sig) {
     return r;
 }
 
-inline std::optional<fts::manifest> read_manifest(database<file_storage>& db) {
-    manifest_store meta(db.storage(), std::string(index_name));
+template <class Storage>
+std::optional<fts::manifest> read_manifest(database<Storage>& db) {
+    manifest_store<Storage> meta(db.storage(), std::string(index_name));
     return meta.get("head");
 }
 
-template <class Tokenizer>
-int build_with(const std::string& dir, const tsv& t, Tokenizer tok) {
-    database<file_storage> db{file_storage(dir)};
+template <class Storage, class Tokenizer>
+int build_with(Storage storage, const tsv& t, Tokenizer tok) {
+    database<Storage> db{std::move(storage)};
     auto schema = schema_of(t.fields);
     // An index built before with other fields or another tokenizer goes first.
     if (auto head = read_manifest(db)) {
         text_index<std::uint64_t, Tokenizer> probe(schema, tok);
         if (head->signature != probe.signature()) {
-            manifest_store meta(db.storage(), std::string(index_name));
+            manifest_store<Storage> meta(db.storage(), std::string(index_name));
             auto tx = db.transaction();
             for (const auto& s : head->segments) tx.stage({std::string(index_name) + "/segments/" + s, std::nullopt, {}});
             tx.erase(meta, "head");
             tx.commit();
         }
     }
-    document_index<std::uint64_t, file_storage, Tokenizer> idx(db, std::string(index_name), schema, tok);
+    document_index<std::uint64_t, Storage, Tokenizer> idx(db, std::string(index_name), schema, tok);
     index_batch<std::uint64_t> b;
     for (const auto& [id, fields] : t.rows) {
         text_document doc;
@@ -174,26 +178,31 @@ inline int build(arguments& args) {
     std::sort(ids.begin(), ids.end());
     if (auto d = std::adjacent_find(ids.begin(), ids.end()); d != ids.end())
         throw error(errc::bad_input, *file + ": id " + std::to_string(*d) + " appears on more than one line");
-    if (tokenizer == "ascii") return build_with(pos[0], t, ascii_tokenizer());
-    return build_with(pos[0], t, unicode_tokenizer());
+    return with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+        if (tokenizer == "ascii") return build_with(std::move(storage), t, ascii_tokenizer());
+        return build_with(std::move(storage), t, unicode_tokenizer());
+    });
 }
 
-template <class Tokenizer, class Fn>
-int with_index(database<file_storage>& db, std::size_t fields, Tokenizer tok, Fn&& fn) {
-    document_index<std::uint64_t, file_storage, Tokenizer> idx(db, std::string(index_name), schema_of(fields), tok);
+template <class Storage, class Tokenizer, class Fn>
+int with_index(database<Storage>& db, std::size_t fields, Tokenizer tok, Fn&& fn) {
+    document_index<std::uint64_t, Storage, Tokenizer> idx(db, std::string(index_name), schema_of(fields), tok);
     return fn(idx);
 }
 
 // Opens DIR's index read-only with the tokenizer it was built with.
 template <class Fn>
 int open_index(const std::string& dir, Fn&& fn) {
-    database<file_storage> db{file_storage(dir, open_mode::read_only)};
-    auto head = read_manifest(db);
-    if (!head) throw error(errc::not_found, "no index in " + dir + " (run 'stowage index build')");
-    auto r = parse_signature(head->signature);
-    if (r.tokenizer.starts_with("ascii;")) return with_index(db, r.fields, ascii_tokenizer(), fn);
-    if (r.tokenizer.starts_with("unicode;")) return with_index(db, r.fields, unicode_tokenizer(), fn);
-    throw error(errc::unsupported, "index in " + dir + " uses a tokenizer this build does not know: " + head->signature);
+    return with_storage(dir, open_mode::read_only, [&](auto storage) {
+        database<decltype(storage)> db{std::move(storage)};
+        auto head = read_manifest(db);
+        if (!head) throw error(errc::not_found, "no index in " + dir + " (run 'stowage index build')");
+        auto r = parse_signature(head->signature);
+        if (r.tokenizer.starts_with("ascii;")) return with_index(db, r.fields, ascii_tokenizer(), fn);
+        if (r.tokenizer.starts_with("unicode;")) return with_index(db, r.fields, unicode_tokenizer(), fn);
+        throw error(errc::unsupported,
+                    "index in " + dir + " uses a tokenizer this build does not know: " + head->signature);
+    });
 }
 
 inline int search(arguments& args) {

@@ -36,4 +36,13 @@ decltype(auto) with_storage(const std::string& location, open_mode mode, F&& f) 
     return std::forward<F>(f)(file_storage(location, mode));
 }
 
+// For the commands that copy files of a data directory (backups, restore,
+// import, repair): a rados: location is refused by name, not taken for a
+// directory called "rados:...".
+inline void require_directory(const std::string& location, const std::string& command) {
+    if (location.starts_with("rados:"))
+        throw error(errc::unsupported, command + " needs a data directory, not " + location +
+                                           " (backups copy files; 'stowage export' works on a Ceph pool)");
+}
+
 }  // namespace stowage::cli

@@ -443,7 +443,9 @@ public:
         stats_.bytes += frames.size();
         if (dirty_since_ == std::chrono::steady_clock::time_point{}) dirty_since_ = std::chrono::steady_clock::now();
         syncer_cv_.notify_one();
-        if (leader_waiting_) arrival_cv_.notify_one();
+        // Wake a waiting leader only once its group is complete (not at
+        // every append: that would be a context switch per commit).
+        if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
         return commit_lsn;
     }
 
@@ -869,6 +871,7 @@ private:
         if (pending() >= expected) return;
         auto bound = std::min(options_.group_commit_wait, last_sync_time_);
         leader_waiting_ = true;
+        leader_expected_ = expected;
         stats_.group_waits++;
         arrival_cv_.wait_until(lock, std::chrono::steady_clock::now() + bound,
                                [&] { return pending() >= expected || failed_ || stopping_; });
@@ -965,6 +968,7 @@ private:
     std::condition_variable syncer_cv_;
     std::condition_variable arrival_cv_;  // a waiting group-commit leader
     bool leader_waiting_ = false;
+    std::uint64_t leader_expected_ = 0;  // pending commits the waiting leader wants
     std::array<std::vector<std::thread::id>, 2> committers_;
     unsigned period_ = 0;
     std::uint64_t commits_synced_ = 0;  // stats_.commits covered by the last sync

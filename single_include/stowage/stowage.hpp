@@ -7728,6 +7728,8 @@ public:
         std::size_t first = data.empty() ? 0 : chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
         if (first == data.size()) {
             // One chunk (or none): its digest is the blob's id; hash once.
+            if constexpr (renames_keys<Storage>)
+                if (data.size() >= (1u << 20)) return put_one_chunk_overlapped(data);
             digest d = hash_of<Hasher>(data);
             std::vector<cas_chunk> chunks;
             if (!data.empty()) chunks.push_back(store_chunk(data, to_hex(d)));
@@ -8085,11 +8087,45 @@ private:
         return d;
     }
 
+    // A large one-chunk blob over a storage that renames: it is written under
+    // a temporary key while another core hashes it, then renamed to its
+    // digest's key — or dropped when that chunk is already stored (the
+    // dedup). Storing no longer waits for the hash (with SHA-NI, hashing and
+    // copying cost about the same). A crash leaves at most the temporary,
+    // which collect_garbage removes.
+    digest put_one_chunk_overlapped(bytes_view data) {
+        std::string temp = temp_key();
+        digest d{};
+        try {
+            std::jthread hashing([&d, data] { d = hash_of<Hasher>(data); });
+            raw_.replace(temp, data, durability::batched);
+        } catch (...) {
+            try {
+                raw_.remove(temp, durability::none);
+            } catch (...) {
+            }
+            throw;
+        }
+        std::string hex = to_hex(d);
+        std::string key = chunk_key(hex);
+        if (raw_.contains(key)) {
+            raw_.remove(temp, durability::none);
+        } else {
+            raw_.rename(temp, key, durability::batched);
+            dirty_ = true;  // finish_put's flush makes the chunk durable before the manifest
+        }
+        return finish_put(d, {cas_chunk{hex, data.size()}});
+    }
+
+    std::string temp_key() {
+        return "cas/tmp/" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
+               std::to_string(++temp_counter_);
+    }
+
     // `whole` over a storage that renames: stream to a temporary log,
     // hashing as it goes, then sync and rename it into place.
     digest put_whole_stream(std::istream& in) {
-        std::string temp = "cas/tmp/" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + "-" +
-                           std::to_string(++temp_counter_);
+        std::string temp = temp_key();
         Hasher h;
         bytes block(options_.read_block);
         std::uint64_t size = 0;

@@ -182,8 +182,10 @@ BOOST_AUTO_TEST_CASE(cas_and_stress_run_against_the_cluster) {
 // The other commands that take DIR: export, index, wal dump and race run
 // over the pool and print what they print over a directory (export before
 // the index: an index's records are not documents, and export refuses a
-// collection it cannot decode); the commands that
-// copy a directory's files (backup, import, repair) refuse a pool by name.
+// collection it cannot decode; so this test expects the fresh cluster the
+// CTest fixture starts, not one an earlier run of it left an index in);
+// the commands that copy a directory's files (backup, import, repair)
+// refuse a pool by name.
 BOOST_AUTO_TEST_CASE(wal_index_export_race_over_the_cluster_and_clear_refusals) {
     std::string where = "rados:" + pool() + ":" + conf();
     scratch_dir dir("cli-rados-more");

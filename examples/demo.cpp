@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
 
         // Hot sessions read through a W-TinyLFU cache: the first read of a
         // session decodes its record, the next ones share the cached object.
-        entity_cache<sessions_store, w_tinylfu> hot(500);
+        using hot_cache = entity_cache<sessions_store, w_tinylfu>;
+        hot_cache hot(hot_cache::options{.capacity = 500, .shards = 4});  // room for every hot session
         cached_store view(sessions, hot);
         t = clock_type::now();
         for (int round = 0; round < 20; ++round)

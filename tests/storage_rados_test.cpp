@@ -149,7 +149,8 @@ BOOST_AUTO_TEST_CASE(async_writes_are_bounded_and_flushed) {
     s.flush();
     BOOST_TEST(s.in_flight() == 0u);
     rados_options again = o;
-    rados_storage other(again);  // a second connection sees them all
+    again.mode = open_mode::read_only;  // (a second writer would be refused)
+    rados_storage other(again);         // a second connection sees them all
     BOOST_TEST(other.list("k/").size() == 40u);
     for (int i = 0; i < 40; ++i) BOOST_TEST((*other.read("k/" + std::to_string(i)) == values[i]));
 }
@@ -168,6 +169,70 @@ BOOST_AUTO_TEST_CASE(read_only_open_refuses_writes) {
     } catch (const stowage::error& e) {
         BOOST_TEST((e.kind() == errc::read_only));
     }
+}
+
+// One writer per pool + namespace, as file_storage's directory lock: a
+// second writer is refused naming the holder, readers are not, and the lock
+// is free again once the writer closes.
+BOOST_AUTO_TEST_CASE(second_writer_is_refused_and_readers_are_not) {
+    auto o = options_for("lease");
+    {
+        rados_storage w(o);
+        w.replace("k", as_bytes("v"), durability::full);
+        try {
+            rados_storage second(o);
+            BOOST_ERROR("a second writer opened the same pool and namespace");
+        } catch (const stowage::error& e) {
+            BOOST_TEST((e.kind() == errc::locked), e.what());
+            BOOST_TEST(std::string(e.what()).find("has a writer already") != std::string::npos, e.what());
+            BOOST_TEST(std::string(e.what()).find("pid " + std::to_string(::getpid())) != std::string::npos, e.what());
+        }
+        auto ro = o;
+        ro.mode = open_mode::read_only;
+        rados_storage reader(ro);
+        expect_value(reader, "k", "v");
+        w.replace("k", as_bytes("w"), durability::full);  // the first writer still writes
+    }
+    rados_storage next(o);  // closed: the lock was released, not left to lapse
+    next.replace("k", as_bytes("x"), durability::full);
+    expect_value(next, "k", "x");
+}
+
+// A writer whose lease lapsed while another writer took the lock over
+// refuses to write (its cached state may be stale); it never writes beside
+// the new holder.
+BOOST_AUTO_TEST_CASE(writer_that_lost_its_lease_refuses_writes) {
+    auto o = options_for("lapse");
+    o.writer_lease = std::chrono::seconds(3);
+    rados_storage first(o);
+    first.replace("k", as_bytes("1"), durability::full);
+    // Break first's lock behind its back (as if it had stalled past its
+    // lease) and let a second writer take it.
+    rados_t c;
+    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
+    BOOST_TEST_REQUIRE(rados_conf_read_file(c, o.conf.c_str()) == 0);
+    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
+    rados_ioctx_t io;
+    BOOST_TEST_REQUIRE(rados_ioctx_create(c, o.pool.c_str(), &io) == 0);
+    rados_ioctx_set_namespace(io, o.nspace.c_str());
+    int exclusive = 0;
+    char tag[256], clients[1024], cookies[1024], addrs[1024];
+    std::size_t tl = sizeof tag, cl = sizeof clients, kl = sizeof cookies, al = sizeof addrs;
+    BOOST_TEST_REQUIRE(rados_list_lockers(io, ".stowage.writer", "stowage-writer", &exclusive, tag, &tl, clients, &cl,
+                                          cookies, &kl, addrs, &al) == 1);
+    BOOST_TEST_REQUIRE(rados_break_lock(io, ".stowage.writer", "stowage-writer", clients, cookies) == 0);
+    rados_ioctx_destroy(io);
+    rados_shutdown(c);
+    rados_storage second(o);
+    second.replace("k", as_bytes("2"), durability::full);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // first's lease is no longer fresh
+    try {
+        first.replace("k", as_bytes("stale writer"), durability::full);
+        BOOST_ERROR("a writer that lost its lock wrote");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::locked), e.what());
+    }
+    expect_value(second, "k", "2");
 }
 
 BOOST_AUTO_TEST_CASE(missing_pool_and_bad_location_are_clear_errors) {
@@ -303,8 +368,11 @@ BOOST_AUTO_TEST_CASE(one_osd_killed_during_writes_loses_nothing_acknowledged) {
     BOOST_TEST(failures == 0);                // writes continued with two replicas
     BOOST_TEST(during > before);
     int n = acknowledged;
-    // Every acknowledged write reads back from a fresh connection.
-    rados_storage fresh(s.options());
+    // Every acknowledged write reads back from a fresh connection (a
+    // reader: the writer still holds the lock).
+    auto fresh_options = s.options();
+    fresh_options.mode = open_mode::read_only;
+    rados_storage fresh(fresh_options);
     for (int i = 0; i < n; ++i) BOOST_TEST((*fresh.read("w/" + std::to_string(i)) == pattern(4096, i)));
     auto log = to_string(*fresh.read("log"));
     for (int i = 0; i < n; ++i) BOOST_TEST(log.find("entry " + std::to_string(i) + ";") != std::string::npos);

@@ -59,9 +59,21 @@
 // errc::permission_denied, everything else to errc::io (the message names the
 // key, the object and librados' error text).
 //
-// Writers. Like file_storage, one writing process per storage (pool +
-// namespace) is assumed: the index and the cached log sizes are only
-// coordinated within a process. Any number of readers may open alongside.
+// Writers. Like file_storage, one writer per storage (pool + namespace),
+// enforced: a read-write open takes an exclusive RADOS lock, with a lease
+// (`writer_lease`), on the object ".stowage.writer"; a second writer gets
+// errc::locked naming the holder (its client, host and pid). A thread renews
+// the lease every third of its length. Writes check the lease first: one
+// that has not been renewed for most of its length is renewed on the spot
+// (bounded by op_timeout: errc::timeout while the cluster is unreachable).
+// A writer that dies leaves the lock until its lease lapses; the next writer
+// then takes it. Every writer records itself in the lock object's
+// "stowage.holder" xattr right after taking the lock, so a writer whose
+// lease lapsed re-takes it only if nobody else held it meanwhile; otherwise
+// it refuses every later write (errc::locked) and must be reopened — its
+// cached index and log sizes may be stale. Not covered: a write already
+// sent before the lease lapsed (RBD fences those by blocklisting the old
+// client; this library does not). Any number of readers may open alongside.
 //
 // Handles: copies share one connection. Thread safety: every operation may
 // be called from any number of threads (librados I/O contexts are thread
@@ -81,7 +93,13 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <random>
 
 #include <rados/librados.h>
 
@@ -105,6 +123,7 @@ struct rados_options {
     std::size_t max_in_flight = 32;       // asynchronous writes outstanding at once
     std::size_t max_object_name = 250;    // longer keys are stored under a digest
     open_mode mode = open_mode::read_write;
+    std::chrono::seconds writer_lease{30};  // a dead writer's lock lapses after this
 };
 
 // A stowage::error that also carries librados' (positive) errno.
@@ -330,6 +349,9 @@ public:
 
 private:
     static constexpr const char* index_object = ".stowage.index";
+    static constexpr const char* writer_object = ".stowage.writer";
+    static constexpr const char* writer_lock = "stowage-writer";
+    static constexpr const char* holder_xattr = "stowage.holder";
     static constexpr const char* key_xattr = "stowage.key";
 
     struct pending_write {
@@ -383,6 +405,7 @@ private:
                 if (r == -ENOENT) throw error(errc::not_found, "rados: pool " + opts.pool + " does not exist in " + where);
                 if (r < 0) detail::throw_rados(r, "rados: open pool " + opts.pool, opts.op_timeout);
                 rados_ioctx_set_namespace(io, opts.nspace.empty() ? nullptr : opts.nspace.c_str());
+                if (opts.mode == open_mode::read_write) take_writer_lease();
             } catch (...) {
                 if (io) rados_ioctx_destroy(io);
                 rados_shutdown(cluster);
@@ -397,6 +420,15 @@ private:
             } catch (...) {
                 // A destructor cannot report; unacknowledged writes with
                 // durability none/batched may be lost, as documented.
+            }
+            if (renewer.joinable()) {
+                {
+                    std::lock_guard lock(lease_mutex);
+                    lease_stop = true;
+                }
+                lease_cv.notify_all();
+                renewer.join();
+                rados_unlock(io, writer_object, writer_lock, cookie.c_str());  // best effort: else it lapses
             }
             rados_ioctx_destroy(io);
             rados_shutdown(cluster);
@@ -418,9 +450,126 @@ private:
             detail::throw_rados(r, "rados pool " + opts.pool + ": " + what, opts.op_timeout);
         }
 
-        void writable() const {
+        void writable() {
             if (opts.mode == open_mode::read_only)
                 throw error(errc::read_only, "rados pool " + opts.pool + " was opened read-only");
+            check_lease();
+        }
+
+        // --- the writer lease (see "Writers" at the top) -------------------
+
+        std::string cookie;  // this open's identity in the lock
+        std::mutex lease_mutex;
+        std::condition_variable lease_cv;
+        bool lease_stop = false;
+        bool lease_lost = false;
+        std::chrono::steady_clock::time_point lease_fresh_until{};
+        std::thread renewer;
+
+        std::string where() const { return "rados pool " + opts.pool + (opts.nspace.empty() ? "" : " namespace " + opts.nspace); }
+
+        int lock_once(std::uint8_t flags) {
+            char host[256] = {};
+            ::gethostname(host, sizeof host - 1);
+            std::string desc = std::string("stowage writer on ") + host + ", pid " + std::to_string(::getpid());
+            timeval lease{static_cast<time_t>(opts.writer_lease.count()), 0};
+            return rados_lock_exclusive(io, writer_object, writer_lock, cookie.c_str(), desc.c_str(), &lease, flags);
+        }
+
+        std::string holder_of_lock() {
+            int exclusive = 0;
+            char tag[256], clients[1024], cookies[1024], addrs[1024];
+            std::size_t tag_len = sizeof tag, clients_len = sizeof clients, cookies_len = sizeof cookies,
+                        addrs_len = sizeof addrs;
+            ssize_t n = rados_list_lockers(io, writer_object, writer_lock, &exclusive, tag, &tag_len, clients,
+                                           &clients_len, cookies, &cookies_len, addrs, &addrs_len);
+            if (n <= 0) return "another writer";
+            std::string who = std::string(clients) + " at " + addrs;
+            // list_lockers does not return the lock's description: the
+            // holder's host and pid are also kept in an xattr.
+            char holder[512] = {};
+            int h = rados_getxattr(io, writer_object, "stowage.who", holder, sizeof holder - 1);
+            if (h > 0) who += " (" + std::string(holder, static_cast<std::size_t>(h)) + ")";
+            return who;
+        }
+
+        void take_writer_lease() {
+            std::random_device rd;
+            cookie = to_hex(bytes{std::byte(rd()), std::byte(rd()), std::byte(rd()), std::byte(rd()),
+                                  std::byte(rd()), std::byte(rd()), std::byte(rd()), std::byte(rd())});
+            auto started = std::chrono::steady_clock::now();
+            int r = lock_once(0);
+            if (r == -EBUSY)
+                throw error(errc::locked, where() + " has a writer already: " + holder_of_lock() +
+                                              " (if that process died, its lock lapses within " +
+                                              std::to_string(opts.writer_lease.count()) + " s)");
+            if (r < 0) fail(r, "take the writer lock");
+            record_holder();
+            lease_fresh_until = started + fresh_part();
+            renewer = std::thread([this] { renew_loop(); });
+        }
+
+        // Written right after taking the lock, before any data write.
+        void record_holder() {
+            char host[256] = {};
+            ::gethostname(host, sizeof host - 1);
+            std::string who = std::string("host ") + host + ", pid " + std::to_string(::getpid());
+            int r = rados_setxattr(io, writer_object, holder_xattr, cookie.data(), cookie.size());
+            if (r >= 0) r = rados_setxattr(io, writer_object, "stowage.who", who.data(), who.size());
+            if (r < 0) fail(r, "record the writer lock's holder");
+        }
+
+        // A lease is trusted for three quarters of its length from the
+        // moment its renewal was sent (clock drift and delays get the rest).
+        std::chrono::steady_clock::duration fresh_part() const {
+            return std::chrono::duration_cast<std::chrono::steady_clock::duration>(opts.writer_lease) * 3 / 4;
+        }
+
+        // Renews (or, if it lapsed and nobody held it since, re-takes) the
+        // lock. Returns 0 or the failing negative errno; sets lease_lost
+        // when another writer holds or held it.
+        int renew() {
+            auto started = std::chrono::steady_clock::now();
+            int r = lock_once(LIBRADOS_LOCK_FLAG_MAY_RENEW);
+            if (r == -EBUSY) {
+                std::lock_guard lock(lease_mutex);
+                lease_lost = true;
+                return r;
+            }
+            if (r < 0 && r != -EEXIST) return r;
+            char holder[64] = {};
+            int h = rados_getxattr(io, writer_object, holder_xattr, holder, sizeof holder - 1);
+            if (h < 0) return h;
+            std::lock_guard lock(lease_mutex);
+            if (std::string_view(holder, static_cast<std::size_t>(h)) != cookie) {
+                lease_lost = true;
+                return -EBUSY;
+            }
+            lease_fresh_until = std::max(lease_fresh_until, started + fresh_part());
+            return 0;
+        }
+
+        void renew_loop() {
+            std::unique_lock lock(lease_mutex);
+            while (!lease_stop && !lease_lost) {
+                if (lease_cv.wait_for(lock, opts.writer_lease / 3, [&] { return lease_stop; })) break;
+                lock.unlock();
+                renew();  // a failure shows at the next write (check_lease)
+                lock.lock();
+            }
+        }
+
+        void check_lease() {
+            {
+                std::lock_guard lock(lease_mutex);
+                if (!lease_lost && std::chrono::steady_clock::now() < lease_fresh_until) return;
+            }
+            int r = lease_lost ? -EBUSY : renew();
+            if (r == 0) return;
+            if (r == -EBUSY)
+                throw error(errc::locked, where() + ": another writer took the writer lock over while this one's "
+                                                    "lease had lapsed; reopen to write again");
+            fail(r, "renew the writer lock");
         }
 
         void check_size(std::string_view key, std::size_t n) const {

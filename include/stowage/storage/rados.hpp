@@ -84,24 +84,22 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
-#include <unistd.h>
-
-#include <condition_variable>
-#include <random>
-
 #include <rados/librados.h>
+#include <unistd.h>
 
 #include "../bytes.hpp"
 #include "../concepts.hpp"
@@ -560,11 +558,13 @@ private:
         }
 
         void check_lease() {
+            bool lost;
             {
                 std::lock_guard lock(lease_mutex);
                 if (!lease_lost && std::chrono::steady_clock::now() < lease_fresh_until) return;
+                lost = lease_lost;
             }
-            int r = lease_lost ? -EBUSY : renew();
+            int r = lost ? -EBUSY : renew();
             if (r == 0) return;
             if (r == -EBUSY)
                 throw error(errc::locked, where() + ": another writer took the writer lock over while this one's "

@@ -667,7 +667,16 @@ BOOST_AUTO_TEST_CASE(searches_concurrent_with_a_writer) {
             }
         });
     }
-    for (int g = 1; g < generations; ++g) idx.apply(batch_of(g));
+    // Readers must run while generations are applied, also on a loaded
+    // machine where the applying loop could otherwise finish first.
+    while (checks < 1) std::this_thread::yield();
+    int seen = 0;
+    for (int g = 1; g < generations; ++g) {
+        if (g == generations / 2) seen = checks;
+        if (g == generations / 2 + generations / 4)
+            while (checks == seen) std::this_thread::yield();
+        idx.apply(batch_of(g));
+    }
     done = true;
     for (auto& t : readers) t.join();
     BOOST_TEST(failures == 0);

@@ -473,12 +473,11 @@ BOOST_AUTO_TEST_CASE(searches_concurrent_with_a_committing_writer) {
     // On a loaded machine the writer could finish before a reader ever ran
     // (seen in CI): let the readers start, and make sure they run again
     // while the second half of the pairs is committed.
-    while (checks < 2) std::this_thread::yield();
+    stowage::test::wait_for_progress(checks, 0);
     int seen = 0;
     for (int i = 0; i < pairs; ++i) {
         if (i == pairs / 2) seen = checks;
-        if (i == pairs / 2 + pairs / 4)
-            while (checks == seen) std::this_thread::yield();
+        if (i == pairs / 2 + pairs / 4) stowage::test::wait_for_progress(checks, seen);
         auto tx = db.transaction(durability::none);
         for (int k = 0; k < 2; ++k) {
             note n{"p" + std::to_string(i) + "-" + std::to_string(k), "pair", {}, {}, app::state::open, {1}, i, false, {}};

@@ -669,12 +669,11 @@ BOOST_AUTO_TEST_CASE(searches_concurrent_with_a_writer) {
     }
     // Readers must run while generations are applied, also on a loaded
     // machine where the applying loop could otherwise finish first.
-    while (checks < 1) std::this_thread::yield();
+    stowage::test::wait_for_progress(checks, 0);
     int seen = 0;
     for (int g = 1; g < generations; ++g) {
         if (g == generations / 2) seen = checks;
-        if (g == generations / 2 + generations / 4)
-            while (checks == seen) std::this_thread::yield();
+        if (g == generations / 2 + generations / 4) stowage::test::wait_for_progress(checks, seen);
         idx.apply(batch_of(g));
     }
     done = true;

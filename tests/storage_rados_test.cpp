@@ -57,6 +57,30 @@ rados_options options_for(const std::string& nspace, std::chrono::seconds timeou
     return o;
 }
 
+// A plain librados connection to `o`'s pool and namespace, to act behind
+// the storage's back (as another client or a failing cluster would).
+class admin_connection {
+public:
+    explicit admin_connection(const rados_options& o) {
+        BOOST_TEST_REQUIRE(rados_create(&cluster_, "admin") == 0);
+        BOOST_TEST_REQUIRE(rados_conf_read_file(cluster_, o.conf.c_str()) == 0);
+        BOOST_TEST_REQUIRE(rados_connect(cluster_) == 0);
+        BOOST_TEST_REQUIRE(rados_ioctx_create(cluster_, o.pool.c_str(), &io_) == 0);
+        rados_ioctx_set_namespace(io_, o.nspace.c_str());
+    }
+    ~admin_connection() {
+        if (io_) rados_ioctx_destroy(io_);
+        rados_shutdown(cluster_);
+    }
+    admin_connection(const admin_connection&) = delete;
+    admin_connection& operator=(const admin_connection&) = delete;
+    rados_ioctx_t io() const { return io_; }
+
+private:
+    rados_t cluster_ = nullptr;
+    rados_ioctx_t io_ = nullptr;
+};
+
 struct rados_factory {
     rados_storage make() { return rados_storage(options_for("conformance")); }
 };
@@ -120,16 +144,7 @@ BOOST_AUTO_TEST_CASE(listing_skips_index_entries_without_objects) {
     s.replace("a/2", as_bytes("y"), durability::full);
     // A writer that died between indexing and writing leaves an entry
     // without an object: remove the object behind the storage's back.
-    rados_t c;
-    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
-    BOOST_TEST_REQUIRE(rados_conf_read_file(c, o.conf.c_str()) == 0);
-    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
-    rados_ioctx_t io;
-    BOOST_TEST_REQUIRE(rados_ioctx_create(c, o.pool.c_str(), &io) == 0);
-    rados_ioctx_set_namespace(io, o.nspace.c_str());
-    BOOST_TEST(rados_remove(io, "a/2") == 0);
-    rados_ioctx_destroy(io);
-    rados_shutdown(c);
+    BOOST_TEST(rados_remove(admin_connection(o).io(), "a/2") == 0);
     BOOST_TEST((s.list("a/") == std::vector<std::string>{"a/1"}));
     BOOST_TEST(!s.contains("a/2"));
 }
@@ -208,21 +223,15 @@ BOOST_AUTO_TEST_CASE(writer_that_lost_its_lease_refuses_writes) {
     first.replace("k", as_bytes("1"), durability::full);
     // Break first's lock behind its back (as if it had stalled past its
     // lease) and let a second writer take it.
-    rados_t c;
-    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
-    BOOST_TEST_REQUIRE(rados_conf_read_file(c, o.conf.c_str()) == 0);
-    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
-    rados_ioctx_t io;
-    BOOST_TEST_REQUIRE(rados_ioctx_create(c, o.pool.c_str(), &io) == 0);
-    rados_ioctx_set_namespace(io, o.nspace.c_str());
-    int exclusive = 0;
-    char tag[256], clients[1024], cookies[1024], addrs[1024];
-    std::size_t tl = sizeof tag, cl = sizeof clients, kl = sizeof cookies, al = sizeof addrs;
-    BOOST_TEST_REQUIRE(rados_list_lockers(io, ".stowage.writer", "stowage-writer", &exclusive, tag, &tl, clients, &cl,
-                                          cookies, &kl, addrs, &al) == 1);
-    BOOST_TEST_REQUIRE(rados_break_lock(io, ".stowage.writer", "stowage-writer", clients, cookies) == 0);
-    rados_ioctx_destroy(io);
-    rados_shutdown(c);
+    {
+        admin_connection admin(o);
+        int exclusive = 0;
+        char tag[256], clients[1024], cookies[1024], addrs[1024];
+        std::size_t tl = sizeof tag, cl = sizeof clients, kl = sizeof cookies, al = sizeof addrs;
+        BOOST_TEST_REQUIRE(rados_list_lockers(admin.io(), ".stowage.writer", "stowage-writer", &exclusive, tag, &tl,
+                                              clients, &cl, cookies, &kl, addrs, &al) == 1);
+        BOOST_TEST_REQUIRE(rados_break_lock(admin.io(), ".stowage.writer", "stowage-writer", clients, cookies) == 0);
+    }
     rados_storage second(o);
     second.replace("k", as_bytes("2"), durability::full);
     std::this_thread::sleep_for(std::chrono::seconds(3));  // first's lease is no longer fresh

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 namespace stowage::test {
@@ -80,6 +81,13 @@ inline std::uint64_t test_seed() {
 inline bool stress_enabled() {
     const char* env = std::getenv("STOWAGE_STRESS");
     return env && *env && std::string(env) != "0";
+}
+
+// For tests of readers running beside a writer: returns once `counter`
+// (the readers' progress) differs from `from`. On a loaded machine the
+// writer's loop can otherwise finish before any reader thread ran.
+inline void wait_for_progress(const std::atomic<int>& counter, int from) {
+    while (counter.load() == from) std::this_thread::yield();
 }
 
 }  // namespace stowage::test

@@ -349,7 +349,8 @@ private:
     static constexpr const char* index_object = ".stowage.index";
     static constexpr const char* writer_object = ".stowage.writer";
     static constexpr const char* writer_lock = "stowage-writer";
-    static constexpr const char* holder_xattr = "stowage.holder";
+    static constexpr const char* holder_xattr = "stowage.holder";  // the holder's cookie
+    static constexpr const char* who_xattr = "stowage.who";        // its host and pid, for errors
     static constexpr const char* key_xattr = "stowage.key";
 
     struct pending_write {
@@ -456,7 +457,8 @@ private:
 
         // --- the writer lease (see "Writers" at the top) -------------------
 
-        std::string cookie;  // this open's identity in the lock
+        std::string cookie;    // this open's identity in the lock
+        std::string identity;  // "host H, pid P": the lock's description, and who_xattr
         std::mutex lease_mutex;
         std::condition_variable lease_cv;
         bool lease_stop = false;
@@ -467,9 +469,7 @@ private:
         std::string where() const { return "rados pool " + opts.pool + (opts.nspace.empty() ? "" : " namespace " + opts.nspace); }
 
         int lock_once(std::uint8_t flags) {
-            char host[256] = {};
-            ::gethostname(host, sizeof host - 1);
-            std::string desc = std::string("stowage writer on ") + host + ", pid " + std::to_string(::getpid());
+            std::string desc = "stowage writer, " + identity;
             timeval lease{static_cast<time_t>(opts.writer_lease.count()), 0};
             return rados_lock_exclusive(io, writer_object, writer_lock, cookie.c_str(), desc.c_str(), &lease, flags);
         }
@@ -486,7 +486,7 @@ private:
             // list_lockers does not return the lock's description: the
             // holder's host and pid are also kept in an xattr.
             char holder[512] = {};
-            int h = rados_getxattr(io, writer_object, "stowage.who", holder, sizeof holder - 1);
+            int h = rados_getxattr(io, writer_object, who_xattr, holder, sizeof holder - 1);
             if (h > 0) who += " (" + std::string(holder, static_cast<std::size_t>(h)) + ")";
             return who;
         }
@@ -495,6 +495,9 @@ private:
             std::random_device rd;
             cookie = to_hex(bytes{std::byte(rd()), std::byte(rd()), std::byte(rd()), std::byte(rd()),
                                   std::byte(rd()), std::byte(rd()), std::byte(rd()), std::byte(rd())});
+            char host[256] = {};
+            ::gethostname(host, sizeof host - 1);
+            identity = std::string("host ") + host + ", pid " + std::to_string(::getpid());
             auto started = std::chrono::steady_clock::now();
             int r = lock_once(0);
             if (r == -EBUSY)
@@ -509,11 +512,8 @@ private:
 
         // Written right after taking the lock, before any data write.
         void record_holder() {
-            char host[256] = {};
-            ::gethostname(host, sizeof host - 1);
-            std::string who = std::string("host ") + host + ", pid " + std::to_string(::getpid());
             int r = rados_setxattr(io, writer_object, holder_xattr, cookie.data(), cookie.size());
-            if (r >= 0) r = rados_setxattr(io, writer_object, "stowage.who", who.data(), who.size());
+            if (r >= 0) r = rados_setxattr(io, writer_object, who_xattr, identity.data(), identity.size());
             if (r < 0) fail(r, "record the writer lock's holder");
         }
 

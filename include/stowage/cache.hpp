@@ -31,9 +31,18 @@
 // not cached and later callers load again — so no read after a write returns
 // a value from before it.
 //
-// Thread safety: every member function is safe to call from many threads; one
-// mutex serializes them (concurrent_cache.hpp shards for throughput). Loaders
-// and listeners run outside the lock. `policy()` is for single-threaded
+// Thread safety: every member function is safe to call from many threads and
+// takes effect atomically. Changes (put, erase, invalidation, a get that must
+// remove an expired entry or extend an access TTL, ...) run one at a time
+// under an exclusive lock. A get that finds a live entry, or nothing, runs
+// beside other such gets and writes no shared cache line: the access is
+// recorded in the calling thread's stripe and replayed into the policy at
+// the next exclusive section (detail/cache_read_stripes.hpp). With one
+// thread the policy sees every access in order; with several, accesses that
+// find a stripe's ring full while another thread holds the lock are dropped
+// (recency is then approximate, as in Caffeine; contents and statistics stay
+// exact). concurrent_cache.hpp shards for write throughput. Loaders and
+// listeners run outside the lock. `policy()` is for single-threaded
 // inspection. Values are returned by copy: store std::shared_ptr<const T> for
 // large values.
 // Durability: none — a cache holds nothing that is not elsewhere.
@@ -42,6 +51,7 @@
 #include "concepts.hpp"
 #include "detail/cache_index.hpp"
 #include "error.hpp"
+#include "detail/cache_read_stripes.hpp"
 #include "evict/lru.hpp"
 
 #include <boost/intrusive/set.hpp>
@@ -206,15 +216,16 @@ public:
     // The value, counting a hit (and refreshing recency and access TTL) or a miss.
     std::optional<Value> get(const Key& key) {
         const std::uint64_t h = hash_of(key);
+        if (auto answer = read_shared(key, h, true)) return std::move(*answer);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return lookup(key, h, dead);
     }
 
     // The value if present and live; no statistics, no recency, no TTL refresh.
     std::optional<Value> peek(const Key& key) const {
         const std::uint64_t h = hash_of(key);
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         const entry* e = find(key, h);
         if (!e || expired(*e)) return std::nullopt;
         return e->value;
@@ -222,7 +233,7 @@ public:
 
     bool contains(const Key& key) const {
         const std::uint64_t h = hash_of(key);
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         const entry* e = find(key, h);
         return e && !expired(*e);
     }
@@ -233,7 +244,7 @@ public:
         std::vector<std::optional<Value>> out;
         if constexpr (std::ranges::sized_range<R>) out.reserve(std::ranges::size(keys));
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         for (const Key& k : keys) out.push_back(lookup(k, hash_of(k), dead));
         return out;
     }
@@ -248,7 +259,7 @@ public:
         const std::uint64_t h = hash_of(key);
         const std::uint64_t w = weigher_(key, value);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return store(std::move(key), std::move(value), h, w, ttl ? *ttl : ttl_, dead);
     }
 
@@ -257,7 +268,7 @@ public:
     std::size_t put_many(R&& pairs) {
         std::size_t cached = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         // Elements of a container passed as an rvalue are moved from; others copied.
         constexpr bool take = !std::is_lvalue_reference_v<R> ||
                               !std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>;
@@ -276,7 +287,7 @@ public:
     bool erase(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return erase_locked(key, h, dead);
     }
 
@@ -285,7 +296,7 @@ public:
     std::size_t erase_many(const R& keys) {
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         for (const Key& k : keys) n += erase_locked(k, hash_of(k), dead);
         return n;
     }
@@ -297,7 +308,7 @@ public:
     std::size_t erase_if(Pred pred) {
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!pred(std::as_const(e.key), std::as_const(e.value))) return;
@@ -316,7 +327,7 @@ public:
         auto starts = [prefix](const Key& k) { return std::string_view(k).starts_with(prefix); };
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!starts(e.key)) return;
@@ -338,7 +349,7 @@ public:
     // Removes everything, pinned entries included (reason: erased).
     void clear() {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         index_.for_each([&](entry& e) { remove(e, removal_reason::erased, dead); });
         detach_all_flights();
     }
@@ -353,10 +364,11 @@ public:
         requires std::convertible_to<std::invoke_result_t<Loader&, const Key&>, Value>
     Value get_or_load(const Key& key, Loader&& loader) {
         const std::uint64_t h = hash_of(key);
+        if (auto answer = read_shared(key, h, false); answer && *answer) return std::move(**answer);
         std::shared_ptr<flight> f;
         {
             removal_batch dead(*this);
-            std::unique_lock lock(mutex_);
+            exclusive lock(*this);
             if (auto v = lookup(key, h, dead)) return std::move(*v);
             if (auto it = flights_.find(key); it != flights_.end()) {
                 f = it->second;
@@ -373,7 +385,7 @@ public:
             loaded.emplace(std::invoke(loader, key));
         } catch (...) {
             {
-                std::lock_guard lock(mutex_);
+                exclusive lock(*this);
                 ++stats_.load_failures;
                 finish_flight(key, *f);
             }
@@ -382,7 +394,7 @@ public:
         }
         try {
             removal_batch dead(*this);
-            std::lock_guard lock(mutex_);
+            exclusive lock(*this);
             ++stats_.loads;
             if (!f->detached) {
                 finish_flight(key, *f);
@@ -391,7 +403,7 @@ public:
             }
         } catch (...) {  // caching it failed (the weigher threw, no memory): everyone hears
             {
-                std::lock_guard lock(mutex_);
+                exclusive lock(*this);
                 finish_flight(key, *f);
             }
             f->promise.set_exception(std::current_exception());
@@ -412,7 +424,7 @@ public:
     bool pin(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         entry* e = find_live(key, h, dead);
         if (!e) return false;
         if (e->pins++ == 0) {
@@ -429,7 +441,7 @@ public:
     bool unpin(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         entry* e = find_live(key, h, dead);
         if (!e || e->pins == 0) return false;
         if (--e->pins == 0) {
@@ -447,7 +459,7 @@ public:
     // even if they alone exceed it).
     void resize(std::uint64_t capacity) {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         capacity_ = capacity;
         policy_.set_capacity(policy_capacity());
         evict_until_fits(0, dead);
@@ -456,7 +468,7 @@ public:
     // Removes every expired entry now; returns how many.
     std::size_t cleanup() {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const std::uint64_t before = stats_.expirations;
         purge_expired(clock_.now(), dead);
         return static_cast<std::size_t>(stats_.expirations - before);
@@ -464,30 +476,37 @@ public:
 
     // Entries held, expired ones not yet removed included.
     std::size_t size() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return index_.size();
     }
     std::uint64_t weight() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return weight_;
     }
     std::uint64_t capacity() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return capacity_;
     }
     cache_stats stats() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         cache_stats s = stats_;
+        s.hits += stripes_.hits();
+        s.misses += stripes_.misses();
         s.size = index_.size();
         s.weight = weight_;
         return s;
     }
     void reset_stats() {
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         stats_ = cache_stats{};
+        stripes_.reset_counts();
     }
 
-    const Eviction& policy() const noexcept { return policy_; }
+    // For single-threaded inspection: first replays the reads recorded so far.
+    const Eviction& policy() const {
+        exclusive lock(*this);
+        return policy_;
+    }
 
 private:
     static constexpr time_point never = time_point::max();
@@ -566,6 +585,80 @@ private:
         entry* head_ = nullptr;
         std::vector<std::pair<Key, Value>> replaced_;
     };
+
+    using shared_guard = detail::shared_stripe_guard<detail::read_stripes<entry*>>;
+
+    // An exclusive section: every change to the cache runs in one. It starts
+    // by replaying into the policy the accesses that reads recorded since the
+    // last one, so the policy never acts on a stale order and never sees an
+    // entry that is gone (entries leave only in exclusive sections).
+    class exclusive {
+    public:
+        explicit exclusive(const cache& c) : c_(const_cast<cache&>(c)) {
+            c_.stripes_.lock();
+            c_.replay_reads();
+        }
+        exclusive(const cache& c, std::try_to_lock_t) : c_(const_cast<cache&>(c)), held_(c_.stripes_.try_lock()) {
+            if (held_) c_.replay_reads();
+        }
+        ~exclusive() {
+            if (held_) c_.stripes_.unlock();
+        }
+        exclusive(const exclusive&) = delete;
+        exclusive& operator=(const exclusive&) = delete;
+        bool held() const noexcept { return held_; }
+        void unlock() noexcept {
+            c_.stripes_.unlock();
+            held_ = false;
+        }
+
+    private:
+        cache& c_;
+        bool held_ = true;
+    };
+
+    void replay_reads() noexcept {
+        stripes_.drain([this](entry* e) {
+            if (e && e->pins == 0) policy_.on_access(*e);
+        });
+    }
+
+    // Answers a get without the exclusive lock when it can: a key that is
+    // not there, or a live entry whose deadline a read does not move. The
+    // access is recorded for the policy (detail/cache_read_stripes.hpp), and
+    // so is a miss while entries wait to expire: the drain that follows a
+    // full ring removes them, as the exclusive path does every 64 reads.
+    // nullopt: take the exclusive path (an expired entry to remove, an access
+    // TTL to extend). count_misses=false leaves a miss uncounted for a caller
+    // that counts it on its own exclusive path (get_or_load).
+    std::optional<std::optional<Value>> read_shared(const Key& key, std::uint64_t h, bool count_misses) {
+        std::optional<std::optional<Value>> answer;
+        bool drain = false;
+        {
+            shared_guard g(stripes_);
+            entry* e = find(key, h);
+            if (!e) {
+                if (!count_misses) return std::nullopt;
+                stripes_.count_miss(g.stripe());
+                if (!expiry_queue_.empty()) drain = stripes_.record(g.stripe(), nullptr);
+                answer.emplace();
+            } else if (e->deadline == never || (e->access_ttl.count() == 0 && e->deadline > clock_.now())) {
+                answer.emplace(e->value);
+                stripes_.count_hit(g.stripe());
+                drain = stripes_.record(g.stripe(), e);
+            }
+        }
+        if (drain) drain_reads();
+        return answer;
+    }
+
+    // A reader's ring is full: replay every ring now unless another thread
+    // holds the lock (its records are then dropped until the next drain).
+    void drain_reads() {
+        removal_batch dead(*this);
+        exclusive lock(*this, std::try_to_lock);
+        if (lock.held() && !expiry_queue_.empty()) purge_expired(clock_.now(), dead);
+    }
 
     std::uint64_t hash_of(const Key& key) const noexcept(noexcept(hash_(key))) {
         return detail::mix64(static_cast<std::uint64_t>(hash_(key)));
@@ -782,7 +875,9 @@ private:
 
     using index_type = detail::hash_index<entry, hash_of_entry, entry_equal>;
 
-    mutable std::mutex mutex_;
+    // The lock, the read rings and the hit/miss counters (see
+    // detail/cache_read_stripes.hpp); stats_ holds the rest of the statistics.
+    mutable detail::read_stripes<entry*> stripes_;
     Eviction policy_;
     [[no_unique_address]] Weigher weigher_;
     [[no_unique_address]] Clock clock_;

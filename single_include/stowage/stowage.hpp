@@ -10872,13 +10872,253 @@ static_assert(eviction_policy<w_tinylfu>);
 // not cached and later callers load again — so no read after a write returns
 // a value from before it.
 //
-// Thread safety: every member function is safe to call from many threads; one
-// mutex serializes them (concurrent_cache.hpp shards for throughput). Loaders
-// and listeners run outside the lock. `policy()` is for single-threaded
+// Thread safety: every member function is safe to call from many threads and
+// takes effect atomically. Changes (put, erase, invalidation, a get that must
+// remove an expired entry or extend an access TTL, ...) run one at a time
+// under an exclusive lock. A get that finds a live entry, or nothing, runs
+// beside other such gets and writes no shared cache line: the access is
+// recorded in the calling thread's stripe and replayed into the policy at
+// the next exclusive section (detail/cache_read_stripes.hpp). With one
+// thread the policy sees every access in order; with several, accesses that
+// find a stripe's ring full while another thread holds the lock are dropped
+// (recency is then approximate, as in Caffeine; contents and statistics stay
+// exact). concurrent_cache.hpp shards for write throughput. Loaders and
+// listeners run outside the lock. `policy()` is for single-threaded
 // inspection. Values are returned by copy: store std::shared_ptr<const T> for
 // large values.
 // Durability: none — a cache holds nothing that is not elsewhere.
 
+// ---- begin stowage/detail/cache_read_stripes.hpp ----
+// detail/cache_read_stripes.hpp — the lock of a cache whose hits write no
+// cache line that another core reads.
+//
+// A cache hit used to take the cache's mutex, move the entry in its policy and
+// count a hit: three writes to lines every thread shares, so two threads
+// reading the same hot keys spent their time passing those lines between
+// cores (benchmarks/RESULTS.md, "Caches / Throughput"). `read_stripes` is
+// Caffeine's answer (read buffers) on a striped reader-writer lock, the
+// Linux kernel's old "big reader lock":
+//
+//   - The lock is N small spinlocks, the stripes, one cache line each. A
+//     reader takes only the stripe of its thread (threads are numbered in
+//     order of first use, so the first N threads never share one); a writer
+//     takes every stripe, after a mutex among writers. While there is no
+//     writer, a reader writes only its own stripe's line: one atomic
+//     exchange to enter, a plain store to leave.
+//   - What a read means to the eviction policy (an access) is appended to
+//     the stripe's small ring, not applied. The ring is replayed into the
+//     policy by the next exclusive section, which starts by draining every
+//     ring (see `exclusive` in cache.hpp); a reader whose ring is full tries
+//     to become that exclusive section itself. If it cannot (another thread
+//     holds the lock) its records are dropped until the ring is drained: the
+//     policy's view of recency is then approximate, never its contents. One
+//     thread alone never drops anything, so a single-threaded replay sees
+//     exactly the sequence of policy calls it would see without the rings.
+//   - Hit and miss counters live in the stripes, written by the stripe's
+//     holder only, so they are exact.
+//   - Readers that see a writer waiting (a flag beside the stripe pointer)
+//     hold back, so a stream of reads cannot starve a writer.
+//
+// Why records in a ring can be dereferenced later: a record is only written
+// by a reader holding its stripe (so no writer is in), about an entry it
+// found in the index; an entry leaves the index only in an exclusive
+// section, and every exclusive section drains the rings before it changes
+// anything. So when a ring is drained, every entry it names is still there.
+//
+// Thread safety: as described; the rings and counters are only meaningful
+// through the owning cache. Durability: none.
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace stowage::detail {
+
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+}
+
+// Spins briefly, then yields: the other side holds a stripe or the lock for
+// a lookup, a policy update or a drain — microseconds.
+inline void backoff(unsigned& round) noexcept {
+    if (++round < 64) {
+        spin_pause();
+    } else {
+        std::this_thread::yield();
+    }
+}
+
+// A small number per thread, handed out in order of first use, so that the
+// first N threads of a process land on N different stripes.
+inline unsigned thread_stripe_seed() noexcept {
+    static std::atomic<unsigned> next{0};
+    thread_local const unsigned mine = next.fetch_add(1, std::memory_order_relaxed);
+    return mine;
+}
+
+template <class Record, std::size_t RingSize = 32>
+class read_stripes {
+    static_assert(std::has_single_bit(RingSize));
+
+    // The counters are atomics only so that stats() may read them from
+    // another stripe; their one writer is the stripe's holder (plain adds).
+    struct alignas(64) stripe {
+        std::atomic<bool> held{false};
+        std::atomic<std::uint64_t> tail{0};  // records stored; the ring holds [head, tail)
+        std::uint64_t head = 0;              // records drained; changed only by the exclusive holder
+        std::atomic<std::uint64_t> hits{0};
+        std::atomic<std::uint64_t> misses{0};
+        std::array<Record, RingSize> ring{};
+    };
+
+    static void bump(std::atomic<std::uint64_t>& c) noexcept {
+        c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+
+public:
+    // `stripes` is rounded up to a power of two; 0 means two per hardware thread.
+    explicit read_stripes(std::size_t stripes = 0) {
+        std::size_t n = stripes ? stripes : 2 * std::max(1u, std::thread::hardware_concurrency());
+        n = std::bit_ceil(std::min<std::size_t>(n, 64));
+        stripes_ = std::make_unique<stripe[]>(n);
+        mask_ = n - 1;
+    }
+
+    read_stripes(const read_stripes&) = delete;
+    read_stripes& operator=(const read_stripes&) = delete;
+
+    std::size_t stripe_count() const noexcept { return mask_ + 1; }
+
+    // --- readers ---
+
+    // Takes the calling thread's stripe; returns it.
+    std::size_t lock_shared() const noexcept {
+        if (writer_waiting_.load(std::memory_order_relaxed)) {
+            unsigned round = 0;
+            while (writer_waiting_.load(std::memory_order_relaxed)) backoff(round);
+        }
+        const std::size_t s = thread_stripe_seed() & mask_;
+        acquire(stripes_[s]);
+        return s;
+    }
+
+    void unlock_shared(std::size_t s) const noexcept { stripes_[s].held.store(false, std::memory_order_release); }
+
+    // Appends r to stripe s's ring (the caller holds s). Returns true when
+    // the ring is full: the caller should drain it (try_lock) once it has
+    // left its stripe. A record that finds the ring full is dropped.
+    bool record(std::size_t s, const Record& r) const noexcept {
+        stripe& st = stripes_[s];
+        const std::uint64_t tail = st.tail.load(std::memory_order_relaxed);
+        if (tail - st.head >= RingSize) return true;
+        st.ring[tail & (RingSize - 1)] = r;
+        st.tail.store(tail + 1, std::memory_order_relaxed);
+        return tail + 1 - st.head >= RingSize;
+    }
+
+    void count_hit(std::size_t s) const noexcept { bump(stripes_[s].hits); }
+    void count_miss(std::size_t s) const noexcept { bump(stripes_[s].misses); }
+
+    // --- writers ---
+
+    void lock() {
+        writers_.lock();
+        enter_exclusive();
+    }
+
+    bool try_lock() {
+        if (!writers_.try_lock()) return false;
+        enter_exclusive();
+        return true;
+    }
+
+    void unlock() noexcept {
+        for (std::size_t i = 0; i <= mask_; ++i) stripes_[i].held.store(false, std::memory_order_release);
+        writer_waiting_.store(false, std::memory_order_relaxed);
+        writers_.unlock();
+    }
+
+    // Calls f(record) for every record in every ring, oldest first per ring,
+    // and empties the rings. Only while holding the lock exclusively.
+    template <class F>
+    void drain(F&& f) {
+        for (std::size_t i = 0; i <= mask_; ++i) {
+            stripe& st = stripes_[i];
+            const std::uint64_t tail = st.tail.load(std::memory_order_relaxed);
+            for (std::uint64_t k = st.head; k != tail; ++k) f(st.ring[k & (RingSize - 1)]);
+            st.head = tail;
+        }
+    }
+
+    // Sums of the stripes' counters: exact under the exclusive lock, a
+    // moment's snapshot otherwise.
+    std::uint64_t hits() const noexcept { return sum(&stripe::hits); }
+    std::uint64_t misses() const noexcept { return sum(&stripe::misses); }
+
+    // Only while holding the lock exclusively.
+    void reset_counts() noexcept {
+        for (std::size_t i = 0; i <= mask_; ++i) {
+            stripes_[i].hits.store(0, std::memory_order_relaxed);
+            stripes_[i].misses.store(0, std::memory_order_relaxed);
+        }
+    }
+
+private:
+    static void acquire(stripe& st) noexcept {
+        unsigned round = 0;
+        while (st.held.exchange(true, std::memory_order_acquire))
+            while (st.held.load(std::memory_order_relaxed)) backoff(round);
+    }
+
+    void enter_exclusive() noexcept {
+        writer_waiting_.store(true, std::memory_order_relaxed);
+        for (std::size_t i = 0; i <= mask_; ++i) acquire(stripes_[i]);
+    }
+
+    std::uint64_t sum(std::atomic<std::uint64_t> stripe::*counter) const noexcept {
+        std::uint64_t n = 0;
+        for (std::size_t i = 0; i <= mask_; ++i) n += (stripes_[i].*counter).load(std::memory_order_relaxed);
+        return n;
+    }
+
+    // Read by every reader, written by writers: its own line, with the
+    // read-only stripe pointer beside it.
+    alignas(64) std::atomic<bool> writer_waiting_{false};
+    std::unique_ptr<stripe[]> stripes_;
+    std::size_t mask_ = 0;
+    alignas(64) std::mutex writers_;
+};
+
+// RAII holder of one stripe.
+template <class Stripes>
+class shared_stripe_guard {
+public:
+    explicit shared_stripe_guard(const Stripes& s) noexcept : s_(s), stripe_(s.lock_shared()) {}
+    ~shared_stripe_guard() { s_.unlock_shared(stripe_); }
+    shared_stripe_guard(const shared_stripe_guard&) = delete;
+    shared_stripe_guard& operator=(const shared_stripe_guard&) = delete;
+    std::size_t stripe() const noexcept { return stripe_; }
+
+private:
+    const Stripes& s_;
+    std::size_t stripe_;
+};
+
+}  // namespace stowage::detail
+// ---- end stowage/detail/cache_read_stripes.hpp ----
 
 #include <boost/intrusive/set.hpp>
 
@@ -11042,15 +11282,16 @@ public:
     // The value, counting a hit (and refreshing recency and access TTL) or a miss.
     std::optional<Value> get(const Key& key) {
         const std::uint64_t h = hash_of(key);
+        if (auto answer = read_shared(key, h, true)) return std::move(*answer);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return lookup(key, h, dead);
     }
 
     // The value if present and live; no statistics, no recency, no TTL refresh.
     std::optional<Value> peek(const Key& key) const {
         const std::uint64_t h = hash_of(key);
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         const entry* e = find(key, h);
         if (!e || expired(*e)) return std::nullopt;
         return e->value;
@@ -11058,7 +11299,7 @@ public:
 
     bool contains(const Key& key) const {
         const std::uint64_t h = hash_of(key);
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         const entry* e = find(key, h);
         return e && !expired(*e);
     }
@@ -11069,7 +11310,7 @@ public:
         std::vector<std::optional<Value>> out;
         if constexpr (std::ranges::sized_range<R>) out.reserve(std::ranges::size(keys));
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         for (const Key& k : keys) out.push_back(lookup(k, hash_of(k), dead));
         return out;
     }
@@ -11084,7 +11325,7 @@ public:
         const std::uint64_t h = hash_of(key);
         const std::uint64_t w = weigher_(key, value);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return store(std::move(key), std::move(value), h, w, ttl ? *ttl : ttl_, dead);
     }
 
@@ -11093,7 +11334,7 @@ public:
     std::size_t put_many(R&& pairs) {
         std::size_t cached = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         // Elements of a container passed as an rvalue are moved from; others copied.
         constexpr bool take = !std::is_lvalue_reference_v<R> ||
                               !std::is_lvalue_reference_v<std::ranges::range_reference_t<R>>;
@@ -11112,7 +11353,7 @@ public:
     bool erase(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         return erase_locked(key, h, dead);
     }
 
@@ -11121,7 +11362,7 @@ public:
     std::size_t erase_many(const R& keys) {
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         for (const Key& k : keys) n += erase_locked(k, hash_of(k), dead);
         return n;
     }
@@ -11133,7 +11374,7 @@ public:
     std::size_t erase_if(Pred pred) {
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!pred(std::as_const(e.key), std::as_const(e.value))) return;
@@ -11152,7 +11393,7 @@ public:
         auto starts = [prefix](const Key& k) { return std::string_view(k).starts_with(prefix); };
         std::size_t n = 0;
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const time_point now = clock_.now();
         index_.for_each([&](entry& e) {
             if (!starts(e.key)) return;
@@ -11174,7 +11415,7 @@ public:
     // Removes everything, pinned entries included (reason: erased).
     void clear() {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         index_.for_each([&](entry& e) { remove(e, removal_reason::erased, dead); });
         detach_all_flights();
     }
@@ -11189,10 +11430,11 @@ public:
         requires std::convertible_to<std::invoke_result_t<Loader&, const Key&>, Value>
     Value get_or_load(const Key& key, Loader&& loader) {
         const std::uint64_t h = hash_of(key);
+        if (auto answer = read_shared(key, h, false); answer && *answer) return std::move(**answer);
         std::shared_ptr<flight> f;
         {
             removal_batch dead(*this);
-            std::unique_lock lock(mutex_);
+            exclusive lock(*this);
             if (auto v = lookup(key, h, dead)) return std::move(*v);
             if (auto it = flights_.find(key); it != flights_.end()) {
                 f = it->second;
@@ -11209,7 +11451,7 @@ public:
             loaded.emplace(std::invoke(loader, key));
         } catch (...) {
             {
-                std::lock_guard lock(mutex_);
+                exclusive lock(*this);
                 ++stats_.load_failures;
                 finish_flight(key, *f);
             }
@@ -11218,7 +11460,7 @@ public:
         }
         try {
             removal_batch dead(*this);
-            std::lock_guard lock(mutex_);
+            exclusive lock(*this);
             ++stats_.loads;
             if (!f->detached) {
                 finish_flight(key, *f);
@@ -11227,7 +11469,7 @@ public:
             }
         } catch (...) {  // caching it failed (the weigher threw, no memory): everyone hears
             {
-                std::lock_guard lock(mutex_);
+                exclusive lock(*this);
                 finish_flight(key, *f);
             }
             f->promise.set_exception(std::current_exception());
@@ -11248,7 +11490,7 @@ public:
     bool pin(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         entry* e = find_live(key, h, dead);
         if (!e) return false;
         if (e->pins++ == 0) {
@@ -11265,7 +11507,7 @@ public:
     bool unpin(const Key& key) {
         const std::uint64_t h = hash_of(key);
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         entry* e = find_live(key, h, dead);
         if (!e || e->pins == 0) return false;
         if (--e->pins == 0) {
@@ -11283,7 +11525,7 @@ public:
     // even if they alone exceed it).
     void resize(std::uint64_t capacity) {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         capacity_ = capacity;
         policy_.set_capacity(policy_capacity());
         evict_until_fits(0, dead);
@@ -11292,7 +11534,7 @@ public:
     // Removes every expired entry now; returns how many.
     std::size_t cleanup() {
         removal_batch dead(*this);
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         const std::uint64_t before = stats_.expirations;
         purge_expired(clock_.now(), dead);
         return static_cast<std::size_t>(stats_.expirations - before);
@@ -11300,30 +11542,37 @@ public:
 
     // Entries held, expired ones not yet removed included.
     std::size_t size() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return index_.size();
     }
     std::uint64_t weight() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return weight_;
     }
     std::uint64_t capacity() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         return capacity_;
     }
     cache_stats stats() const {
-        std::lock_guard lock(mutex_);
+        shared_guard lock(stripes_);
         cache_stats s = stats_;
+        s.hits += stripes_.hits();
+        s.misses += stripes_.misses();
         s.size = index_.size();
         s.weight = weight_;
         return s;
     }
     void reset_stats() {
-        std::lock_guard lock(mutex_);
+        exclusive lock(*this);
         stats_ = cache_stats{};
+        stripes_.reset_counts();
     }
 
-    const Eviction& policy() const noexcept { return policy_; }
+    // For single-threaded inspection: first replays the reads recorded so far.
+    const Eviction& policy() const {
+        exclusive lock(*this);
+        return policy_;
+    }
 
 private:
     static constexpr time_point never = time_point::max();
@@ -11402,6 +11651,80 @@ private:
         entry* head_ = nullptr;
         std::vector<std::pair<Key, Value>> replaced_;
     };
+
+    using shared_guard = detail::shared_stripe_guard<detail::read_stripes<entry*>>;
+
+    // An exclusive section: every change to the cache runs in one. It starts
+    // by replaying into the policy the accesses that reads recorded since the
+    // last one, so the policy never acts on a stale order and never sees an
+    // entry that is gone (entries leave only in exclusive sections).
+    class exclusive {
+    public:
+        explicit exclusive(const cache& c) : c_(const_cast<cache&>(c)) {
+            c_.stripes_.lock();
+            c_.replay_reads();
+        }
+        exclusive(const cache& c, std::try_to_lock_t) : c_(const_cast<cache&>(c)), held_(c_.stripes_.try_lock()) {
+            if (held_) c_.replay_reads();
+        }
+        ~exclusive() {
+            if (held_) c_.stripes_.unlock();
+        }
+        exclusive(const exclusive&) = delete;
+        exclusive& operator=(const exclusive&) = delete;
+        bool held() const noexcept { return held_; }
+        void unlock() noexcept {
+            c_.stripes_.unlock();
+            held_ = false;
+        }
+
+    private:
+        cache& c_;
+        bool held_ = true;
+    };
+
+    void replay_reads() noexcept {
+        stripes_.drain([this](entry* e) {
+            if (e && e->pins == 0) policy_.on_access(*e);
+        });
+    }
+
+    // Answers a get without the exclusive lock when it can: a key that is
+    // not there, or a live entry whose deadline a read does not move. The
+    // access is recorded for the policy (detail/cache_read_stripes.hpp), and
+    // so is a miss while entries wait to expire: the drain that follows a
+    // full ring removes them, as the exclusive path does every 64 reads.
+    // nullopt: take the exclusive path (an expired entry to remove, an access
+    // TTL to extend). count_misses=false leaves a miss uncounted for a caller
+    // that counts it on its own exclusive path (get_or_load).
+    std::optional<std::optional<Value>> read_shared(const Key& key, std::uint64_t h, bool count_misses) {
+        std::optional<std::optional<Value>> answer;
+        bool drain = false;
+        {
+            shared_guard g(stripes_);
+            entry* e = find(key, h);
+            if (!e) {
+                if (!count_misses) return std::nullopt;
+                stripes_.count_miss(g.stripe());
+                if (!expiry_queue_.empty()) drain = stripes_.record(g.stripe(), nullptr);
+                answer.emplace();
+            } else if (e->deadline == never || (e->access_ttl.count() == 0 && e->deadline > clock_.now())) {
+                answer.emplace(e->value);
+                stripes_.count_hit(g.stripe());
+                drain = stripes_.record(g.stripe(), e);
+            }
+        }
+        if (drain) drain_reads();
+        return answer;
+    }
+
+    // A reader's ring is full: replay every ring now unless another thread
+    // holds the lock (its records are then dropped until the next drain).
+    void drain_reads() {
+        removal_batch dead(*this);
+        exclusive lock(*this, std::try_to_lock);
+        if (lock.held() && !expiry_queue_.empty()) purge_expired(clock_.now(), dead);
+    }
 
     std::uint64_t hash_of(const Key& key) const noexcept(noexcept(hash_(key))) {
         return detail::mix64(static_cast<std::uint64_t>(hash_(key)));
@@ -11618,7 +11941,9 @@ private:
 
     using index_type = detail::hash_index<entry, hash_of_entry, entry_equal>;
 
-    mutable std::mutex mutex_;
+    // The lock, the read rings and the hit/miss counters (see
+    // detail/cache_read_stripes.hpp); stats_ holds the rest of the statistics.
+    mutable detail::read_stripes<entry*> stripes_;
     Eviction policy_;
     [[no_unique_address]] Weigher weigher_;
     [[no_unique_address]] Clock clock_;

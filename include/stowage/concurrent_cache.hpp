@@ -5,6 +5,9 @@
 // Each key belongs to one shard (by its hash); each shard is a stowage::cache
 // with its own lock, policy and 1/N of the budget, so threads working on
 // different shards never wait for each other.
+// Within a shard, gets that find a live entry (or nothing) already run side
+// by side without writing shared memory (cache.hpp, "Thread safety"); the
+// shards spread the writes, which each take their shard's exclusive lock.
 //
 // Guarantees:
 //   - Every single-key operation (get, put, erase, pin, get_or_load, ...) is

@@ -47,6 +47,11 @@
 // version (envelope.hpp; migration.hpp owns the versions) other than 1 is
 // carried as "schema":N on its document line, and import writes it back
 // into the record's envelope, so a migrated collection round-trips.
+// Any Storage policy: validate_import(file, storage) resolves references in
+// a storage, and apply_import(db, plan, backup_root) applies to an open
+// database<Storage> (a backup root must then be named: a pool has no
+// directory beside it); the stores it stages through see the database via
+// import_view.
 //
 // Legacy files: validate_legacy(collection, file) reads a monolithic JSON
 // array of objects (the seed app's format) with the same document checks;

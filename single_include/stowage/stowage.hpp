@@ -17316,7 +17316,7 @@ private:
 // ---- end stowage/query.hpp ----
 
 // ---- begin stowage/backup.hpp ----
-// backup.hpp — verified, rotated backups of a data directory, and restore.
+// backup.hpp — verified, rotated backups of a database, and restore.
 //
 //   stowage::backups bk(stowage::backups::default_root("data"));   // "data.backups"
 //   auto info = bk.create(db);                // consistent while writers run
@@ -17326,15 +17326,22 @@ private:
 //   bk.repair("data", info.id);               // damaged records from the backup
 //   stowage::auto_backup ab(db, bk, {.on_open = true, .every = 30min});
 //
+//   database<rados_storage> pool{rados_storage(o)};   // any Storage policy:
+//   stowage::backups pb("/var/backups/notes");        // a root must be named
+//   pb.create(pool);  pb.restore(pool, id);  pb.repair(pool, id);
+//
+// The database may be on any Storage policy; the backup itself is always a
+// local directory tree under the root, made and verified the same way.
 // What a backup is. create() pins a database snapshot (database.hpp) and
 // writes every key visible at that LSN, except the write-ahead log, into
 // "<root>/<id>.partial/" — a plain data directory whose files are the
 // snapshot fully applied — plus "wal/checkpoint" at the snapshot's LSN, so a
 // database opened on it continues the LSN and transaction-id sequences.
 // Content-addressed chunks ("cas/<hasher>/..", immutable, named by their
-// digest) are hard-linked instead of copied when the root is on the same
-// filesystem; every other file is a copy, so later writes to the database
-// never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
+// digest) are hard-linked instead of copied when the database is a
+// file_storage on the root's filesystem (from any other storage they are
+// copied out, block by block); every other file is a copy, so later writes
+// to the database never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
 // ".N" appended when taken twice within a second at one LSN).
 //
 // Guarantees.
@@ -17359,10 +17366,31 @@ private:
 //     and syncs the parent; the old state is then removed. A crash leaves dir
 //     holding either the old state or the restored one, never a mix; the
 //     leftover "<dir>.restoring" is removed by the next restore.
-//   - Repair: repair(dir, id) checks every record and CAS chunk of dir and
-//     replaces those that fail verification with their copies from a
-//     verified backup (each copy checked again), in one transaction; what
-//     cannot be repaired is reported, nothing else changes.
+//   - Restore into a database (restore(db, id), any Storage policy; how a
+//     RADOS pool is restored, as a pool cannot be swapped): every file of
+//     the backup is read and checked against the manifest, the record
+//     envelopes and the chunk names first (a damaged backup is refused,
+//     checksum_mismatch, before the database changes); a backup of the
+//     current state is taken; CAS chunks missing or differing are written
+//     outside the log (immutable, named by their digest, as cas_map writes
+//     them); then ONE transaction puts every other key of the backup and
+//     erases every key the backup lacks (the WAL's own keys excepted), and
+//     is applied before restore() returns. The WAL makes it atomic: a crash
+//     leaves the old state (plus unreferenced chunks, which GC removes) or,
+//     once committed, the restored one. Restored records carry the commit's
+//     LSN (the database's log continues; it never goes back). Limits: the
+//     transaction — every non-chunk value of the backup — is held in memory
+//     until applied, and a storage that caps one write (rados_storage:
+//     osd_max_write_size, 90 MB by default; the WAL appends a transaction in
+//     one write) refuses a larger restore up front with errc::unsupported,
+//     nothing changed: it is never split into pieces a crash could leave
+//     half applied. No other writer, and no store, may use the database
+//     meanwhile (a store's in-memory listing would miss the change).
+//   - Repair: repair(dir, id) (or repair(db, id) on any Storage policy)
+//     checks every record and CAS chunk and replaces those that fail
+//     verification with their copies from a verified backup (each copy
+//     checked again), in one transaction; what cannot be repaired is
+//     reported, nothing else changes.
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
@@ -17371,7 +17399,8 @@ private:
 //     first renamed away (atomically), so a crash never leaves a half-deleted
 //     backup under its id.
 //
-// Limits: Linux (renameat2, syncfs); chunk files are shared by hard links,
+// Limits: Linux (renameat2, syncfs); a database on another storage has no
+// default root (name one); chunk files are shared by hard links,
 // so damage to a chunk file's blocks shows in every backup linking it
 // (verify() finds it); a CAS chunk freed by garbage collection while a
 // backup runs makes create() fail with errc::conflict (try again).
@@ -18733,6 +18762,11 @@ private:
 // version (envelope.hpp; migration.hpp owns the versions) other than 1 is
 // carried as "schema":N on its document line, and import writes it back
 // into the record's envelope, so a migrated collection round-trips.
+// Any Storage policy: validate_import(file, storage) resolves references in
+// a storage, and apply_import(db, plan, backup_root) applies to an open
+// database<Storage> (a backup root must then be named: a pool has no
+// directory beside it); the stores it stages through see the database via
+// import_view.
 //
 // Legacy files: validate_legacy(collection, file) reads a monolithic JSON
 // array of objects (the seed app's format) with the same document checks;

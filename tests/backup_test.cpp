@@ -21,6 +21,7 @@
 #include "stowage/codec/gzip.hpp"
 #include "stowage/codec/json.hpp"
 #include "stowage/codec/json_document.hpp"
+#include "stowage/storage/memory.hpp"
 
 using namespace stowage;
 using stowage::test::scratch_dir;
@@ -804,4 +805,60 @@ BOOST_AUTO_TEST_CASE(killed_repair_repairs_all_or_nothing) {
     }
     BOOST_TEST_MESSAGE("a whole repair: " << full.count() << " us; killed " << killed << ", none repaired " << none << ", all repaired " << all);
     BOOST_TEST(killed > 0);
+}
+
+// Restore into a database on a storage that takes at most so many bytes in
+// one write (as RADOS takes osd_max_write_size): the whole restore is one
+// transaction, which the WAL appends in one write, so a backup needing a
+// larger one is refused up front — not split into pieces that a crash
+// could leave half applied — and the database is left as it was.
+struct small_write_storage : memory_storage {
+    std::uint64_t max_write_size() const { return 64u << 10; }
+};
+
+BOOST_AUTO_TEST_CASE(restore_into_a_storage_refuses_a_transaction_over_its_write_limit) {
+    using small_docs = db_store<json_document, small_write_storage, gzip<json_codec>>;
+    scratch_dir dir("backup-limit");
+    backups bk(dir.path() / "backups");
+    database<small_write_storage> db{small_write_storage{}};
+    auto fill_small = [&](int from, int to, std::size_t text) {
+        small_docs docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        for (int i = from; i < to; ++i) {
+            // Incompressible text, so the records are as large as it.
+            std::string t;
+            std::mt19937_64 rng(static_cast<std::uint64_t>(i));
+            for (std::size_t k = 0; k < text; ++k) t += static_cast<char>('a' + rng() % 26);
+            tx.put(docs, doc("d" + std::to_string(i), i, t));
+        }
+        tx.commit();
+    };
+    fill_small(0, 5, 10);
+    auto small_id = bk.create(db).id;
+    fill_small(5, 200, 1000);  // ~200 KB of records
+    auto big_id = bk.create(db).id;
+    {
+        small_docs docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        for (int i = 0; i < 150; ++i) tx.erase(docs, "d" + std::to_string(i));
+        tx.commit();
+    }
+    auto before = db.snapshot().list("");
+    try {
+        bk.restore(db, big_id);
+        BOOST_ERROR("a restore larger than one write was accepted");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::unsupported));
+        BOOST_TEST(std::string(e.what()).find("nothing was restored") != std::string::npos, e.what());
+        BOOST_TEST(std::string(e.what()).find("65536") != std::string::npos, e.what());
+    }
+    BOOST_TEST((db.snapshot().list("") == before));
+    BOOST_TEST(bk.list().size() == 2u);  // not even a pre-restore backup
+    // One that fits is restored, as one transaction.
+    auto report = bk.restore(db, small_id);
+    BOOST_TEST(report.previous.has_value());
+    small_docs docs(db.storage(), "docs");
+    BOOST_TEST(docs.size() == 5u);
+    BOOST_TEST(docs.get("d3")->dump() == doc("d3", 3, docs.get("d3")->find("text")->as_string()).dump());
+    BOOST_TEST(!docs.get("d170").has_value());
 }

@@ -13,12 +13,17 @@
 #include "storage_conformance.hpp"
 
 #include <atomic>
+#include <fstream>
+#include <map>
 #include <thread>
 
 #include "session_model.hpp"
+#include "stowage/backup.hpp"
 #include "stowage/cas_map.hpp"
 #include "stowage/chunk/fastcdc.hpp"
+#include "stowage/codec/gzip.hpp"
 #include "stowage/codec/json.hpp"
+#include "stowage/codec/json_document.hpp"
 #include "stowage/database.hpp"
 #include "stowage/storage/rados.hpp"
 #include "stowage/wal.hpp"
@@ -342,6 +347,239 @@ BOOST_AUTO_TEST_CASE(cas_map_round_trip_and_dedup) {
     cas_map<rados_storage, sha256, fastcdc> cas(db, fastcdc{}, co);
     BOOST_TEST((*cas.get(id) == blob));
     BOOST_TEST(*cas.size(id) == blob.size());
+}
+
+// --- backups of a database on RADOS --------------------------------------------------
+// The backup is a local directory; restore into the pool is one transaction.
+
+namespace {
+
+using docs_t = db_store<json_document, rados_storage, gzip<json_codec>>;
+
+json_document doc(const std::string& id, std::int64_t n) {
+    json_document d;
+    d.set("id", id);
+    d.set("n", n);
+    return d;
+}
+
+// Every key of the database but the WAL's, with its value as of now. A
+// record's envelope carries the LSN it was committed at (a restore commits
+// anew), so records are compared by id and payload, everything else byte
+// for byte.
+std::map<std::string, bytes> contents_of(database<rados_storage>& db) {
+    std::map<std::string, bytes> out;
+    auto snap = db.snapshot();
+    for (const auto& key : snap.list("")) {
+        if (key.starts_with("wal/")) continue;
+        auto value = snap.read(key);
+        BOOST_TEST_REQUIRE(value.has_value(), key);
+        if (detail::backup_is_record_key(key)) {
+            auto h = verify_record(*value, key);
+            bytes normal = to_bytes(h.id);
+            normal.insert(normal.end(), value->begin() + static_cast<std::ptrdiff_t>(h.payload_offset), value->end());
+            value = std::move(normal);
+        }
+        out.emplace(key, std::move(*value));
+    }
+    return out;
+}
+
+std::map<std::string, std::string> docs_of(database<rados_storage>& db) {
+    std::map<std::string, std::string> out;
+    docs_t docs(db.storage(), "docs");
+    for (const auto& l : docs.list()) out[l.id] = docs.get(l.id)->dump();
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(backup_of_a_pool_restores_exactly_into_it) {
+    auto o = options_for("backup");
+    stowage::test::scratch_dir dir("rados-backup");
+    backups bk(dir.path() / "backups");
+    cas_options co;
+    co.grace = std::chrono::seconds(0);
+    auto blob = pattern(1 << 20, 21), later_blob = pattern(1 << 20, 22);
+    std::string id;
+    std::map<std::string, bytes> at_backup;
+    std::map<std::string, std::string> docs_at_backup;
+    {
+        database<rados_storage> db{rados_storage(o)};
+        {
+            docs_t docs(db.storage(), "docs");
+            auto tx = db.transaction();
+            for (int i = 0; i < 30; ++i) tx.put(docs, doc("d" + std::to_string(i), i));
+            tx.commit();
+            cas_map<rados_storage, sha256, fastcdc> cas(db, fastcdc{}, co);
+            cas.put(blob);
+        }
+        auto info = bk.create(db);
+        id = info.id;
+        BOOST_TEST(info.verified);
+        BOOST_TEST(info.lsn == db.last_committed());
+        BOOST_TEST(info.linked_bytes == 0u);  // chunks are copied out of the pool
+        BOOST_TEST(info.bytes > (1u << 20));
+        auto report = bk.verify(id);
+        BOOST_TEST(report.ok());
+        BOOST_TEST(report.files == info.files);
+        at_backup = contents_of(db);
+        docs_at_backup = docs_of(db);
+        BOOST_TEST(at_backup.size() > 30u);
+        BOOST_TEST(std::count_if(at_backup.begin(), at_backup.end(),
+                                 [](auto& kv) { return detail::backup_is_chunk_key(kv.first); }) > 0);
+
+        // After the backup: new documents, a changed one, an erased one, a new blob.
+        docs_t docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        for (int i = 100; i < 110; ++i) tx.put(docs, doc("d" + std::to_string(i), i));
+        tx.put(docs, doc("d5", 5000));
+        tx.erase(docs, "d7");
+        tx.commit();
+        cas_map<rados_storage, sha256, fastcdc> cas(db, fastcdc{}, co);
+        cas.put(later_blob);
+    }
+    std::map<std::string, bytes> before_restore;
+    {
+        database<rados_storage> db{rados_storage(o)};
+        before_restore = contents_of(db);
+        BOOST_TEST_REQUIRE((before_restore != at_backup));
+        auto report = bk.restore(db, id);
+        BOOST_TEST_REQUIRE(report.previous.has_value());
+        BOOST_TEST(report.previous->verified);
+        BOOST_TEST(report.lsn > 0u);
+        BOOST_TEST(report.files > 30u);
+        // The exact key set and contents of the backup.
+        auto now = contents_of(db);
+        BOOST_TEST(now.size() == at_backup.size());
+        for (const auto& [key, value] : at_backup) {
+            auto it = now.find(key);
+            BOOST_TEST_CONTEXT(key) {
+                BOOST_TEST_REQUIRE((it != now.end()));
+                BOOST_TEST((it->second == value));
+            }
+        }
+        for (const auto& [key, value] : now) BOOST_TEST(at_backup.count(key) == 1u, "not in the backup: " << key);
+    }
+    // Reopened: the documents and blobs as they were at the backup.
+    database<rados_storage> db{rados_storage(o)};
+    BOOST_TEST((contents_of(db) == at_backup));
+    auto docs = docs_of(db);
+    BOOST_TEST((docs == docs_at_backup));
+    BOOST_TEST(docs.count("d7") == 1u);
+    BOOST_TEST(docs.count("d100") == 0u);
+    BOOST_TEST(docs.at("d5") == doc("d5", 5).dump());
+    cas_map<rados_storage, sha256, fastcdc> cas(db, fastcdc{}, co);
+    BOOST_TEST((*cas.get(hash_of<sha256>(blob)) == blob));
+    BOOST_TEST(!cas.get(hash_of<sha256>(later_blob)).has_value());
+    // The state the restore replaced is a backup of its own, verified.
+    auto all = bk.list();
+    BOOST_TEST(all.size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(damaged_backup_is_refused_before_the_pool_changes) {
+    auto o = options_for("backup-damaged");
+    stowage::test::scratch_dir dir("rados-backup-damaged");
+    backups bk(dir.path() / "backups");
+    database<rados_storage> db{rados_storage(o)};
+    {
+        docs_t docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        for (int i = 0; i < 10; ++i) tx.put(docs, doc("d" + std::to_string(i), i));
+        tx.commit();
+        cas_map<rados_storage, sha256, fastcdc> cas(db);
+        cas.put(pattern(200000, 23));
+    }
+    auto id = bk.create(db).id;
+    {
+        docs_t docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        tx.put(docs, doc("d3", 333));
+        tx.put(docs, doc("extra", 1));
+        tx.commit();
+    }
+    db.checkpoint();
+    auto before = contents_of(db);
+    auto backups_before = bk.list().size();
+    // A record's file and a chunk's file of the backup, each damaged in turn.
+    std::vector<std::string> victims;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(bk.path_of(id))) {
+        std::string rel = entry.path().lexically_relative(bk.path_of(id)).generic_string();
+        if (victims.size() < 1 && detail::backup_is_record_key(rel) && rel.starts_with("docs/")) victims.push_back(rel);
+    }
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(bk.path_of(id))) {
+        std::string rel = entry.path().lexically_relative(bk.path_of(id)).generic_string();
+        if (victims.size() < 2 && detail::backup_is_chunk_key(rel) && entry.is_regular_file()) victims.push_back(rel);
+    }
+    BOOST_TEST_REQUIRE(victims.size() == 2u);
+    for (const auto& victim : victims) {
+        BOOST_TEST_CONTEXT(victim) {
+            auto path = bk.path_of(id) / victim;
+            auto flip = [&] {
+                std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+                f.seekg(static_cast<std::streamoff>(std::filesystem::file_size(path) / 2));
+                char c = 0;
+                f.get(c);
+                f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(path) / 2));
+                f.put(static_cast<char>(c ^ 0x20));
+            };
+            flip();
+            try {
+                bk.restore(db, id);
+                BOOST_ERROR("a damaged backup was restored");
+            } catch (const stowage::error& e) {
+                BOOST_TEST((e.kind() == errc::checksum_mismatch));
+                BOOST_TEST(std::string(e.what()).find(victim) != std::string::npos, e.what());
+                BOOST_TEST(std::string(e.what()).find("nothing was restored") != std::string::npos, e.what());
+            }
+            BOOST_TEST((contents_of(db) == before));
+            BOOST_TEST(bk.list().size() == backups_before);  // not even a pre-restore backup
+            flip();  // undamaged again
+        }
+    }
+    // Undamaged, the same backup restores (so the refusals were the damage).
+    bk.restore(db, id);
+    BOOST_TEST((contents_of(db) != before));
+    BOOST_TEST(docs_of(db).count("extra") == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(repair_replaces_a_record_damaged_in_the_pool) {
+    auto o = options_for("repair");
+    stowage::test::scratch_dir dir("rados-repair");
+    backups bk(dir.path() / "backups");
+    database<rados_storage> db{rados_storage(o)};
+    std::string key;
+    {
+        docs_t docs(db.storage(), "docs");
+        auto tx = db.transaction();
+        for (int i = 0; i < 10; ++i) tx.put(docs, doc("d" + std::to_string(i), i));
+        tx.commit();
+        key = docs.key_of("d4");
+    }
+    db.checkpoint();
+    auto id = bk.create(db).id;
+    // A corrupted envelope written straight through the raw storage (as a
+    // failing disk or a buggy client would leave it).
+    rados_storage raw = db.raw_storage();
+    auto value = *raw.read(key);
+    value[value.size() - 3] ^= std::byte{0x40};
+    raw.replace(key, value, durability::full);
+    {
+        docs_t docs(db.storage(), "docs");
+        BOOST_CHECK_THROW(docs.get("d4"), stowage::error);
+    }
+    auto dry = bk.repair(db, id, {.dry_run = true});
+    BOOST_TEST(dry.repaired.size() == 1u);
+    BOOST_TEST((*raw.read(key) == value));  // a dry run changes nothing
+    auto report = bk.repair(db, id);
+    BOOST_TEST(report.ok());
+    BOOST_TEST(report.records >= 10u);
+    BOOST_TEST_REQUIRE(report.repaired.size() == 1u);
+    BOOST_TEST(report.repaired[0].key == key);
+    BOOST_TEST(!detail::backup_record_problem(*raw.read(key), key).has_value());
+    docs_t docs(db.storage(), "docs");
+    BOOST_TEST(docs.get("d4")->dump() == doc("d4", 4).dump());
+    BOOST_TEST(docs.size() == 10u);
 }
 
 // --- failures ------------------------------------------------------------------

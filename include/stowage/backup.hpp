@@ -1,4 +1,4 @@
-// backup.hpp — verified, rotated backups of a data directory, and restore.
+// backup.hpp — verified, rotated backups of a database, and restore.
 //
 //   stowage::backups bk(stowage::backups::default_root("data"));   // "data.backups"
 //   auto info = bk.create(db);                // consistent while writers run
@@ -8,15 +8,22 @@
 //   bk.repair("data", info.id);               // damaged records from the backup
 //   stowage::auto_backup ab(db, bk, {.on_open = true, .every = 30min});
 //
+//   database<rados_storage> pool{rados_storage(o)};   // any Storage policy:
+//   stowage::backups pb("/var/backups/notes");        // a root must be named
+//   pb.create(pool);  pb.restore(pool, id);  pb.repair(pool, id);
+//
+// The database may be on any Storage policy; the backup itself is always a
+// local directory tree under the root, made and verified the same way.
 // What a backup is. create() pins a database snapshot (database.hpp) and
 // writes every key visible at that LSN, except the write-ahead log, into
 // "<root>/<id>.partial/" — a plain data directory whose files are the
 // snapshot fully applied — plus "wal/checkpoint" at the snapshot's LSN, so a
 // database opened on it continues the LSN and transaction-id sequences.
 // Content-addressed chunks ("cas/<hasher>/..", immutable, named by their
-// digest) are hard-linked instead of copied when the root is on the same
-// filesystem; every other file is a copy, so later writes to the database
-// never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
+// digest) are hard-linked instead of copied when the database is a
+// file_storage on the root's filesystem (from any other storage they are
+// copied out, block by block); every other file is a copy, so later writes
+// to the database never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
 // ".N" appended when taken twice within a second at one LSN).
 //
 // Guarantees.
@@ -41,10 +48,31 @@
 //     and syncs the parent; the old state is then removed. A crash leaves dir
 //     holding either the old state or the restored one, never a mix; the
 //     leftover "<dir>.restoring" is removed by the next restore.
-//   - Repair: repair(dir, id) checks every record and CAS chunk of dir and
-//     replaces those that fail verification with their copies from a
-//     verified backup (each copy checked again), in one transaction; what
-//     cannot be repaired is reported, nothing else changes.
+//   - Restore into a database (restore(db, id), any Storage policy; how a
+//     RADOS pool is restored, as a pool cannot be swapped): every file of
+//     the backup is read and checked against the manifest, the record
+//     envelopes and the chunk names first (a damaged backup is refused,
+//     checksum_mismatch, before the database changes); a backup of the
+//     current state is taken; CAS chunks missing or differing are written
+//     outside the log (immutable, named by their digest, as cas_map writes
+//     them); then ONE transaction puts every other key of the backup and
+//     erases every key the backup lacks (the WAL's own keys excepted), and
+//     is applied before restore() returns. The WAL makes it atomic: a crash
+//     leaves the old state (plus unreferenced chunks, which GC removes) or,
+//     once committed, the restored one. Restored records carry the commit's
+//     LSN (the database's log continues; it never goes back). Limits: the
+//     transaction — every non-chunk value of the backup — is held in memory
+//     until applied, and a storage that caps one write (rados_storage:
+//     osd_max_write_size, 90 MB by default; the WAL appends a transaction in
+//     one write) refuses a larger restore up front with errc::unsupported,
+//     nothing changed: it is never split into pieces a crash could leave
+//     half applied. No other writer, and no store, may use the database
+//     meanwhile (a store's in-memory listing would miss the change).
+//   - Repair: repair(dir, id) (or repair(db, id) on any Storage policy)
+//     checks every record and CAS chunk and replaces those that fail
+//     verification with their copies from a verified backup (each copy
+//     checked again), in one transaction; what cannot be repaired is
+//     reported, nothing else changes.
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
@@ -53,7 +81,8 @@
 //     first renamed away (atomically), so a crash never leaves a half-deleted
 //     backup under its id.
 //
-// Limits: Linux (renameat2, syncfs); chunk files are shared by hard links,
+// Limits: Linux (renameat2, syncfs); a database on another storage has no
+// default root (name one); chunk files are shared by hard links,
 // so damage to a chunk file's blocks shows in every backup linking it
 // (verify() finds it); a CAS chunk freed by garbage collection while a
 // backup runs makes create() fail with errc::conflict (try again).
@@ -153,6 +182,7 @@ struct backup_restore_report {
     std::optional<backup_info> previous;  // the backup of the state that was replaced
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t lsn = 0;  // restore into a database: the commit LSN of its transaction
 };
 
 // One damaged record or chunk that repair() found.
@@ -500,6 +530,49 @@ inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool
     if (ec) report.problems.push_back({dir.string(), "cannot list: " + ec.message()});
 }
 
+// A storage whose keys are files (file_storage): chunks can be hard-linked.
+template <class S>
+concept backup_has_files = requires(const S& s, std::string_view key) {
+    { s.path_of(key) } -> std::convertible_to<fs::path>;
+};
+
+// Copies a CAS chunk out of a storage into a new file (not synced), block by
+// block; returns its SHA-256 (hex) and size, or nullopt when the chunk is
+// gone (garbage collection removed it meanwhile).
+template <class Storage>
+std::optional<std::string> backup_copy_chunk(const Storage& raw, const std::string& key, const fs::path& dst,
+                                             std::uint64_t& size) {
+    auto total = raw.size(key);
+    if (!total) return std::nullopt;
+    backup_make_parents(dst);
+    auto out = open_fd(dst.string(), O_WRONLY | O_CREAT | O_TRUNC);
+    if (!out) throw_errno(errno, "create " + dst.string());
+    sha256 h;
+    size = 0;
+    constexpr std::uint64_t block = 1 << 20;
+    try {
+        for (;;) {
+            bytes part = raw.read_range(key, size, block);
+            if (part.empty()) break;
+            h.update(part);
+            size += part.size();
+            if (int e = write_all(out.get(), part)) throw_errno(e, "write " + dst.string());
+            if (part.size() < block) break;
+        }
+    } catch (const error& e) {
+        if (e.kind() == errc::not_found) return std::nullopt;
+        throw;
+    }
+    return to_hex(h.finish());
+}
+
+// The bytes a transaction of these writes takes in the WAL (wal.hpp's
+// framing), generously rounded up: every fragment header taken as 64 bytes,
+// a fragment per 32 KiB block.
+inline std::uint64_t backup_wal_bytes(std::uint64_t payload_bytes, std::uint64_t ops) {
+    return payload_bytes + (payload_bytes / 32000 + 2 * ops + 2) * 64;
+}
+
 // What is wrong with a store record read from `key`, or nullopt when it is
 // intact: the envelope (header CRC, payload length and digest) and the id
 // it holds must be the one its key was derived from.
@@ -543,9 +616,11 @@ public:
     const std::filesystem::path& root() const { return root_; }
     std::filesystem::path path_of(std::string_view id) const { return root_ / std::string(id); }
 
-    // A verified backup of everything committed up to now (see the header).
-    // `reason` is recorded in the manifest ("manual" by default).
-    backup_info create(database<file_storage>& db, backup_progress progress = {}, std::string reason = "manual") {
+    // A verified backup of everything committed up to now (see the header),
+    // of a database on any Storage policy. `reason` is recorded in the
+    // manifest ("manual" by default).
+    template <storage Storage>
+    backup_info create(database<Storage>& db, backup_progress progress = {}, std::string reason = "manual") {
         auto lock = lock_root();
         cleanup_leftovers();
         return create_locked(db, progress, std::move(reason));
@@ -726,6 +801,108 @@ public:
         return report;
     }
 
+    // Replaces everything a database on any Storage policy holds with backup
+    // `id`, as ONE transaction (see the header): the backup is checked whole
+    // first (checksum_mismatch, nothing changed, when it is damaged), then a
+    // backup of the current state is taken (report.previous), missing or
+    // differing CAS chunks are written outside the log (immutable, named by
+    // their digest), and one transaction puts every other key of the backup
+    // and erases every key the backup does not have (the WAL's own keys
+    // excepted). errc::unsupported, before anything changes, when that
+    // transaction is larger than the storage takes in one write. No other
+    // writer, and no store, may use the database meanwhile (a store's
+    // in-memory listing would not see the change: reopen stores after).
+    template <storage Storage>
+    backup_restore_report restore(database<Storage>& db, std::string_view id, backup_progress progress = {}) {
+        auto lock = lock_root();
+        cleanup_leftovers();
+        auto m = load_manifest(std::string(id));
+        std::string name(id);
+        const std::uint64_t steps = 2 * m.files.size();
+        backup_restore_report report;
+
+        // 1. Every file of the backup read and checked before the target changes.
+        {
+            backup_verify_report check;
+            detail::backup_check_dir(path_of(id), m, false, check, [&](std::uint64_t done, std::uint64_t) {
+                if (progress) progress(done, steps);
+            });
+            if (!check.ok())
+                throw error(errc::checksum_mismatch, "backup " + name + ": " + check.problems.front().file + ": " +
+                                                         check.problems.front().what + "; nothing was restored");
+        }
+
+        // 2. The transaction: its size is known before anything is written.
+        std::set<std::string, std::less<>> in_backup;
+        std::uint64_t payload = 0, ops = 0;
+        for (const auto& f : m.files) {
+            if (f.path.starts_with("wal/")) continue;  // the target keeps its own log
+            in_backup.insert(f.path);
+            if (detail::backup_is_chunk_key(f.path)) continue;
+            payload += f.size + f.path.size() + 2;
+            ops++;
+        }
+        std::vector<std::string> doomed;
+        bool holds_anything = false;
+        for (auto& key : db.snapshot().list("")) {
+            if (key.starts_with("wal/")) continue;
+            holds_anything = true;
+            if (!in_backup.count(key)) doomed.push_back(std::move(key));
+        }
+        for (const auto& key : doomed) payload += key.size() + 2;
+        ops += doomed.size();
+        Storage raw = db.raw_storage();
+        if constexpr (requires { { raw.max_write_size() } -> std::convertible_to<std::uint64_t>; }) {
+            std::uint64_t need = detail::backup_wal_bytes(payload, ops), limit = raw.max_write_size();
+            if (need > limit)
+                throw error(errc::unsupported,
+                            "restoring backup " + name + " into " + std::string(Storage::name) + " needs one transaction of about " +
+                                std::to_string(need) + " bytes, and the storage takes at most " + std::to_string(limit) +
+                                " bytes in one write (its WAL appends a transaction in one write); nothing was restored "
+                                "(restore into a data directory and copy, or raise osd_max_write_size)");
+        }
+
+        // 3. The current state, kept as a backup first.
+        if (holds_anything) report.previous = create_locked(db, {}, "pre-restore of " + name);
+
+        // 4. Chunks, outside the log, each checked again as it is read.
+        std::uint64_t done = m.files.size();
+        auto copy_of = [&](const detail::backup_file& f) {
+            bytes content;
+            detail::backup_read_blocks(path_of(id) / f.path, false, [&](bytes_view b) { append(content, b); });
+            if (content.size() != f.size || to_hex(hash_of<sha256>(content)) != f.sha256)
+                throw error(errc::checksum_mismatch, "backup " + name + ": " + f.path +
+                                                         " changed since it was checked; the target's records were not "
+                                                         "changed (chunks written so far are unreferenced extras)");
+            report.files++;
+            report.bytes += content.size();
+            if (progress) progress(++done, steps);
+            return content;
+        };
+        for (const auto& f : m.files) {
+            if (!detail::backup_is_chunk_key(f.path)) continue;
+            bytes content = copy_of(f);
+            auto current = raw.size(f.path) == f.size ? raw.read(f.path) : std::nullopt;
+            if (!current || to_hex(hash_of<sha256>(*current)) != f.sha256) raw.replace(f.path, content, durability::full);
+        }
+
+        // 5. The one step that changes what the database holds.
+        auto tx = db.transaction(durability::full);
+        for (const auto& f : m.files) {
+            if (f.path.starts_with("wal/")) {
+                if (progress) progress(++done, steps);
+                continue;
+            }
+            if (detail::backup_is_chunk_key(f.path)) continue;
+            tx.stage({f.path, copy_of(f), {}});
+        }
+        for (auto& key : doomed) tx.stage({std::move(key), std::nullopt, {}});
+        report.lsn = tx.commit();
+        db.checkpoint();
+        if (progress) progress(steps, steps);
+        return report;
+    }
+
     // Replaces the records and CAS chunks of data_dir that fail verification
     // with their copies from backup `id`, and reports the ones it cannot
     // replace (not in the backup, or damaged there too). Like restore(), it
@@ -740,23 +917,43 @@ public:
     // Nothing else in data_dir changes. A repaired record holds the version
     // the backup has, which may be older than the damaged one.
     repair_report repair(const std::filesystem::path& data_dir, std::string_view id, repair_options options = {}) {
-        namespace fs = std::filesystem;
         auto lock = lock_root();
+        auto m = load_verified_manifest(id);
+        std::error_code ec;
+        if (!std::filesystem::is_directory(data_dir, ec))
+            throw error(errc::not_found, "repair: no data directory " + data_dir.string());
+        database<file_storage> db{file_storage(data_dir)};
+        return repair_locked(db, m, options);
+    }
+
+    // The same for a database on any Storage policy (the caller holds its
+    // writer lock by having it open; no other writer or store may use it
+    // meanwhile).
+    template <storage Storage>
+    repair_report repair(database<Storage>& db, std::string_view id, repair_options options = {}) {
+        auto lock = lock_root();
+        auto m = load_verified_manifest(id);
+        return repair_locked(db, m, options);
+    }
+
+private:
+    detail::backup_manifest load_verified_manifest(std::string_view id) const {
         auto m = load_manifest(std::string(id));
-        if (!fs::exists(path_of(id) / detail::backup_marker_name))
+        if (!std::filesystem::exists(path_of(id) / detail::backup_marker_name))
             throw error(errc::failed_state, "backup " + std::string(id) +
                                                 " is not verified (its last verification failed); repair from another one");
-        std::error_code ec;
-        if (!fs::is_directory(data_dir, ec))
-            throw error(errc::not_found, "repair: no data directory " + data_dir.string());
+        return m;
+    }
+
+    template <storage Storage>
+    repair_report repair_locked(database<Storage>& db, const detail::backup_manifest& m, const repair_options& options) {
         std::map<std::string, const detail::backup_file*, std::less<>> in_backup;
         for (const auto& f : m.files) in_backup.emplace(f.path, &f);
 
         repair_report report;
         report.backup_id = m.id;
         report.dry_run = options.dry_run;
-        database<file_storage> db{file_storage(data_dir)};
-        file_storage raw = db.raw_storage();
+        Storage raw = db.raw_storage();
         std::vector<std::pair<std::string, bytes>> records, chunks;  // what to write
         {
             auto snap = db.snapshot();
@@ -799,7 +996,6 @@ public:
         return report;
     }
 
-private:
     // The backup's copy of key when it is intact (size and SHA-256 as the
     // manifest says, and a sound record or chunk); else nullopt with `why`.
     std::optional<bytes> good_copy(const detail::backup_manifest& m,
@@ -924,13 +1120,14 @@ private:
         return id;
     }
 
-    backup_info create_locked(database<file_storage>& db, const backup_progress& progress, std::string reason) {
+    template <storage Storage>
+    backup_info create_locked(database<Storage>& db, const backup_progress& progress, std::string reason) {
         namespace fs = std::filesystem;
         auto snap = db.snapshot();
         // Transaction ids continue past every one used so far (taking one
         // costs nothing: an unused id is simply skipped).
         std::uint64_t next_txid = db.transaction().id() + 1;
-        file_storage raw = db.raw_storage();
+        Storage raw = db.raw_storage();
         auto t = now();
         detail::backup_manifest m;
         m.lsn = snap.lsn();
@@ -954,13 +1151,22 @@ private:
                 f.path = key;
                 fs::path to = partial / key;
                 if (detail::backup_is_chunk_key(key)) {
-                    fs::path from = raw.path_of(key);
-                    if (!fs::exists(from))
-                        throw error(errc::conflict, "CAS chunk " + key +
-                                                        " was removed while the backup ran (garbage collection); try again");
-                    f.linked = options_.link_immutable && try_link(from, to);
-                    f.sha256 = f.linked ? detail::backup_hash_file(to, false, f.size)
-                                        : detail::backup_copy_file(from, to, f.size);
+                    auto gone = [&] {
+                        return error(errc::conflict, "CAS chunk " + key +
+                                                         " was removed while the backup ran (garbage collection); try again");
+                    };
+                    if constexpr (detail::backup_has_files<Storage>) {
+                        fs::path from = raw.path_of(key);
+                        if (!fs::exists(from)) throw gone();
+                        f.linked = options_.link_immutable && try_link(from, to);
+                        f.sha256 = f.linked ? detail::backup_hash_file(to, false, f.size)
+                                            : detail::backup_copy_file(from, to, f.size);
+                    } else {
+                        // Not files: a copy, block by block.
+                        auto digest = detail::backup_copy_chunk(raw, key, to, f.size);
+                        if (!digest) throw gone();
+                        f.sha256 = std::move(*digest);
+                    }
                 } else {
                     auto value = snap.read(key);
                     if (!value) continue;
@@ -1054,8 +1260,10 @@ struct auto_backup_options {
 
 class auto_backup {
 public:
-    auto_backup(database<file_storage>& db, backups target, auto_backup_options options = {})
-        : db_(db), target_(std::move(target)), options_(std::move(options)) {
+    // Any Storage policy; db must outlive the schedule.
+    template <storage Storage>
+    auto_backup(database<Storage>& db, backups target, auto_backup_options options = {})
+        : create_([this, &db] { return target_.create(db); }), target_(std::move(target)), options_(std::move(options)) {
         if (options_.every.count() < 0) throw error(errc::bad_input, "auto_backup: negative interval");
         if (options_.on_open) pending_ = auto_backup_trigger::open;
         next_due_ = std::chrono::steady_clock::now() + options_.every;
@@ -1137,7 +1345,7 @@ private:
         auto_backup_event e;
         e.trigger = t;
         try {
-            e.backup = target_.create(db_);
+            e.backup = create_();
             if (options_.keep.last + options_.keep.daily + options_.keep.weekly > 0) e.rotated = target_.rotate(options_.keep);
             e.ok = true;
         } catch (const std::exception& x) {
@@ -1180,7 +1388,7 @@ private:
         }
     }
 
-    database<file_storage>& db_;
+    std::function<backup_info()> create_;  // target_.create(db)
     backups target_;
     auto_backup_options options_;
 

@@ -47,6 +47,11 @@
 // version (envelope.hpp; migration.hpp owns the versions) other than 1 is
 // carried as "schema":N on its document line, and import writes it back
 // into the record's envelope, so a migrated collection round-trips.
+// Any Storage policy: validate_import(file, storage) resolves references in
+// a storage, and apply_import(db, plan, backup_root) applies to an open
+// database<Storage> (a backup root must then be named: a pool has no
+// directory beside it); the stores it stages through see the database via
+// import_view.
 //
 // Legacy files: validate_legacy(collection, file) reads a monolithic JSON
 // array of objects (the seed app's format) with the same document checks;
@@ -98,6 +103,76 @@ public:
     virtual staged_write stage(const json_document& doc) = 0;
 };
 
+// A database's transactional view (database::storage()) behind one type:
+// the stores a registry opens to stage imported documents are made when a
+// type is registered, before the database's Storage policy is known, and
+// work over a database on any of them through this handle. It satisfies
+// transactional_storage and forwards every call to the view it wraps.
+class import_view {
+public:
+    static constexpr std::string_view name = "database";
+
+    template <storage Storage>
+    explicit import_view(database<Storage>& db) : impl_(std::make_shared<model<db_view<Storage>>>(db.storage())) {}
+
+    std::optional<bytes> read(std::string_view key) const { return impl_->read(key); }
+    bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
+        return impl_->read_range(key, offset, n);
+    }
+    std::optional<std::uint64_t> size(std::string_view key) const { return impl_->size(key); }
+    bool contains(std::string_view key) const { return impl_->size(key).has_value(); }
+    std::vector<std::string> list(std::string_view prefix) const { return impl_->list(prefix); }
+    void replace(std::string_view key, bytes_view data, durability d) { impl_->replace(key, data, d); }
+    void replace_batch(std::span<const blob_write> writes, durability d) { impl_->replace_batch(writes, d); }
+    bool remove(std::string_view key, durability d) { return impl_->remove(key, d); }
+    std::uint64_t append(std::string_view key, bytes_view data) { return impl_->append(key, data); }
+    void sync(std::string_view key) { impl_->sync(key); }
+    void truncate(std::string_view key, std::uint64_t n) { impl_->truncate(key, n); }
+    void flush() { impl_->flush(); }
+    bool read_only() const { return impl_->read_only(); }
+    void commit(std::vector<staged_write>& writes, durability d) { impl_->commit(writes, d); }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual std::optional<bytes> read(std::string_view key) const = 0;
+        virtual bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const = 0;
+        virtual std::optional<std::uint64_t> size(std::string_view key) const = 0;
+        virtual std::vector<std::string> list(std::string_view prefix) const = 0;
+        virtual void replace(std::string_view key, bytes_view data, durability d) = 0;
+        virtual void replace_batch(std::span<const blob_write> writes, durability d) = 0;
+        virtual bool remove(std::string_view key, durability d) = 0;
+        virtual std::uint64_t append(std::string_view key, bytes_view data) = 0;
+        virtual void sync(std::string_view key) = 0;
+        virtual void truncate(std::string_view key, std::uint64_t n) = 0;
+        virtual void flush() = 0;
+        virtual bool read_only() const = 0;
+        virtual void commit(std::vector<staged_write>& writes, durability d) = 0;
+    };
+    template <class View>
+    struct model final : base {
+        explicit model(View v) : view(std::move(v)) {}
+        std::optional<bytes> read(std::string_view key) const override { return view.read(key); }
+        bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const override {
+            return view.read_range(key, offset, n);
+        }
+        std::optional<std::uint64_t> size(std::string_view key) const override { return view.size(key); }
+        std::vector<std::string> list(std::string_view prefix) const override { return view.list(prefix); }
+        void replace(std::string_view key, bytes_view data, durability d) override { view.replace(key, data, d); }
+        void replace_batch(std::span<const blob_write> writes, durability d) override { view.replace_batch(writes, d); }
+        bool remove(std::string_view key, durability d) override { return view.remove(key, d); }
+        std::uint64_t append(std::string_view key, bytes_view data) override { return view.append(key, data); }
+        void sync(std::string_view key) override { view.sync(key); }
+        void truncate(std::string_view key, std::uint64_t n) override { view.truncate(key, n); }
+        void flush() override { view.flush(); }
+        bool read_only() const override { return view.read_only(); }
+        void commit(std::vector<staged_write>& writes, durability d) override { view.commit(writes, d); }
+        View view;
+    };
+    std::shared_ptr<base> impl_;
+};
+static_assert(transactional_storage<import_view>);
+
 // How the records of one collection become JSON and back.
 struct export_type {
     std::string codec;  // the records' codec name
@@ -106,7 +181,7 @@ struct export_type {
     // Throws bad_input when the document does not decode as the type.
     std::function<void(const json_document& doc)> check;
     // A store over db for `collection`, to stage documents through.
-    std::function<std::unique_ptr<import_stager>(database<file_storage>& db, const std::string& collection)> open;
+    std::function<std::unique_ptr<import_stager>(import_view db, const std::string& collection)> open;
 };
 
 namespace detail {
@@ -114,8 +189,7 @@ namespace detail {
 template <class Entity, class Codec, class Hasher, class Projection>
 class typed_import_stager final : public import_stager {
 public:
-    typed_import_stager(database<file_storage>& db, const std::string& collection)
-        : store_(db.storage(), collection) {}
+    typed_import_stager(import_view db, const std::string& collection) : store_(std::move(db), collection) {}
     staged_write stage(const json_document& doc) override {
         if constexpr (std::is_same_v<Entity, json_document>) return store_.stage_put(doc);
         Entity e{};
@@ -124,7 +198,7 @@ public:
     }
 
 private:
-    db_store<Entity, file_storage, Codec, Hasher, Projection> store_;
+    store<Entity, import_view, Codec, Hasher, Projection> store_;
 };
 
 }  // namespace detail
@@ -157,7 +231,7 @@ public:
             Entity e{};
             json_codec{}.decode(as_bytes(doc.dump()), e);
         };
-        t.open = [](database<file_storage>& db, const std::string& c) -> std::unique_ptr<import_stager> {
+        t.open = [](import_view db, const std::string& c) -> std::unique_ptr<import_stager> {
             return std::make_unique<detail::typed_import_stager<Entity, Codec, Hasher, Projection>>(db, c);
         };
         types_.insert_or_assign(std::move(collection), std::move(t));
@@ -476,13 +550,12 @@ inline void import_set_schema(bytes& record, std::uint32_t schema) {
     for (int i = 0; i < 4; ++i) record[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
 }
 
-// Each chunk a cas_blobs manifest names must be in the file or in dir.
-inline void import_check_references(const import_plan& plan, const std::filesystem::path& dir) {
+// Each chunk a cas_blobs manifest names must be in the file or in the
+// target (`has_key` asks it; empty: no target yet), named `where`.
+inline void import_check_references(const import_plan& plan, const std::function<bool(const std::string&)>& has_key,
+                                    const std::string& where) {
     std::set<std::string> in_file;
     for (const auto& a : plan.attachments) in_file.insert(a.key.substr(a.key.rfind('/') + 1));
-    std::optional<file_storage> target;
-    std::error_code ec;
-    if (std::filesystem::is_directory(dir, ec)) target.emplace(dir, open_mode::read_only);
     for (const auto& d : plan.documents) {
         if (d.collection != "cas_blobs") continue;
         auto* chunks = d.document.find("chunks");
@@ -493,23 +566,23 @@ inline void import_check_references(const import_plan& plan, const std::filesyst
             const std::string& hex = digest->as_string();
             if (in_file.count(hex)) continue;
             bool found = false;
-            if (target && hex.size() >= 2 && valid_key("x/" + hex))
+            if (has_key && hex.size() >= 2 && valid_key("x/" + hex))
                 for (std::string_view h : {sha256::name, blake2b::name})
-                    found = found || target->contains("cas/" + std::string(h) + "/" + hex.substr(0, 2) + "/" + hex);
+                    found = found || has_key("cas/" + std::string(h) + "/" + hex.substr(0, 2) + "/" + hex);
             if (!found)
                 import_failure(plan.file, d.line)("cas_blobs manifest refers to chunk " + hex.substr(0, 80) +
                                                   ", which is neither in the file (export --attachments) nor in " +
-                                                  dir.string());
+                                                  where);
         }
     }
 }
 
 }  // namespace detail
 
-// Reads and checks the whole export file (see the header); changes nothing.
-// `target` is only read, to resolve references.
-inline import_plan validate_import(const std::filesystem::path& file, const std::filesystem::path& target,
-                                   import_options options = {}) {
+namespace detail {
+
+// validate_import without the reference check.
+inline import_plan import_read_plan(const std::filesystem::path& file, const import_options& options) {
     static const export_registry default_registry;
     const export_registry& reg = options.registry ? *options.registry : default_registry;
     std::ifstream in(file, std::ios::binary);
@@ -639,7 +712,32 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
             at_end("header declares " + std::to_string(n) + " documents in " + collection + ", the file has " +
                    std::to_string(counted[collection]));
     plan.signed_ = trailer_seen;
-    detail::import_check_references(plan, target);
+    return plan;
+}
+
+}  // namespace detail
+
+// Reads and checks the whole export file (see the header); changes nothing.
+// `target` is only read, to resolve references.
+inline import_plan validate_import(const std::filesystem::path& file, const std::filesystem::path& target,
+                                   import_options options = {}) {
+    auto plan = detail::import_read_plan(file, options);
+    std::optional<file_storage> dir;
+    std::error_code ec;
+    if (std::filesystem::is_directory(target, ec)) dir.emplace(target, open_mode::read_only);
+    std::function<bool(const std::string&)> has_key;
+    if (dir) has_key = [&](const std::string& key) { return dir->contains(key); };
+    detail::import_check_references(plan, has_key, target.string());
+    return plan;
+}
+
+// The same with the target on any Storage policy (read only: chunks are
+// looked up in it to resolve references).
+template <storage Storage>
+import_plan validate_import(const std::filesystem::path& file, const Storage& target, import_options options = {}) {
+    auto plan = detail::import_read_plan(file, options);
+    detail::import_check_references(plan, [&](const std::string& key) { return target.contains(key); },
+                                    std::string(Storage::name) + " storage");
     return plan;
 }
 
@@ -684,20 +782,25 @@ struct import_report {
 
 // Applies a validated plan to the data directory: a verified backup first
 // (into `backup_root`, default "<dir>.backups"), then missing attachment
-// chunks, then every document in one transaction.
-inline import_report apply_import(const std::filesystem::path& dir, const import_plan& plan,
-                                  const std::filesystem::path& backup_root = {}, import_options options = {}) {
+// chunks, then every document in one transaction. The same over an open
+// database on any Storage policy; there, `backup_root` must be given (a
+// pool has no directory beside it): bad_input, nothing changed, without it.
+template <storage Storage>
+import_report apply_import(database<Storage>& db, const import_plan& plan, const std::filesystem::path& backup_root,
+                           import_options options = {}) {
     static const export_registry default_registry;
     const export_registry& reg = options.registry ? *options.registry : default_registry;
+    if (backup_root.empty())
+        throw error(errc::bad_input, "import: a backup root is needed (the state before the import is backed up "
+                                     "first); nothing was imported");
     import_report report;
-    database<file_storage> db{file_storage(dir)};
-    backups bk(backup_root.empty() ? backups::default_root(dir) : backup_root);
+    backups bk(backup_root);
     report.backup_id = bk.create(db).id;
 
     if (!plan.attachments.empty()) {
         std::ifstream in(plan.file, std::ios::binary);
         if (!in) throw error(errc::not_found, "cannot reopen " + plan.file.string());
-        file_storage raw = db.raw_storage();
+        Storage raw = db.raw_storage();
         for (const auto& a : plan.attachments) {
             if (raw.contains(a.key)) continue;
             std::string line(a.length, '\0');
@@ -715,14 +818,15 @@ inline import_report apply_import(const std::filesystem::path& dir, const import
     }
 
     std::map<std::string, std::unique_ptr<import_stager>> stagers;
+    import_view view(db);
     for (const auto& [collection, codec] : plan.collections) {
         if (auto* t = reg.find(collection)) {
-            stagers[collection] = t->open(db, collection);
+            stagers[collection] = t->open(view, collection);
         } else if (codec == "json") {
-            stagers[collection] = std::make_unique<detail::typed_import_stager<json_document, json_codec, sha256, json_document>>(db, collection);
+            stagers[collection] = std::make_unique<detail::typed_import_stager<json_document, json_codec, sha256, json_document>>(view, collection);
         } else {
             stagers[collection] =
-                std::make_unique<detail::typed_import_stager<json_document, gzip<json_codec>, sha256, json_document>>(db, collection);
+                std::make_unique<detail::typed_import_stager<json_document, gzip<json_codec>, sha256, json_document>>(view, collection);
         }
     }
     auto tx = db.transaction();
@@ -734,6 +838,14 @@ inline import_report apply_import(const std::filesystem::path& dir, const import
     report.lsn = tx.commit();
     report.documents = plan.documents.size();
     return report;
+}
+
+// Opens the data directory and applies the plan (backups into
+// `backup_root`, default "<dir>.backups").
+inline import_report apply_import(const std::filesystem::path& dir, const import_plan& plan,
+                                  const std::filesystem::path& backup_root = {}, import_options options = {}) {
+    database<file_storage> db{file_storage(dir)};
+    return apply_import(db, plan, backup_root.empty() ? backups::default_root(dir) : backup_root, options);
 }
 
 // validate_import, then apply_import: the whole file is checked before the

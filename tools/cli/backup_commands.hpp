@@ -7,13 +7,18 @@
 //   stowage backup restore DIR ID [--root R]      backs up the current state, then swaps atomically
 //   stowage backup rotate DIR [--keep-last N] [--keep-daily N] [--keep-weekly N] [--root R]
 //   stowage export DIR [--attachments] > dump.jsonl
-//   stowage import DIR FILE [--allow-unsigned]
-//   stowage import DIR --legacy COLLECTION FILE
+//   stowage import DIR FILE [--allow-unsigned] [--root R]
+//   stowage import DIR --legacy COLLECTION FILE [--root R]
 //   stowage repair DIR --from-backup ID [--root R] [--dry-run]
 //                                                 "repaired\t<key>\t<problem>" per record or chunk replaced,
 //                                                 "unrepairable\t<key>\t<problem>\t<why>" per one left;
 //                                                 any unrepairable exits 1
 //
+// DIR may also be a Ceph pool, rados:POOL:CONF (location.hpp): backups of it
+// are local directories like any other, but a pool has no directory beside
+// it, so --root R is required there (a usage error without it); restore
+// into a pool is one database transaction instead of a directory swap
+// (backup.hpp says what each guarantees).
 // The backup root defaults to "<DIR>.backups" (backup.hpp). create, export
 // and import open DIR for writing, so they take its writer lock (a running
 // writer makes them fail with "locked"; a backup of a live database is taken
@@ -27,6 +32,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <unistd.h>
@@ -99,31 +105,41 @@ inline std::string line_of(const backup_info& b) {
            std::to_string(b.files) + '\t' + std::to_string(b.bytes) + '\t' + (b.verified ? "verified" : "unverified");
 }
 
+// The backup root: --root R, else "<DIR>.backups" beside a directory; a
+// pool has nothing beside it, so there --root is required.
+inline std::filesystem::path root_for(const std::optional<std::string>& root, const std::string& location,
+                                      const std::string& command) {
+    if (root) return *root;
+    if (is_pool(location))
+        throw usage_error(command + ": --root DIR is required for " + location +
+                          " (a pool has no directory beside it to keep backups in)");
+    return backups::default_root(location);
+}
+
 inline int backup(arguments& args) {
     auto sub = args.subcommand();
     if (!sub) throw usage_error("backup: expected create, list, verify, restore or rotate");
     auto root = args.option("--root");
-    auto root_for = [&](const std::string& dir) {
-        require_directory(dir, "backup " + *sub);
-        return root ? std::filesystem::path(*root) : backups::default_root(dir);
-    };
+    auto root_of = [&](const std::string& location) { return root_for(root, location, "backup " + *sub); };
     if (*sub == "create") {
         auto pos = args.positionals(1, 1);
-        backups bk(root_for(pos[0]));
-        auto db = open_database(pos[0], open_mode::read_write);
+        backups bk(root_of(pos[0]));
         progress_bar bar("backup");
-        auto info = bk.create(db, bar.callback());
+        auto info = with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+            database<decltype(storage)> db(std::move(storage));
+            return bk.create(db, bar.callback());
+        });
         std::cout << line_of(info) << '\n';
         return exit_ok;
     }
     if (*sub == "list") {
         auto pos = args.positionals(1, 1);
-        for (const auto& b : backups(root_for(pos[0])).list()) std::cout << line_of(b) << '\n';
+        for (const auto& b : backups(root_of(pos[0])).list()) std::cout << line_of(b) << '\n';
         return exit_ok;
     }
     if (*sub == "verify") {
         auto pos = args.positionals(2, 2);
-        backups bk(root_for(pos[0]));
+        backups bk(root_of(pos[0]));
         progress_bar bar("verify");
         auto report = bk.verify(pos[1], bar.callback());
         for (const auto& p : report.problems) std::cout << p.file << '\t' << p.what << '\n';
@@ -136,9 +152,14 @@ inline int backup(arguments& args) {
     }
     if (*sub == "restore") {
         auto pos = args.positionals(2, 2);
-        backups bk(root_for(pos[0]));
+        backups bk(root_of(pos[0]));
         progress_bar bar("restore");
-        auto report = bk.restore(pos[0], pos[1], bar.callback());
+        // A directory is swapped whole; a pool gets one transaction.
+        auto report = !is_pool(pos[0]) ? bk.restore(pos[0], pos[1], bar.callback())
+                                       : with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+                                             database<decltype(storage)> db(std::move(storage));
+                                             return bk.restore(db, pos[1], bar.callback());
+                                         });
         std::cout << "restored " << pos[1] << " into " << pos[0];
         if (report.previous) std::cout << " (the previous state is backup " << report.previous->id << ")";
         std::cout << '\n';
@@ -152,7 +173,7 @@ inline int backup(arguments& args) {
         auto pos = args.positionals(1, 1);
         if (keep.last + keep.daily + keep.weekly == 0)
             throw usage_error("backup rotate: give at least one of --keep-last, --keep-daily, --keep-weekly");
-        auto report = backups(root_for(pos[0])).rotate(keep);
+        auto report = backups(root_of(pos[0])).rotate(keep);
         for (const auto& id : report.removed) std::cout << "removed\t" << id << '\n';
         for (const auto& id : report.kept) std::cout << "kept\t" << id << '\n';
         return exit_ok;
@@ -183,11 +204,25 @@ inline int import(arguments& args) {
     import_options o;
     o.allow_unsigned = args.flag("--allow-unsigned");
     auto legacy = args.option("--legacy");
+    auto root = args.option("--root");
     auto pos = args.positionals(2, 2);
     const std::string& dir = pos[0];
-    require_directory(dir, "import");
-    auto plan = legacy ? validate_legacy(*legacy, pos[1], o) : validate_import(pos[1], dir, o);
-    auto report = apply_import(dir, plan, {}, o);
+    auto backup_root = root_for(root, dir, "import");
+    import_report report;
+    if (!is_pool(dir)) {
+        auto plan = legacy ? validate_legacy(*legacy, pos[1], o) : validate_import(pos[1], dir, o);
+        report = apply_import(dir, plan, backup_root, o);
+    } else {
+        // The whole file is checked (the pool only read) before the pool is
+        // opened for writing.
+        auto plan = legacy ? validate_legacy(*legacy, pos[1], o)
+                           : with_storage(dir, open_mode::read_only,
+                                          [&](auto storage) { return validate_import(pos[1], storage, o); });
+        report = with_storage(dir, open_mode::read_write, [&](auto storage) {
+            database<decltype(storage)> db(std::move(storage));
+            return apply_import(db, plan, backup_root, o);
+        });
+    }
     std::cout << "imported " << report.documents << " documents";
     if (report.attachments_written) std::cout << " and " << report.attachments_written << " attachments";
     std::cout << " in one transaction (backup " << report.backup_id << " holds the state before)\n";
@@ -201,11 +236,14 @@ inline int repair(arguments& args) {
     o.dry_run = args.flag("--dry-run");
     auto pos = args.positionals(1, 1);
     if (!from) throw usage_error("repair: --from-backup ID is required (see 'stowage backup list DIR')");
-    require_directory(pos[0], "repair");
-    backups bk(root ? std::filesystem::path(*root) : backups::default_root(pos[0]));
+    backups bk(root_for(root, pos[0], "repair"));
     progress_bar bar("repair");
     o.progress = bar.callback();
-    auto report = bk.repair(pos[0], *from, o);
+    auto report = !is_pool(pos[0]) ? bk.repair(pos[0], *from, o)
+                                   : with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+                                         database<decltype(storage)> db(std::move(storage));
+                                         return bk.repair(db, *from, o);
+                                     });
     const char* done = o.dry_run ? "would repair" : "repaired";
     for (const auto& r : report.repaired) std::cout << done << '\t' << r.key << '\t' << r.problem << '\n';
     for (const auto& r : report.unrepairable)
@@ -224,7 +262,8 @@ inline constexpr command backup_command{
     "backup", "create|list|verify|restore|rotate DIR [ID] [--root R] [--keep-last N --keep-daily N --keep-weekly N]",
     "verified backups of a data directory: create, list, verify, restore, rotate",
     "Backups live in R (default: DIR.backups beside DIR); each is a verified copy of one\n"
-    "consistent state (CAS chunks hard-linked).\n"
+    "consistent state (CAS chunks hard-linked). DIR may be rados:POOL:CONF, with --root R\n"
+    "required; restore into a pool is one transaction.\n"
     "  create DIR          take a backup (needs DIR's writer lock); prints its list line\n"
     "  list DIR            one backup per line, oldest first:\n"
     "                      <id>\\t<time>\\t<lsn>\\t<files>\\t<bytes>\\t<verified|unverified>\n"
@@ -243,12 +282,13 @@ inline constexpr command export_command{
     backup_detail::export_};
 
 inline constexpr command import_command{
-    "import", "DIR FILE [--allow-unsigned] | DIR --legacy COLLECTION FILE",
+    "import", "DIR FILE [--allow-unsigned] [--root R] | DIR --legacy COLLECTION FILE [--root R]",
     "check a whole export file, then apply it as one transaction after a backup",
     "Every line is checked before DIR is opened (header, version, trailer count and\n"
     "SHA-256, JSON syntax, ids, types, references); any problem names the line and exits\n"
     "with DIR unchanged. --allow-unsigned accepts a file without a trailer. --legacy\n"
-    "imports a JSON array of documents (the seed app's file) into COLLECTION.",
+    "imports a JSON array of documents (the seed app's file) into COLLECTION. The backup\n"
+    "taken first goes to R (default: DIR.backups; required for rados:POOL:CONF).",
     backup_detail::import};
 
 inline constexpr command repair_command{

@@ -36,13 +36,9 @@ decltype(auto) with_storage(const std::string& location, open_mode mode, F&& f) 
     return std::forward<F>(f)(file_storage(location, mode));
 }
 
-// For the commands that copy files of a data directory (backups, restore,
-// import, repair): a rados: location is refused by name, not taken for a
-// directory called "rados:...".
-inline void require_directory(const std::string& location, const std::string& command) {
-    if (location.starts_with("rados:"))
-        throw error(errc::unsupported, command + " needs a data directory, not " + location +
-                                           " (backups copy files; 'stowage export' works on a Ceph pool)");
-}
+// Whether a location names a Ceph pool (rados:POOL:CONF) rather than a
+// directory: backups of a pool need --root, and restore into a pool is one
+// transaction instead of a directory swap (backup.hpp).
+inline bool is_pool(const std::string& location) { return location.starts_with("rados:"); }
 
 }  // namespace stowage::cli

@@ -108,11 +108,18 @@ class stowage_system final : public system_under_test {
 public:
     // group_wait = false turns the group-commit leader's wait off (the
     // stowage_*_nowait rows: the same code without it, for a paired ratio).
-    stowage_system(const fs::path& dir, durability d, bool group_wait = true)
-        : db_(stowage::file_storage(dir), options(group_wait)), store_(db_.storage(), "sessions"), durability_(d) {}
-    static stowage::database_options options(bool group_wait) {
+    // apply = false holds the applier off for the whole run (the
+    // stowage_*_noapply rows: what the commit path costs by itself).
+    stowage_system(const fs::path& dir, durability d, bool group_wait = true, bool apply = true)
+        : db_(stowage::file_storage(dir), options(group_wait, apply)), store_(db_.storage(), "sessions"), durability_(d) {}
+    static stowage::database_options options(bool group_wait, bool apply) {
         stowage::database_options o;
         if (!group_wait) o.wal.group_commit_wait = std::chrono::microseconds(0);
+        if (!apply) {
+            o.apply_interval = std::chrono::hours(24);
+            o.apply_threshold = std::numeric_limits<std::size_t>::max();
+            o.apply_threshold_bytes = std::numeric_limits<std::size_t>::max();
+        }
         return o;
     }
     void commit(std::span<const app::session> tx) override {
@@ -484,6 +491,8 @@ void register_benchmarks() {
     peers.push_back({"stowage_batched", [](auto& d) { return std::make_unique<stowage_system>(d, durability::batched); }});
     peers.push_back({"stowage_full_nowait",
                      [](auto& d) { return std::make_unique<stowage_system>(d, durability::full, false); }});
+    peers.push_back({"stowage_full_noapply",
+                     [](auto& d) { return std::make_unique<stowage_system>(d, durability::full, true, false); }});
     peers.push_back({"stowage_batched_nowait",
                      [](auto& d) { return std::make_unique<stowage_system>(d, durability::batched, false); }});
 #if STOWAGE_BENCH_HAVE_LEVELDB

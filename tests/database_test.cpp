@@ -7,6 +7,8 @@
 #include "test_support.hpp"
 
 #include <csignal>
+#include <mutex>
+#include <condition_variable>
 #include <fcntl.h>
 #include <set>
 #include <sys/wait.h>
@@ -240,6 +242,164 @@ BOOST_AUTO_TEST_CASE(power_loss_model) {
             db.reset();
         }
     }
+}
+
+// A memory_storage whose overwrite_batch (the applier's in-place write) can
+// stop right after writing, so that a test cuts the power between the
+// applier's writes and its flush: the moment an in-place write may be torn.
+class pausable_storage {
+public:
+    static constexpr std::string_view name = "pausable";
+    struct control {
+        std::mutex m;
+        std::condition_variable cv;
+        bool armed = false, written = false, released = false;
+    };
+    pausable_storage(memory_storage inner, std::shared_ptr<control> c) : inner_(std::move(inner)), c_(std::move(c)) {}
+    std::optional<bytes> read(std::string_view k) const { return inner_.read(k); }
+    bytes read_range(std::string_view k, std::uint64_t o, std::uint64_t n) const { return inner_.read_range(k, o, n); }
+    std::optional<std::uint64_t> size(std::string_view k) const { return inner_.size(k); }
+    bool contains(std::string_view k) const { return inner_.contains(k); }
+    std::vector<std::string> list(std::string_view p) const { return inner_.list(p); }
+    void replace(std::string_view k, bytes_view v, durability d) { inner_.replace(k, v, d); }
+    void replace_batch(std::span<const blob_write> w, durability d) { inner_.replace_batch(w, d); }
+    bool remove(std::string_view k, durability d) { return inner_.remove(k, d); }
+    std::uint64_t append(std::string_view k, bytes_view v) { return inner_.append(k, v); }
+    void sync(std::string_view k) { inner_.sync(k); }
+    void truncate(std::string_view k, std::uint64_t n) { inner_.truncate(k, n); }
+    void flush() { inner_.flush(); }
+    bool read_only() const { return inner_.read_only(); }
+    void overwrite_batch(std::span<const blob_write> w) {
+        inner_.overwrite_batch(w);
+        std::unique_lock l(c_->m);
+        if (!c_->armed) return;
+        c_->armed = false;
+        c_->written = true;
+        c_->cv.notify_all();
+        c_->cv.wait(l, [&] { return c_->released; });
+    }
+
+private:
+    memory_storage inner_;
+    std::shared_ptr<control> c_;
+};
+static_assert(overwrites_in_place<pausable_storage>);
+
+// The applier writes record files in place (no new inode per write); the
+// power fails after those writes and before their flush, so files may hold
+// a mix of old and new bytes. Reopening must serve every acknowledged value
+// and rewrite the torn files from the log.
+BOOST_AUTO_TEST_CASE(power_loss_between_in_place_apply_and_flush) {
+    const auto seed = stowage::test::test_seed();
+    std::mt19937_64 rng(seed);
+    std::size_t torn = 0;
+    for (int round = 0; round < 40; ++round) {
+        memory_storage mem(memory_storage::options{seed + static_cast<std::uint64_t>(round), true});
+        auto ctl = std::make_shared<pausable_storage::control>();
+        std::map<std::string, std::int64_t> model;
+        {
+            database_options o;
+            o.apply_interval = std::chrono::hours(1);  // only the checkpoints below apply
+            database<pausable_storage> db(pausable_storage(mem, ctl), o);
+            notes_t<pausable_storage> notes(db.storage(), "notes");
+            for (int i = 0; i < 8; ++i) {
+                std::string id = "n" + std::to_string(i);
+                notes.put({id, std::string(20 + rng() % 200, 'a'), 0});
+                model[id] = 0;
+            }
+            db.checkpoint();  // generation 0 is in the files, synced
+            for (int i = 0; i < 8; ++i) {
+                std::string id = "n" + std::to_string(i);
+                auto v = static_cast<std::int64_t>(1 + rng() % 1000);
+                notes.put({id, std::string(rng() % 250, 'b'), v});  // acknowledged: in the synced log
+                model[id] = v;
+            }
+            {
+                std::lock_guard l(ctl->m);
+                ctl->armed = true;
+            }
+            std::thread applier([&] {
+                try {
+                    db.checkpoint();
+                } catch (const stowage::error&) {  // the power went out under it
+                }
+            });
+            {
+                std::unique_lock l(ctl->m);
+                ctl->cv.wait(l, [&] { return ctl->written; });
+            }
+            mem.crash();
+            {
+                std::lock_guard l(ctl->m);
+                ctl->released = true;
+            }
+            ctl->cv.notify_all();
+            applier.join();
+        }
+        for (const auto& key : mem.list("notes/")) {
+            if (!is_record_key("notes", key)) continue;
+            try {
+                verify_record(*mem.read(key), key);
+            } catch (const stowage::error&) {
+                ++torn;
+            }
+        }
+        database<memory_storage> db(mem);
+        notes_t<memory_storage> notes(db.storage(), "notes");
+        for (const auto& [id, v] : model) {
+            auto n = notes.get(id);
+            BOOST_TEST_REQUIRE(n.has_value(), "round " << round << ": " << id << " lost");
+            BOOST_TEST_REQUIRE(n->counter == v, "round " << round << ": " << id);
+        }
+        db.checkpoint();  // the applier rewrites every torn file
+        for (const auto& key : mem.list("notes/"))
+            if (is_record_key("notes", key)) BOOST_CHECK_NO_THROW(verify_record(*mem.read(key), key));
+    }
+    BOOST_TEST(torn > 0u);  // the crash did catch in-place writes half done
+}
+
+// Readers never see a record file half rewritten by the in-place applier:
+// while one thread commits new versions of a few keys and the applier
+// applies them after every commit, readers read those keys through the
+// database and every read verifies. (A race test: with the epoch check in
+// db_state::read_through removed it failed in about one run of three.)
+BOOST_AUTO_TEST_CASE(readers_never_see_an_in_place_apply_half_done) {
+    scratch_dir dir("db-inplace-read");
+    database_options o;
+    o.apply_threshold = 1;  // apply (in place) as soon as anything is committed
+    database<file_storage> db(file_storage(dir.path() / "d"), o);
+    notes_t<file_storage> notes(db.storage(), "notes");
+    constexpr int keys = 2;
+    for (int i = 0; i < keys; ++i) notes.put({"k" + std::to_string(i), std::string(4000, 'a'), 0});
+    std::atomic<bool> done{false};
+    std::atomic<int> bad{0};
+    std::atomic<int> reads{0};
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 2; ++r)
+        readers.emplace_back([&, r] {
+            std::mt19937 rng(r);
+            while (!done) {
+                try {
+                    auto n = notes.get("k" + std::to_string(rng() % keys));
+                    if (!n) ++bad;
+                } catch (const stowage::error&) {
+                    ++bad;
+                }
+                ++reads;
+            }
+        });
+    std::mt19937 rng(7);
+    for (int i = 1; i <= 1500; ++i) {
+        // Lengths vary, so an overwrite both grows and shrinks files.
+        auto tx = db.transaction(durability::none);
+        tx.put(notes, {"k" + std::to_string(rng() % keys), std::string(100 + rng() % 64000, 'a' + i % 26), i});
+        tx.commit();
+        if (i % 20 == 0) stowage::test::wait_for_progress(reads, reads.load());  // let the readers run
+    }
+    done = true;
+    for (auto& t : readers) t.join();
+    BOOST_TEST(bad.load() == 0);
+    BOOST_TEST(reads.load() > 0);
 }
 
 BOOST_AUTO_TEST_CASE(optimistic_conflict_changes_nothing) {

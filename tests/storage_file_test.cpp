@@ -5,6 +5,8 @@
 #include "storage_conformance.hpp"
 
 #include <csignal>
+#include <fstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "stowage/storage/file.hpp"
@@ -146,6 +148,54 @@ BOOST_AUTO_TEST_CASE(read_only_open) {
     }
     BOOST_CHECK_THROW(ro.append("log", as_bytes("x")), stowage::error);
     expect_value(ro, "k", "v");
+}
+
+// overwrite_batch (the database applier's write): in place, so an existing
+// key keeps its inode; new keys are created; a file with another link (a
+// CAS chunk hard-linked into a backup) is replaced instead, leaving the
+// other name's bytes alone; keys are validated and read-only opens refuse.
+BOOST_AUTO_TEST_CASE(overwrite_in_place_keeps_the_inode) {
+    scratch_dir dir("overwrite");
+    const fs::path root = dir.path() / "d";
+    file_storage s(root);
+    s.replace("a/k", as_bytes("a longer old value"), durability::full);
+    s.replace("a/linked", as_bytes("shared"), durability::full);
+    fs::create_hard_link(root / "a/linked", dir.path() / "backup-copy");
+    struct stat before {};
+    BOOST_TEST_REQUIRE(::stat((root / "a/k").c_str(), &before) == 0);
+    std::vector<blob_write> writes{{"a/k", as_bytes("short")}, {"b/new", as_bytes("fresh")},
+                                   {"a/linked", as_bytes("changed")}};
+    s.overwrite_batch(writes);
+    expect_value(s, "a/k", "short");  // the old tail is cut
+    expect_value(s, "b/new", "fresh");
+    expect_value(s, "a/linked", "changed");
+    struct stat after {};
+    BOOST_TEST_REQUIRE(::stat((root / "a/k").c_str(), &after) == 0);
+    BOOST_TEST(after.st_ino == before.st_ino);
+    std::ifstream other(dir.path() / "backup-copy");
+    std::string kept((std::istreambuf_iterator<char>(other)), std::istreambuf_iterator<char>());
+    BOOST_TEST(kept == "shared");
+    std::vector<blob_write> longer{{"a/k", as_bytes("longer than it was before")}};
+    s.overwrite_batch(longer);
+    expect_value(s, "a/k", "longer than it was before");
+    s.flush();
+    std::vector<blob_write> bad{{"../escape", as_bytes("x")}};
+    BOOST_CHECK_THROW(s.overwrite_batch(bad), stowage::error);
+    BOOST_TEST(!fs::exists(dir.path() / "escape"));
+    std::vector<blob_write> under{{"a/k/child", as_bytes("x")}};
+    try {
+        s.overwrite_batch(under);
+        BOOST_ERROR("a key under another key's blob was written");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::bad_input));
+    }
+    file_storage ro(root, open_mode::read_only);
+    try {
+        ro.overwrite_batch(writes);
+        BOOST_ERROR("read-only storage wrote");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::read_only));
+    }
 }
 
 // A value that checks itself: "<len>:<payload>" where payload repeats the

@@ -112,6 +112,18 @@ concept renames_keys = storage<S> && requires(S& s, std::string_view key, durabi
     { s.rename(key, key, d) } -> std::same_as<void>;
 };
 
+// Marker: the storage can write keys in place (`overwrite_batch(ws)`): each
+// key's new bytes over its old ones, not atomic — until flush() returns, a
+// crash or a concurrent reader may see a mix of old and new bytes. Only for
+// callers that cover both themselves (the database's applier: its overlay
+// serves those keys while they are written, its log holds them until a
+// checkpoint after the flush). What it saves over replace_batch is a new
+// file and a rename per key.
+template <class S>
+concept overwrites_in_place = storage<S> && requires(S& s, std::span<const blob_write> batch) {
+    { s.overwrite_batch(batch) } -> std::same_as<void>;
+};
+
 // ---------------------------------------------------------------------------
 // Codec: how a value becomes bytes and back.
 //

@@ -152,67 +152,81 @@ public:
 
     // The value of key as of `at` (a committed LSN), from the overlay or storage.
     std::optional<bytes> read(std::string_view key, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<std::optional<bytes>> {
             if (auto v = find_version(key, at)) return v->value;
-        }
-        return storage.read(key);
+            return std::nullopt;
+        }, [&] { return storage.read(key); });
     }
 
     // Bytes [offset, offset + n) of key's value as of `at`: from the overlay,
     // or only that range from storage. errc::not_found when absent.
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
-            if (auto v = find_version(key, at)) {
-                if (!v->value) throw error(errc::not_found, std::string(key));
-                const bytes& b = *v->value;
-                if (offset >= b.size()) return {};
-                auto end = offset + std::min<std::uint64_t>(n, b.size() - offset);
-                return bytes(b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(end));
-            }
-        }
-        return storage.read_range(key, offset, n);
+        return read_through([&]() -> std::optional<bytes> {
+            auto v = find_version(key, at);
+            if (!v) return std::nullopt;
+            if (!v->value) throw error(errc::not_found, std::string(key));
+            const bytes& b = *v->value;
+            if (offset >= b.size()) return bytes{};
+            auto end = offset + std::min<std::uint64_t>(n, b.size() - offset);
+            return bytes(b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(end));
+        }, [&] { return storage.read_range(key, offset, n); });
     }
 
     std::optional<std::uint64_t> size(std::string_view key, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
-            if (auto v = find_version(key, at)) {
-                if (!v->value) return std::nullopt;
-                return v->value->size();
-            }
-        }
-        return storage.size(key);
+        return read_through([&]() -> std::optional<std::optional<std::uint64_t>> {
+            auto v = find_version(key, at);
+            if (!v) return std::nullopt;
+            return v->value ? std::optional<std::uint64_t>(v->value->size()) : std::nullopt;
+        }, [&] { return storage.size(key); });
     }
 
     key_version version_of(std::string_view key) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<key_version> {
             auto it = overlay.find(key);
-            if (it != overlay.end() && !it->second.empty()) {
-                const auto& v = it->second.back();
-                return v.value ? key_version{true, v.lsn} : key_version{};
-            }
-        }
-        if (!storage.contains(key)) return {};
-        bytes head = storage.read_range(key, 0, 22);
-        return {true, envelope_lsn(head)};
+            if (it == overlay.end() || it->second.empty()) return std::nullopt;
+            const auto& v = it->second.back();
+            return v.value ? key_version{true, v.lsn} : key_version{};
+        }, [&]() -> key_version {
+            if (!storage.contains(key)) return {};
+            bytes head = storage.read_range(key, 0, 22);
+            return {true, envelope_lsn(head)};
+        });
     }
 
     std::optional<bytes> read_versioned(std::string_view key, key_version& seen) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<std::optional<bytes>> {
             auto it = overlay.find(key);
-            if (it != overlay.end() && !it->second.empty()) {
-                const auto& v = it->second.back();
-                seen = v.value ? key_version{true, v.lsn} : key_version{};
-                return v.value;
+            if (it == overlay.end() || it->second.empty()) return std::nullopt;
+            const auto& v = it->second.back();
+            seen = v.value ? key_version{true, v.lsn} : key_version{};
+            return v.value;
+        }, [&] {
+            auto value = storage.read(key);
+            seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
+            return value;
+        });
+    }
+
+    // A read of key: from_overlay() under the overlay lock (nullopt: the
+    // overlay has no version for it), else from_storage(). The applier may
+    // write keys in place (overwrites_in_place): it only writes keys that
+    // are in the overlay while it writes them, and it bumps apply_epoch
+    // before it writes and after it has dropped them from the overlay. So a
+    // key found absent from the overlay, with the epoch unchanged across the
+    // storage read, was not being written during that read; otherwise the
+    // read is repeated (it then finds the overlay's version or the applied
+    // file).
+    template <class FromOverlay, class FromStorage>
+    auto read_through(FromOverlay&& from_overlay, FromStorage&& from_storage) const {
+        for (;;) {
+            const std::uint64_t epoch = apply_epoch.load(std::memory_order_seq_cst);
+            {
+                std::shared_lock lock(overlay_mutex);
+                if (auto r = from_overlay()) return std::move(*r);
             }
+            auto value = from_storage();
+            if (apply_epoch.load(std::memory_order_seq_cst) == epoch) return value;
         }
-        auto value = storage.read(key);
-        seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
-        return value;
     }
 
     std::vector<std::string> list(std::string_view prefix, std::uint64_t at) const {
@@ -340,9 +354,20 @@ public:
         std::vector<blob_write> puts;
         for (auto& [key, value] : todo)
             if (value) puts.push_back({key, *value});
-        for (std::size_t i = 0; i < puts.size(); i += 1024)
-            storage.replace_batch(std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i)),
-                                  durability::none);
+        apply_epoch.fetch_add(1, std::memory_order_seq_cst);  // before any write: see read_through
+        struct epoch_end {  // after the overlay drop below, or on an exception
+            std::atomic<std::uint64_t>& e;
+            ~epoch_end() { e.fetch_add(1, std::memory_order_seq_cst); }
+        } end_of_apply{apply_epoch};
+        for (std::size_t i = 0; i < puts.size(); i += 1024) {
+            auto part = std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i));
+            // In place where the storage can (no new inode and rename per
+            // record): the overlay serves these keys until the drop below,
+            // the log holds them until the checkpoint after the flush, and
+            // a record torn by a crash is rewritten on reopening.
+            if constexpr (overwrites_in_place<Storage>) storage.overwrite_batch(part);
+            else storage.replace_batch(part, durability::none);
+        }
         for (auto& [key, value] : todo)
             if (!value) storage.remove(key, durability::none);
         storage.flush();
@@ -431,6 +456,7 @@ public:
     mutable std::shared_mutex overlay_mutex;
     std::map<std::string, std::vector<version>, std::less<>> overlay;
     std::atomic<std::size_t> overlay_versions{0};
+    std::atomic<std::uint64_t> apply_epoch{0};  // bumped before and after each apply's writes (read_through)
     std::atomic<std::size_t> overlay_bytes{0};  // of the values in the overlay
     std::atomic<std::chrono::steady_clock::rep> last_commit_at{0};
     std::uint64_t last_committed = 0;

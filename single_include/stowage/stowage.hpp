@@ -174,6 +174,18 @@ concept renames_keys = storage<S> && requires(S& s, std::string_view key, durabi
     { s.rename(key, key, d) } -> std::same_as<void>;
 };
 
+// Marker: the storage can write keys in place (`overwrite_batch(ws)`): each
+// key's new bytes over its old ones, not atomic — until flush() returns, a
+// crash or a concurrent reader may see a mix of old and new bytes. Only for
+// callers that cover both themselves (the database's applier: its overlay
+// serves those keys while they are written, its log holds them until a
+// checkpoint after the flush). What it saves over replace_batch is a new
+// file and a rename per key.
+template <class S>
+concept overwrites_in_place = storage<S> && requires(S& s, std::span<const blob_write> batch) {
+    { s.overwrite_batch(batch) } -> std::same_as<void>;
+};
+
 // ---------------------------------------------------------------------------
 // Codec: how a value becomes bytes and back.
 //
@@ -799,6 +811,18 @@ public:
         }
     }
 
+    // Present when the inner storage has it; each key is one step.
+    void overwrite_batch(std::span<const blob_write> writes)
+        requires overwrites_in_place<S>
+    {
+        for (const auto& w : writes) validate_key(w.key);
+        if (inner_.read_only()) throw error(errc::read_only, "faulty_storage: write through a read-only storage");
+        for (const auto& w : writes) {
+            step("overwrite " + std::string(w.key));
+            inner_.overwrite_batch(std::span<const blob_write>(&w, 1));
+        }
+    }
+
     bool remove(std::string_view key, durability d) {
         validate_key(key);
         step("unlink " + std::string(key));
@@ -922,6 +946,8 @@ private:
 //             per-file path is kept) — many times cheaper for bulk writes.
 //   batched   file contents synced, directory syncs deferred to flush().
 //   none      nothing synced until flush().
+//   overwrite_batch (the database's applier): in place, not atomic, durable
+//             at flush(); see its comment.
 //   logs      append() writes through a cached O_APPEND descriptor; sync()
 //             syncs the data and, the first time, the directory entry.
 //
@@ -1268,6 +1294,57 @@ public:
         if (d == durability::none)
             for (auto& s : done) files.push_back(s.target);
         impl_->settle(dirs_to_sync, files, d);
+    }
+
+    // Writes each blob over its key's file in place (creating it if absent),
+    // with none of replace's atomicity: until flush() returns, a crash may
+    // leave any mix of old and new bytes, and a concurrent reader may see
+    // one. For callers that cover both — the database's applier, whose
+    // versions stay readable from its overlay until they are written and
+    // stay in its log until a checkpoint after the flush. What it saves: an
+    // existing key keeps its inode, so no inode is allocated or freed (on
+    // ext4 without a journal every create scans past each inode freed in
+    // the last minutes: benchmarks/RESULTS.md, "Commits"). A file with more
+    // than one link (a CAS chunk shared with a backup) is replaced instead,
+    // so the other names never change. Durable at the next flush().
+    void overwrite_batch(std::span<const blob_write> writes) {
+        impl_->writable();
+        for (const auto& w : writes) validate_key(w.key);
+        std::set<std::string> dirs_to_sync;
+        std::vector<std::string> files;
+        for (const auto& w : writes) {
+            std::string target = impl_->path(w.key);
+            std::string dir = impl_->make_parents(w.key, dirs_to_sync);
+            auto fd = detail::open_fd(target, O_WRONLY);
+            if (!fd && errno == ENOENT) {
+                fd = detail::open_fd(target, O_WRONLY | O_CREAT | O_EXCL);
+                if (fd) dirs_to_sync.insert(dir);  // a new name in dir
+            }
+            if (!fd) {
+                if (errno == EEXIST) {  // created meanwhile by a replace: take the safe path
+                    replace(w.key, w.data, durability::none);
+                    continue;
+                }
+                if (errno == ENOTDIR)
+                    throw error(errc::bad_input, "key " + std::string(w.key) + " lies under another key's blob");
+                if (errno == EISDIR)
+                    throw error(errc::bad_input, "key " + std::string(w.key) + " is a directory holding other keys");
+                throw_errno(errno, "open " + std::string(w.key));
+            }
+            struct stat st {};
+            if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(w.key));
+            if (st.st_nlink > 1) {
+                fd.reset();
+                replace(w.key, w.data, durability::none);
+                continue;
+            }
+            if (int e = detail::write_all(fd.get(), w.data)) throw_errno(e, "write " + std::string(w.key));
+            if (static_cast<std::uint64_t>(st.st_size) > w.data.size() &&
+                ::ftruncate(fd.get(), static_cast<off_t>(w.data.size())) != 0)
+                throw_errno(errno, "truncate " + std::string(w.key));
+            files.push_back(std::move(target));
+        }
+        impl_->settle(dirs_to_sync, files, durability::none);
     }
 
     bool remove(std::string_view key, durability d) {
@@ -1660,6 +1737,7 @@ private:
 
 static_assert(storage<file_storage>);
 static_assert(renames_keys<file_storage>);
+static_assert(overwrites_in_place<file_storage>);
 
 }  // namespace stowage
 // ---- end stowage/storage/file.hpp ----
@@ -1673,7 +1751,9 @@ static_assert(renames_keys<file_storage>);
 // and unsynced file *contents* survive or vanish independently. So a
 // replace() with durability::none can come back as the old value, the new
 // value, or an empty file under the new name; an unsynced append can come
-// back whole, missing, or (with `torn_writes`) cut at any byte.
+// back whole, missing, or (with `torn_writes`) cut at any byte; an unsynced
+// overwrite_batch as the old bytes, the new, or (torn) a prefix of the new
+// over the old.
 //
 // The model is deliberately no kinder than the Storage contract: a sync
 // makes exactly the synced key durable, not its neighbours (a real directory
@@ -1781,6 +1861,30 @@ public:
         }
     }
 
+    // In place (concepts.hpp, overwrites_in_place): an existing key keeps its
+    // inode, whose new contents are unsynced until flush(); a crash before
+    // it may leave the old bytes, the new, or a prefix of the new over the
+    // old. A missing key is created as replace(.., none) would.
+    void overwrite_batch(std::span<const blob_write> writes) {
+        for (const auto& w : writes) validate_key(w.key);
+        auto lock = live_writable();
+        for (const auto& w : writes) {
+            auto it = state_->current.find(w.key);
+            if (it == state_->current.end()) {
+                auto node = std::make_shared<inode>();
+                node->data.assign(w.data.begin(), w.data.end());
+                state_->unsynced.insert(node);
+                state_->current[std::string(w.key)] = node;
+                state_->renamed.emplace(w.key);
+                continue;
+            }
+            inode& node = *it->second;
+            node.data.assign(w.data.begin(), w.data.end());
+            node.overwritten = true;
+            state_->unsynced.insert(it->second);
+        }
+    }
+
     bool remove(std::string_view key, durability d) {
         validate_key(key);
         auto lock = live_writable();
@@ -1851,7 +1955,10 @@ public:
     void flush() {
         auto lock = live_writable();
         auto& st = *state_;
-        for (const auto& node : st.unsynced) node->synced = node->data;
+        for (const auto& node : st.unsynced) {
+            node->synced = node->data;
+            node->overwritten = false;
+        }
         st.unsynced.clear();
         for (const auto& k : st.renamed) {
             if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
@@ -1907,6 +2014,7 @@ private:
     struct inode {
         bytes data;    // what a reader sees now
         bytes synced;  // what is on "stable storage"
+        bool overwritten = false;  // written in place since the last sync
     };
     struct state {
         explicit state(options o) : opts(o), rng(o.seed) {}
@@ -1935,6 +2043,15 @@ private:
                 // followed (an append cut short by the power loss).
                 bool extends = n.data.size() > n.synced.size() &&
                                std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
+                if (!extends && n.overwritten) {
+                    // An overwrite cut short: a prefix of the new bytes over
+                    // the old ones, at the old length or the new.
+                    std::size_t keep = static_cast<std::size_t>(st.rng() % (n.data.size() + 1));
+                    bytes mixed(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(keep));
+                    if (n.synced.size() > keep && coin(st))
+                        mixed.insert(mixed.end(), n.synced.begin() + static_cast<std::ptrdiff_t>(keep), n.synced.end());
+                    return mixed;
+                }
                 if (!extends) return n.synced;
                 std::size_t extra = n.data.size() - n.synced.size();
                 std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
@@ -1963,6 +2080,7 @@ private:
 static_assert(storage<memory_storage>);
 static_assert(simulates_crashes<memory_storage>);
 static_assert(renames_keys<memory_storage>);
+static_assert(overwrites_in_place<memory_storage>);
 
 }  // namespace stowage
 // ---- end stowage/storage/memory.hpp ----
@@ -6704,67 +6822,81 @@ public:
 
     // The value of key as of `at` (a committed LSN), from the overlay or storage.
     std::optional<bytes> read(std::string_view key, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<std::optional<bytes>> {
             if (auto v = find_version(key, at)) return v->value;
-        }
-        return storage.read(key);
+            return std::nullopt;
+        }, [&] { return storage.read(key); });
     }
 
     // Bytes [offset, offset + n) of key's value as of `at`: from the overlay,
     // or only that range from storage. errc::not_found when absent.
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
-            if (auto v = find_version(key, at)) {
-                if (!v->value) throw error(errc::not_found, std::string(key));
-                const bytes& b = *v->value;
-                if (offset >= b.size()) return {};
-                auto end = offset + std::min<std::uint64_t>(n, b.size() - offset);
-                return bytes(b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(end));
-            }
-        }
-        return storage.read_range(key, offset, n);
+        return read_through([&]() -> std::optional<bytes> {
+            auto v = find_version(key, at);
+            if (!v) return std::nullopt;
+            if (!v->value) throw error(errc::not_found, std::string(key));
+            const bytes& b = *v->value;
+            if (offset >= b.size()) return bytes{};
+            auto end = offset + std::min<std::uint64_t>(n, b.size() - offset);
+            return bytes(b.begin() + static_cast<std::ptrdiff_t>(offset), b.begin() + static_cast<std::ptrdiff_t>(end));
+        }, [&] { return storage.read_range(key, offset, n); });
     }
 
     std::optional<std::uint64_t> size(std::string_view key, std::uint64_t at) const {
-        {
-            std::shared_lock lock(overlay_mutex);
-            if (auto v = find_version(key, at)) {
-                if (!v->value) return std::nullopt;
-                return v->value->size();
-            }
-        }
-        return storage.size(key);
+        return read_through([&]() -> std::optional<std::optional<std::uint64_t>> {
+            auto v = find_version(key, at);
+            if (!v) return std::nullopt;
+            return v->value ? std::optional<std::uint64_t>(v->value->size()) : std::nullopt;
+        }, [&] { return storage.size(key); });
     }
 
     key_version version_of(std::string_view key) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<key_version> {
             auto it = overlay.find(key);
-            if (it != overlay.end() && !it->second.empty()) {
-                const auto& v = it->second.back();
-                return v.value ? key_version{true, v.lsn} : key_version{};
-            }
-        }
-        if (!storage.contains(key)) return {};
-        bytes head = storage.read_range(key, 0, 22);
-        return {true, envelope_lsn(head)};
+            if (it == overlay.end() || it->second.empty()) return std::nullopt;
+            const auto& v = it->second.back();
+            return v.value ? key_version{true, v.lsn} : key_version{};
+        }, [&]() -> key_version {
+            if (!storage.contains(key)) return {};
+            bytes head = storage.read_range(key, 0, 22);
+            return {true, envelope_lsn(head)};
+        });
     }
 
     std::optional<bytes> read_versioned(std::string_view key, key_version& seen) const {
-        {
-            std::shared_lock lock(overlay_mutex);
+        return read_through([&]() -> std::optional<std::optional<bytes>> {
             auto it = overlay.find(key);
-            if (it != overlay.end() && !it->second.empty()) {
-                const auto& v = it->second.back();
-                seen = v.value ? key_version{true, v.lsn} : key_version{};
-                return v.value;
+            if (it == overlay.end() || it->second.empty()) return std::nullopt;
+            const auto& v = it->second.back();
+            seen = v.value ? key_version{true, v.lsn} : key_version{};
+            return v.value;
+        }, [&] {
+            auto value = storage.read(key);
+            seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
+            return value;
+        });
+    }
+
+    // A read of key: from_overlay() under the overlay lock (nullopt: the
+    // overlay has no version for it), else from_storage(). The applier may
+    // write keys in place (overwrites_in_place): it only writes keys that
+    // are in the overlay while it writes them, and it bumps apply_epoch
+    // before it writes and after it has dropped them from the overlay. So a
+    // key found absent from the overlay, with the epoch unchanged across the
+    // storage read, was not being written during that read; otherwise the
+    // read is repeated (it then finds the overlay's version or the applied
+    // file).
+    template <class FromOverlay, class FromStorage>
+    auto read_through(FromOverlay&& from_overlay, FromStorage&& from_storage) const {
+        for (;;) {
+            const std::uint64_t epoch = apply_epoch.load(std::memory_order_seq_cst);
+            {
+                std::shared_lock lock(overlay_mutex);
+                if (auto r = from_overlay()) return std::move(*r);
             }
+            auto value = from_storage();
+            if (apply_epoch.load(std::memory_order_seq_cst) == epoch) return value;
         }
-        auto value = storage.read(key);
-        seen = value ? key_version{true, envelope_lsn(*value)} : key_version{};
-        return value;
     }
 
     std::vector<std::string> list(std::string_view prefix, std::uint64_t at) const {
@@ -6892,9 +7024,20 @@ public:
         std::vector<blob_write> puts;
         for (auto& [key, value] : todo)
             if (value) puts.push_back({key, *value});
-        for (std::size_t i = 0; i < puts.size(); i += 1024)
-            storage.replace_batch(std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i)),
-                                  durability::none);
+        apply_epoch.fetch_add(1, std::memory_order_seq_cst);  // before any write: see read_through
+        struct epoch_end {  // after the overlay drop below, or on an exception
+            std::atomic<std::uint64_t>& e;
+            ~epoch_end() { e.fetch_add(1, std::memory_order_seq_cst); }
+        } end_of_apply{apply_epoch};
+        for (std::size_t i = 0; i < puts.size(); i += 1024) {
+            auto part = std::span<const blob_write>(puts).subspan(i, std::min<std::size_t>(1024, puts.size() - i));
+            // In place where the storage can (no new inode and rename per
+            // record): the overlay serves these keys until the drop below,
+            // the log holds them until the checkpoint after the flush, and
+            // a record torn by a crash is rewritten on reopening.
+            if constexpr (overwrites_in_place<Storage>) storage.overwrite_batch(part);
+            else storage.replace_batch(part, durability::none);
+        }
         for (auto& [key, value] : todo)
             if (!value) storage.remove(key, durability::none);
         storage.flush();
@@ -6983,6 +7126,7 @@ public:
     mutable std::shared_mutex overlay_mutex;
     std::map<std::string, std::vector<version>, std::less<>> overlay;
     std::atomic<std::size_t> overlay_versions{0};
+    std::atomic<std::uint64_t> apply_epoch{0};  // bumped before and after each apply's writes (read_through)
     std::atomic<std::size_t> overlay_bytes{0};  // of the values in the overlay
     std::atomic<std::chrono::steady_clock::rep> last_commit_at{0};
     std::uint64_t last_committed = 0;

@@ -127,6 +127,18 @@ public:
         }
     }
 
+    // Present when the inner storage has it; each key is one step.
+    void overwrite_batch(std::span<const blob_write> writes)
+        requires overwrites_in_place<S>
+    {
+        for (const auto& w : writes) validate_key(w.key);
+        if (inner_.read_only()) throw error(errc::read_only, "faulty_storage: write through a read-only storage");
+        for (const auto& w : writes) {
+            step("overwrite " + std::string(w.key));
+            inner_.overwrite_batch(std::span<const blob_write>(&w, 1));
+        }
+    }
+
     bool remove(std::string_view key, durability d) {
         validate_key(key);
         step("unlink " + std::string(key));

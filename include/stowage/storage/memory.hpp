@@ -7,7 +7,9 @@
 // and unsynced file *contents* survive or vanish independently. So a
 // replace() with durability::none can come back as the old value, the new
 // value, or an empty file under the new name; an unsynced append can come
-// back whole, missing, or (with `torn_writes`) cut at any byte.
+// back whole, missing, or (with `torn_writes`) cut at any byte; an unsynced
+// overwrite_batch as the old bytes, the new, or (torn) a prefix of the new
+// over the old.
 //
 // The model is deliberately no kinder than the Storage contract: a sync
 // makes exactly the synced key durable, not its neighbours (a real directory
@@ -120,6 +122,30 @@ public:
         }
     }
 
+    // In place (concepts.hpp, overwrites_in_place): an existing key keeps its
+    // inode, whose new contents are unsynced until flush(); a crash before
+    // it may leave the old bytes, the new, or a prefix of the new over the
+    // old. A missing key is created as replace(.., none) would.
+    void overwrite_batch(std::span<const blob_write> writes) {
+        for (const auto& w : writes) validate_key(w.key);
+        auto lock = live_writable();
+        for (const auto& w : writes) {
+            auto it = state_->current.find(w.key);
+            if (it == state_->current.end()) {
+                auto node = std::make_shared<inode>();
+                node->data.assign(w.data.begin(), w.data.end());
+                state_->unsynced.insert(node);
+                state_->current[std::string(w.key)] = node;
+                state_->renamed.emplace(w.key);
+                continue;
+            }
+            inode& node = *it->second;
+            node.data.assign(w.data.begin(), w.data.end());
+            node.overwritten = true;
+            state_->unsynced.insert(it->second);
+        }
+    }
+
     bool remove(std::string_view key, durability d) {
         validate_key(key);
         auto lock = live_writable();
@@ -190,7 +216,10 @@ public:
     void flush() {
         auto lock = live_writable();
         auto& st = *state_;
-        for (const auto& node : st.unsynced) node->synced = node->data;
+        for (const auto& node : st.unsynced) {
+            node->synced = node->data;
+            node->overwritten = false;
+        }
         st.unsynced.clear();
         for (const auto& k : st.renamed) {
             if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
@@ -246,6 +275,7 @@ private:
     struct inode {
         bytes data;    // what a reader sees now
         bytes synced;  // what is on "stable storage"
+        bool overwritten = false;  // written in place since the last sync
     };
     struct state {
         explicit state(options o) : opts(o), rng(o.seed) {}
@@ -274,6 +304,15 @@ private:
                 // followed (an append cut short by the power loss).
                 bool extends = n.data.size() > n.synced.size() &&
                                std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
+                if (!extends && n.overwritten) {
+                    // An overwrite cut short: a prefix of the new bytes over
+                    // the old ones, at the old length or the new.
+                    std::size_t keep = static_cast<std::size_t>(st.rng() % (n.data.size() + 1));
+                    bytes mixed(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(keep));
+                    if (n.synced.size() > keep && coin(st))
+                        mixed.insert(mixed.end(), n.synced.begin() + static_cast<std::ptrdiff_t>(keep), n.synced.end());
+                    return mixed;
+                }
                 if (!extends) return n.synced;
                 std::size_t extra = n.data.size() - n.synced.size();
                 std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
@@ -302,5 +341,6 @@ private:
 static_assert(storage<memory_storage>);
 static_assert(simulates_crashes<memory_storage>);
 static_assert(renames_keys<memory_storage>);
+static_assert(overwrites_in_place<memory_storage>);
 
 }  // namespace stowage

@@ -29,8 +29,16 @@ static wal_op put_op(std::string key, std::string value) {
     return op;
 }
 
+// Options for the framing tests below: segments end where their records
+// end, as in LevelDB's log tests (no zeros written ahead).
+static wal_options plain_segments() {
+    wal_options o;
+    o.preallocate = 0;
+    return o;
+}
+
 // Opens a log, recovers, appends `values` as one-put transactions, syncs.
-static void write_log(memory_storage& mem, const std::vector<std::string>& values, wal_options o = {}) {
+static void write_log(memory_storage& mem, const std::vector<std::string>& values, wal_options o = plain_segments()) {
     log_t log(mem, "wal", o);
     wal_recovery_report r;
     log.recover(r);
@@ -293,7 +301,7 @@ BOOST_AUTO_TEST_CASE(reading_from_an_offset_inside_a_record) {
 BOOST_AUTO_TEST_CASE(transactions_need_their_commit_record) {
     memory_storage mem;
     {
-        log_t log(mem, "wal");
+        log_t log(mem, "wal", plain_segments());
         wal_recovery_report r;
         log.recover(r);
         std::vector<wal_op> ops{put_op("a", "1"), put_op("b", "2")};
@@ -306,6 +314,62 @@ BOOST_AUTO_TEST_CASE(transactions_need_their_commit_record) {
     wal_recovery_report r;
     BOOST_TEST(recover_values(cut, wal_recovery::tolerate_tail, &r).empty());
     BOOST_TEST(r.transactions_dropped == 1u);
+}
+
+// Segments filled with zeros ahead of their records (the default on
+// storages that write logs at a position): the zeros are unused space, not
+// damage, in every mode; a record torn into the zeros is a torn tail; bytes
+// after the zeros are damage.
+BOOST_AUTO_TEST_CASE(preallocated_segments_end_at_the_zeros) {
+    memory_storage mem;
+    wal_options o;
+    o.preallocate = 64 * 1024;
+    std::vector<std::string> values = {"one", std::string(70000, 'x'), "three"};  // the second grows the zeros
+    write_log(mem, values, o);
+    auto seg = only_segment(mem);
+    const bytes data = *mem.read(seg);
+    BOOST_TEST(data.size() == 2u * 64 * 1024);  // zeros written ahead, in steps of `preallocate`
+    for (auto mode : {wal_recovery::absolute, wal_recovery::tolerate_tail, wal_recovery::point_in_time, wal_recovery::salvage}) {
+        wal_recovery_report r;
+        BOOST_TEST(recover_values(mem, mode, &r) == values);
+        BOOST_TEST(r.damage.empty());
+        BOOST_TEST(r.bytes_truncated == 0u);
+    }
+    // Where the records end: the same log written without zeros ahead.
+    memory_storage plain;
+    write_log(plain, values);
+    const std::size_t end = static_cast<std::size_t>(*plain.size(only_segment(plain)));
+    BOOST_TEST_REQUIRE(std::equal(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(end), plain.read(only_segment(plain))->begin()));
+    // The last transaction's commit record lost its last bytes to the
+    // power cut (they stayed zero): a torn tail.
+    {
+        memory_storage torn;
+        bytes t = data;
+        std::fill(t.begin() + static_cast<std::ptrdiff_t>(end - 6), t.begin() + static_cast<std::ptrdiff_t>(end), std::byte{0});
+        torn.replace(seg, t, durability::full);
+        wal_recovery_report r;
+        BOOST_TEST(recover_values(torn, wal_recovery::tolerate_tail, &r) == (std::vector<std::string>{"one", values[1]}));
+        BOOST_TEST(r.bytes_truncated > 0u);
+        BOOST_CHECK_THROW(recover_values(torn, wal_recovery::absolute), stowage::error);
+    }
+    // Something after the zeros is not unused space: damage in every mode
+    // that reports it, and not a tail that tolerate_tail may cut.
+    {
+        memory_storage junk;
+        bytes t = data;
+        t[end + 5000] = std::byte{0x5a};
+        junk.replace(seg, t, durability::full);
+        BOOST_CHECK_THROW(recover_values(junk, wal_recovery::absolute), stowage::error);
+        BOOST_CHECK_THROW(recover_values(junk, wal_recovery::tolerate_tail), stowage::error);
+        wal_recovery_report r;
+        BOOST_TEST(recover_values(junk, wal_recovery::salvage, &r) == values);
+        BOOST_TEST(!r.damage.empty());
+    }
+    // A log reopened after that appends to a new segment and reads back whole.
+    write_log(mem, {"four"}, o);
+    std::vector<std::string> all = values;
+    all.push_back("four");
+    BOOST_TEST(recover_values(mem, wal_recovery::absolute) == all);
 }
 
 BOOST_AUTO_TEST_CASE(segments_roll_and_checkpoints_delete_them) {

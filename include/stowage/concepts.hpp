@@ -124,6 +124,17 @@ concept overwrites_in_place = storage<S> && requires(S& s, std::span<const blob_
     { s.overwrite_batch(batch) } -> std::same_as<void>;
 };
 
+// Marker: logs can also be written at a position (`write_at(key, o, v)`:
+// creates the log if absent, zero-fills and extends it when o + size is
+// past its end; like append, not durable until sync(key)). The WAL writes
+// into segment space it filled with zeros ahead of time, so that most of
+// its syncs do not change the file's size: an fdatasync then skips the
+// metadata write (benchmarks/RESULTS.md, "Commits").
+template <class S>
+concept writes_logs_at = storage<S> && requires(S& s, std::string_view key, std::uint64_t n, bytes_view data) {
+    { s.write_at(key, n, data) } -> std::same_as<void>;
+};
+
 // ---------------------------------------------------------------------------
 // Codec: how a value becomes bytes and back.
 //

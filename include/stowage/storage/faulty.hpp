@@ -18,6 +18,7 @@
 //   remove     1 unlink, 2 sync directory (full only)
 //   rename     1 rename, 2 sync directory (full only; where S renames keys)
 //   append     1 write (torn: a prefix of the data lands, then the error)
+//   write_at   1 write (the same; where S writes logs at a position)
 //   sync, truncate, flush, read, read_range, size, contains, list: 1 step
 //
 // Failure kinds: `io` (EIO), `no_space` (ENOSPC), `torn` (EIO after a
@@ -125,6 +126,19 @@ public:
             step("sync directory");
             inner_.flush();
         }
+    }
+
+    // Present when the inner storage has it: one step (torn: a prefix lands).
+    void write_at(std::string_view key, std::uint64_t offset, bytes_view data)
+        requires writes_logs_at<S>
+    {
+        validate_key(key);
+        if (inner_.read_only()) throw error(errc::read_only, "faulty_storage: write through a read-only storage");
+        if (auto torn = step_may_tear("write into " + std::string(key))) {
+            inner_.write_at(key, offset, data.first(data.size() / 2));  // a prefix landed
+            throw error(errc::io, *torn);
+        }
+        inner_.write_at(key, offset, data);
     }
 
     // Present when the inner storage has it; each key is one step.

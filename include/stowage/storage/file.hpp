@@ -366,6 +366,13 @@ public:
         return impl_->append(key, data);
     }
 
+    // Writes into a log at `offset` (writes_logs_at): through a second,
+    // non-appending descriptor, since pwrite on an O_APPEND one appends.
+    void write_at(std::string_view key, std::uint64_t offset, bytes_view data) {
+        impl_->writable();
+        impl_->write_at(key, offset, data);
+    }
+
     void sync(std::string_view key) {
         impl_->writable();
         impl_->sync_log(key);
@@ -417,6 +424,7 @@ private:
     // generations: a sync covers the writes counted before it started.
     struct log_state {
         std::shared_ptr<detail::unique_fd> fd;
+        std::shared_ptr<detail::unique_fd> positional;  // opened by the first write_at
         std::uint64_t written = 0;  // appends/truncates so far
         std::uint64_t synced = 0;   // `written` as of the last completed sync
         bool name_synced = true;    // false when this open created the file
@@ -616,6 +624,30 @@ private:
             return static_cast<std::uint64_t>(st.st_size);
         }
 
+        void write_at(std::string_view key, std::uint64_t offset, bytes_view data) {
+            std::string p = path(key);
+            std::lock_guard lock(mutex);
+            log_state& ls = open_log(key, p);
+            if (!ls.positional) {
+                auto fd = detail::open_fd(p, O_WRONLY);
+                if (!fd) throw_errno(errno, "open log " + std::string(key));
+                ls.positional = std::make_shared<detail::unique_fd>(std::move(fd));
+            }
+            ++ls.written;
+            const std::byte* at = data.data();
+            std::size_t left = data.size();
+            while (left > 0) {
+                ssize_t n = ::pwrite(ls.positional->get(), at, left, static_cast<off_t>(offset));
+                if (n < 0) {
+                    if (errno == EINTR) continue;
+                    throw_errno(errno, "write to " + std::string(key));
+                }
+                at += n;
+                left -= static_cast<std::size_t>(n);
+                offset += static_cast<std::uint64_t>(n);
+            }
+        }
+
         void sync_log(std::string_view key) {
             std::string p = path(key);
             std::shared_ptr<detail::unique_fd> fd;
@@ -739,5 +771,6 @@ private:
 static_assert(storage<file_storage>);
 static_assert(renames_keys<file_storage>);
 static_assert(overwrites_in_place<file_storage>);
+static_assert(writes_logs_at<file_storage>);
 
 }  // namespace stowage

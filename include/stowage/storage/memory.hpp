@@ -174,12 +174,31 @@ public:
         return offset;
     }
 
+    // writes_logs_at: bytes over whatever was there (zero-filled up to
+    // offset if the log is shorter). Over synced bytes it is an overwrite:
+    // a crash before sync may tear it (surviving_contents).
+    void write_at(std::string_view key, std::uint64_t offset, bytes_view data) {
+        validate_key(key);
+        auto lock = live_writable();
+        auto& slot = state_->current[std::string(key)];
+        if (!slot) {
+            slot = std::make_shared<inode>();
+            state_->renamed.emplace(key);
+        }
+        const std::size_t at = static_cast<std::size_t>(offset);
+        if (at + data.size() > slot->data.size()) slot->data.resize(at + data.size());
+        std::copy(data.begin(), data.end(), slot->data.begin() + static_cast<std::ptrdiff_t>(at));
+        if (at < slot->synced.size()) slot->overwritten = true;
+        state_->unsynced.insert(slot);
+    }
+
     void sync(std::string_view key) {
         validate_key(key);
         auto lock = live_writable();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
         it->second->synced = it->second->data;
+        it->second->overwritten = false;
         state_->unsynced.erase(it->second);
         state_->durable[std::string(key)] = it->second;
     }
@@ -305,11 +324,15 @@ private:
                 bool extends = n.data.size() > n.synced.size() &&
                                std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
                 if (!extends && n.overwritten) {
-                    // An overwrite cut short: a prefix of the new bytes over
-                    // the old ones, at the old length or the new.
-                    std::size_t keep = static_cast<std::size_t>(st.rng() % (n.data.size() + 1));
+                    // An overwrite cut short: the new bytes up to some point
+                    // at or after the first byte that changed, the old ones
+                    // after it (and, if the new are shorter, maybe not).
+                    const std::size_t common = static_cast<std::size_t>(
+                        std::mismatch(n.data.begin(), n.data.end(), n.synced.begin(), n.synced.end()).first -
+                        n.data.begin());
+                    std::size_t keep = common + static_cast<std::size_t>(st.rng() % (n.data.size() - common + 1));
                     bytes mixed(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(keep));
-                    if (n.synced.size() > keep && coin(st))
+                    if (n.synced.size() > keep && !(keep == n.data.size() && coin(st)))
                         mixed.insert(mixed.end(), n.synced.begin() + static_cast<std::ptrdiff_t>(keep), n.synced.end());
                     return mixed;
                 }
@@ -342,5 +365,6 @@ static_assert(storage<memory_storage>);
 static_assert(simulates_crashes<memory_storage>);
 static_assert(renames_keys<memory_storage>);
 static_assert(overwrites_in_place<memory_storage>);
+static_assert(writes_logs_at<memory_storage>);
 
 }  // namespace stowage

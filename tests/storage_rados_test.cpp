@@ -134,6 +134,15 @@ BOOST_AUTO_TEST_CASE(write_size_limit_is_a_clear_error) {
         BOOST_TEST(std::string(e.what()).find("osd_max_write_size") != std::string::npos);
     }
     BOOST_TEST(!s.contains("big"));
+    // An append (one WAL transaction) above the limit too.
+    try {
+        s.append("biglog", big);
+        BOOST_ERROR("appended more than osd_max_write_size at once");
+    } catch (const stowage::error& e) {
+        BOOST_TEST((e.kind() == errc::bad_input));
+        BOOST_TEST(std::string(e.what()).find("osd_max_write_size") != std::string::npos);
+    }
+    BOOST_TEST(!s.contains("biglog"));
     BOOST_TEST(s.list("").empty());
     // Large but allowed values round-trip (read() grows its buffer).
     auto value = pattern(3 << 20, 7);

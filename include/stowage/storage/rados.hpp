@@ -777,6 +777,9 @@ private:
         }
 
         std::uint64_t append(std::string_view key, bytes_view data) {
+            // One append is one RADOS write: a WAL transaction larger than
+            // the cluster's limit gets a clear error, not the OSD's EFBIG.
+            check_size(key, data.size());
             std::lock_guard serial(append_mutex);
             std::string k(key);
             ensure_indexed({key});

@@ -504,9 +504,66 @@ BOOST_AUTO_TEST_CASE(failed_sync_poisons_the_log_until_reopen) {
     reopened.wait_durable(reopened.append(reopened.next_txid(), ops), durability::full);
 }
 
+// Plain segments: each append writes its frames itself.
+// Zeros ahead with deferred writes (the default where the storage writes
+// logs at a position): an append whose zeros cannot be extended is refused
+// cleanly (torn or full disk), erases still go in on a full disk, and a
+// failed write of the queued frames at sync time fails the log.
+BOOST_AUTO_TEST_CASE(deferred_writes_fail_cleanly) {
+    faulty_storage<memory_storage> fs;
+    wal_options o;
+    o.preallocate = 1024;  // smaller than a record: every put extends the zeros
+    std::vector<wal_op> ops{put_op("a", std::string(1500, 'a'))};
+    {
+        wal<faulty_storage<memory_storage>> log(fs, "wal", o);
+        wal_recovery_report r;
+        log.recover(r);
+        log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+        fs.fail_at(1, fault::torn);  // the zeros' write
+        BOOST_CHECK_THROW(log.append(log.next_txid(), ops), stowage::error);
+        BOOST_TEST(!log.failed());
+        log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+        fs.fail_at(1, fault::no_space);
+        try {
+            log.append(log.next_txid(), ops);
+            BOOST_ERROR("append on a full disk succeeded");
+        } catch (const stowage::error& e) {
+            BOOST_TEST((e.kind() == errc::no_space));
+        }
+        fs.heal();
+        BOOST_TEST(!log.failed());
+        BOOST_TEST(!fs.inner().contains("wal/reserve"));  // released for erases
+        BOOST_CHECK_THROW(log.append(log.next_txid(), ops), stowage::error);
+        wal_op erase;
+        erase.type = wal_record_type::erase;
+        erase.key = "a";
+        std::vector<wal_op> erases{erase};
+        log.wait_durable(log.append(log.next_txid(), erases), durability::full);
+        log.checkpoint(log.durable_lsn());
+        BOOST_TEST(fs.inner().contains("wal/reserve"));
+        log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+        BOOST_TEST(recover_values(fs.inner(), wal_recovery::absolute).size() == 1u);
+        // A small record fits the zeros already there: queued, and written
+        // by the sync, whose failure fails the log.
+        std::vector<wal_op> small{put_op("b", "x")};
+        auto lsn = log.append(log.next_txid(), small);
+        fs.fail_at(1, fault::io);
+        try {
+            log.wait_durable(lsn, durability::full);
+            BOOST_ERROR("a commit whose frames were not written was acknowledged");
+        } catch (const stowage::error& e) {
+            BOOST_TEST((e.kind() == errc::failed_state));
+        }
+        BOOST_TEST(log.failed());
+        fs.heal();
+    }
+    // Reopened: everything acknowledged is there, the unwritten commit is not.
+    BOOST_TEST(recover_values(fs.inner(), wal_recovery::absolute) == (std::vector<std::string>{std::string(1500, 'a')}));
+}
+
 BOOST_AUTO_TEST_CASE(failed_append_is_cut_back_and_full_disk_keeps_erases) {
     faulty_storage<memory_storage> fs;
-    wal<faulty_storage<memory_storage>> log(fs, "wal");
+    wal<faulty_storage<memory_storage>> log(fs, "wal", plain_segments());
     wal_recovery_report r;
     log.recover(r);
     std::vector<wal_op> ops{put_op("a", std::string(500, 'a'))};

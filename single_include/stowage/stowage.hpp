@@ -5901,6 +5901,14 @@ private:
 //            during it.
 //   batched  returns at once; a background thread syncs within batch_window.
 //   none     returns at once; nothing syncs until flush() or a checkpoint.
+// Where the storage writes logs at a position (zeros ahead, see Framing),
+// append() only queues its frames in memory after making sure the zeros
+// reach past them (so a full disk refuses the append itself); the sync
+// leader writes the whole group's frames in one call, then syncs. Queued
+// frames are written by the next sync, the batched syncer, flush(), a
+// segment roll, or once 1 MiB is queued; a process that dies first loses
+// them, which only durability::none/batched commits may (above). A failed
+// write of queued frames fails the log, as a failed sync does.
 //
 // Failures. A failed sync is never retried as if it could succeed (the
 // kernel may have dropped the dirty pages): the log enters a failed state,
@@ -6258,16 +6266,25 @@ public:
     // Appends a transaction's records and its commit record (not synced).
     // Returns the commit LSN; op_lsns (if given) receives each op's LSN.
     std::uint64_t append(std::uint64_t txid, std::span<const wal_op> ops, std::vector<std::uint64_t>* op_lsns = nullptr) {
-        std::lock_guard lock(mutex_);
+        std::unique_lock lock(mutex_);
         check_writable();
         bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
         if (low_space_ && has_put)
             throw error(errc::no_space, "wal: the disk is full; only erases are accepted until a checkpoint frees space");
         bytes frames;
-        std::uint64_t lsn = next_lsn_;
         std::uint64_t estimate = 64;
         for (auto& op : ops) estimate += header_size + 2 + op.key.size() + op.value.size();
-        if (segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size) roll_segment();
+        auto segment_full = [&] { return segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size; };
+        if (segment_full()) {
+            // A sync leader may be writing this segment's frames outside the
+            // lock (deferred writes): the roll's sync must come after it.
+            while (syncing_ && deferring()) {
+                durable_cv_.wait(lock);
+                check_writable();
+            }
+            if (segment_full()) roll_segment();
+        }
+        std::uint64_t lsn = next_lsn_;
         if (segment_.empty()) open_segment(lsn);
         std::uint64_t offset = segment_offset_;
         if (op_lsns) op_lsns->clear();
@@ -6614,6 +6631,7 @@ private:
     void roll_segment() {
         if (!segment_.empty() && written_lsn_ > durable_lsn_) {
             try {
+                write_pending();
                 storage_.sync(segment_);
             } catch (const error& e) {
                 fail(e.what());
@@ -6634,7 +6652,7 @@ private:
         try {
             if constexpr (writes_logs_at<Storage>) {
                 if (options_.preallocate > 0) {
-                    write_over_zeros(frames);
+                    defer_over_zeros(frames);
                 } else {
                     storage_.append(segment_, frames);
                 }
@@ -6642,6 +6660,7 @@ private:
                 storage_.append(segment_, frames);
             }
         } catch (const error& e) {
+            if (e.kind() == errc::failed_state) throw;
             allocated_ = before;  // the truncate below cuts the zeros ahead too
             // Cut off whatever part of the frames landed, so the next
             // append does not follow garbage.
@@ -6657,13 +6676,33 @@ private:
         segment_offset_ += frames.size();
     }
 
-    // Writes frames at the segment's end of data, first extending the zeros
-    // ahead of it when they do not reach far enough. A reader stops at an
-    // all-zero fragment header followed by nothing but zeros (see
-    // parse_segment): what was never written.
-    void write_over_zeros(const bytes& frames)
+    // Deferred writes (storages that write logs at a position, with zeros
+    // ahead): append() extends the zeros ahead of the segment's end of data
+    // when they do not reach far enough (that write is where a full disk
+    // shows: the frames are then refused, as an append's would be), and
+    // queues the frames; the sync leader writes everything queued in one
+    // call before it syncs, as LevelDB's leader writes its group's batch.
+    // A reader stops at an all-zero fragment header followed by nothing but
+    // zeros (see parse_segment): what was never written.
+    bool deferring() const {
+        if constexpr (writes_logs_at<Storage>) return options_.preallocate > 0;
+        else return false;
+    }
+
+    void defer_over_zeros(const bytes& frames)
         requires writes_logs_at<Storage>
     {
+        // Commits that nobody syncs (durability none) must not pile up in
+        // memory: past 1 MiB the queue is written first. Those frames belong
+        // to published transactions, so a failure here fails the log.
+        if (pending_.size() >= (1u << 20) && !syncing_) {
+            try {
+                write_pending();
+            } catch (const error& e) {
+                fail(std::string("write of queued frames failed: ") + e.what());
+                throw error(errc::failed_state, "wal: " + *failed_);
+            }
+        }
         const std::uint64_t end = segment_offset_ + frames.size();
         if (end > allocated_) {
             const std::uint64_t grow = std::max<std::uint64_t>(options_.preallocate, end - allocated_);
@@ -6671,7 +6710,18 @@ private:
             storage_.write_at(segment_, allocated_, bytes_view(zeros_).first(static_cast<std::size_t>(grow)));
             allocated_ += grow;
         }
-        storage_.write_at(segment_, segment_offset_, frames);
+        if (pending_.empty()) pending_at_ = segment_offset_;
+        stowage::append(pending_, frames);
+    }
+
+    // Writes the queued frames (lock held). A failed write is a failed log:
+    // frames of commits already published were lost with it.
+    void write_pending() {
+        if constexpr (writes_logs_at<Storage>) {
+            if (pending_.empty()) return;
+            storage_.write_at(segment_, pending_at_, pending_);
+            pending_.clear();
+        }
     }
 
     // committer: called by a thread waiting for its own commit (it counts
@@ -6687,10 +6737,16 @@ private:
                 std::uint64_t target = written_lsn_;
                 std::uint64_t covered = stats_.commits;
                 std::string seg = segment_;
+                bytes batch;  // the group's deferred frames, written here in one call
+                batch.swap(pending_);
+                const std::uint64_t batch_at = pending_at_;
                 lock.unlock();
                 std::optional<std::string> failure;
                 auto started = std::chrono::steady_clock::now();
                 try {
+                    if constexpr (writes_logs_at<Storage>) {
+                        if (!batch.empty()) storage_.write_at(seg, batch_at, batch);
+                    }
                     if (!seg.empty()) storage_.sync(seg);
                 } catch (const error& e) {
                     failure = e.what();
@@ -6702,6 +6758,10 @@ private:
                 auto took = std::chrono::steady_clock::now() - started;
                 lock.lock();
                 syncing_ = false;
+                if (pending_.empty() && pending_.capacity() < batch.capacity()) {  // keep the buffer
+                    batch.clear();
+                    pending_.swap(batch);
+                }
                 if (failure) {
                     fail("sync failed: " + *failure);
                     durable_cv_.notify_all();
@@ -6862,6 +6922,8 @@ private:
     std::string segment_;
     std::uint64_t segment_offset_ = 0;  // end of the records written to segment_
     std::uint64_t allocated_ = 0;       // end of the zeros written ahead in segment_
+    bytes pending_;                     // frames appended, not yet written (deferring())
+    std::uint64_t pending_at_ = 0;      // their offset in segment_
     bytes zeros_;                       // the zeros to write ahead (options_.preallocate of them)
     std::uint64_t next_lsn_ = 1;
     std::uint64_t next_txid_ = 1;

@@ -133,8 +133,8 @@ public:
             recovery.transactions_replayed++;
         }
         draining_recovery = overlay_versions > 0;
+        last_committed = log.recovered_lsn();  // before the applier reads it (a race TSan found)
         if (!storage.read_only()) applier = std::thread([this] { applier_loop(); });
-        last_committed = log.recovered_lsn();
     }
 
     ~db_state() {

@@ -575,16 +575,22 @@ private:
         bytes out;
         append(out, as_bytes("STWL"));
         detail::put_le(out, 1, 4);
-        std::shared_lock lock(listing_mutex_);
-        detail::put_le(out, listing_.size(), 8);
-        for (const auto& [id, p] : listing_) {
-            std::string json = to_json(p);
-            detail::put_le(out, id.size(), 4);
-            append(out, as_bytes(id));
-            detail::put_le(out, json.size(), 4);
-            append(out, as_bytes(json));
+        {
+            std::shared_lock lock(listing_mutex_);
+            detail::put_le(out, listing_.size(), 8);
+            for (const auto& [id, p] : listing_) {
+                std::string json = to_json(p);
+                detail::put_le(out, id.size(), 4);
+                append(out, as_bytes(id));
+                detail::put_le(out, json.size(), 4);
+                append(out, as_bytes(json));
+            }
         }
         detail::put_le(out, crc32c::of(out), 4);
+        // Not under the listing lock: through a database this replace is a
+        // commit, and a commit takes the listing lock in its follow-up while
+        // holding the database's commit lock (found by ThreadSanitizer as a
+        // lock-order inversion: a deadlock with a concurrent commit).
         storage_.replace(listing_key(), out, durability::full);
     }
 

@@ -539,6 +539,7 @@ public:
     // replaying already-applied records is harmless.
     void checkpoint(std::uint64_t applied_lsn) {
         std::vector<std::string> names;
+        std::string current;  // the segment being written when the checkpoint was taken
         {
             std::lock_guard lock(mutex_);
             check_writable();
@@ -559,11 +560,12 @@ public:
             checkpoint_lsn_ = applied_lsn;
             stats_.checkpoints++;
             names = segment_names();
+            current = segment_;  // read under the lock: appends roll it (a race TSan found)
         }
         // Segment i holds LSNs [first_i, first_{i+1}); delete it when all of
         // them are applied. The segment being written is never deleted.
         for (std::size_t i = 0; i + 1 < names.size(); ++i) {
-            if (names[i] == segment_) break;
+            if (names[i] == current) break;
             if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
             storage_.remove(names[i], durability::none);
             std::lock_guard lock(mutex_);

@@ -5611,16 +5611,22 @@ private:
         bytes out;
         append(out, as_bytes("STWL"));
         detail::put_le(out, 1, 4);
-        std::shared_lock lock(listing_mutex_);
-        detail::put_le(out, listing_.size(), 8);
-        for (const auto& [id, p] : listing_) {
-            std::string json = to_json(p);
-            detail::put_le(out, id.size(), 4);
-            append(out, as_bytes(id));
-            detail::put_le(out, json.size(), 4);
-            append(out, as_bytes(json));
+        {
+            std::shared_lock lock(listing_mutex_);
+            detail::put_le(out, listing_.size(), 8);
+            for (const auto& [id, p] : listing_) {
+                std::string json = to_json(p);
+                detail::put_le(out, id.size(), 4);
+                append(out, as_bytes(id));
+                detail::put_le(out, json.size(), 4);
+                append(out, as_bytes(json));
+            }
         }
         detail::put_le(out, crc32c::of(out), 4);
+        // Not under the listing lock: through a database this replace is a
+        // commit, and a commit takes the listing lock in its follow-up while
+        // holding the database's commit lock (found by ThreadSanitizer as a
+        // lock-order inversion: a deadlock with a concurrent commit).
         storage_.replace(listing_key(), out, durability::full);
     }
 
@@ -6369,6 +6375,7 @@ public:
     // replaying already-applied records is harmless.
     void checkpoint(std::uint64_t applied_lsn) {
         std::vector<std::string> names;
+        std::string current;  // the segment being written when the checkpoint was taken
         {
             std::lock_guard lock(mutex_);
             check_writable();
@@ -6389,11 +6396,12 @@ public:
             checkpoint_lsn_ = applied_lsn;
             stats_.checkpoints++;
             names = segment_names();
+            current = segment_;  // read under the lock: appends roll it (a race TSan found)
         }
         // Segment i holds LSNs [first_i, first_{i+1}); delete it when all of
         // them are applied. The segment being written is never deleted.
         for (std::size_t i = 0; i + 1 < names.size(); ++i) {
-            if (names[i] == segment_) break;
+            if (names[i] == current) break;
             if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
             storage_.remove(names[i], durability::none);
             std::lock_guard lock(mutex_);
@@ -7000,8 +7008,8 @@ public:
             recovery.transactions_replayed++;
         }
         draining_recovery = overlay_versions > 0;
+        last_committed = log.recovered_lsn();  // before the applier reads it (a race TSan found)
         if (!storage.read_only()) applier = std::thread([this] { applier_loop(); });
-        last_committed = log.recovered_lsn();
     }
 
     ~db_state() {

@@ -90,23 +90,24 @@ BOOST_AUTO_TEST_CASE(peek_does_not_touch_recency_get_does) {
 // exact LRU: reads in a different order from the puts, more of them than a
 // ring holds, and an eviction right after decides by every one of them.
 BOOST_AUTO_TEST_CASE(recorded_reads_reach_the_policy_in_order) {
-    st::cache<int, int> c(100);
-    for (int k = 0; k < 100; ++k) c.put(k, k);
-    // Read 99, 97, ..., 1 and then 0, 2, ..., 98: 100 reads, several rings'
-    // worth; the least recent is now 99, then 97, ...
-    for (int k = 99; k >= 1; k -= 2) BOOST_TEST_REQUIRE(c.get(k).value() == k);
-    for (int k = 0; k <= 98; k += 2) BOOST_TEST_REQUIRE(c.get(k).value() == k);
-    for (int k = 100; k < 150; ++k) c.put(k, k);  // evicts 50
-    for (int k = 99; k >= 1; k -= 2) BOOST_TEST_REQUIRE(!c.contains(k));
-    for (int k = 0; k <= 98; k += 2) BOOST_TEST_REQUIRE(c.contains(k));
+    constexpr int n = 400;  // reads: several rings' worth (a ring holds 128)
+    st::cache<int, int> c(n);
+    for (int k = 0; k < n; ++k) c.put(k, k);
+    // Read the odd keys downwards, then the even ones upwards: the least
+    // recent are now the odd keys, largest first.
+    for (int k = n - 1; k >= 1; k -= 2) BOOST_TEST_REQUIRE(c.get(k).value() == k);
+    for (int k = 0; k <= n - 2; k += 2) BOOST_TEST_REQUIRE(c.get(k).value() == k);
+    for (int k = n; k < n + n / 2; ++k) c.put(k, k);  // evicts n/2
+    for (int k = n - 1; k >= 1; k -= 2) BOOST_TEST_REQUIRE(!c.contains(k));
+    for (int k = 0; k <= n - 2; k += 2) BOOST_TEST_REQUIRE(c.contains(k));
     // A read just before an eviction counts, however few reads came before.
     c.get(0);
-    c.put(150, 150);  // 2 is now the least recent, not 0
+    c.put(n + n / 2, 0);  // 2 is now the least recent, not 0
     BOOST_TEST(c.contains(0));
     BOOST_TEST(!c.contains(2));
     const auto s = c.stats();
-    BOOST_TEST(s.hits == 101u);
-    BOOST_TEST(s.evictions == 51u);
+    BOOST_TEST(s.hits == static_cast<std::uint64_t>(n + 1));
+    BOOST_TEST(s.evictions == static_cast<std::uint64_t>(n / 2 + 1));
 }
 
 BOOST_AUTO_TEST_CASE(byte_budget_with_size_weigher) {

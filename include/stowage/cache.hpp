@@ -586,7 +586,8 @@ private:
         std::vector<std::pair<Key, Value>> replaced_;
     };
 
-    using shared_guard = detail::shared_stripe_guard<detail::read_stripes<entry*>>;
+    using stripes_type = detail::read_stripes<entry*>;
+    using shared_guard = detail::shared_stripe_guard<stripes_type>;
 
     // An exclusive section: every change to the cache runs in one. It starts
     // by replaying into the policy the accesses that reads recorded since the
@@ -637,15 +638,22 @@ private:
         {
             shared_guard g(stripes_);
             entry* e = find(key, h);
+            // A full ring is drained; so is a ring of 64 while entries wait
+            // to expire (the exclusive path's purge cadence).
+            const bool expiring = !expiry_queue_.empty();
+            auto note = [&](entry* r) {
+                const std::size_t held = stripes_.record(g.stripe(), r);
+                drain = held >= stripes_type::ring_size || (expiring && held >= 64);
+            };
             if (!e) {
                 if (!count_misses) return std::nullopt;
                 stripes_.count_miss(g.stripe());
-                if (!expiry_queue_.empty()) drain = stripes_.record(g.stripe(), nullptr);
+                if (expiring) note(nullptr);
                 answer.emplace();
             } else if (e->deadline == never || (e->access_ttl.count() == 0 && e->deadline > clock_.now())) {
                 answer.emplace(e->value);
                 stripes_.count_hit(g.stripe());
-                drain = stripes_.record(g.stripe(), e);
+                note(e);
             }
         }
         if (drain) drain_reads();
@@ -877,7 +885,7 @@ private:
 
     // The lock, the read rings and the hit/miss counters (see
     // detail/cache_read_stripes.hpp); stats_ holds the rest of the statistics.
-    mutable detail::read_stripes<entry*> stripes_;
+    mutable stripes_type stripes_;
     Eviction policy_;
     [[no_unique_address]] Weigher weigher_;
     [[no_unique_address]] Clock clock_;

@@ -10503,7 +10503,11 @@ public:
         weight_ += weight;
         order_.push_back(h);
     }
-    void on_access(hook& h) noexcept { order_.splice(order_.end(), order_, order_.iterator_to(h)); }
+    // Already the most recent: nothing to move (and no shared line to write
+    // when hot entries are read by several threads).
+    void on_access(hook& h) noexcept {
+        if (&order_.back() != &h) order_.splice(order_.end(), order_, order_.iterator_to(h));
+    }
     void on_update(hook& h, std::uint64_t weight) noexcept {
         weight_ = weight_ - h.weight_ + weight;
         h.weight_ = weight;
@@ -10715,7 +10719,9 @@ public:
         weight_ += weight;
         queue_.push_back(h);
     }
-    void on_access(hook& h) noexcept { h.visited_ = true; }
+    void on_access(hook& h) noexcept {
+        if (!h.visited_) h.visited_ = true;  // no write when set: hot entries' lines stay shared
+    }
     void on_update(hook& h, std::uint64_t weight) noexcept {
         weight_ = weight_ - h.weight_ + weight;
         h.weight_ = weight;
@@ -11323,7 +11329,7 @@ inline unsigned thread_stripe_seed() noexcept {
     return mine;
 }
 
-template <class Record, std::size_t RingSize = 32>
+template <class Record, std::size_t RingSize = 128>
 class read_stripes {
     static_assert(std::has_single_bit(RingSize));
 
@@ -11371,16 +11377,19 @@ public:
 
     void unlock_shared(std::size_t s) const noexcept { stripes_[s].held.store(false, std::memory_order_release); }
 
-    // Appends r to stripe s's ring (the caller holds s). Returns true when
-    // the ring is full: the caller should drain it (try_lock) once it has
-    // left its stripe. A record that finds the ring full is dropped.
-    bool record(std::size_t s, const Record& r) const noexcept {
+    static constexpr std::size_t ring_size = RingSize;
+
+    // Appends r to stripe s's ring (the caller holds s) and returns how many
+    // records the ring now holds; at ring_size it is full, and the caller
+    // should drain it (try_lock) once it has left its stripe. A record that
+    // finds the ring full is dropped.
+    std::size_t record(std::size_t s, const Record& r) const noexcept {
         stripe& st = stripes_[s];
         const std::uint64_t tail = st.tail.load(std::memory_order_relaxed);
-        if (tail - st.head >= RingSize) return true;
+        if (tail - st.head >= RingSize) return RingSize;
         st.ring[tail & (RingSize - 1)] = r;
         st.tail.store(tail + 1, std::memory_order_relaxed);
-        return tail + 1 - st.head >= RingSize;
+        return static_cast<std::size_t>(tail + 1 - st.head);
     }
 
     void count_hit(std::size_t s) const noexcept { bump(stripes_[s].hits); }
@@ -12006,7 +12015,8 @@ private:
         std::vector<std::pair<Key, Value>> replaced_;
     };
 
-    using shared_guard = detail::shared_stripe_guard<detail::read_stripes<entry*>>;
+    using stripes_type = detail::read_stripes<entry*>;
+    using shared_guard = detail::shared_stripe_guard<stripes_type>;
 
     // An exclusive section: every change to the cache runs in one. It starts
     // by replaying into the policy the accesses that reads recorded since the
@@ -12057,15 +12067,22 @@ private:
         {
             shared_guard g(stripes_);
             entry* e = find(key, h);
+            // A full ring is drained; so is a ring of 64 while entries wait
+            // to expire (the exclusive path's purge cadence).
+            const bool expiring = !expiry_queue_.empty();
+            auto note = [&](entry* r) {
+                const std::size_t held = stripes_.record(g.stripe(), r);
+                drain = held >= stripes_type::ring_size || (expiring && held >= 64);
+            };
             if (!e) {
                 if (!count_misses) return std::nullopt;
                 stripes_.count_miss(g.stripe());
-                if (!expiry_queue_.empty()) drain = stripes_.record(g.stripe(), nullptr);
+                if (expiring) note(nullptr);
                 answer.emplace();
             } else if (e->deadline == never || (e->access_ttl.count() == 0 && e->deadline > clock_.now())) {
                 answer.emplace(e->value);
                 stripes_.count_hit(g.stripe());
-                drain = stripes_.record(g.stripe(), e);
+                note(e);
             }
         }
         if (drain) drain_reads();
@@ -12297,7 +12314,7 @@ private:
 
     // The lock, the read rings and the hit/miss counters (see
     // detail/cache_read_stripes.hpp); stats_ holds the rest of the statistics.
-    mutable detail::read_stripes<entry*> stripes_;
+    mutable stripes_type stripes_;
     Eviction policy_;
     [[no_unique_address]] Weigher weigher_;
     [[no_unique_address]] Clock clock_;

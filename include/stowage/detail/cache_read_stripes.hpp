@@ -79,7 +79,7 @@ inline unsigned thread_stripe_seed() noexcept {
     return mine;
 }
 
-template <class Record, std::size_t RingSize = 32>
+template <class Record, std::size_t RingSize = 128>
 class read_stripes {
     static_assert(std::has_single_bit(RingSize));
 
@@ -127,16 +127,19 @@ public:
 
     void unlock_shared(std::size_t s) const noexcept { stripes_[s].held.store(false, std::memory_order_release); }
 
-    // Appends r to stripe s's ring (the caller holds s). Returns true when
-    // the ring is full: the caller should drain it (try_lock) once it has
-    // left its stripe. A record that finds the ring full is dropped.
-    bool record(std::size_t s, const Record& r) const noexcept {
+    static constexpr std::size_t ring_size = RingSize;
+
+    // Appends r to stripe s's ring (the caller holds s) and returns how many
+    // records the ring now holds; at ring_size it is full, and the caller
+    // should drain it (try_lock) once it has left its stripe. A record that
+    // finds the ring full is dropped.
+    std::size_t record(std::size_t s, const Record& r) const noexcept {
         stripe& st = stripes_[s];
         const std::uint64_t tail = st.tail.load(std::memory_order_relaxed);
-        if (tail - st.head >= RingSize) return true;
+        if (tail - st.head >= RingSize) return RingSize;
         st.ring[tail & (RingSize - 1)] = r;
         st.tail.store(tail + 1, std::memory_order_relaxed);
-        return tail + 1 - st.head >= RingSize;
+        return static_cast<std::size_t>(tail + 1 - st.head);
     }
 
     void count_hit(std::size_t s) const noexcept { bump(stripes_[s].hits); }

@@ -34,7 +34,11 @@ public:
         weight_ += weight;
         order_.push_back(h);
     }
-    void on_access(hook& h) noexcept { order_.splice(order_.end(), order_, order_.iterator_to(h)); }
+    // Already the most recent: nothing to move (and no shared line to write
+    // when hot entries are read by several threads).
+    void on_access(hook& h) noexcept {
+        if (&order_.back() != &h) order_.splice(order_.end(), order_, order_.iterator_to(h));
+    }
     void on_update(hook& h, std::uint64_t weight) noexcept {
         weight_ = weight_ - h.weight_ + weight;
         h.weight_ = weight;

@@ -41,7 +41,9 @@ public:
         weight_ += weight;
         queue_.push_back(h);
     }
-    void on_access(hook& h) noexcept { h.visited_ = true; }
+    void on_access(hook& h) noexcept {
+        if (!h.visited_) h.visited_ = true;  // no write when set: hot entries' lines stay shared
+    }
     void on_update(hook& h, std::uint64_t weight) noexcept {
         weight_ = weight_ - h.weight_ + weight;
         h.weight_ = weight;

@@ -1092,7 +1092,7 @@ private:
     bool low_space_ = false;
     std::optional<std::string> failed_;
     std::string segment_;
-    std::uint64_t segment_offset_ = 0;  // end of the records written to segment_
+    std::uint64_t segment_offset_ = 0;  // end of the records appended to segment_ (written or queued)
     std::uint64_t allocated_ = 0;       // end of the zeros written ahead in segment_
     bytes pending_;                     // frames appended, not yet written (deferring())
     std::uint64_t pending_at_ = 0;      // their offset in segment_

@@ -6658,15 +6658,14 @@ private:
     void write_frames(const bytes& frames) {
         std::uint64_t before = segment_offset_;
         try {
+            bool queued = false;
             if constexpr (writes_logs_at<Storage>) {
-                if (options_.preallocate > 0) {
+                if (deferring()) {
                     defer_over_zeros(frames);
-                } else {
-                    storage_.append(segment_, frames);
+                    queued = true;
                 }
-            } else {
-                storage_.append(segment_, frames);
             }
+            if (!queued) storage_.append(segment_, frames);
         } catch (const error& e) {
             if (e.kind() == errc::failed_state) throw;
             allocated_ = before;  // the truncate below cuts the zeros ahead too
@@ -11359,8 +11358,6 @@ public:
 
     read_stripes(const read_stripes&) = delete;
     read_stripes& operator=(const read_stripes&) = delete;
-
-    std::size_t stripe_count() const noexcept { return mask_ + 1; }
 
     // --- readers ---
 

@@ -110,8 +110,6 @@ public:
     read_stripes(const read_stripes&) = delete;
     read_stripes& operator=(const read_stripes&) = delete;
 
-    std::size_t stripe_count() const noexcept { return mask_ + 1; }
-
     // --- readers ---
 
     // Takes the calling thread's stripe; returns it.

@@ -14,6 +14,7 @@
 #include "stowage/cas_map.hpp"
 #include "stowage/chunk/fastcdc.hpp"
 #include "stowage/chunk/fixed_size.hpp"
+#include "stowage/storage/faulty.hpp"
 #include "stowage/storage/file.hpp"
 #include "stowage/storage/memory.hpp"
 
@@ -84,6 +85,49 @@ BOOST_AUTO_TEST_CASE(round_trips_whole_on_file_storage_streams_via_rename) {
     BOOST_TEST(to_hex(d) == to_hex(hash_of<sha256>(fresh)));
     BOOST_TEST((*cas.get(d) == fresh));
     BOOST_TEST(db.raw_storage().list("cas/tmp/").empty());
+}
+
+// A put of a large multi-chunk blob stores chunks from two threads; a
+// storage fault on either of them fails the put with the error (no hang,
+// no crash), and after it the content puts and reads back whole.
+BOOST_AUTO_TEST_CASE(a_fault_while_two_cores_store_chunks_fails_the_put_cleanly) {
+    using faulty = faulty_storage<memory_storage>;
+    auto data = random_bytes(3 << 20, 77);
+    const auto want = to_hex(hash_of<sha256>(data));
+    std::uint64_t steps = 0;  // storage operations of one clean put
+    {
+        faulty fs;
+        database<faulty> db(fs);
+        cas_map<faulty, sha256, fastcdc> cas(db, fastcdc(4096, 16384, 65536), no_grace());
+        auto before = fs.steps();
+        BOOST_TEST(to_hex(cas.put(data)) == want);
+        steps = fs.steps() - before;
+    }
+    BOOST_TEST_REQUIRE(steps > 200u);  // ~190 chunks: contains + replace each
+    std::size_t failed = 0;
+    for (std::uint64_t n = 1; n < steps; n += 1 + steps / 23) {
+        BOOST_TEST_CONTEXT("fault at step " << n) {
+            faulty fs;
+            {
+                database<faulty> db(fs);
+                cas_map<faulty, sha256, fastcdc> cas(db, fastcdc(4096, 16384, 65536), no_grace());
+                fs.fail_at(n, fault::io);
+                try {
+                    BOOST_TEST(to_hex(cas.put(data)) == want);
+                } catch (const stowage::error&) {
+                    ++failed;
+                }
+                BOOST_TEST(fs.fired());
+            }
+            fs.heal();
+            database<faulty> db(fs);
+            cas_map<faulty, sha256, fastcdc> cas(db, fastcdc(4096, 16384, 65536), no_grace());
+            BOOST_TEST(to_hex(cas.put(data)) == want);
+            BOOST_TEST((*cas.get(digest_from_hex<sha256>(want)) == data));
+            BOOST_TEST(cas.verify().ok());
+        }
+    }
+    BOOST_TEST(failed > 10u);
 }
 
 BOOST_AUTO_TEST_CASE(dedup_and_stats) {

@@ -4,6 +4,7 @@
 #define BOOST_TEST_MODULE chunk
 #include "test_support.hpp"
 
+#include <bit>
 #include <set>
 
 #include "stowage/chunk/fastcdc.hpp"
@@ -103,6 +104,69 @@ BOOST_AUTO_TEST_CASE(fastcdc_is_deterministic_and_content_defined) {
     BOOST_TEST_MESSAGE("shared chunks after an insertion: fastcdc " << cdc << ", fixed " << fixed);
     BOOST_TEST(cdc > 0.95);
     BOOST_TEST(fixed < 0.10);
+}
+
+// FastCDC as the paper writes it, one byte a step: the production cut()
+// steps four bytes at a time and must cut at exactly the same places
+// (chunks stored by one version must deduplicate against the next).
+static std::size_t reference_cut(std::size_t min, std::size_t avg, std::size_t max, bytes_view data) {
+    std::size_t n = data.size();
+    if (n <= min) return n;
+    if (n > max) n = max;
+    unsigned bits = static_cast<unsigned>(std::bit_width(avg) - 1);
+    const std::uint64_t strict = ~std::uint64_t{0} << (64 - (bits + 2));
+    const std::uint64_t loose = ~std::uint64_t{0} << (64 - (bits > 2 ? bits - 2 : 1));
+    std::uint64_t h = 0;
+    std::size_t i = min;
+    for (; i < std::min(avg, n); ++i) {
+        h = (h << 1) + stowage::detail::gear_table[std::to_integer<std::uint8_t>(data[i])];
+        if ((h & strict) == 0) return i + 1;
+    }
+    for (; i < n; ++i) {
+        h = (h << 1) + stowage::detail::gear_table[std::to_integer<std::uint8_t>(data[i])];
+        if ((h & loose) == 0) return i + 1;
+    }
+    return n;
+}
+
+BOOST_AUTO_TEST_CASE(fastcdc_cuts_where_the_byte_at_a_time_definition_does) {
+    // Small sizes make cuts frequent, so every offset of a match within the
+    // four-byte step, the tails of both loops and the hard cut are hit.
+    struct sizes {
+        std::size_t min, avg, max;
+    };
+    std::size_t cuts = 0;
+    for (sizes z : {sizes{64, 128, 512}, sizes{64, 256, 259}, sizes{65, 67, 70}, sizes{100, 1000, 4001},
+                    sizes{2048, 8192, 32768}, sizes{16384, 65536, 262144}}) {
+        fastcdc c(z.min, z.avg, z.max);
+        for (std::uint64_t seed = 10; seed < 14; ++seed) {
+            auto data = random_bytes(300000 + seed, seed);
+            bytes_view rest = data;
+            while (!rest.empty()) {
+                bytes_view window = rest.first(std::min(rest.size(), z.max));
+                std::size_t want = reference_cut(z.min, z.avg, z.max, window);
+                BOOST_TEST_REQUIRE(c.cut(window) == want);
+                // Every shorter view too, near the ends of the loops.
+                for (std::size_t shorter : {window.size() - 1, window.size() - 3, z.avg + 1, z.avg, z.min + 5})
+                    if (shorter < window.size())
+                        BOOST_TEST_REQUIRE(c.cut(window.first(shorter)) ==
+                                           reference_cut(z.min, z.avg, z.max, window.first(shorter)));
+                rest = rest.subspan(want);
+                ++cuts;
+            }
+        }
+    }
+    BOOST_TEST(cuts > 1000u);
+}
+
+// The default chunker's cut points over a fixed stream, pinned: a change
+// to the gear table or the hash would silently stop new puts from
+// deduplicating against chunks stored before it.
+BOOST_AUTO_TEST_CASE(fastcdc_default_cut_points_are_stable) {
+    auto data = random_bytes(1 << 20, 42);
+    auto sizes = cut_all(fastcdc(), data);
+    std::vector<std::size_t> first(sizes.begin(), sizes.begin() + std::min<std::size_t>(8, sizes.size()));
+    BOOST_TEST(first == (std::vector<std::size_t>{69597, 139533, 77676, 101021, 82616, 77445, 46597, 107094}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(fixed_count_groups_items) {

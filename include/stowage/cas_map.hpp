@@ -47,13 +47,16 @@
 // threads; collect_garbage excludes puts while it sweeps.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <istream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -265,18 +268,15 @@ public:
             return finish_put(d, std::move(chunks));
         }
         // Several chunks: the whole-content digest is a second pass over the
-        // same bytes; large blobs compute it on another core meanwhile.
-        digest d{};
-        std::optional<std::jthread> whole_pass;
-        if (data.size() >= (1u << 20)) whole_pass.emplace([&d, data] { d = hash_of<Hasher>(data); });
-        else d = hash_of<Hasher>(data);
+        // same bytes; large blobs share the work with another core.
+        if (data.size() >= (1u << 20)) return put_chunks_on_two_cores(data);
+        digest d = hash_of<Hasher>(data);
         std::vector<cas_chunk> chunks;
         while (!data.empty()) {
             std::size_t n = chunking_.cut(data.first(std::min(data.size(), chunking_.max_size())));
             chunks.push_back(store_chunk(data.first(n)));
             data = data.subspan(n);
         }
-        whole_pass.reset();  // joins
         return finish_put(d, std::move(chunks));
     }
 
@@ -614,6 +614,61 @@ private:
         std::lock_guard lock(recent_mutex_);
         recent_[id] = std::chrono::steady_clock::now();
         return d;
+    }
+
+    // A large blob of several chunks costs three passes over its bytes:
+    // finding the cut points, the whole-content digest and the chunk
+    // digests (each chunk then stored). The calling thread cuts while a
+    // helper takes the whole-content digest; then both hash and store
+    // chunks, claimed one at a time from a shared counter, so the two
+    // cores finish together whatever the hasher's and the chunker's speeds
+    // (with SHA-NI a FastCDC cut search costs about as much as hashing).
+    digest put_chunks_on_two_cores(bytes_view data) {
+        std::vector<bytes_view> pieces;
+        std::vector<cas_chunk> chunks;
+        std::atomic<std::size_t> next{0};
+        std::atomic<bool> cut_done{false};
+        std::exception_ptr helper_failed;
+        auto hash_and_store = [&] {
+            for (std::size_t i; (i = next.fetch_add(1, std::memory_order_relaxed)) < pieces.size();)
+                chunks[i] = store_chunk(pieces[i]);
+        };
+        // Stops the other thread's claims after a failure (or before any
+        // chunk was cut): its loop then finds nothing left.
+        auto abandon = [&] {
+            next.store(std::numeric_limits<std::size_t>::max() / 2, std::memory_order_relaxed);
+            cut_done.store(true, std::memory_order_release);
+            cut_done.notify_one();
+        };
+        digest d{};
+        {
+            std::jthread helper([&] {
+                try {
+                    d = hash_of<Hasher>(data);
+                    cut_done.wait(false, std::memory_order_acquire);
+                    hash_and_store();
+                } catch (...) {
+                    helper_failed = std::current_exception();
+                    next.store(std::numeric_limits<std::size_t>::max() / 2, std::memory_order_relaxed);
+                }
+            });
+            try {
+                for (bytes_view rest = data; !rest.empty();) {
+                    std::size_t n = chunking_.cut(rest.first(std::min(rest.size(), chunking_.max_size())));
+                    pieces.push_back(rest.first(n));
+                    rest = rest.subspan(n);
+                }
+                chunks.resize(pieces.size());
+                cut_done.store(true, std::memory_order_release);
+                cut_done.notify_one();
+                hash_and_store();
+            } catch (...) {
+                abandon();
+                throw;  // the helper is joined on the way out
+            }
+        }
+        if (helper_failed) std::rethrow_exception(helper_failed);
+        return finish_put(d, std::move(chunks));
     }
 
     // A large one-chunk blob over a storage that renames: it is written under

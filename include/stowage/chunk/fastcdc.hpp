@@ -77,19 +77,51 @@ public:
         const auto* p = reinterpret_cast<const std::uint8_t*>(data.data());
         std::size_t normal = avg_ < n ? avg_ : n;
         std::uint64_t h = 0;
-        std::size_t i = min_;
-        for (; i < normal; ++i) {
-            h = (h << 1) + detail::gear_table[p[i]];
-            if ((h & strict_) == 0) return i + 1;
-        }
-        for (; i < n; ++i) {
-            h = (h << 1) + detail::gear_table[p[i]];
-            if ((h & loose_) == 0) return i + 1;
-        }
-        return n;
+        std::size_t i = find(p, min_, normal, strict_, h);
+        if (i < normal) return i + 1;
+        i = find(p, normal, n, loose_, h);
+        return i < n ? i + 1 : n;
     }
 
 private:
+    // The first i in [from, to) at which the rolling hash, carried in h,
+    // has no bit of `mask` set; `to` when there is none (h then holds the
+    // hash at to - 1).
+    //
+    // Eight bytes a step, fully unrolled: the one-byte loop spends as many
+    // instructions on its own bookkeeping (bound check, increment, branch)
+    // as on the hash, and unrolled the scan runs ~1.5x faster with GCC 12
+    // (RESULTS.md, "Chunking alone"). h is a local inside the loop: as a
+    // reference it could alias the bytes (a character type), and every
+    // step would store it to memory.
+    static std::size_t find(const std::uint8_t* p, std::size_t from, std::size_t to, std::uint64_t mask,
+                            std::uint64_t& hash) {
+        const auto& gear = detail::gear_table;
+        std::uint64_t h = hash;
+        std::size_t i = from;
+        for (; i + 8 <= to; i += 8) {
+#if defined(__clang__)
+#pragma clang loop unroll(full)
+#else
+#pragma GCC unroll 8
+#endif
+            for (std::size_t k = 0; k < 8; ++k) {
+                h = (h << 1) + gear[p[i + k]];
+                if ((h & mask) == 0) [[unlikely]] {
+                    hash = h;
+                    return i + k;
+                }
+            }
+        }
+        for (; i < to; ++i) {
+            h = (h << 1) + gear[p[i]];
+            if ((h & mask) == 0) [[unlikely]]
+                break;
+        }
+        hash = h;
+        return i;
+    }
+
     std::size_t min_, avg_, max_;
     std::uint64_t strict_ = 0, loose_ = 0;
 };

@@ -68,7 +68,7 @@ public:
         auto lock = live();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) return std::nullopt;
-        return it->second->data;
+        return *it->second->data;
     }
 
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
@@ -76,7 +76,7 @@ public:
         auto lock = live();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, std::string(key));
-        const bytes& d = it->second->data;
+        const bytes& d = *it->second->data;
         if (offset >= d.size()) return {};
         auto end = offset + std::min<std::uint64_t>(n, d.size() - offset);
         return bytes(d.begin() + static_cast<std::ptrdiff_t>(offset), d.begin() + static_cast<std::ptrdiff_t>(end));
@@ -87,7 +87,7 @@ public:
         auto lock = live();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) return std::nullopt;
-        return it->second->data.size();
+        return it->second->data->size();
     }
 
     bool contains(std::string_view key) const { return size(key).has_value(); }
@@ -112,9 +112,8 @@ public:
         for (const auto& w : writes) {
             // A replace writes a new file and renames it over the old one:
             // a fresh inode whose contents are synced unless durability::none.
-            auto node = std::make_shared<inode>();
-            node->data.assign(w.data.begin(), w.data.end());
-            if (d != durability::none) node->synced = node->data;
+            auto node = std::make_shared<inode>(w.data);
+            if (d != durability::none) node->synced = node->data;  // one buffer, shared
             else state_->unsynced.insert(node);
             state_->current[std::string(w.key)] = node;
             if (d == durability::full) state_->durable[std::string(w.key)] = node;
@@ -132,15 +131,14 @@ public:
         for (const auto& w : writes) {
             auto it = state_->current.find(w.key);
             if (it == state_->current.end()) {
-                auto node = std::make_shared<inode>();
-                node->data.assign(w.data.begin(), w.data.end());
+                auto node = std::make_shared<inode>(w.data);
                 state_->unsynced.insert(node);
                 state_->current[std::string(w.key)] = node;
                 state_->renamed.emplace(w.key);
                 continue;
             }
             inode& node = *it->second;
-            node.data.assign(w.data.begin(), w.data.end());
+            node.data = std::make_shared<bytes>(w.data.begin(), w.data.end());
             node.overwritten = true;
             state_->unsynced.insert(it->second);
         }
@@ -168,8 +166,9 @@ public:
             slot = std::make_shared<inode>();
             state_->renamed.emplace(key);
         }
-        std::uint64_t offset = slot->data.size();
-        slot->data.insert(slot->data.end(), data.begin(), data.end());
+        bytes& contents = slot->writable();
+        std::uint64_t offset = contents.size();
+        contents.insert(contents.end(), data.begin(), data.end());
         state_->unsynced.insert(slot);
         return offset;
     }
@@ -186,9 +185,10 @@ public:
             state_->renamed.emplace(key);
         }
         const std::size_t at = static_cast<std::size_t>(offset);
-        if (at + data.size() > slot->data.size()) slot->data.resize(at + data.size());
-        std::copy(data.begin(), data.end(), slot->data.begin() + static_cast<std::ptrdiff_t>(at));
-        if (at < slot->synced.size()) slot->overwritten = true;
+        bytes& contents = slot->writable();
+        if (at + data.size() > contents.size()) contents.resize(at + data.size());
+        std::copy(data.begin(), data.end(), contents.begin() + static_cast<std::ptrdiff_t>(at));
+        if (at < slot->synced->size()) slot->overwritten = true;
         state_->unsynced.insert(slot);
     }
 
@@ -197,8 +197,7 @@ public:
         auto lock = live_writable();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "sync of absent key " + std::string(key));
-        it->second->synced = it->second->data;
-        it->second->overwritten = false;
+        it->second->mark_synced();
         state_->unsynced.erase(it->second);
         state_->durable[std::string(key)] = it->second;
     }
@@ -226,7 +225,7 @@ public:
         auto lock = live_writable();
         auto it = state_->current.find(key);
         if (it == state_->current.end()) throw error(errc::not_found, "truncate of absent key " + std::string(key));
-        it->second->data.resize(n);
+        it->second->writable().resize(n);
         state_->unsynced.insert(it->second);
     }
 
@@ -235,10 +234,7 @@ public:
     void flush() {
         auto lock = live_writable();
         auto& st = *state_;
-        for (const auto& node : st.unsynced) {
-            node->synced = node->data;
-            node->overwritten = false;
-        }
+        for (const auto& node : st.unsynced) node->mark_synced();
         st.unsynced.clear();
         for (const auto& k : st.renamed) {
             if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
@@ -291,10 +287,33 @@ public:
     }
 
 private:
+    // Contents live in buffers that two states of an inode may share: a
+    // replace() keeps one copy of the caller's bytes as both what readers
+    // see and what is on "stable storage", and a crash survivor is one
+    // buffer too, so storing a blob copies it once. A write that changes
+    // contents in place first takes a private copy of a shared buffer
+    // (writable()); a sync copies into the synced buffer when that one is
+    // the inode's own (a log appended and synced over and over reuses it
+    // instead of allocating each time) and shares otherwise.
     struct inode {
-        bytes data;    // what a reader sees now
-        bytes synced;  // what is on "stable storage"
+        inode() = default;
+        explicit inode(bytes_view contents) : data(std::make_shared<bytes>(contents.begin(), contents.end())) {}
+
+        std::shared_ptr<bytes> data = std::make_shared<bytes>();    // what a reader sees now
+        std::shared_ptr<bytes> synced = std::make_shared<bytes>();  // what is on "stable storage"
         bool overwritten = false;  // written in place since the last sync
+
+        bytes& writable() {
+            if (data.use_count() > 1) data = std::make_shared<bytes>(*data);
+            return *data;
+        }
+        void mark_synced() {
+            if (synced != data) {
+                if (synced.use_count() == 1) *synced = *data;
+                else synced = data;
+            }
+            overwritten = false;
+        }
     };
     struct state {
         explicit state(options o) : opts(o), rng(o.seed) {}
@@ -313,33 +332,35 @@ private:
 
     static bool coin(state& st) { return (st.rng() & 1) != 0; }
 
-    static bytes surviving_contents(state& st, const inode& n) {
-        if (n.data == n.synced) return n.data;
+    static std::shared_ptr<bytes> surviving_contents(state& st, const inode& n) {
+        if (n.data == n.synced || *n.data == *n.synced) return n.data;
+        const bytes& data = *n.data;
+        const bytes& synced = *n.synced;
         switch (st.rng() % (st.opts.torn_writes ? 3 : 2)) {
             case 0: return n.synced;  // nothing unsynced reached the disk
             case 1: return n.data;    // all of it did
             default: {
                 // Torn: the synced bytes survive, then some prefix of what
                 // followed (an append cut short by the power loss).
-                bool extends = n.data.size() > n.synced.size() &&
-                               std::equal(n.synced.begin(), n.synced.end(), n.data.begin());
+                bool extends = data.size() > synced.size() &&
+                               std::equal(synced.begin(), synced.end(), data.begin());
                 if (!extends && n.overwritten) {
                     // An overwrite cut short: the new bytes up to some point
                     // at or after the first byte that changed, the old ones
                     // after it (and, if the new are shorter, maybe not).
                     const std::size_t common = static_cast<std::size_t>(
-                        std::mismatch(n.data.begin(), n.data.end(), n.synced.begin(), n.synced.end()).first -
-                        n.data.begin());
-                    std::size_t keep = common + static_cast<std::size_t>(st.rng() % (n.data.size() - common + 1));
-                    bytes mixed(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(keep));
-                    if (n.synced.size() > keep && !(keep == n.data.size() && coin(st)))
-                        mixed.insert(mixed.end(), n.synced.begin() + static_cast<std::ptrdiff_t>(keep), n.synced.end());
-                    return mixed;
+                        std::mismatch(data.begin(), data.end(), synced.begin(), synced.end()).first -
+                        data.begin());
+                    std::size_t keep = common + static_cast<std::size_t>(st.rng() % (data.size() - common + 1));
+                    bytes mixed(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(keep));
+                    if (synced.size() > keep && !(keep == data.size() && coin(st)))
+                        mixed.insert(mixed.end(), synced.begin() + static_cast<std::ptrdiff_t>(keep), synced.end());
+                    return std::make_shared<bytes>(std::move(mixed));
                 }
                 if (!extends) return n.synced;
-                std::size_t extra = n.data.size() - n.synced.size();
+                std::size_t extra = data.size() - synced.size();
                 std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
-                return bytes(n.data.begin(), n.data.begin() + static_cast<std::ptrdiff_t>(n.synced.size() + keep));
+                return std::make_shared<bytes>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(synced.size() + keep));
             }
         }
     }

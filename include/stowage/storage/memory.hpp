@@ -108,13 +108,21 @@ public:
 
     void replace_batch(std::span<const blob_write> writes, durability d) {
         for (const auto& w : writes) validate_key(w.key);
-        auto lock = live_writable();
+        // A replace writes a new file and renames it over the old one: a
+        // fresh inode whose contents are synced unless durability::none.
+        // Copied before the lock is taken, so writers of large blobs on
+        // several threads copy at the same time.
+        std::vector<std::shared_ptr<inode>> nodes;
+        nodes.reserve(writes.size());
         for (const auto& w : writes) {
-            // A replace writes a new file and renames it over the old one:
-            // a fresh inode whose contents are synced unless durability::none.
-            auto node = std::make_shared<inode>(w.data);
-            if (d != durability::none) node->synced = node->data;  // one buffer, shared
-            else state_->unsynced.insert(node);
+            nodes.push_back(std::make_shared<inode>(w.data));
+            if (d != durability::none) nodes.back()->synced = nodes.back()->data;  // one buffer, shared
+        }
+        auto lock = live_writable();
+        for (std::size_t i = 0; i < writes.size(); ++i) {
+            const auto& w = writes[i];
+            auto& node = nodes[i];
+            if (d == durability::none) state_->unsynced.insert(node);
             state_->current[std::string(w.key)] = node;
             if (d == durability::full) state_->durable[std::string(w.key)] = node;
             else state_->renamed.emplace(w.key);

@@ -450,15 +450,21 @@ BOOST_AUTO_TEST_CASE(group_commit_shares_syncs) {
 }
 
 // The leader's wait for other committers (wal_options::group_commit_wait):
-// never taken by a lone committer, taken once several threads commit.
+// never taken by a lone committer, taken once several threads commit while
+// others are preparing theirs (begin_commit .. end_commit, as the database
+// brackets a transaction), and never when no commit is being prepared.
 BOOST_AUTO_TEST_CASE(group_commit_leader_waits_only_when_others_commit) {
     stowage::test::scratch_dir dir("wal-group-wait");
     wal<file_storage> log(file_storage(dir.path()), "wal");
     wal_recovery_report r;
     log.recover(r);
     auto commit = [&](const std::string& key) {
+        log.begin_commit();
+        std::this_thread::sleep_for(std::chrono::microseconds(50));  // preparing the transaction
         std::vector<wal_op> ops{put_op(key, std::string(200, 'x'))};
-        log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+        auto lsn = log.append(log.next_txid(), ops);
+        log.end_commit();
+        log.wait_durable(lsn, durability::full);
     };
     for (int i = 0; i < 50; ++i) commit("alone");
     BOOST_TEST(log.stats().group_waits == 0u);
@@ -474,6 +480,19 @@ BOOST_AUTO_TEST_CASE(group_commit_leader_waits_only_when_others_commit) {
     BOOST_TEST(s.commits == 370u);
     BOOST_TEST(s.group_waits > 0u);
     BOOST_TEST_MESSAGE("8 writers: " << s.fsyncs - 50 << " fsyncs for 320 commits, " << s.group_waits << " leader waits");
+
+    // Unbracketed commits: nothing is known to be coming, so no leader waits.
+    threads.clear();
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20; ++i) {
+                std::vector<wal_op> ops{put_op("u" + std::to_string(t), std::string(200, 'x'))};
+                log.wait_durable(log.append(log.next_txid(), ops), durability::full);
+            }
+        });
+    for (auto& t : threads) t.join();
+    BOOST_TEST(log.stats().commits == 530u);
+    BOOST_TEST(log.stats().group_waits == s.group_waits);
 }
 
 BOOST_AUTO_TEST_CASE(failed_sync_poisons_the_log_until_reopen) {

@@ -265,8 +265,12 @@ public:
 
     // Orders, logs and publishes the writes; waits as `d` asks. Returns the
     // commit LSN.
+    // appended() runs once the writes are in the log, inside the ordering
+    // section (a transaction then stops counting as being prepared).
+    template <class Appended = void (*)()>
     std::uint64_t commit(std::uint64_t txid, std::vector<staged_write>& writes,
-                         const std::map<std::string, key_version, std::less<>>& read_set, durability d) {
+                         const std::map<std::string, key_version, std::less<>>& read_set, durability d,
+                         Appended appended = [] {}) {
         if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
         auto started = std::chrono::steady_clock::now();
         if (overloaded()) stall();
@@ -276,24 +280,23 @@ public:
             for (const auto& [key, seen] : read_set)
                 if (version_of(key) != seen)
                     throw error(errc::conflict, key + " changed since this transaction read it");
-            std::vector<wal_op> ops;
-            ops.reserve(writes.size());
+            // The log reads keys and values where they are (no copies
+            // inside the ordering section, which every committer waits for).
+            thread_local std::vector<wal_op_ref> ops;
+            ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
             for (auto& w : writes) {
-                wal_op op;
-                op.key = w.key;
-                op.lsn = lsn++;
+                const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    op.type = wal_record_type::put;
-                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op.lsn);
-                    op.value = *w.value;
+                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op_lsn);
+                    ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
-                    op.type = wal_record_type::erase;
+                    ops.push_back({wal_record_type::erase, w.key, {}});
                 }
-                ops.push_back(std::move(op));
             }
-            std::vector<std::uint64_t> lsns;
-            commit_lsn = log.append(txid, ops, &lsns);
+            thread_local std::vector<std::uint64_t> lsns;
+            commit_lsn = log.append(txid, std::span<const wal_op_ref>(ops), &lsns);
+            appended();
             {
                 std::unique_lock lock2(overlay_mutex);
                 for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -333,6 +336,7 @@ public:
     // checkpoints the WAL and drops the applied versions from the overlay.
     void apply_now() {
         std::lock_guard apply_lock(apply_run_mutex);
+        const auto started = std::chrono::steady_clock::now();
         // Only what is both durable and already in the overlay: a commit
         // appends to the log before it publishes to the overlay, and a sync
         // in between must not let a checkpoint pass records not yet applied.
@@ -387,6 +391,8 @@ public:
             it = versions.empty() ? overlay.erase(it) : std::next(it);
         }
         applied_runs++;
+        apply_nanoseconds += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
         draining_recovery = false;
     }
 
@@ -473,6 +479,7 @@ public:
     bool stopping = false;
     std::thread applier;
     std::atomic<std::uint64_t> applied_runs{0};
+    std::atomic<std::uint64_t> apply_nanoseconds{0};  // wall time of those runs
     std::atomic<std::uint64_t> stalls{0};  // commits that had to help apply first
     std::atomic<bool> draining_recovery{false};  // until the first apply after recovery
     std::mutex error_mutex;
@@ -625,13 +632,17 @@ public:
     std::uint64_t commit() {
         check_open();
         done_ = true;
-        if (writes_.empty()) return 0;
-        return state_->commit(txid_, writes_, read_set_, durability_);
+        if (writes_.empty()) {
+            preparing_.done();
+            return 0;
+        }
+        return state_->commit(txid_, writes_, read_set_, durability_, [this] { preparing_.done(); });
     }
 
     void rollback() {
         done_ = true;
         writes_.clear();
+        preparing_.done();
     }
 
 private:
@@ -642,7 +653,31 @@ private:
         if (done_) throw error(errc::bad_input, "transaction already committed or rolled back");
     }
 
+    // Tells the log a commit is being prepared for as long as this
+    // transaction is open (wal::begin_commit: a group-commit leader waits
+    // for it only while it may still come).
+    class preparing {
+    public:
+        explicit preparing(wal<Storage>* log) : log_(log) { log_->begin_commit(); }
+        preparing(preparing&& o) noexcept : log_(std::exchange(o.log_, nullptr)) {}
+        preparing& operator=(preparing&& o) noexcept {
+            if (this != &o) {
+                done();
+                log_ = std::exchange(o.log_, nullptr);
+            }
+            return *this;
+        }
+        ~preparing() { done(); }
+        void done() {
+            if (log_) std::exchange(log_, nullptr)->end_commit();
+        }
+
+    private:
+        wal<Storage>* log_;
+    };
+
     std::shared_ptr<detail::db_state<Storage>> state_;
+    preparing preparing_{&state_->log};
     durability durability_;
     std::uint64_t txid_;
     std::vector<staged_write> writes_;
@@ -767,6 +802,9 @@ public:
     // Commits that found the overlay over four times the apply thresholds
     // and helped the applier before going on (back-pressure).
     std::uint64_t write_stalls() const { return state_->stalls; }
+    // Completed runs of the applier (and of checkpoint()), and their wall time.
+    std::uint64_t apply_runs() const { return state_->applied_runs; }
+    std::chrono::nanoseconds apply_time() const { return std::chrono::nanoseconds(state_->apply_nanoseconds.load()); }
     std::uint64_t last_committed() const { return state_->latest(); }
     std::optional<std::string> last_apply_error() const {
         std::lock_guard lock(state_->error_mutex);

@@ -504,7 +504,12 @@ public:
     // --- record format (used by the WAL and tools) --------------------------------
 
     bytes make_record(const std::string& id, const Entity& e, const Projection& p, std::uint64_t lsn) const {
-        bytes payload;
+        // Encoded into a per-thread buffer that keeps its capacity (up to
+        // 1 MiB): an encoder appending to an empty vector grows it in
+        // several reallocations per record, paid by every put.
+        thread_local bytes scratch;
+        bytes& payload = scratch;
+        payload.clear();
         codec_.encode(e, payload);
         Hasher h;
         h.update(payload);
@@ -522,6 +527,7 @@ public:
         record.reserve(payload.size() + 128 + header.projection.size() + id.size());
         write_envelope_header(header, record);
         append(record, payload);
+        if (payload.capacity() > (1u << 20)) bytes().swap(payload);  // a rare large entity: do not keep its buffer
         return record;
     }
 

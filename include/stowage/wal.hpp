@@ -57,8 +57,11 @@
 //            leader waits briefly for the other committers it has seen
 //            recently (the writers the previous sync released are busy
 //            preparing their next commit): at most group_commit_wait and
-//            never longer than the previous sync took, and not at all when
-//            only one thread commits. This is PostgreSQL's commit_delay /
+//            never longer than the previous sync took, not at all when
+//            only one thread commits, and only while some commit is still
+//            being prepared (begin_commit() .. end_commit(), which the
+//            database brackets each transaction with): when none is, nobody
+//            more is coming and waiting would only add latency. This is PostgreSQL's commit_delay /
 //            commit_siblings idea with the sibling count measured instead
 //            of configured; without it a leader syncs the moment the last
 //            sync ends and covers only the writers that happened to append
@@ -171,6 +174,14 @@ struct wal_op {
     std::uint64_t lsn = 0;
 };
 
+// An op to append without copying its key and value (they must stay alive
+// for the call).
+struct wal_op_ref {
+    wal_record_type type{};
+    std::string_view key;
+    bytes_view value;  // put only
+};
+
 struct wal_transaction {
     std::uint64_t txid = 0;
     std::uint64_t commit_lsn = 0;
@@ -222,12 +233,15 @@ inline void put_u64(bytes& out, std::uint64_t v) { put_le(out, v, 8); }
 
 // Payload of a put: u16 key length, key, value. Erase: key only. Commit:
 // u32 number of records in the transaction.
-inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
-    bytes p;
-    p.reserve(2 + key.size() + value.size());
+inline void append_op_payload(bytes& p, wal_record_type type, std::string_view key, bytes_view value) {
     put_le(p, key.size(), 2);
     append(p, as_bytes(key));
     if (type == wal_record_type::put) append(p, value);
+}
+inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
+    bytes p;
+    p.reserve(2 + key.size() + value.size());
+    append_op_payload(p, type, key, value);
     return p;
 }
 
@@ -402,7 +416,8 @@ public:
         next_lsn_ = max_lsn + 1;
         recovered_lsn_ = max_lsn;
         next_txid_ = max_txid + 1;
-        written_lsn_ = durable_lsn_ = max_lsn;
+        written_lsn_ = max_lsn;
+        set_durable(max_lsn);
         recovered_ = true;
         if (!storage_.read_only()) {
             // Recovered records count as durable from here on, but after a
@@ -436,12 +451,23 @@ public:
     // Appends a transaction's records and its commit record (not synced).
     // Returns the commit LSN; op_lsns (if given) receives each op's LSN.
     std::uint64_t append(std::uint64_t txid, std::span<const wal_op> ops, std::vector<std::uint64_t>* op_lsns = nullptr) {
+        std::vector<wal_op_ref> refs;
+        refs.reserve(ops.size());
+        for (const auto& op : ops) refs.push_back({op.type, op.key, op.value});
+        return append(txid, std::span<const wal_op_ref>(refs), op_lsns);
+    }
+    // The same without copies: what the database's commits use (the frames
+    // are built in buffers the log keeps, so a commit allocates nothing
+    // here once they have grown).
+    std::uint64_t append(std::uint64_t txid, std::span<const wal_op_ref> ops,
+                         std::vector<std::uint64_t>* op_lsns = nullptr) {
         std::unique_lock lock(mutex_);
         check_writable();
         bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
         if (low_space_ && has_put)
             throw error(errc::no_space, "wal: the disk is full; only erases are accepted until a checkpoint frees space");
-        bytes frames;
+        bytes& frames = frames_;
+        frames.clear();
         std::uint64_t estimate = 64;
         for (auto& op : ops) estimate += header_size + 2 + op.key.size() + op.value.size();
         auto segment_full = [&] { return segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size; };
@@ -460,12 +486,14 @@ public:
         if (op_lsns) op_lsns->clear();
         for (auto& op : ops) {
             if (op_lsns) op_lsns->push_back(lsn);
-            encode(op.type, lsn++, txid, detail::encode_op_payload(op.type, op.key, op.value), frames, offset);
+            payload_.clear();
+            detail::append_op_payload(payload_, op.type, op.key, op.value);
+            encode(op.type, lsn++, txid, payload_, frames, offset);
         }
-        bytes count;
-        detail::put_le(count, ops.size(), 4);
+        payload_.clear();
+        detail::put_le(payload_, ops.size(), 4);
         std::uint64_t commit_lsn = lsn++;
-        encode(wal_record_type::commit, commit_lsn, txid, count, frames, offset);
+        encode(wal_record_type::commit, commit_lsn, txid, payload_, frames, offset);
         write_frames(frames);
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
@@ -478,6 +506,17 @@ public:
         // every append: that would be a context switch per commit).
         if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
         return commit_lsn;
+    }
+
+    // A commit is being prepared (its transaction is open) / is appended
+    // or abandoned. Only the group-commit leader's wait reads this: while
+    // none is in preparation it syncs at once.
+    void begin_commit() { preparing_.fetch_add(1, std::memory_order_relaxed); }
+    void end_commit() {
+        if (preparing_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard lock(mutex_);
+            if (leader_waiting_) arrival_cv_.notify_one();
+        }
     }
 
     // Waits as the durability asks (see the header comment).
@@ -522,13 +561,15 @@ public:
             us >>= 1;
             ++bucket;
         }
-        std::lock_guard lock(mutex_);
-        stats_.latency_us_log2[bucket]++;
+        latency_us_log2_[bucket].fetch_add(1, std::memory_order_relaxed);
     }
 
     wal_stats stats() const {
         std::lock_guard lock(mutex_);
-        return stats_;
+        wal_stats out = stats_;
+        for (std::size_t i = 0; i < out.latency_us_log2.size(); ++i)
+            out.latency_us_log2[i] = latency_us_log2_[i].load(std::memory_order_relaxed);
+        return out;
     }
 
     // --- checkpoints ---------------------------------------------------------
@@ -810,9 +851,9 @@ private:
                 throw error(errc::failed_state, std::string("wal: sync failed: ") + e.what());
             }
             stats_.fsyncs++;
-            durable_lsn_ = written_lsn_;
+            set_durable(written_lsn_);
             commits_synced_ = stats_.commits;
-            durable_cv_.notify_all();
+            wake_waiters();
         }
         segment_.clear();
         segment_offset_ = 0;
@@ -935,7 +976,7 @@ private:
                 }
                 if (failure) {
                     fail("sync failed: " + *failure);
-                    durable_cv_.notify_all();
+                    wake_waiters();
                     check_failed();
                 }
                 last_sync_time_ = std::chrono::duration_cast<std::chrono::microseconds>(took);
@@ -946,14 +987,38 @@ private:
                 committers_[period_ ^ 1].clear();
                 period_ ^= 1;
                 stats_.fsyncs++;
-                durable_lsn_ = std::max(durable_lsn_, target);
+                set_durable(std::max(durable_lsn_, target));
                 if (durable_lsn_ >= written_lsn_) dirty_since_ = {};
-                durable_cv_.notify_all();
+                wake_waiters();
             } else {
-                durable_cv_.wait(lock);
+                // A follower sleeps on the wake generation rather than on
+                // the mutex: when a sync ends, each of the group's waiters
+                // sees from the atomic that it is done and returns without
+                // queueing on the mutex the next committers' appends need.
+                const std::uint64_t seen = wake_generation_.load(std::memory_order_acquire);
+                lock.unlock();
+                wake_generation_.wait(seen, std::memory_order_acquire);
+                if (durable_atomic_.load(std::memory_order_acquire) >= lsn &&
+                    !failed_flag_.load(std::memory_order_acquire))
+                    return;
+                lock.lock();
             }
         }
         check_failed();
+    }
+
+    // Lock held. The durable LSN, mirrored for followers that read it
+    // without the lock.
+    void set_durable(std::uint64_t lsn) {
+        durable_lsn_ = lsn;
+        durable_atomic_.store(lsn, std::memory_order_release);
+    }
+    // Lock held. Wakes every waiter: durable_cv_'s (an append waiting to
+    // roll the segment) and the followers sleeping on the generation.
+    void wake_waiters() {
+        durable_cv_.notify_all();
+        wake_generation_.fetch_add(1, std::memory_order_acq_rel);
+        wake_generation_.notify_all();
     }
 
     // Group-commit bookkeeping (lock held). The distinct threads that waited
@@ -980,13 +1045,14 @@ private:
         std::size_t expected = expected_committers();
         if (expected < 2) return;
         auto pending = [&] { return stats_.commits - commits_synced_; };
-        if (pending() >= expected) return;
+        auto none_coming = [&] { return preparing_.load(std::memory_order_acquire) == 0; };
+        if (pending() >= expected || none_coming()) return;
         auto bound = std::min(options_.group_commit_wait, last_sync_time_);
         leader_waiting_ = true;
         leader_expected_ = expected;
         stats_.group_waits++;
         arrival_cv_.wait_until(lock, std::chrono::steady_clock::now() + bound,
-                               [&] { return pending() >= expected || failed_ || stopping_; });
+                               [&] { return pending() >= expected || none_coming() || failed_ || stopping_; });
         leader_waiting_ = false;
     }
 
@@ -1060,6 +1126,7 @@ private:
 
     void fail(std::string why) {
         if (!failed_) failed_ = std::move(why);
+        failed_flag_.store(true, std::memory_order_release);
     }
     void check_failed() const {
         if (failed_)
@@ -1100,6 +1167,12 @@ private:
     std::uint64_t next_txid_ = 1;
     std::uint64_t written_lsn_ = 0;
     std::uint64_t durable_lsn_ = 0;
+    std::atomic<std::uint64_t> durable_atomic_{0};    // durable_lsn_, for lock-free reads (set_durable)
+    std::atomic<std::uint64_t> wake_generation_{0};   // bumped by wake_waiters()
+    std::atomic<bool> failed_flag_{false};            // failed_ has a value
+    std::atomic<std::size_t> preparing_{0};           // begin_commit() minus end_commit()
+    std::array<std::atomic<std::uint64_t>, 32> latency_us_log2_{};  // wal_stats::latency_us_log2
+    bytes frames_, payload_;                          // append()'s buffers, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
     std::uint64_t recovered_lsn_ = 0;
     std::chrono::steady_clock::time_point dirty_since_{};

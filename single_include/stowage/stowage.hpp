@@ -5569,7 +5569,12 @@ public:
     // --- record format (used by the WAL and tools) --------------------------------
 
     bytes make_record(const std::string& id, const Entity& e, const Projection& p, std::uint64_t lsn) const {
-        bytes payload;
+        // Encoded into a per-thread buffer that keeps its capacity (up to
+        // 1 MiB): an encoder appending to an empty vector grows it in
+        // several reallocations per record, paid by every put.
+        thread_local bytes scratch;
+        bytes& payload = scratch;
+        payload.clear();
         codec_.encode(e, payload);
         Hasher h;
         h.update(payload);
@@ -5587,6 +5592,7 @@ public:
         record.reserve(payload.size() + 128 + header.projection.size() + id.size());
         write_envelope_header(header, record);
         append(record, payload);
+        if (payload.capacity() > (1u << 20)) bytes().swap(payload);  // a rare large entity: do not keep its buffer
         return record;
     }
 
@@ -5928,8 +5934,11 @@ private:
 //            leader waits briefly for the other committers it has seen
 //            recently (the writers the previous sync released are busy
 //            preparing their next commit): at most group_commit_wait and
-//            never longer than the previous sync took, and not at all when
-//            only one thread commits. This is PostgreSQL's commit_delay /
+//            never longer than the previous sync took, not at all when
+//            only one thread commits, and only while some commit is still
+//            being prepared (begin_commit() .. end_commit(), which the
+//            database brackets each transaction with): when none is, nobody
+//            more is coming and waiting would only add latency. This is PostgreSQL's commit_delay /
 //            commit_siblings idea with the sibling count measured instead
 //            of configured; without it a leader syncs the moment the last
 //            sync ends and covers only the writers that happened to append
@@ -6036,6 +6045,14 @@ struct wal_op {
     std::uint64_t lsn = 0;
 };
 
+// An op to append without copying its key and value (they must stay alive
+// for the call).
+struct wal_op_ref {
+    wal_record_type type{};
+    std::string_view key;
+    bytes_view value;  // put only
+};
+
 struct wal_transaction {
     std::uint64_t txid = 0;
     std::uint64_t commit_lsn = 0;
@@ -6087,12 +6104,15 @@ inline void put_u64(bytes& out, std::uint64_t v) { put_le(out, v, 8); }
 
 // Payload of a put: u16 key length, key, value. Erase: key only. Commit:
 // u32 number of records in the transaction.
-inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
-    bytes p;
-    p.reserve(2 + key.size() + value.size());
+inline void append_op_payload(bytes& p, wal_record_type type, std::string_view key, bytes_view value) {
     put_le(p, key.size(), 2);
     append(p, as_bytes(key));
     if (type == wal_record_type::put) append(p, value);
+}
+inline bytes encode_op_payload(wal_record_type type, std::string_view key, bytes_view value) {
+    bytes p;
+    p.reserve(2 + key.size() + value.size());
+    append_op_payload(p, type, key, value);
     return p;
 }
 
@@ -6267,7 +6287,8 @@ public:
         next_lsn_ = max_lsn + 1;
         recovered_lsn_ = max_lsn;
         next_txid_ = max_txid + 1;
-        written_lsn_ = durable_lsn_ = max_lsn;
+        written_lsn_ = max_lsn;
+        set_durable(max_lsn);
         recovered_ = true;
         if (!storage_.read_only()) {
             // Recovered records count as durable from here on, but after a
@@ -6301,12 +6322,23 @@ public:
     // Appends a transaction's records and its commit record (not synced).
     // Returns the commit LSN; op_lsns (if given) receives each op's LSN.
     std::uint64_t append(std::uint64_t txid, std::span<const wal_op> ops, std::vector<std::uint64_t>* op_lsns = nullptr) {
+        std::vector<wal_op_ref> refs;
+        refs.reserve(ops.size());
+        for (const auto& op : ops) refs.push_back({op.type, op.key, op.value});
+        return append(txid, std::span<const wal_op_ref>(refs), op_lsns);
+    }
+    // The same without copies: what the database's commits use (the frames
+    // are built in buffers the log keeps, so a commit allocates nothing
+    // here once they have grown).
+    std::uint64_t append(std::uint64_t txid, std::span<const wal_op_ref> ops,
+                         std::vector<std::uint64_t>* op_lsns = nullptr) {
         std::unique_lock lock(mutex_);
         check_writable();
         bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
         if (low_space_ && has_put)
             throw error(errc::no_space, "wal: the disk is full; only erases are accepted until a checkpoint frees space");
-        bytes frames;
+        bytes& frames = frames_;
+        frames.clear();
         std::uint64_t estimate = 64;
         for (auto& op : ops) estimate += header_size + 2 + op.key.size() + op.value.size();
         auto segment_full = [&] { return segment_offset_ > 0 && segment_offset_ + estimate > options_.segment_size; };
@@ -6325,12 +6357,14 @@ public:
         if (op_lsns) op_lsns->clear();
         for (auto& op : ops) {
             if (op_lsns) op_lsns->push_back(lsn);
-            encode(op.type, lsn++, txid, detail::encode_op_payload(op.type, op.key, op.value), frames, offset);
+            payload_.clear();
+            detail::append_op_payload(payload_, op.type, op.key, op.value);
+            encode(op.type, lsn++, txid, payload_, frames, offset);
         }
-        bytes count;
-        detail::put_le(count, ops.size(), 4);
+        payload_.clear();
+        detail::put_le(payload_, ops.size(), 4);
         std::uint64_t commit_lsn = lsn++;
-        encode(wal_record_type::commit, commit_lsn, txid, count, frames, offset);
+        encode(wal_record_type::commit, commit_lsn, txid, payload_, frames, offset);
         write_frames(frames);
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
@@ -6343,6 +6377,17 @@ public:
         // every append: that would be a context switch per commit).
         if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
         return commit_lsn;
+    }
+
+    // A commit is being prepared (its transaction is open) / is appended
+    // or abandoned. Only the group-commit leader's wait reads this: while
+    // none is in preparation it syncs at once.
+    void begin_commit() { preparing_.fetch_add(1, std::memory_order_relaxed); }
+    void end_commit() {
+        if (preparing_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            std::lock_guard lock(mutex_);
+            if (leader_waiting_) arrival_cv_.notify_one();
+        }
     }
 
     // Waits as the durability asks (see the header comment).
@@ -6387,13 +6432,15 @@ public:
             us >>= 1;
             ++bucket;
         }
-        std::lock_guard lock(mutex_);
-        stats_.latency_us_log2[bucket]++;
+        latency_us_log2_[bucket].fetch_add(1, std::memory_order_relaxed);
     }
 
     wal_stats stats() const {
         std::lock_guard lock(mutex_);
-        return stats_;
+        wal_stats out = stats_;
+        for (std::size_t i = 0; i < out.latency_us_log2.size(); ++i)
+            out.latency_us_log2[i] = latency_us_log2_[i].load(std::memory_order_relaxed);
+        return out;
     }
 
     // --- checkpoints ---------------------------------------------------------
@@ -6675,9 +6722,9 @@ private:
                 throw error(errc::failed_state, std::string("wal: sync failed: ") + e.what());
             }
             stats_.fsyncs++;
-            durable_lsn_ = written_lsn_;
+            set_durable(written_lsn_);
             commits_synced_ = stats_.commits;
-            durable_cv_.notify_all();
+            wake_waiters();
         }
         segment_.clear();
         segment_offset_ = 0;
@@ -6800,7 +6847,7 @@ private:
                 }
                 if (failure) {
                     fail("sync failed: " + *failure);
-                    durable_cv_.notify_all();
+                    wake_waiters();
                     check_failed();
                 }
                 last_sync_time_ = std::chrono::duration_cast<std::chrono::microseconds>(took);
@@ -6811,14 +6858,38 @@ private:
                 committers_[period_ ^ 1].clear();
                 period_ ^= 1;
                 stats_.fsyncs++;
-                durable_lsn_ = std::max(durable_lsn_, target);
+                set_durable(std::max(durable_lsn_, target));
                 if (durable_lsn_ >= written_lsn_) dirty_since_ = {};
-                durable_cv_.notify_all();
+                wake_waiters();
             } else {
-                durable_cv_.wait(lock);
+                // A follower sleeps on the wake generation rather than on
+                // the mutex: when a sync ends, each of the group's waiters
+                // sees from the atomic that it is done and returns without
+                // queueing on the mutex the next committers' appends need.
+                const std::uint64_t seen = wake_generation_.load(std::memory_order_acquire);
+                lock.unlock();
+                wake_generation_.wait(seen, std::memory_order_acquire);
+                if (durable_atomic_.load(std::memory_order_acquire) >= lsn &&
+                    !failed_flag_.load(std::memory_order_acquire))
+                    return;
+                lock.lock();
             }
         }
         check_failed();
+    }
+
+    // Lock held. The durable LSN, mirrored for followers that read it
+    // without the lock.
+    void set_durable(std::uint64_t lsn) {
+        durable_lsn_ = lsn;
+        durable_atomic_.store(lsn, std::memory_order_release);
+    }
+    // Lock held. Wakes every waiter: durable_cv_'s (an append waiting to
+    // roll the segment) and the followers sleeping on the generation.
+    void wake_waiters() {
+        durable_cv_.notify_all();
+        wake_generation_.fetch_add(1, std::memory_order_acq_rel);
+        wake_generation_.notify_all();
     }
 
     // Group-commit bookkeeping (lock held). The distinct threads that waited
@@ -6845,13 +6916,14 @@ private:
         std::size_t expected = expected_committers();
         if (expected < 2) return;
         auto pending = [&] { return stats_.commits - commits_synced_; };
-        if (pending() >= expected) return;
+        auto none_coming = [&] { return preparing_.load(std::memory_order_acquire) == 0; };
+        if (pending() >= expected || none_coming()) return;
         auto bound = std::min(options_.group_commit_wait, last_sync_time_);
         leader_waiting_ = true;
         leader_expected_ = expected;
         stats_.group_waits++;
         arrival_cv_.wait_until(lock, std::chrono::steady_clock::now() + bound,
-                               [&] { return pending() >= expected || failed_ || stopping_; });
+                               [&] { return pending() >= expected || none_coming() || failed_ || stopping_; });
         leader_waiting_ = false;
     }
 
@@ -6925,6 +6997,7 @@ private:
 
     void fail(std::string why) {
         if (!failed_) failed_ = std::move(why);
+        failed_flag_.store(true, std::memory_order_release);
     }
     void check_failed() const {
         if (failed_)
@@ -6965,6 +7038,12 @@ private:
     std::uint64_t next_txid_ = 1;
     std::uint64_t written_lsn_ = 0;
     std::uint64_t durable_lsn_ = 0;
+    std::atomic<std::uint64_t> durable_atomic_{0};    // durable_lsn_, for lock-free reads (set_durable)
+    std::atomic<std::uint64_t> wake_generation_{0};   // bumped by wake_waiters()
+    std::atomic<bool> failed_flag_{false};            // failed_ has a value
+    std::atomic<std::size_t> preparing_{0};           // begin_commit() minus end_commit()
+    std::array<std::atomic<std::uint64_t>, 32> latency_us_log2_{};  // wal_stats::latency_us_log2
+    bytes frames_, payload_;                          // append()'s buffers, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
     std::uint64_t recovered_lsn_ = 0;
     std::chrono::steady_clock::time_point dirty_since_{};
@@ -7168,8 +7247,12 @@ public:
 
     // Orders, logs and publishes the writes; waits as `d` asks. Returns the
     // commit LSN.
+    // appended() runs once the writes are in the log, inside the ordering
+    // section (a transaction then stops counting as being prepared).
+    template <class Appended = void (*)()>
     std::uint64_t commit(std::uint64_t txid, std::vector<staged_write>& writes,
-                         const std::map<std::string, key_version, std::less<>>& read_set, durability d) {
+                         const std::map<std::string, key_version, std::less<>>& read_set, durability d,
+                         Appended appended = [] {}) {
         if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
         auto started = std::chrono::steady_clock::now();
         if (overloaded()) stall();
@@ -7179,24 +7262,23 @@ public:
             for (const auto& [key, seen] : read_set)
                 if (version_of(key) != seen)
                     throw error(errc::conflict, key + " changed since this transaction read it");
-            std::vector<wal_op> ops;
-            ops.reserve(writes.size());
+            // The log reads keys and values where they are (no copies
+            // inside the ordering section, which every committer waits for).
+            thread_local std::vector<wal_op_ref> ops;
+            ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
             for (auto& w : writes) {
-                wal_op op;
-                op.key = w.key;
-                op.lsn = lsn++;
+                const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    op.type = wal_record_type::put;
-                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op.lsn);
-                    op.value = *w.value;
+                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op_lsn);
+                    ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
-                    op.type = wal_record_type::erase;
+                    ops.push_back({wal_record_type::erase, w.key, {}});
                 }
-                ops.push_back(std::move(op));
             }
-            std::vector<std::uint64_t> lsns;
-            commit_lsn = log.append(txid, ops, &lsns);
+            thread_local std::vector<std::uint64_t> lsns;
+            commit_lsn = log.append(txid, std::span<const wal_op_ref>(ops), &lsns);
+            appended();
             {
                 std::unique_lock lock2(overlay_mutex);
                 for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -7236,6 +7318,7 @@ public:
     // checkpoints the WAL and drops the applied versions from the overlay.
     void apply_now() {
         std::lock_guard apply_lock(apply_run_mutex);
+        const auto started = std::chrono::steady_clock::now();
         // Only what is both durable and already in the overlay: a commit
         // appends to the log before it publishes to the overlay, and a sync
         // in between must not let a checkpoint pass records not yet applied.
@@ -7290,6 +7373,8 @@ public:
             it = versions.empty() ? overlay.erase(it) : std::next(it);
         }
         applied_runs++;
+        apply_nanoseconds += static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - started).count());
         draining_recovery = false;
     }
 
@@ -7376,6 +7461,7 @@ public:
     bool stopping = false;
     std::thread applier;
     std::atomic<std::uint64_t> applied_runs{0};
+    std::atomic<std::uint64_t> apply_nanoseconds{0};  // wall time of those runs
     std::atomic<std::uint64_t> stalls{0};  // commits that had to help apply first
     std::atomic<bool> draining_recovery{false};  // until the first apply after recovery
     std::mutex error_mutex;
@@ -7528,13 +7614,17 @@ public:
     std::uint64_t commit() {
         check_open();
         done_ = true;
-        if (writes_.empty()) return 0;
-        return state_->commit(txid_, writes_, read_set_, durability_);
+        if (writes_.empty()) {
+            preparing_.done();
+            return 0;
+        }
+        return state_->commit(txid_, writes_, read_set_, durability_, [this] { preparing_.done(); });
     }
 
     void rollback() {
         done_ = true;
         writes_.clear();
+        preparing_.done();
     }
 
 private:
@@ -7545,7 +7635,31 @@ private:
         if (done_) throw error(errc::bad_input, "transaction already committed or rolled back");
     }
 
+    // Tells the log a commit is being prepared for as long as this
+    // transaction is open (wal::begin_commit: a group-commit leader waits
+    // for it only while it may still come).
+    class preparing {
+    public:
+        explicit preparing(wal<Storage>* log) : log_(log) { log_->begin_commit(); }
+        preparing(preparing&& o) noexcept : log_(std::exchange(o.log_, nullptr)) {}
+        preparing& operator=(preparing&& o) noexcept {
+            if (this != &o) {
+                done();
+                log_ = std::exchange(o.log_, nullptr);
+            }
+            return *this;
+        }
+        ~preparing() { done(); }
+        void done() {
+            if (log_) std::exchange(log_, nullptr)->end_commit();
+        }
+
+    private:
+        wal<Storage>* log_;
+    };
+
     std::shared_ptr<detail::db_state<Storage>> state_;
+    preparing preparing_{&state_->log};
     durability durability_;
     std::uint64_t txid_;
     std::vector<staged_write> writes_;
@@ -7670,6 +7784,9 @@ public:
     // Commits that found the overlay over four times the apply thresholds
     // and helped the applier before going on (back-pressure).
     std::uint64_t write_stalls() const { return state_->stalls; }
+    // Completed runs of the applier (and of checkpoint()), and their wall time.
+    std::uint64_t apply_runs() const { return state_->applied_runs; }
+    std::chrono::nanoseconds apply_time() const { return std::chrono::nanoseconds(state_->apply_nanoseconds.load()); }
     std::uint64_t last_committed() const { return state_->latest(); }
     std::optional<std::string> last_apply_error() const {
         std::lock_guard lock(state_->error_mutex);

@@ -5860,6 +5860,7 @@ private:
 // the last one to go applies everything, checkpoints and closes the log.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -5872,6 +5873,7 @@ private:
 #include <shared_mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 // ---- begin stowage/wal.hpp ----
@@ -5938,11 +5940,13 @@ private:
 //            only one thread commits, and only while some commit is still
 //            being prepared (begin_commit() .. end_commit(), which the
 //            database brackets each transaction with): when none is, nobody
-//            more is coming and waiting would only add latency. This is PostgreSQL's commit_delay /
-//            commit_siblings idea with the sibling count measured instead
-//            of configured; without it a leader syncs the moment the last
-//            sync ends and covers only the writers that happened to append
-//            during it.
+//            more is coming and waiting would only add latency. This is
+//            PostgreSQL's commit_delay / commit_siblings idea with the
+//            sibling count measured instead of configured; without it a
+//            leader syncs the moment the last sync ends and covers only
+//            the writers that happened to append during it. Followers
+//            sleep on an atomic generation the leader bumps, not on the
+//            log's mutex, which the next group's appends need.
 //   batched  returns at once; a background thread syncs within batch_window.
 //   none     returns at once; nothing syncs until flush() or a checkpoint.
 // Where the storage writes logs at a position (zeros ahead, see Framing),
@@ -6366,6 +6370,10 @@ public:
         std::uint64_t commit_lsn = lsn++;
         encode(wal_record_type::commit, commit_lsn, txid, payload_, frames, offset);
         write_frames(frames);
+        if (frames_.capacity() > (4u << 20)) {  // a rare huge transaction: do not keep its buffers
+            bytes().swap(frames_);
+            bytes().swap(payload_);
+        }
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
         stats_.commits++;

@@ -74,8 +74,12 @@ BOOST_AUTO_TEST_CASE(transaction_spans_collections) {
     }  // destroyed without commit
     BOOST_TEST(!notes.get("n3").has_value());
     BOOST_TEST(!notes.get("n4").has_value());
+    const auto runs = db.apply_runs();
+    const auto time = db.apply_time();
     db.checkpoint();
     BOOST_TEST(db.unapplied_versions() == 0u);
+    BOOST_TEST(db.apply_runs() >= runs + 1);  // counted (the applier may have run too), with its time
+    BOOST_TEST(db.apply_time().count() > time.count());
     BOOST_TEST(notes.get("n2")->text == "new");
 }
 

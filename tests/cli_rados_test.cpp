@@ -60,6 +60,36 @@ std::vector<std::pair<int, std::string>> session(const std::string& where, const
     return out;
 }
 
+// Flips a byte in the middle of the pool's record object <coll>/<fan-out>/<id>
+// (default namespace), behind stowage's back; returns the object's name.
+std::string damage_record(const std::string& coll, const std::string& id) {
+    rados_t c;
+    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
+    BOOST_TEST_REQUIRE(rados_conf_read_file(c, conf().c_str()) == 0);
+    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
+    rados_ioctx_t io;
+    BOOST_TEST_REQUIRE(rados_ioctx_create(c, pool().c_str(), &io) == 0);
+    rados_list_ctx_t ls;
+    BOOST_TEST_REQUIRE(rados_nobjects_list_open(io, &ls) == 0);
+    std::string object;
+    const char* entry = nullptr;
+    while (rados_nobjects_list_next(ls, &entry, nullptr, nullptr) == 0) {
+        std::string name = entry;
+        if (name.starts_with(coll + "/") && name.ends_with("/" + id)) object = name;
+    }
+    rados_nobjects_list_close(ls);
+    BOOST_TEST_REQUIRE(!object.empty());
+    std::uint64_t size = 0;
+    BOOST_TEST_REQUIRE(rados_stat(io, object.c_str(), &size, nullptr) == 0);
+    char byte = 0;
+    BOOST_TEST_REQUIRE(rados_read(io, object.c_str(), &byte, 1, size / 2) == 1);
+    byte = static_cast<char>(byte ^ 0xff);
+    BOOST_TEST_REQUIRE(rados_write(io, object.c_str(), &byte, 1, size / 2) == 0);
+    rados_ioctx_destroy(io);
+    rados_shutdown(c);
+    return object;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(put_get_ls_rm_verify_as_over_a_directory) {
@@ -86,34 +116,9 @@ BOOST_AUTO_TEST_CASE(verify_finds_a_record_damaged_in_the_cluster) {
     std::string coll = "damaged" + std::to_string(::getpid());
     std::string where = "rados:" + pool() + ":" + conf();
     BOOST_TEST_REQUIRE(put(where, coll, R"({"id":"d1","text":"some text to damage"})").first == 0);
-    // Find the record's object and flip a byte in its middle, behind
-    // stowage's back.
-    rados_t c;
-    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
-    BOOST_TEST_REQUIRE(rados_conf_read_file(c, conf().c_str()) == 0);
-    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
-    rados_ioctx_t io;
-    BOOST_TEST_REQUIRE(rados_ioctx_create(c, pool().c_str(), &io) == 0);
     // The database applies the commit to the record's key when the command
-    // exits; the record is the object <collection>/<fan-out>/d1.
-    rados_list_ctx_t ls;
-    BOOST_TEST_REQUIRE(rados_nobjects_list_open(io, &ls) == 0);
-    std::string object;
-    const char* entry = nullptr;
-    while (rados_nobjects_list_next(ls, &entry, nullptr, nullptr) == 0) {
-        std::string name = entry;
-        if (name.starts_with(coll + "/") && name.ends_with("/d1")) object = name;
-    }
-    rados_nobjects_list_close(ls);
-    BOOST_TEST_REQUIRE(!object.empty());
-    std::uint64_t size = 0;
-    BOOST_TEST_REQUIRE(rados_stat(io, object.c_str(), &size, nullptr) == 0);
-    char byte = 0;
-    BOOST_TEST_REQUIRE(rados_read(io, object.c_str(), &byte, 1, size / 2) == 1);
-    byte = static_cast<char>(byte ^ 0xff);
-    BOOST_TEST_REQUIRE(rados_write(io, object.c_str(), &byte, 1, size / 2) == 0);
-    rados_ioctx_destroy(io);
-    rados_shutdown(c);
+    // exits; damage that record behind stowage's back.
+    std::string object = damage_record(coll, "d1");
 
     auto v = run(cli + " verify " + where);
     BOOST_TEST(v.first == 1, v.second);
@@ -219,40 +224,6 @@ BOOST_AUTO_TEST_CASE(wal_index_export_race_over_the_cluster_and_clear_refusals) 
     BOOST_TEST(race.first == 0, race.second);
     BOOST_TEST(race.second == "done\n");
 }
-
-namespace {
-
-// Flips a byte in the middle of the pool's record object <coll>/<fan-out>/<id>
-// (default namespace), behind stowage's back; returns the object's name.
-std::string damage_record(const std::string& coll, const std::string& id) {
-    rados_t c;
-    BOOST_TEST_REQUIRE(rados_create(&c, "admin") == 0);
-    BOOST_TEST_REQUIRE(rados_conf_read_file(c, conf().c_str()) == 0);
-    BOOST_TEST_REQUIRE(rados_connect(c) == 0);
-    rados_ioctx_t io;
-    BOOST_TEST_REQUIRE(rados_ioctx_create(c, pool().c_str(), &io) == 0);
-    rados_list_ctx_t ls;
-    BOOST_TEST_REQUIRE(rados_nobjects_list_open(io, &ls) == 0);
-    std::string object;
-    const char* entry = nullptr;
-    while (rados_nobjects_list_next(ls, &entry, nullptr, nullptr) == 0) {
-        std::string name = entry;
-        if (name.starts_with(coll + "/") && name.ends_with("/" + id)) object = name;
-    }
-    rados_nobjects_list_close(ls);
-    BOOST_TEST_REQUIRE(!object.empty());
-    std::uint64_t size = 0;
-    BOOST_TEST_REQUIRE(rados_stat(io, object.c_str(), &size, nullptr) == 0);
-    char byte = 0;
-    BOOST_TEST_REQUIRE(rados_read(io, object.c_str(), &byte, 1, size / 2) == 1);
-    byte = static_cast<char>(byte ^ 0xff);
-    BOOST_TEST_REQUIRE(rados_write(io, object.c_str(), &byte, 1, size / 2) == 0);
-    rados_ioctx_destroy(io);
-    rados_shutdown(c);
-    return object;
-}
-
-}  // namespace
 
 // backup create/list/verify/restore/rotate, import and repair over the pool
 // with --root: the same output lines as over a directory; restore brings

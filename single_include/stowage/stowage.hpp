@@ -1966,11 +1966,7 @@ public:
     std::uint64_t append(std::string_view key, bytes_view data) {
         validate_key(key);
         auto lock = live_writable();
-        auto& slot = state_->current[std::string(key)];
-        if (!slot) {
-            slot = std::make_shared<inode>();
-            state_->renamed.emplace(key);
-        }
+        auto& slot = log_node(key);
         bytes& contents = slot->writable();
         std::uint64_t offset = contents.size();
         contents.insert(contents.end(), data.begin(), data.end());
@@ -1984,11 +1980,7 @@ public:
     void write_at(std::string_view key, std::uint64_t offset, bytes_view data) {
         validate_key(key);
         auto lock = live_writable();
-        auto& slot = state_->current[std::string(key)];
-        if (!slot) {
-            slot = std::make_shared<inode>();
-            state_->renamed.emplace(key);
-        }
+        auto& slot = log_node(key);
         const std::size_t at = static_cast<std::size_t>(offset);
         bytes& contents = slot->writable();
         if (at + data.size() > contents.size()) contents.resize(at + data.size());
@@ -2168,6 +2160,16 @@ private:
                 return std::make_shared<bytes>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(synced.size() + keep));
             }
         }
+    }
+
+    // Lock held. The inode of a log, created (an unsynced new name) if absent.
+    std::shared_ptr<inode>& log_node(std::string_view key) {
+        auto& slot = state_->current[std::string(key)];
+        if (!slot) {
+            slot = std::make_shared<inode>();
+            state_->renamed.emplace(key);
+        }
+        return slot;
     }
 
     std::unique_lock<std::mutex> live() const {

@@ -114,13 +114,20 @@ public:
     // apply = false holds the applier off for the whole run (the
     // stowage_*_noapply rows: what the commit path costs by itself).
     stowage_system(const fs::path& dir, durability d, bool group_wait = true, bool apply = true)
-        : db_(stowage::file_storage(dir), options(group_wait, apply)),
+        : sync_ns_(std::make_shared<std::atomic<std::int64_t>>(0)),
+          db_(stowage::file_storage(dir), options(group_wait, apply, sync_ns_)),
           store_(db_.storage(), "sessions"),
           durability_(d),
           apply_(apply) {}
-    static stowage::database_options options(bool group_wait, bool apply) {
+    static stowage::database_options options(bool group_wait, bool apply,
+                                             std::shared_ptr<std::atomic<std::int64_t>> sync_ns) {
         stowage::database_options o;
         if (!group_wait) o.wal.group_commit_wait = std::chrono::microseconds(0);
+        // The time the group-commit leaders spend writing and syncing
+        // (reported as sync_us per fsync).
+        o.wal.observer = [sync_ns](const stowage::wal_event& e) {
+            if (e.what == stowage::wal_event::kind::sync) sync_ns->fetch_add(e.duration.count(), std::memory_order_relaxed);
+        };
         if (!apply) {
             o.apply_interval = std::chrono::hours(24);
             o.apply_threshold = std::numeric_limits<std::size_t>::max();
@@ -143,10 +150,15 @@ public:
                 {"unapplied_versions", static_cast<double>(db_.unapplied_versions())},
                 {"apply_runs", static_cast<double>(db_.apply_runs())},
                 {"apply_seconds", std::chrono::duration<double>(db_.apply_time()).count()},
-                {"write_stalls", static_cast<double>(db_.write_stalls())}};
+                {"write_stalls", static_cast<double>(db_.write_stalls())},
+                {"sync_ns", static_cast<double>(sync_ns_->load())},
+                {"group_waits", static_cast<double>(st.group_waits)},
+                {"segments_recycled", static_cast<double>(st.segments_recycled)},
+                {"segments_deleted", static_cast<double>(st.segments_deleted)}};
     }
 
 private:
+    std::shared_ptr<std::atomic<std::int64_t>> sync_ns_;
     file_db db_;
     session_db_store store_;
     durability durability_;
@@ -345,6 +357,10 @@ void commit_benchmark(benchmark::State& state, const std::string& name, const fa
             state.counters["apply_runs"] = after["apply_runs"] - before["apply_runs"];
             state.counters["apply_seconds"] = after["apply_seconds"] - before["apply_seconds"];
             state.counters["write_stalls"] = after["write_stalls"] - before["write_stalls"];
+            state.counters["sync_us"] = fsyncs > 0 ? (after["sync_ns"] - before["sync_ns"]) / 1e3 / fsyncs : 0;
+            state.counters["leader_waits_per_fsync"] = fsyncs > 0 ? (after["group_waits"] - before["group_waits"]) / fsyncs : 0;
+            state.counters["segments_reused"] = after["segments_recycled"] - before["segments_recycled"];
+            state.counters["segments_deleted"] = after["segments_deleted"] - before["segments_deleted"];
         }
     }
 }

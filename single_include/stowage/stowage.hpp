@@ -2008,12 +2008,15 @@ public:
         auto node = it->second;
         state_->current.erase(it);
         state_->current[std::string(to)] = node;
+        state_->renamed.emplace(from);
+        state_->renamed.emplace(to);
         if (d == durability::full) {
-            state_->durable[std::string(to)] = node;
-            if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
-        } else {
-            state_->renamed.emplace(from);
-            state_->renamed.emplace(to);
+            // A durable rename syncs the directories of both names, and with
+            // them every earlier name change there (an earlier unsynced
+            // rename of the same file included: the file is then under `to`
+            // only, never also under an older name).
+            settle_names_in(parent_of(from));
+            settle_names_in(parent_of(to));
         }
     }
 
@@ -2033,10 +2036,7 @@ public:
         auto& st = *state_;
         for (const auto& node : st.unsynced) node->mark_synced();
         st.unsynced.clear();
-        for (const auto& k : st.renamed) {
-            if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
-            else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
-        }
+        for (const auto& k : st.renamed) settle_name(k);
         st.renamed.clear();
     }
 
@@ -2158,6 +2158,31 @@ private:
                 std::size_t extra = data.size() - synced.size();
                 std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
                 return std::make_shared<bytes>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(synced.size() + keep));
+            }
+        }
+    }
+
+    // Lock held. Key k's name change (created, renamed, removed) becomes
+    // durable.
+    void settle_name(std::string_view k) {
+        auto& st = *state_;
+        if (auto it = st.current.find(k); it != st.current.end()) st.durable[std::string(k)] = it->second;
+        else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
+    }
+    static std::string_view parent_of(std::string_view key) {
+        auto slash = key.rfind('/');
+        return slash == std::string_view::npos ? std::string_view{} : key.substr(0, slash);
+    }
+    // Lock held. What a directory sync does: every pending name change of
+    // the keys directly in `dir` becomes durable.
+    void settle_names_in(std::string_view dir) {
+        auto& st = *state_;
+        for (auto it = st.renamed.begin(); it != st.renamed.end();) {
+            if (parent_of(*it) == dir) {
+                settle_name(*it);
+                it = st.renamed.erase(it);
+            } else {
+                ++it;
             }
         }
     }
@@ -5883,9 +5908,11 @@ private:
 // segment files, group commit, recovery modes and checkpoints.
 //
 // Layout. Segments are logs named "<prefix>/<first LSN, 20 digits>.log"
-// (so listing order is log order); "<prefix>/checkpoint" records how far the
-// log has been applied; "<prefix>/reserve" is a small file kept so that a
-// full disk can still take erases and checkpoints (see below).
+// (so listing order is log order), or ".recycled.log" for one written over
+// a reused file (below); "<prefix>/checkpoint" records how far the log has
+// been applied; "<prefix>/reserve" is a small file kept so that a full disk
+// can still take erases and checkpoints (see below); "<prefix>/*.free" are
+// applied segments kept for reuse.
 //
 // Framing (as LevelDB's log, with our own fields). A segment is a sequence
 // of 32 KiB blocks; a fragment never crosses a block boundary, and a block
@@ -5903,6 +5930,16 @@ private:
 //   lsn        u64 the record's log sequence number
 //   txid       u64 the transaction it belongs to
 //   payload
+//
+// Reused segments (wal_options::recycle_segments; docs/format.md). A
+// checkpoint renames applied segments to .free instead of deleting them,
+// and the next segment takes one over as "<first LSN>.recycled.log": its
+// records go over the old ones, whose blocks the file already has, so the
+// log writes no zeros ahead and the filesystem allocates and frees nothing
+// (measured at 16 writers: +19% durable commits/s; RESULTS.md). Old
+// records carry LSNs below the segment's first, which ends the segment's
+// records for a reader; each write of frames is followed by a zero header,
+// so that a write torn over the old bytes is still told from a clean end.
 //
 // A logical record larger than a block is split into first/middle.../last
 // fragments within one segment; every fragment repeats the LSN and txid, so
@@ -6029,6 +6066,14 @@ struct wal_options {
     // here, fdatasync of a 16 KiB write 149 -> 88 µs (RocksDB recycles log
     // files for the same reason).
     std::uint64_t preallocate = 1ull << 20;
+    // Applied segments kept for reuse instead of deleted, at most this many
+    // (on storages that write logs at a position and rename keys, with
+    // preallocate on). A reused segment's file is already allocated and
+    // written, so records go over old bytes: no zeros written ahead, no
+    // file created or freed (PostgreSQL renames old WAL segments the same
+    // way; RocksDB's recycle_log_file_num). Costs up to this many segments
+    // of disk (segment_size each) once the log has grown that far.
+    std::size_t recycle_segments = 2;
     // Called (without any log lock held) for every commit, sync, checkpoint
     // and failure: for metrics and alerts. Must be cheap and must not call
     // back into the log.
@@ -6100,6 +6145,7 @@ struct wal_stats {
     std::uint64_t bytes = 0;
     std::uint64_t checkpoints = 0;
     std::uint64_t segments_deleted = 0;
+    std::uint64_t segments_recycled = 0;  // applied segments kept for reuse (wal_options::recycle_segments)
     std::uint64_t group_waits = 0;  // group-commit leaders that waited for other committers
     // Commit latency (append to acknowledgement), bucket i counts latencies
     // in [2^i, 2^(i+1)) microseconds.
@@ -6306,6 +6352,16 @@ public:
             // its log records gone.
             for (const auto& seg : segs)
                 if (seg.size > 0 && storage_.contains(seg.name)) storage_.sync(seg.name);
+            // Segments kept for reuse by an earlier open (beyond the number
+            // now asked for: deleted).
+            free_segments_.clear();
+            for (auto& key : storage_.list(prefix_ + "/")) {
+                if (!key.ends_with(".free")) continue;
+                if (recycling() && free_segments_.size() < options_.recycle_segments)
+                    free_segments_.push_back(std::move(key));
+                else
+                    storage_.remove(key, durability::full);
+            }
             restore_reserve();
             if (options_.batch_window.count() > 0) syncer_ = std::thread([this] { syncer_loop(); });
         }
@@ -6491,9 +6547,7 @@ public:
         for (std::size_t i = 0; i + 1 < names.size(); ++i) {
             if (names[i] == current) break;
             if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
-            storage_.remove(names[i], durability::none);
-            std::lock_guard lock(mutex_);
-            stats_.segments_deleted++;
+            retire_segment(names[i]);
         }
         storage_.flush();
         if (options_.observer) options_.observer({wal_event::kind::checkpoint, applied_lsn, {}, {}});
@@ -6586,6 +6640,34 @@ private:
             if (partial) damage.push_back({name, partial->offset, why});
             partial.reset();
         };
+        // Records of an earlier use of this file (a recycled segment) carry
+        // LSNs below the segment's first: every LSN ever written before the
+        // file was recycled was applied and checkpointed, and new LSNs are
+        // always above the checkpoint.
+        const std::uint64_t first_lsn = recycled_segment_first_lsn(name);
+        // Whether nothing from `at` to the end belongs to this segment:
+        // zeros, or the bytes of the file's earlier use. Every position is
+        // tried as a fragment start (a torn write can leave old bytes before
+        // new ones anywhere): one whose LSN could be this segment's and
+        // whose checksum holds is a record of this segment. The LSN test
+        // rejects almost every position before any checksum is computed.
+        auto nothing_live_from = [&](std::uint64_t at) {
+            if (at >= data.size() || std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at), data.end(),
+                                                 [](std::byte b) { return b == std::byte{0}; }))
+                return true;
+            if (first_lsn == 0) return false;  // written over zeros only: nothing else may follow
+            const std::byte* d = data.data();
+            for (std::uint64_t p = at; p + header_size <= data.size(); ++p) {
+                const std::uint64_t lsn = detail::get_le(d + p + checksum_size + 3, 8);
+                if (lsn < first_lsn || lsn - first_lsn >= data.size()) continue;
+                const std::uint64_t left_in_block = block_size - p % block_size;
+                const std::size_t n = static_cast<std::size_t>(detail::get_le(d + p + checksum_size + 1, 2));
+                if (left_in_block < header_size || n > left_in_block - header_size || p + header_size + n > data.size())
+                    continue;
+                if (intact(d + p, n)) return false;
+            }
+            return true;
+        };
         std::uint64_t pos = from - from % block_size;
         while (pos < data.size()) {
             std::uint64_t block_end = (pos / block_size + 1) * block_size;
@@ -6594,11 +6676,6 @@ private:
                 pos = block_end;
                 continue;
             }
-            // Whether every byte from `at` to the end is zero.
-            auto zeros_from = [&](std::uint64_t at) {
-                return at >= data.size() || std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at), data.end(),
-                                                        [](std::byte b) { return b == std::byte{0}; });
-            };
             auto skip_block = [&](std::string reason, bool tail_like) {
                 damage.push_back({name, pos, std::move(reason), tail_like});
                 partial.reset();
@@ -6612,7 +6689,7 @@ private:
             // fragment starts with its checksum, so the scan to the end
             // runs at most once per segment in practice.)
             const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(header_size, data.size() - pos));
-            if (std::all_of(h, h + head, [](std::byte b) { return b == std::byte{0}; }) && zeros_from(pos)) break;
+            if (std::all_of(h, h + head, [](std::byte b) { return b == std::byte{0}; }) && nothing_live_from(pos)) break;
             if (data.size() - pos < header_size) {
                 skip_block("incomplete fragment header at the end of the segment", true);
                 break;
@@ -6620,23 +6697,28 @@ private:
             std::uint8_t type_byte = std::to_integer<std::uint8_t>(h[checksum_size]);
             std::size_t length = static_cast<std::size_t>(detail::get_le(h + checksum_size + 1, 2));
             if (length > block_left - header_size) {
-                skip_block("bad fragment length " + std::to_string(length), zeros_from(pos + header_size));
+                skip_block("bad fragment length " + std::to_string(length), nothing_live_from(pos + header_size));
                 continue;
             }
             if (data.size() - pos < header_size + length) {
                 skip_block("fragment cut short at the end of the segment", true);
                 break;
             }
-            Hasher hasher;
-            hasher.update(bytes_view(h + checksum_size, header_size - checksum_size + length));
-            auto digest = hasher.finish();
-            if (!std::equal(digest.begin(), digest.end(), h)) {
-                skip_block("checksum mismatch", zeros_from(pos + header_size + length));
+            if (!intact(h, length)) {
+                skip_block("checksum mismatch", nothing_live_from(pos + header_size + length));
                 continue;
             }
             auto kind = static_cast<fragment>(type_byte & 7);
             auto type = static_cast<wal_record_type>(type_byte >> 3);
             std::uint64_t lsn = detail::get_le(h + checksum_size + 3, 8);
+            if (lsn < first_lsn) {
+                // Where this segment's records end in a recycled file (or,
+                // with newer fragments after it, the hole of a torn write).
+                if (nothing_live_from(pos)) break;
+                skip_block("fragment of LSN " + std::to_string(lsn) + " from the file's earlier use before newer ones",
+                           false);
+                continue;
+            }
             std::uint64_t txid = detail::get_le(h + checksum_size + 11, 8);
             bytes_view body(h + header_size, length);
             bool known_type = type == wal_record_type::put || type == wal_record_type::erase ||
@@ -6686,6 +6768,30 @@ private:
         }
     }
 
+    // Whether the fragment at h (payload length n, all in memory) passes
+    // its checksum.
+    static bool intact(const std::byte* h, std::size_t n) {
+        Hasher hasher;
+        hasher.update(bytes_view(h + checksum_size, header_size - checksum_size + n));
+        auto digest = hasher.finish();
+        return std::equal(digest.begin(), digest.end(), h);
+    }
+
+    // The first LSN a reused segment's name gives; 0 for any other name (a
+    // segment written over zeros only, or arbitrary bytes: no stale
+    // records then, and only zeros may follow its records).
+    static std::uint64_t recycled_segment_first_lsn(const std::string& name) {
+        auto slash = name.rfind('/');
+        std::string_view base = std::string_view(name).substr(slash == std::string::npos ? 0 : slash + 1);
+        if (base.size() != 20 + recycled_suffix.size() || !base.ends_with(recycled_suffix)) return 0;
+        std::uint64_t v = 0;
+        for (char c : base.substr(0, 20)) {
+            if (c < '0' || c > '9') return 0;
+            v = v * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        return v;
+    }
+
     // Removes a segment's bytes from `from` on (the whole segment when 0).
     void cut(const std::string& name, std::uint64_t from, std::uint64_t size, wal_recovery_report& report) {
         if (from >= size) return;
@@ -6706,20 +6812,79 @@ private:
         return std::stoull(name.substr(slash + 1, 20));
     }
 
-    std::string segment_name(std::uint64_t first_lsn) const {
+    // A segment written over zeros, and one written over a reused file's
+    // bytes (the reader then knows that old records may follow its own).
+    static constexpr std::string_view recycled_suffix = ".recycled.log";
+    std::string segment_name(std::uint64_t first_lsn, bool recycled = false) const {
         std::string digits = std::to_string(first_lsn);
-        return prefix_ + "/" + std::string(20 - digits.size(), '0') + digits + ".log";
+        return prefix_ + "/" + std::string(20 - digits.size(), '0') + digits +
+               std::string(recycled ? recycled_suffix : std::string_view(".log"));
     }
 
+    // Lock held. A segment named for the next LSN may be left over from a
+    // point-in-time cut or an earlier open; it holds no intact record (else
+    // the next LSN would be past it), so it is started afresh or replaced.
     void open_segment(std::uint64_t first_lsn) {
-        segment_ = segment_name(first_lsn);
         segment_offset_ = 0;
         allocated_ = 0;
-        if (storage_.contains(segment_)) {
-            // Left over from a point-in-time cut or an earlier open: start
-            // it afresh (it holds nothing recovery kept).
-            storage_.replace(segment_, {}, durability::full);
+        const std::string fresh = segment_name(first_lsn);
+        if constexpr (renames_keys<Storage>) {
+            const std::string reused = segment_name(first_lsn, true);
+            if (storage_.contains(reused)) storage_.remove(reused, durability::none);
+            if (recycling() && !free_segments_.empty()) {
+                if (storage_.contains(fresh)) storage_.remove(fresh, durability::none);
+                // The name is durable before any record in it can be
+                // acknowledged (the rename syncs the directory, the removals
+                // above with it).
+                storage_.rename(free_segments_.back(), reused, durability::full);
+                free_segments_.pop_back();
+                segment_ = reused;
+                allocated_ = storage_.size(segment_).value_or(0);
+                return;
+            }
         }
+        segment_ = fresh;
+        if (storage_.contains(segment_)) storage_.replace(segment_, {}, durability::full);
+    }
+
+    bool recycling() const {
+        if constexpr (writes_logs_at<Storage> && renames_keys<Storage>)
+            return deferring() && options_.recycle_segments > 0;
+        else
+            return false;
+    }
+
+    // A segment whose records are all applied: kept for reuse under a name
+    // no reader takes for a segment (<first LSN>.free), or deleted. Durable
+    // at the checkpoint's flush; a crash before it leaves the old name,
+    // whose records are below the checkpoint and ignored.
+    void retire_segment(const std::string& name) {
+        if constexpr (renames_keys<Storage>) {
+            bool keep = false;
+            {
+                std::lock_guard lock(mutex_);
+                keep = recycling() && free_segments_.size() + retiring_ < options_.recycle_segments;
+                if (keep) ++retiring_;
+            }
+            if (keep) {
+                std::string free_name = name.substr(0, name.rfind('/') + 1 + 20) + ".free";
+                try {
+                    storage_.rename(name, free_name, durability::none);
+                } catch (...) {
+                    std::lock_guard lock(mutex_);
+                    --retiring_;
+                    throw;
+                }
+                std::lock_guard lock(mutex_);
+                --retiring_;
+                free_segments_.push_back(std::move(free_name));
+                stats_.segments_recycled++;
+                return;
+            }
+        }
+        storage_.remove(name, durability::none);
+        std::lock_guard lock(mutex_);
+        stats_.segments_deleted++;
     }
 
     // Called with the lock held: the old segment must be durable before any
@@ -6814,9 +6979,25 @@ private:
     void write_pending() {
         if constexpr (writes_logs_at<Storage>) {
             if (pending_.empty()) return;
+            const std::size_t marker = end_marker_size(pending_at_ + pending_.size());
+            pending_.resize(pending_.size() + marker);
             storage_.write_at(segment_, pending_at_, pending_);
             pending_.clear();
         }
+    }
+
+    // Lock held. In a reused segment the bytes after the records are an
+    // earlier use's, so each write of queued frames carries zeros for one
+    // fragment header after them (and the block tail they skip): where a
+    // reader then finds that zero header the records ended cleanly; where
+    // it finds neither an intact fragment nor the zeros, a write was torn.
+    // Segments written over fresh zeros have them already. (The next write
+    // starts over the marker.)
+    std::size_t end_marker_size(std::uint64_t end) const {
+        if (!segment_.ends_with(recycled_suffix) || allocated_ <= end) return 0;
+        const std::uint64_t block_left = block_size - end % block_size;
+        const std::uint64_t n = block_left < header_size ? block_left + header_size : header_size;
+        return static_cast<std::size_t>(std::min(n, allocated_ - end));
     }
 
     // committer: called by a thread waiting for its own commit (it counts
@@ -6835,12 +7016,16 @@ private:
                 bytes batch;  // the group's deferred frames, written here in one call
                 batch.swap(pending_);
                 const std::uint64_t batch_at = pending_at_;
+                const std::size_t marker = batch.empty() ? 0 : end_marker_size(batch_at + batch.size());
                 lock.unlock();
                 std::optional<std::string> failure;
                 auto started = std::chrono::steady_clock::now();
                 try {
                     if constexpr (writes_logs_at<Storage>) {
-                        if (!batch.empty()) storage_.write_at(seg, batch_at, batch);
+                        if (!batch.empty()) {
+                            batch.resize(batch.size() + marker);
+                            storage_.write_at(seg, batch_at, batch);
+                        }
                     }
                     if (!seg.empty()) storage_.sync(seg);
                 } catch (const error& e) {
@@ -6989,10 +7174,19 @@ private:
         next_txid_ = detail::get_le(v.data() + 16, 8);
     }
 
+    // A full disk: give back the reserve, and the segments kept for reuse
+    // (they are only a speed-up).
     void release_reserve() {
         try {
             storage_.remove(prefix_ + "/reserve", durability::full);
         } catch (const error&) {
+        }
+        while (!free_segments_.empty()) {
+            try {
+                storage_.remove(free_segments_.back(), durability::full);
+            } catch (const error&) {
+            }
+            free_segments_.pop_back();
         }
         low_space_ = true;
     }
@@ -7048,7 +7242,9 @@ private:
     std::optional<std::string> failed_;
     std::string segment_;
     std::uint64_t segment_offset_ = 0;  // end of the records appended to segment_ (written or queued)
-    std::uint64_t allocated_ = 0;       // end of the zeros written ahead in segment_
+    std::uint64_t allocated_ = 0;       // end of the zeros written ahead (or a reused file's bytes) in segment_
+    std::vector<std::string> free_segments_;  // retired segments kept for reuse (recycle_segments)
+    std::size_t retiring_ = 0;                // retire_segment() renames in flight
     bytes pending_;                     // frames appended, not yet written (deferring())
     std::uint64_t pending_at_ = 0;      // their offset in segment_
     bytes zeros_;                       // the zeros to write ahead (options_.preallocate of them)

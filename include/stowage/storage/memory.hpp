@@ -211,12 +211,15 @@ public:
         auto node = it->second;
         state_->current.erase(it);
         state_->current[std::string(to)] = node;
+        state_->renamed.emplace(from);
+        state_->renamed.emplace(to);
         if (d == durability::full) {
-            state_->durable[std::string(to)] = node;
-            if (auto dit = state_->durable.find(from); dit != state_->durable.end()) state_->durable.erase(dit);
-        } else {
-            state_->renamed.emplace(from);
-            state_->renamed.emplace(to);
+            // A durable rename syncs the directories of both names, and with
+            // them every earlier name change there (an earlier unsynced
+            // rename of the same file included: the file is then under `to`
+            // only, never also under an older name).
+            settle_names_in(parent_of(from));
+            settle_names_in(parent_of(to));
         }
     }
 
@@ -236,10 +239,7 @@ public:
         auto& st = *state_;
         for (const auto& node : st.unsynced) node->mark_synced();
         st.unsynced.clear();
-        for (const auto& k : st.renamed) {
-            if (auto it = st.current.find(k); it != st.current.end()) st.durable[k] = it->second;
-            else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
-        }
+        for (const auto& k : st.renamed) settle_name(k);
         st.renamed.clear();
     }
 
@@ -361,6 +361,31 @@ private:
                 std::size_t extra = data.size() - synced.size();
                 std::size_t keep = static_cast<std::size_t>(st.rng() % (extra + 1));
                 return std::make_shared<bytes>(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(synced.size() + keep));
+            }
+        }
+    }
+
+    // Lock held. Key k's name change (created, renamed, removed) becomes
+    // durable.
+    void settle_name(std::string_view k) {
+        auto& st = *state_;
+        if (auto it = st.current.find(k); it != st.current.end()) st.durable[std::string(k)] = it->second;
+        else if (auto dit = st.durable.find(k); dit != st.durable.end()) st.durable.erase(dit);
+    }
+    static std::string_view parent_of(std::string_view key) {
+        auto slash = key.rfind('/');
+        return slash == std::string_view::npos ? std::string_view{} : key.substr(0, slash);
+    }
+    // Lock held. What a directory sync does: every pending name change of
+    // the keys directly in `dir` becomes durable.
+    void settle_names_in(std::string_view dir) {
+        auto& st = *state_;
+        for (auto it = st.renamed.begin(); it != st.renamed.end();) {
+            if (parent_of(*it) == dir) {
+                settle_name(*it);
+                it = st.renamed.erase(it);
+            } else {
+                ++it;
             }
         }
     }

@@ -686,6 +686,38 @@ BOOST_AUTO_TEST_CASE(group_commit_shares_syncs) {
     }
 }
 
+// durability::batched returns at once and is synced by the background
+// syncer within the window; durability::none is never synced by it (only by
+// a later sync of someone else's commit, a flush or a checkpoint).
+BOOST_AUTO_TEST_CASE(batched_commits_are_synced_within_the_window_and_none_never) {
+    memory_storage mem;
+    wal_options o;
+    o.batch_window = std::chrono::milliseconds(20);
+    log_t log(mem, "wal", o);
+    wal_recovery_report r;
+    log.recover(r);
+    auto wait_for_durable = [&](std::uint64_t lsn, std::chrono::milliseconds limit) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (log.durable_lsn() < lsn && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return log.durable_lsn() >= lsn;
+    };
+    std::vector<wal_op> ops{put_op("k", "v")};
+    for (int round = 0; round < 3; ++round) {
+        const auto lsn = log.append(log.next_txid(), ops);
+        log.wait_durable(lsn, durability::batched);
+        BOOST_TEST(wait_for_durable(lsn, std::chrono::seconds(5)), "round " << round);
+    }
+    const auto fsyncs = log.stats().fsyncs;
+    const auto unsynced = log.append(log.next_txid(), ops);
+    log.wait_durable(unsynced, durability::none);
+    BOOST_TEST(!wait_for_durable(unsynced, std::chrono::milliseconds(100)));  // five windows
+    BOOST_TEST(log.stats().fsyncs == fsyncs);
+    const auto full = log.append(log.next_txid(), ops);
+    log.wait_durable(full, durability::full);
+    BOOST_TEST(log.durable_lsn() >= unsynced);
+}
+
 // The leader's wait for other committers (wal_options::group_commit_wait):
 // never taken by a lone committer; taken when fewer than half the recent
 // committers have a commit pending while others are still preparing theirs

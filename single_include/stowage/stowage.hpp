@@ -6449,8 +6449,6 @@ public:
         stats_.commits++;
         stats_.records += ops.size() + 1;
         stats_.bytes += frames.size();
-        if (dirty_since_ == std::chrono::steady_clock::time_point{}) dirty_since_ = std::chrono::steady_clock::now();
-        syncer_cv_.notify_one();
         // Wake a waiting leader only once its group is complete (not at
         // every append: that would be a context switch per commit).
         if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
@@ -6473,6 +6471,14 @@ public:
         if (d != durability::full) {
             std::lock_guard lock(mutex_);
             check_failed();
+            // Only batched commits need the background syncer (full ones
+            // are synced by their committers, none ones by nobody): waking
+            // it for every append cost a context switch per commit.
+            if (d == durability::batched && batched_since_ == std::chrono::steady_clock::time_point{} &&
+                durable_lsn_ < lsn) {
+                batched_since_ = std::chrono::steady_clock::now();
+                syncer_cv_.notify_one();
+            }
             return;
         }
         sync_through(lsn, true);
@@ -7072,7 +7078,7 @@ private:
                 period_ ^= 1;
                 stats_.fsyncs++;
                 set_durable(std::max(durable_lsn_, target));
-                if (durable_lsn_ >= written_lsn_) dirty_since_ = {};
+                if (durable_lsn_ >= written_lsn_) batched_since_ = {};
                 wake_waiters();
             } else {
                 // A follower sleeps on the wake generation rather than on
@@ -7174,14 +7180,17 @@ private:
     void syncer_loop() {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
-            if (dirty_since_ == std::chrono::steady_clock::time_point{} || failed_) {
+            if (batched_since_ == std::chrono::steady_clock::time_point{} || failed_) {
                 syncer_cv_.wait(lock);
                 continue;
             }
-            auto due = dirty_since_ + options_.batch_window;
+            auto due = batched_since_ + options_.batch_window;
             if (syncer_cv_.wait_until(lock, due, [&] { return stopping_; })) break;
             if (std::chrono::steady_clock::now() < due) continue;
+            // This sync covers every batched commit appended so far; later
+            // ones start a new window.
             std::uint64_t target = written_lsn_;
+            batched_since_ = {};
             lock.unlock();
             try {
                 sync_through(target);
@@ -7301,7 +7310,7 @@ private:
     bytes frames_, payload_;                          // append()'s buffers, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
     std::uint64_t recovered_lsn_ = 0;
-    std::chrono::steady_clock::time_point dirty_since_{};
+    std::chrono::steady_clock::time_point batched_since_{};  // oldest batched commit not yet synced (syncer_loop)
     wal_stats stats_;
     std::thread syncer_;
 };

@@ -315,9 +315,12 @@ public:
         std::vector<std::string> files;
         for (const auto& w : writes) {
             std::string target = impl_->path(w.key);
-            std::string dir = impl_->make_parents(w.key, dirs_to_sync);
+            // An existing file first: its directories exist, so the
+            // mkdir walk (one EEXIST per level, 2.4% of all CPU in the
+            // commit benchmark's applier) is only for new keys.
             auto fd = detail::open_fd(target, O_WRONLY);
             if (!fd && errno == ENOENT) {
+                std::string dir = impl_->make_parents(w.key, dirs_to_sync);
                 fd = detail::open_fd(target, O_WRONLY | O_CREAT | O_EXCL);
                 if (fd) dirs_to_sync.insert(dir);  // a new name in dir
             }

@@ -6431,27 +6431,41 @@ public:
         std::uint64_t lsn = next_lsn_;
         if (segment_.empty()) open_segment(lsn);
         std::uint64_t offset = segment_offset_;
+        // Where the frames are built: straight into the queue the sync
+        // leader writes (deferred writes), else in frames_ to append now.
+        const bool queue = deferring();
+        if (queue) write_queue_if_large();
+        bytes& out = queue ? pending_ : frames;
+        if (queue && pending_.empty()) pending_at_ = segment_offset_;
+        const std::size_t start = out.size();
         if (op_lsns) op_lsns->clear();
         for (auto& op : ops) {
             if (op_lsns) op_lsns->push_back(lsn);
-            payload_.clear();
-            detail::append_op_payload(payload_, op.type, op.key, op.value);
-            encode(op.type, lsn++, txid, payload_, frames, offset);
+            std::array<std::byte, 2> key_length{};
+            key_length[0] = std::byte(op.key.size() & 0xff);
+            key_length[1] = std::byte((op.key.size() >> 8) & 0xff);
+            const bytes_view key = as_bytes(op.key);
+            const std::array<bytes_view, 3> payload{bytes_view(key_length), key,
+                                                    op.type == wal_record_type::put ? op.value : bytes_view{}};
+            encode(op.type, lsn++, txid, payload, out, offset);
         }
-        payload_.clear();
-        detail::put_le(payload_, ops.size(), 4);
+        std::array<std::byte, 4> count{};
+        for (int i = 0; i < 4; ++i) count[static_cast<std::size_t>(i)] = std::byte((ops.size() >> (8 * i)) & 0xff);
         std::uint64_t commit_lsn = lsn++;
-        encode(wal_record_type::commit, commit_lsn, txid, payload_, frames, offset);
-        write_frames(frames);
-        if (frames_.capacity() > (4u << 20)) {  // a rare huge transaction: do not keep its buffers
-            bytes().swap(frames_);
-            bytes().swap(payload_);
+        const std::array<bytes_view, 1> commit_payload{bytes_view(count)};
+        encode(wal_record_type::commit, commit_lsn, txid, commit_payload, out, offset);
+        const std::size_t framed = out.size() - start;
+        if (queue) {
+            if constexpr (writes_logs_at<Storage>) zeros_past_queued(start);
+        } else {
+            write_frames(frames);
         }
+        if (frames_.capacity() > (4u << 20)) bytes().swap(frames_);  // a rare huge transaction: do not keep its buffer
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
         stats_.commits++;
         stats_.records += ops.size() + 1;
-        stats_.bytes += frames.size();
+        stats_.bytes += framed;
         // Wake a waiting leader only once its group is complete (not at
         // every append: that would be a context switch per commit).
         if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
@@ -6602,8 +6616,14 @@ public:
 private:
     // --- framing ---------------------------------------------------------------
 
-    void encode(wal_record_type type, std::uint64_t lsn, std::uint64_t txid, bytes_view payload, bytes& out,
-                std::uint64_t& offset) const {
+    // Appends a record's fragments to `out`. The payload is the
+    // concatenation of `pieces` (a put's key length, key and value are
+    // framed where they lie, without first being copied together).
+    void encode(wal_record_type type, std::uint64_t lsn, std::uint64_t txid, std::span<const bytes_view> pieces,
+                bytes& out, std::uint64_t& offset) const {
+        std::size_t left = 0;
+        for (const auto& p : pieces) left += p.size();
+        std::size_t piece = 0, piece_at = 0;
         bool first_fragment = true;
         do {
             std::size_t block_left = block_size - static_cast<std::size_t>(offset % block_size);
@@ -6612,8 +6632,8 @@ private:
                 offset += block_left;
                 continue;
             }
-            std::size_t n = std::min(payload.size(), block_left - header_size);
-            bool ends = n == payload.size();
+            std::size_t n = std::min(left, block_left - header_size);
+            bool ends = n == left;
             fragment kind = first_fragment ? (ends ? full : first) : (ends ? last : middle);
             std::size_t at = out.size();
             out.resize(at + checksum_size);
@@ -6621,13 +6641,23 @@ private:
             detail::put_le(out, n, 2);
             detail::put_u64(out, lsn);
             detail::put_u64(out, txid);
-            stowage::append(out, payload.first(n));
+            for (std::size_t need = n; need > 0;) {
+                const bytes_view p = pieces[piece];
+                const std::size_t take = std::min(need, p.size() - piece_at);
+                stowage::append(out, p.subspan(piece_at, take));
+                need -= take;
+                piece_at += take;
+                if (piece_at == p.size()) {
+                    ++piece;
+                    piece_at = 0;
+                }
+            }
             Hasher h;
             h.update(bytes_view(out).subspan(at + checksum_size));
             auto digest = h.finish();
             std::copy(digest.begin(), digest.end(), out.begin() + static_cast<std::ptrdiff_t>(at));
             offset += header_size + n;
-            payload = payload.subspan(n);
+            left -= n;
             first_fragment = false;
             if (ends) break;
         } while (true);
@@ -6933,39 +6963,38 @@ private:
         allocated_ = 0;
     }
 
+    // Appends frames to the segment now (storages without deferred writes).
     void write_frames(const bytes& frames) {
-        std::uint64_t before = segment_offset_;
+        const std::uint64_t before = segment_offset_;
         try {
-            bool queued = false;
-            if constexpr (writes_logs_at<Storage>) {
-                if (deferring()) {
-                    defer_over_zeros(frames);
-                    queued = true;
-                }
-            }
-            if (!queued) storage_.append(segment_, frames);
+            storage_.append(segment_, frames);
         } catch (const error& e) {
-            if (e.kind() == errc::failed_state) throw;
-            allocated_ = before;  // the truncate below cuts the zeros ahead too
-            // Cut off whatever part of the frames landed, so the next
-            // append does not follow garbage.
-            try {
-                storage_.truncate(segment_, before);
-            } catch (const error& e2) {
-                fail(std::string("append failed (") + e.what() + ") and could not be undone: " + e2.what());
-                throw error(errc::failed_state, "wal: " + *failed_);
-            }
-            if (e.kind() == errc::no_space) release_reserve();
+            undo_failed_append(e, before);
             throw;
         }
         segment_offset_ += frames.size();
     }
 
+    // Lock held. An append's write failed (not the log: errc::failed_state
+    // passes through): cut off whatever part of it landed, so the next
+    // append does not follow garbage, and give space back on a full disk.
+    void undo_failed_append(const error& e, std::uint64_t before) {
+        if (e.kind() == errc::failed_state) return;
+        allocated_ = before;  // the truncate below cuts the zeros ahead too
+        try {
+            storage_.truncate(segment_, before);
+        } catch (const error& e2) {
+            fail(std::string("append failed (") + e.what() + ") and could not be undone: " + e2.what());
+            throw error(errc::failed_state, "wal: " + *failed_);
+        }
+        if (e.kind() == errc::no_space) release_reserve();
+    }
+
     // Deferred writes (storages that write logs at a position, with zeros
-    // ahead): append() extends the zeros ahead of the segment's end of data
-    // when they do not reach far enough (that write is where a full disk
-    // shows: the frames are then refused, as an append's would be), and
-    // queues the frames; the sync leader writes everything queued in one
+    // ahead): append() builds its frames at the end of the queue, then makes
+    // sure the zeros ahead reach past them (that write is where a full disk
+    // shows: the frames are then taken off the queue and refused, as an
+    // append's would be); the sync leader writes everything queued in one
     // call before it syncs, as LevelDB's leader writes its group's batch.
     // A reader stops at an all-zero fragment header followed by nothing but
     // zeros (see parse_segment): what was never written.
@@ -6974,29 +7003,39 @@ private:
         else return false;
     }
 
-    void defer_over_zeros(const bytes& frames)
+    // Lock held. Commits that nobody syncs (durability none) must not pile
+    // up in memory: past 1 MiB the queue is written first. Those frames
+    // belong to published transactions, so a failure here fails the log.
+    void write_queue_if_large() {
+        if (pending_.size() < (1u << 20) || syncing_) return;
+        try {
+            write_pending();
+        } catch (const error& e) {
+            fail(std::string("write of queued frames failed: ") + e.what());
+            throw error(errc::failed_state, "wal: " + *failed_);
+        }
+    }
+
+    // Lock held. The frames queued from pending_[start] on: the zeros ahead
+    // are extended past them, or they are taken off the queue again.
+    void zeros_past_queued(std::size_t start)
         requires writes_logs_at<Storage>
     {
-        // Commits that nobody syncs (durability none) must not pile up in
-        // memory: past 1 MiB the queue is written first. Those frames belong
-        // to published transactions, so a failure here fails the log.
-        if (pending_.size() >= (1u << 20) && !syncing_) {
+        const std::uint64_t before = segment_offset_;
+        const std::uint64_t end = before + (pending_.size() - start);
+        if (end > allocated_) {
             try {
-                write_pending();
+                const std::uint64_t grow = std::max<std::uint64_t>(options_.preallocate, end - allocated_);
+                if (zeros_.size() < grow) zeros_.assign(static_cast<std::size_t>(grow), std::byte{0});
+                storage_.write_at(segment_, allocated_, bytes_view(zeros_).first(static_cast<std::size_t>(grow)));
+                allocated_ += grow;
             } catch (const error& e) {
-                fail(std::string("write of queued frames failed: ") + e.what());
-                throw error(errc::failed_state, "wal: " + *failed_);
+                pending_.resize(start);
+                undo_failed_append(e, before);
+                throw;
             }
         }
-        const std::uint64_t end = segment_offset_ + frames.size();
-        if (end > allocated_) {
-            const std::uint64_t grow = std::max<std::uint64_t>(options_.preallocate, end - allocated_);
-            if (zeros_.size() < grow) zeros_.assign(static_cast<std::size_t>(grow), std::byte{0});
-            storage_.write_at(segment_, allocated_, bytes_view(zeros_).first(static_cast<std::size_t>(grow)));
-            allocated_ += grow;
-        }
-        if (pending_.empty()) pending_at_ = segment_offset_;
-        stowage::append(pending_, frames);
+        segment_offset_ = end;
     }
 
     // Writes the queued frames (lock held). A failed write is a failed log:
@@ -7310,7 +7349,7 @@ private:
     std::atomic<bool> failed_flag_{false};            // failed_ has a value
     std::atomic<std::size_t> preparing_{0};           // begin_commit() minus end_commit()
     std::array<std::atomic<std::uint64_t>, 32> latency_us_log2_{};  // wal_stats::latency_us_log2
-    bytes frames_, payload_;                          // append()'s buffers, reused (lock held)
+    bytes frames_;                                    // append()'s frames when not deferring, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
     std::uint64_t recovered_lsn_ = 0;
     std::chrono::steady_clock::time_point batched_since_{};  // oldest batched commit not yet synced (syncer_loop)

@@ -30,7 +30,8 @@
 //               that were never applied (written with the applier held
 //               off, then the writer _exit()ed without closing): the WAL
 //               scan alone, a read-only open, and the read-write open that
-//               replays everything (+ opening the store over it).
+//               replays everything (+ opening the store over it); and
+//               the scan of a reused WAL segment's old records.
 //
 //   build-bench/benchmarks/commit_bench --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
@@ -40,6 +41,7 @@
 #include <stowage/database.hpp>
 #include <stowage/hash/sha256.hpp>
 #include <stowage/storage/file.hpp>
+#include <stowage/storage/memory.hpp>
 #include <stowage/store.hpp>
 #include <stowage/wal.hpp>
 
@@ -523,6 +525,34 @@ void recovery_read_write(benchmark::State& state, const std::string& set, bool w
     if (with_store) state.counters["listed"] = static_cast<double>(listed);
 }
 
+// A reused segment's reader: after its own records come a full segment's
+// old ones (64 MiB of 1 KiB records here, all with LSNs below the
+// segment's), which the reader scans to be sure no record of its own
+// follows them (wal.hpp, "Reused segments"). Timed: reading that segment
+// as a reused one whose own records end at once, against parsing the
+// same bytes as the records they are.
+void recovery_reused_tail(benchmark::State& state, bool as_reused) {
+    stowage::memory_storage mem;
+    stowage::wal<stowage::memory_storage> log(mem, "wal");
+    stowage::wal_recovery_report report;
+    log.recover(report);
+    std::vector<stowage::wal_op> ops(1);
+    ops[0].type = stowage::wal_record_type::put;
+    ops[0].key = "k";
+    ops[0].value = stowage::bytes(1000, std::byte{7});
+    std::uint64_t lsn = 0;
+    for (int i = 0; i < 60000; ++i) lsn = log.append(log.next_txid(), ops);
+    log.wait_durable(lsn, durability::full);
+    const std::string name = log.segment_names().front();
+    const stowage::bytes data = *mem.read(name);
+    const std::string reused = "wal/" + std::string(20 - std::to_string(lsn + 1).size(), '0') +
+                               std::to_string(lsn + 1) + ".recycled.log";
+    std::size_t records = 0;
+    for (auto _ : state) records = stowage::wal<stowage::memory_storage>::read_segment(as_reused ? reused : name, data, 0).size();
+    state.counters["records"] = static_cast<double>(records);
+    state.counters["segment_MB"] = static_cast<double>(data.size()) / 1e6;
+}
+
 // --- registration --------------------------------------------------------------------------
 
 void register_benchmarks() {
@@ -573,6 +603,10 @@ void register_benchmarks() {
                     ->Threads(1)->Threads(4)->Threads(16)->MinTime(0.3)->UseRealTime()->Unit(benchmark::kMicrosecond);
             }
 
+    RegisterBenchmark("recovery/segment_parse", [](benchmark::State& s) { recovery_reused_tail(s, false); })
+        ->Unit(benchmark::kMillisecond);
+    RegisterBenchmark("recovery/reused_segment_old_tail", [](benchmark::State& s) { recovery_reused_tail(s, true); })
+        ->Unit(benchmark::kMillisecond);
     for (std::string set : {"distinct", "hot"}) {
         RegisterBenchmark(("recovery/wal_scan/" + set).c_str(), [set](benchmark::State& s) { recovery_scan(s, set); })
             ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

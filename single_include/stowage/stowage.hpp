@@ -6169,10 +6169,17 @@ namespace detail {
 
 inline void put_u64(bytes& out, std::uint64_t v) { put_le(out, v, 8); }
 
-// Payload of a put: u16 key length, key, value. Erase: key only. Commit:
-// u32 number of records in the transaction.
+// Payload of a put: u16 key length, key, value. Erase: the same without the
+// value. Commit: u32 number of records in the transaction. The fixed-size
+// fields on their own, for framing a payload where its parts lie:
+inline std::array<std::byte, 2> key_length_field(std::string_view key) {
+    return {std::byte(key.size() & 0xff), std::byte((key.size() >> 8) & 0xff)};
+}
+inline std::array<std::byte, 4> record_count_field(std::size_t n) {
+    return {std::byte(n & 0xff), std::byte((n >> 8) & 0xff), std::byte((n >> 16) & 0xff), std::byte((n >> 24) & 0xff)};
+}
 inline void append_op_payload(bytes& p, wal_record_type type, std::string_view key, bytes_view value) {
-    put_le(p, key.size(), 2);
+    append(p, bytes_view(key_length_field(key)));
     append(p, as_bytes(key));
     if (type == wal_record_type::put) append(p, value);
 }
@@ -6441,16 +6448,12 @@ public:
         if (op_lsns) op_lsns->clear();
         for (auto& op : ops) {
             if (op_lsns) op_lsns->push_back(lsn);
-            std::array<std::byte, 2> key_length{};
-            key_length[0] = std::byte(op.key.size() & 0xff);
-            key_length[1] = std::byte((op.key.size() >> 8) & 0xff);
-            const bytes_view key = as_bytes(op.key);
-            const std::array<bytes_view, 3> payload{bytes_view(key_length), key,
+            const auto key_length = detail::key_length_field(op.key);
+            const std::array<bytes_view, 3> payload{bytes_view(key_length), as_bytes(op.key),
                                                     op.type == wal_record_type::put ? op.value : bytes_view{}};
             encode(op.type, lsn++, txid, payload, out, offset);
         }
-        std::array<std::byte, 4> count{};
-        for (int i = 0; i < 4; ++i) count[static_cast<std::size_t>(i)] = std::byte((ops.size() >> (8 * i)) & 0xff);
+        const auto count = detail::record_count_field(ops.size());
         std::uint64_t commit_lsn = lsn++;
         const std::array<bytes_view, 1> commit_payload{bytes_view(count)};
         encode(wal_record_type::commit, commit_lsn, txid, commit_payload, out, offset);

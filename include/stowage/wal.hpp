@@ -800,10 +800,17 @@ private:
         // new ones anywhere): one whose LSN could be this segment's and
         // whose checksum holds is a record of this segment. The LSN test
         // rejects almost every position before any checksum is computed.
+        // Once a scan from some position found nothing, later positions are
+        // answered without scanning again (damage after damage in a tail
+        // would otherwise rescan it for every block).
+        std::uint64_t nothing_live_after = data.size();
         auto nothing_live_from = [&](std::uint64_t at) {
-            if (at >= data.size() || std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at), data.end(),
-                                                 [](std::byte b) { return b == std::byte{0}; }))
+            if (at >= nothing_live_after) return true;
+            if (std::all_of(data.begin() + static_cast<std::ptrdiff_t>(at), data.end(),
+                            [](std::byte b) { return b == std::byte{0}; })) {
+                nothing_live_after = at;
                 return true;
+            }
             if (first_lsn == 0) return false;  // written over zeros only: nothing else may follow
             const std::byte* d = data.data();
             for (std::uint64_t p = at; p + header_size <= data.size(); ++p) {
@@ -821,6 +828,7 @@ private:
                     continue;
                 if (intact(d + p, n)) return false;
             }
+            nothing_live_after = at;
             return true;
         };
         std::uint64_t pos = from - from % block_size;
@@ -840,9 +848,9 @@ private:
             // Zeros from here to the end: space written ahead and never
             // used (wal_options::preallocate), or the tail of an append the
             // power cut before any of it landed. Either way nothing was
-            // acknowledged from it: the segment's records end here. (A
-            // fragment starts with its checksum, so the scan to the end
-            // runs at most once per segment in practice.)
+            // acknowledged from it: the segment's records end here. (The
+            // scan to the end finds nothing at most once per segment: see
+            // nothing_live_from.)
             const std::size_t head = static_cast<std::size_t>(std::min<std::uint64_t>(header_size, data.size() - pos));
             if (std::all_of(h, h + head, [](std::byte b) { return b == std::byte{0}; }) && nothing_live_from(pos)) break;
             if (data.size() - pos < header_size) {

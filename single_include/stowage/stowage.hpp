@@ -6550,7 +6550,8 @@ public:
     // --- checkpoints ---------------------------------------------------------
 
     // Everything up to `applied_lsn` is applied to storage and synced: record
-    // that durably, then delete the segments wholly at or before it. A crash
+    // that durably, then retire the segments wholly at or before it (kept
+    // for reuse, up to recycle_segments of them, or deleted). A crash
     // anywhere in between leaves the old checkpoint or the new one, and
     // replaying already-applied records is harmless.
     void checkpoint(std::uint64_t applied_lsn) {
@@ -6578,8 +6579,8 @@ public:
             names = segment_names();
             current = segment_;  // read under the lock: appends roll it (a race TSan found)
         }
-        // Segment i holds LSNs [first_i, first_{i+1}); delete it when all of
-        // them are applied. The segment being written is never deleted.
+        // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
+        // them are applied. The segment being written is never retired.
         for (std::size_t i = 0; i + 1 < names.size(); ++i) {
             if (names[i] == current) break;
             if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;

@@ -473,6 +473,48 @@ BOOST_AUTO_TEST_CASE(checkpoints_keep_applied_segments_for_reuse) {
     BOOST_TEST(keys_ending(mem, ".free").empty());
 }
 
+// The same on real files: file_storage renames an applied segment to .free
+// and back into use, and the log writes over its old bytes at positions
+// (pwrite) and syncs them; a reopen reads exactly the new records.
+BOOST_AUTO_TEST_CASE(file_storage_reuses_applied_segments) {
+    stowage::test::scratch_dir dir("wal-reuse");
+    const wal_options o = small_segments();
+    auto write = [&](const std::vector<std::string>& values, bool checkpoint_after) {
+        wal<file_storage> log(file_storage(dir.path()), "wal", o);
+        wal_recovery_report r;
+        log.recover(r);
+        std::uint64_t lsn = 0;
+        for (const auto& v : values) {
+            std::vector<wal_op> ops{put_op("k", v)};
+            lsn = log.append(log.next_txid(), ops);
+            log.wait_durable(lsn, durability::full);
+        }
+        if (checkpoint_after) log.checkpoint(lsn);
+        return log.stats();
+    };
+    auto with_suffix = [&](std::string_view suffix) {
+        std::size_t n = 0;
+        for (auto& e : std::filesystem::directory_iterator(dir.path() / "wal")) n += e.path().string().ends_with(suffix);
+        return n;
+    };
+    auto stats = write(numbered_values(0, 200), true);
+    BOOST_TEST(stats.segments_recycled == o.recycle_segments);
+    BOOST_TEST(with_suffix(".free") == o.recycle_segments);
+    const auto values = numbered_values(200, 260);
+    write(values, false);
+    BOOST_TEST(with_suffix(".recycled.log") == o.recycle_segments);
+    wal<file_storage> log(file_storage(dir.path(), open_mode::read_only), "wal", [] {
+        wal_options a = small_segments();
+        a.recovery = wal_recovery::absolute;
+        return a;
+    }());
+    wal_recovery_report r;
+    std::vector<std::string> got;
+    for (auto& tx : log.recover(r)) got.push_back(to_string(tx.ops.front().value));
+    BOOST_TEST(got == values);
+    BOOST_TEST(r.damage.empty());
+}
+
 // Where the last write into a reused segment was torn, neither an intact
 // fragment nor the zero header written after each write's frames follows
 // the records: a torn tail (cut by tolerate_tail, an error under absolute),

@@ -418,6 +418,16 @@ static std::vector<std::string> numbered_values(int from, int to) {
     return v;
 }
 
+// Opens the log, recovers and checkpoints everything in it: every segment
+// but the current one is applied and retired. Returns the log's counters.
+static wal_stats checkpoint_everything(memory_storage& mem, const wal_options& o) {
+    log_t log(mem, "wal", o);
+    wal_recovery_report r;
+    log.recover(r);
+    log.checkpoint(log.recovered_lsn());
+    return log.stats();
+}
+
 // A checkpoint keeps up to recycle_segments applied segments (as .free,
 // which no reader takes for a segment) and deletes the rest; the next
 // segments reuse them and read back exactly, in every recovery mode, though
@@ -428,12 +438,9 @@ BOOST_AUTO_TEST_CASE(checkpoints_keep_applied_segments_for_reuse) {
     write_log(mem, numbered_values(0, 200), o);
     const std::size_t old_file_size = static_cast<std::size_t>(*mem.size(keys_ending(mem, ".log").front()));
     {
-        log_t log(mem, "wal", o);
-        wal_recovery_report r;
-        log.recover(r);
-        log.checkpoint(log.recovered_lsn());
-        BOOST_TEST(log.stats().segments_recycled == o.recycle_segments);
-        BOOST_TEST(log.stats().segments_deleted > 0u);
+        const auto stats = checkpoint_everything(mem, o);
+        BOOST_TEST(stats.segments_recycled == o.recycle_segments);
+        BOOST_TEST(stats.segments_deleted > 0u);
     }
     BOOST_TEST(keys_ending(mem, ".free").size() == o.recycle_segments);
     BOOST_TEST(keys_ending(mem, ".recycled.log").empty());
@@ -464,11 +471,7 @@ BOOST_AUTO_TEST_CASE(checkpoints_keep_applied_segments_for_reuse) {
     {
         wal_options none = o;
         none.recycle_segments = 0;
-        log_t log(mem, "wal", none);
-        wal_recovery_report r;
-        log.recover(r);
-        log.checkpoint(log.recovered_lsn());
-        BOOST_TEST(log.stats().segments_recycled == 0u);
+        BOOST_TEST(checkpoint_everything(mem, none).segments_recycled == 0u);
     }
     BOOST_TEST(keys_ending(mem, ".free").empty());
 }
@@ -523,12 +526,7 @@ BOOST_AUTO_TEST_CASE(a_reused_segment_tells_a_torn_write_from_its_end) {
     memory_storage mem;
     const wal_options o = small_segments();
     write_log(mem, numbered_values(0, 200), o);
-    {
-        log_t log(mem, "wal", o);
-        wal_recovery_report r;
-        log.recover(r);
-        log.checkpoint(log.recovered_lsn());
-    }
+    checkpoint_everything(mem, o);
     const auto values = numbered_values(200, 205);  // fits one segment
     write_log(mem, values, o);
     auto reused = keys_ending(mem, ".recycled.log");

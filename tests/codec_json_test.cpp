@@ -287,6 +287,47 @@ BOOST_AUTO_TEST_CASE(strings_escape_only_what_json_requires) {
     BOOST_TEST(from_json<std::string>("\"a\\u0000b\"").size() == 3u);
 }
 
+// The writer scans strings eight bytes at a time: every byte that needs an
+// escape, every non-ASCII sequence and every invalid one, at every position
+// of strings longer than a word, against a byte-by-byte reference.
+BOOST_AUTO_TEST_CASE(escapes_and_utf8_checks_hold_at_every_position) {
+    auto reference = [](const std::string& s) {
+        std::string out = "\"";
+        for (unsigned char c : s) {
+            static constexpr char hex[] = "0123456789abcdef";
+            switch (c) {
+                case '"': out += "\\\""; break;
+                case '\\': out += "\\\\"; break;
+                case '\n': out += "\\n"; break;
+                case '\r': out += "\\r"; break;
+                case '\t': out += "\\t"; break;
+                case '\b': out += "\\b"; break;
+                case '\f': out += "\\f"; break;
+                default:
+                    if (c < 0x20) out += std::string("\\u00") + hex[c >> 4] + hex[c & 15];
+                    else out += static_cast<char>(c);
+            }
+        }
+        return out + "\"";
+    };
+    const std::vector<std::string> specials{"\"", "\\", "\n", std::string(1, '\0'), "\x1f", "\x7f", " ", "é", "€", "😀"};
+    const std::vector<std::string> invalid{"\xff", "\xc0\x80", "\xed\xa0\x80", "\xe2\x82", "\x80", "\xf4\x90\x80\x80"};
+    for (std::size_t len = 0; len <= 20; ++len)
+        for (std::size_t at = 0; at <= len; ++at) {
+            for (const auto& sp : specials)
+                for (const auto& second : {std::string(), std::string("\""), std::string("é")}) {
+                    std::string s = std::string(at, 'a') + sp + std::string(len - at, 'b') + second;
+                    BOOST_TEST(to_json(s) == reference(s), "special at " << at << " of " << s.size());
+                    BOOST_TEST(from_json<std::string>(to_json(s)) == s);
+                }
+            for (const auto& bad : invalid)
+                for (const auto& before : {std::string(), std::string("é"), std::string("\"")}) {
+                    std::string s = before + std::string(at, 'a') + bad + std::string(len - at, 'b');
+                    BOOST_CHECK_THROW(to_json(s), stowage::error);
+                }
+        }
+}
+
 BOOST_AUTO_TEST_CASE(doubles_and_floats_round_trip_bit_for_bit) {
     t::random_values gen(st::test_seed());
     std::vector<double> ds{0.0, -0.0, 0.1, 1e300, -1e-300, 5e-324, std::numeric_limits<double>::max(),

@@ -2651,6 +2651,7 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 #include <simdjson.h>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -2735,12 +2736,12 @@ static_assert(json_max_depth + 8 < simdjson::DEFAULT_MAX_DEPTH);
 // Output
 // ---------------------------------------------------------------------------
 
-// Appends text to a byte buffer or a std::string.
+// Appends text to a byte buffer or a std::string. insert, not resize: a
+// resize zero-fills the new bytes before they are copied over.
 template <class Out>
 inline void json_append_text(Out& out, std::string_view s) {
-    const std::size_t old = out.size();
-    out.resize(old + s.size());
-    if (!s.empty()) std::memcpy(out.data() + old, s.data(), s.size());
+    const auto* p = reinterpret_cast<const typename Out::value_type*>(s.data());
+    out.insert(out.end(), p, p + s.size());
 }
 
 template <class Out>
@@ -2783,21 +2784,61 @@ inline std::size_t first_invalid_utf8(std::string_view s) noexcept {
     return n;
 }
 
+// Offset of the first byte at or after `from` that a JSON string cannot hold
+// as it is (a control character, '"' or '\\'), or that is not ASCII when
+// `stop_at_non_ascii`; s.size() when there is none. Eight bytes at a time:
+// most strings have nothing to escape, and scanning them byte by byte was
+// most of the cost of encoding an entity.
+inline std::size_t json_find_special(std::string_view s, std::size_t from, bool stop_at_non_ascii) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const std::size_t n = s.size();
+    std::size_t i = from;
+    if constexpr (std::endian::native == std::endian::little) {
+        constexpr std::uint64_t ones = 0x0101010101010101ull;
+        constexpr std::uint64_t highs = 0x8080808080808080ull;
+        const std::uint64_t high_mask = stop_at_non_ascii ? highs : 0;
+        for (; i + 8 <= n; i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, p + i, 8);
+            // The classic "has a byte less than k / equal to k" tests: each
+            // flags the lowest matching byte exactly (a borrow only runs
+            // upwards), so the lowest flag of their union is the first
+            // special byte. Non-ASCII bytes never raise the first two.
+            const std::uint64_t quote = w ^ (ones * '"');
+            const std::uint64_t backslash = w ^ (ones * '\\');
+            std::uint64_t m = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+            m = (m & highs) | (w & high_mask);
+            if (m) return i + static_cast<std::size_t>(std::countr_zero(m)) / 8;
+        }
+    }
+    for (; i < n; ++i) {
+        const unsigned c = p[i];
+        if (c < 0x20 || c == '"' || c == '\\' || (c >= 0x80 && stop_at_non_ascii)) return i;
+    }
+    return n;
+}
+
 // Writes s as a JSON string literal: quotes, backslash and control characters
 // escaped, everything else (all of non-ASCII) written as UTF-8. Invalid UTF-8
-// is refused: a record holding it could not be read back.
+// is refused: a record holding it could not be read back. The UTF-8 check
+// runs only once a non-ASCII byte turns up (ASCII is always valid), from
+// that byte on.
 template <class Out>
 inline void append_json_string(Out& out, std::string_view s) {
-    if (!is_valid_utf8(s))
-        throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
     static constexpr char hex[] = "0123456789abcdef";
     json_append_char(out, '"');
+    bool checked_utf8 = false;
     std::size_t run = 0;  // start of the pending run of bytes that need no escape
-    for (std::size_t i = 0; i < s.size(); ++i) {
+    for (std::size_t i = json_find_special(s, 0, true); i < s.size(); i = json_find_special(s, i, !checked_utf8)) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (c >= 0x80) {
+            if (!is_valid_utf8(s.substr(i)))
+                throw codec_failure{"string is not valid UTF-8 (byte " + std::to_string(first_invalid_utf8(s)) + ")"};
+            checked_utf8 = true;
+            continue;  // now scanned past: non-ASCII bytes need no escape
+        }
         json_append_text(out, s.substr(run, i - run));
-        run = i + 1;
+        run = ++i;
         switch (c) {
             case '"': json_append_text(out, "\\\""); break;
             case '\\': json_append_text(out, "\\\\"); break;

@@ -35,6 +35,9 @@
 //
 //   build-bench/benchmarks/commit_bench --benchmark_repetitions=5 \
 //       --benchmark_report_aggregates_only=true
+//
+// COMMIT_MIN_TIME=<seconds> lengthens each commit row's run (default 0.3),
+// for profiling one row in its steady state.
 #include <benchmark/benchmark.h>
 
 #include <stowage/codec/json.hpp>
@@ -48,6 +51,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <map>
@@ -556,6 +560,8 @@ void recovery_reused_tail(benchmark::State& state, bool as_reused) {
 // --- registration --------------------------------------------------------------------------
 
 void register_benchmarks() {
+    const char* min_time = std::getenv("COMMIT_MIN_TIME");
+    const double commit_min_time = min_time ? std::atof(min_time) : 0.3;
     using benchmark::RegisterBenchmark;
 
     for (std::string kind : {"append", "overwrite", "dir_fsync", "syncfs", "replace_file"})
@@ -600,7 +606,7 @@ void register_benchmarks() {
                 std::string name = "commit/" + std::to_string(ops) + "put/" + p.name;
                 RegisterBenchmark(name.c_str(),
                                   [p, ops](benchmark::State& s) { commit_benchmark(s, p.name, p.make, ops); })
-                    ->Threads(1)->Threads(4)->Threads(16)->MinTime(0.3)->UseRealTime()->Unit(benchmark::kMicrosecond);
+                    ->Threads(1)->Threads(4)->Threads(16)->MinTime(commit_min_time)->UseRealTime()->Unit(benchmark::kMicrosecond);
             }
 
     RegisterBenchmark("recovery/segment_parse", [](benchmark::State& s) { recovery_reused_tail(s, false); })

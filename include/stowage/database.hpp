@@ -276,6 +276,13 @@ public:
         if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
         auto started = std::chrono::steady_clock::now();
         if (overloaded()) stall();
+        // Envelopes are checked here, outside the ordering section, which
+        // then only stamps their LSNs (0: not an envelope, or an erase).
+        thread_local std::vector<std::size_t> header_sizes;
+        header_sizes.assign(writes.size(), 0);
+        for (std::size_t i = 0; i < writes.size(); ++i)
+            if (writes[i].value && looks_like_envelope(*writes[i].value))
+                header_sizes[i] = intact_envelope_header_size(*writes[i].value);
         std::uint64_t commit_lsn;
         {
             std::lock_guard lock(commit_mutex);
@@ -287,10 +294,11 @@ public:
             thread_local std::vector<wal_op_ref> ops;
             ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
-            for (auto& w : writes) {
+            for (std::size_t i = 0; i < writes.size(); ++i) {
+                auto& w = writes[i];
                 const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op_lsn);
+                    if (header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
                     ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
                     ops.push_back({wal_record_type::erase, w.key, {}});
@@ -352,19 +360,30 @@ public:
             if (!pins.empty()) target = std::min(target, *pins.begin());
         }
         if (target <= log.checkpoint_lsn()) return;
-        std::vector<std::pair<std::string, std::optional<bytes>>> todo;
+        // Views, not copies, taken under the shared lock (which committers
+        // publishing new versions wait for): only this function, under
+        // apply_run_mutex, removes versions or keys from the overlay, and a
+        // version's bytes stay where they are when its vector grows (they
+        // move with the vector's elements, their buffer does not).
+        struct newest_version {
+            std::string_view key;
+            bool present;
+            bytes_view value;
+        };
+        std::vector<newest_version> todo;
         {
             std::shared_lock lock(overlay_mutex);
             for (const auto& [key, versions] : overlay) {
                 const version* newest = nullptr;
                 for (const auto& v : versions)
                     if (v.lsn <= target) newest = &v;
-                if (newest) todo.emplace_back(key, newest->value);
+                if (newest)
+                    todo.push_back({key, newest->value.has_value(), newest->value ? bytes_view(*newest->value) : bytes_view{}});
             }
         }
         std::vector<blob_write> puts;
-        for (auto& [key, value] : todo)
-            if (value) puts.push_back({key, *value});
+        for (const auto& t : todo)
+            if (t.present) puts.push_back({t.key, t.value});
         apply_epoch.fetch_add(1, std::memory_order_seq_cst);  // before any write: see read_through
         struct epoch_end {  // after the overlay drop below, or on an exception
             std::atomic<std::uint64_t>& e;
@@ -379,18 +398,26 @@ public:
             if constexpr (overwrites_in_place<Storage>) storage.overwrite_batch(part);
             else storage.replace_batch(part, durability::none);
         }
-        for (auto& [key, value] : todo)
-            if (!value) storage.remove(key, durability::none);
+        for (const auto& t : todo)
+            if (!t.present) storage.remove(t.key, durability::none);
         storage.flush();
         log.checkpoint(target);
+        // A key whose versions all went keeps its (empty) entry until the
+        // next apply, and loses it then unless it was written again: a key
+        // written over and over then costs its next commit no allocation
+        // (map node, key, version vector) inside the ordering section.
         std::unique_lock lock(overlay_mutex);
         for (auto it = overlay.begin(); it != overlay.end();) {
             auto& versions = it->second;
+            if (versions.empty()) {  // not written since the last apply
+                it = overlay.erase(it);
+                continue;
+            }
             auto keep = std::find_if(versions.begin(), versions.end(), [&](const version& v) { return v.lsn > target; });
             overlay_versions -= static_cast<std::size_t>(keep - versions.begin());
             for (auto v = versions.begin(); v != keep; ++v) overlay_bytes -= v->value ? v->value->size() : 0;
             versions.erase(versions.begin(), keep);
-            it = versions.empty() ? overlay.erase(it) : std::next(it);
+            ++it;
         }
         applied_runs++;
         apply_nanoseconds += static_cast<std::uint64_t>(

@@ -175,16 +175,28 @@ inline bool looks_like_envelope(bytes_view data) noexcept {
     return data.size() >= envelope_prefix_size && as_chars(data.first(4)) == envelope_magic;
 }
 
-// Rewrites the log sequence number of a well-formed envelope in place (and
-// its header CRC). The WAL stamps each record with the LSN it commits at,
-// which makes replay idempotent and gives optimistic transactions a version
-// to compare. Throws corrupt when data is not an intact envelope.
-inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+// The header size of an intact envelope; throws corrupt when data is not
+// one. What stamp_envelope_lsn_at needs: a commit checks its records with
+// this before its ordering section, and only stamps them inside it.
+inline std::size_t intact_envelope_header_size(bytes_view data) {
     std::size_t total = envelope_header_size(data, "record");
     (void)parse_envelope_header(data, "record");
+    return total;
+}
+
+// Rewrites the log sequence number of an envelope in place (and its header
+// CRC), given its header size from intact_envelope_header_size. The WAL
+// stamps each record with the LSN it commits at, which makes replay
+// idempotent and gives optimistic transactions a version to compare.
+inline void stamp_envelope_lsn_at(bytes& data, std::size_t header_size, std::uint64_t lsn) {
     for (int i = 0; i < 8; ++i) data[14 + i] = std::byte((lsn >> (8 * i)) & 0xff);
-    std::uint32_t crc = crc32c::of(bytes_view(data).first(total - 4));
-    for (int i = 0; i < 4; ++i) data[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(data).first(header_size - 4));
+    for (int i = 0; i < 4; ++i) data[header_size - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+}
+
+// Both: throws corrupt when data is not an intact envelope.
+inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+    stamp_envelope_lsn_at(data, intact_envelope_header_size(data), lsn);
 }
 
 // The LSN of an envelope's header (0 when data is not an envelope).

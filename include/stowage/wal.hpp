@@ -560,7 +560,7 @@ public:
         } else {
             write_frames(frames);
         }
-        if (frames_.capacity() > (4u << 20)) bytes().swap(frames_);  // a rare huge transaction: do not keep its buffer
+        if (frames_.capacity() > max_kept_buffer) bytes().swap(frames_);  // a rare huge transaction: do not keep its buffer
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
         stats_.commits++;
@@ -1186,8 +1186,13 @@ private:
                 std::uint64_t target = written_lsn_;
                 std::uint64_t covered = stats_.commits;
                 std::string seg = segment_;
-                bytes batch;  // the group's deferred frames, written here in one call
-                batch.swap(pending_);
+                // The group's deferred frames, written here in one call.
+                // The next group queues into the buffer of an earlier one:
+                // grown from empty at every sync, it cost a reallocation
+                // and copy per doubling, with fresh pages to fault in.
+                bytes batch = std::move(pending_);
+                pending_ = std::move(pending_spare_);
+                pending_.clear();
                 const std::uint64_t batch_at = pending_at_;
                 const std::size_t marker = batch.empty() ? 0 : end_marker_size(batch_at + batch.size());
                 lock.unlock();
@@ -1211,9 +1216,9 @@ private:
                 auto took = std::chrono::steady_clock::now() - started;
                 lock.lock();
                 syncing_ = false;
-                if (pending_.empty() && pending_.capacity() < batch.capacity()) {  // keep the buffer
+                if (batch.capacity() > pending_spare_.capacity() && batch.capacity() <= max_kept_buffer) {
                     batch.clear();
-                    pending_.swap(batch);
+                    pending_spare_ = std::move(batch);
                 }
                 if (failure) {
                     fail("sync failed: " + *failure);
@@ -1447,6 +1452,8 @@ private:
     std::vector<std::string> free_segments_;  // retired segments kept for reuse (recycle_segments)
     std::size_t retiring_ = 0;                // retire_segment() renames in flight
     bytes pending_;                     // frames appended, not yet written (deferring())
+    bytes pending_spare_;               // an earlier group's buffer, for pending_ after the next sync
+    static constexpr std::size_t max_kept_buffer = 4u << 20;  // larger buffers (huge transactions) are freed
     std::uint64_t pending_at_ = 0;      // their offset in segment_
     bytes zeros_;                       // the zeros to write ahead (options_.preallocate of them)
     std::uint64_t next_lsn_ = 1;

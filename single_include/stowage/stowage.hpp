@@ -5012,16 +5012,28 @@ inline bool looks_like_envelope(bytes_view data) noexcept {
     return data.size() >= envelope_prefix_size && as_chars(data.first(4)) == envelope_magic;
 }
 
-// Rewrites the log sequence number of a well-formed envelope in place (and
-// its header CRC). The WAL stamps each record with the LSN it commits at,
-// which makes replay idempotent and gives optimistic transactions a version
-// to compare. Throws corrupt when data is not an intact envelope.
-inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+// The header size of an intact envelope; throws corrupt when data is not
+// one. What stamp_envelope_lsn_at needs: a commit checks its records with
+// this before its ordering section, and only stamps them inside it.
+inline std::size_t intact_envelope_header_size(bytes_view data) {
     std::size_t total = envelope_header_size(data, "record");
     (void)parse_envelope_header(data, "record");
+    return total;
+}
+
+// Rewrites the log sequence number of an envelope in place (and its header
+// CRC), given its header size from intact_envelope_header_size. The WAL
+// stamps each record with the LSN it commits at, which makes replay
+// idempotent and gives optimistic transactions a version to compare.
+inline void stamp_envelope_lsn_at(bytes& data, std::size_t header_size, std::uint64_t lsn) {
     for (int i = 0; i < 8; ++i) data[14 + i] = std::byte((lsn >> (8 * i)) & 0xff);
-    std::uint32_t crc = crc32c::of(bytes_view(data).first(total - 4));
-    for (int i = 0; i < 4; ++i) data[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+    std::uint32_t crc = crc32c::of(bytes_view(data).first(header_size - 4));
+    for (int i = 0; i < 4; ++i) data[header_size - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
+}
+
+// Both: throws corrupt when data is not an intact envelope.
+inline void stamp_envelope_lsn(bytes& data, std::uint64_t lsn) {
+    stamp_envelope_lsn_at(data, intact_envelope_header_size(data), lsn);
 }
 
 // The LSN of an envelope's header (0 when data is not an envelope).
@@ -6504,7 +6516,7 @@ public:
         } else {
             write_frames(frames);
         }
-        if (frames_.capacity() > (4u << 20)) bytes().swap(frames_);  // a rare huge transaction: do not keep its buffer
+        if (frames_.capacity() > max_kept_buffer) bytes().swap(frames_);  // a rare huge transaction: do not keep its buffer
         next_lsn_ = lsn;
         written_lsn_ = commit_lsn;
         stats_.commits++;
@@ -7130,8 +7142,13 @@ private:
                 std::uint64_t target = written_lsn_;
                 std::uint64_t covered = stats_.commits;
                 std::string seg = segment_;
-                bytes batch;  // the group's deferred frames, written here in one call
-                batch.swap(pending_);
+                // The group's deferred frames, written here in one call.
+                // The next group queues into the buffer of an earlier one:
+                // grown from empty at every sync, it cost a reallocation
+                // and copy per doubling, with fresh pages to fault in.
+                bytes batch = std::move(pending_);
+                pending_ = std::move(pending_spare_);
+                pending_.clear();
                 const std::uint64_t batch_at = pending_at_;
                 const std::size_t marker = batch.empty() ? 0 : end_marker_size(batch_at + batch.size());
                 lock.unlock();
@@ -7155,9 +7172,9 @@ private:
                 auto took = std::chrono::steady_clock::now() - started;
                 lock.lock();
                 syncing_ = false;
-                if (pending_.empty() && pending_.capacity() < batch.capacity()) {  // keep the buffer
+                if (batch.capacity() > pending_spare_.capacity() && batch.capacity() <= max_kept_buffer) {
                     batch.clear();
-                    pending_.swap(batch);
+                    pending_spare_ = std::move(batch);
                 }
                 if (failure) {
                     fail("sync failed: " + *failure);
@@ -7391,6 +7408,8 @@ private:
     std::vector<std::string> free_segments_;  // retired segments kept for reuse (recycle_segments)
     std::size_t retiring_ = 0;                // retire_segment() renames in flight
     bytes pending_;                     // frames appended, not yet written (deferring())
+    bytes pending_spare_;               // an earlier group's buffer, for pending_ after the next sync
+    static constexpr std::size_t max_kept_buffer = 4u << 20;  // larger buffers (huge transactions) are freed
     std::uint64_t pending_at_ = 0;      // their offset in segment_
     bytes zeros_;                       // the zeros to write ahead (options_.preallocate of them)
     std::uint64_t next_lsn_ = 1;
@@ -7615,6 +7634,13 @@ public:
         if (storage.read_only()) throw error(errc::read_only, "database opened read-only");
         auto started = std::chrono::steady_clock::now();
         if (overloaded()) stall();
+        // Envelopes are checked here, outside the ordering section, which
+        // then only stamps their LSNs (0: not an envelope, or an erase).
+        thread_local std::vector<std::size_t> header_sizes;
+        header_sizes.assign(writes.size(), 0);
+        for (std::size_t i = 0; i < writes.size(); ++i)
+            if (writes[i].value && looks_like_envelope(*writes[i].value))
+                header_sizes[i] = intact_envelope_header_size(*writes[i].value);
         std::uint64_t commit_lsn;
         {
             std::lock_guard lock(commit_mutex);
@@ -7626,10 +7652,11 @@ public:
             thread_local std::vector<wal_op_ref> ops;
             ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
-            for (auto& w : writes) {
+            for (std::size_t i = 0; i < writes.size(); ++i) {
+                auto& w = writes[i];
                 const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    if (looks_like_envelope(*w.value)) stamp_envelope_lsn(*w.value, op_lsn);
+                    if (header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
                     ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
                     ops.push_back({wal_record_type::erase, w.key, {}});
@@ -7691,19 +7718,30 @@ public:
             if (!pins.empty()) target = std::min(target, *pins.begin());
         }
         if (target <= log.checkpoint_lsn()) return;
-        std::vector<std::pair<std::string, std::optional<bytes>>> todo;
+        // Views, not copies, taken under the shared lock (which committers
+        // publishing new versions wait for): only this function, under
+        // apply_run_mutex, removes versions or keys from the overlay, and a
+        // version's bytes stay where they are when its vector grows (they
+        // move with the vector's elements, their buffer does not).
+        struct newest_version {
+            std::string_view key;
+            bool present;
+            bytes_view value;
+        };
+        std::vector<newest_version> todo;
         {
             std::shared_lock lock(overlay_mutex);
             for (const auto& [key, versions] : overlay) {
                 const version* newest = nullptr;
                 for (const auto& v : versions)
                     if (v.lsn <= target) newest = &v;
-                if (newest) todo.emplace_back(key, newest->value);
+                if (newest)
+                    todo.push_back({key, newest->value.has_value(), newest->value ? bytes_view(*newest->value) : bytes_view{}});
             }
         }
         std::vector<blob_write> puts;
-        for (auto& [key, value] : todo)
-            if (value) puts.push_back({key, *value});
+        for (const auto& t : todo)
+            if (t.present) puts.push_back({t.key, t.value});
         apply_epoch.fetch_add(1, std::memory_order_seq_cst);  // before any write: see read_through
         struct epoch_end {  // after the overlay drop below, or on an exception
             std::atomic<std::uint64_t>& e;
@@ -7718,18 +7756,26 @@ public:
             if constexpr (overwrites_in_place<Storage>) storage.overwrite_batch(part);
             else storage.replace_batch(part, durability::none);
         }
-        for (auto& [key, value] : todo)
-            if (!value) storage.remove(key, durability::none);
+        for (const auto& t : todo)
+            if (!t.present) storage.remove(t.key, durability::none);
         storage.flush();
         log.checkpoint(target);
+        // A key whose versions all went keeps its (empty) entry until the
+        // next apply, and loses it then unless it was written again: a key
+        // written over and over then costs its next commit no allocation
+        // (map node, key, version vector) inside the ordering section.
         std::unique_lock lock(overlay_mutex);
         for (auto it = overlay.begin(); it != overlay.end();) {
             auto& versions = it->second;
+            if (versions.empty()) {  // not written since the last apply
+                it = overlay.erase(it);
+                continue;
+            }
             auto keep = std::find_if(versions.begin(), versions.end(), [&](const version& v) { return v.lsn > target; });
             overlay_versions -= static_cast<std::size_t>(keep - versions.begin());
             for (auto v = versions.begin(); v != keep; ++v) overlay_bytes -= v->value ? v->value->size() : 0;
             versions.erase(versions.begin(), keep);
-            it = versions.empty() ? overlay.erase(it) : std::next(it);
+            ++it;
         }
         applied_runs++;
         apply_nanoseconds += static_cast<std::uint64_t>(

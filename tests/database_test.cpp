@@ -83,6 +83,32 @@ BOOST_AUTO_TEST_CASE(transaction_spans_collections) {
     BOOST_TEST(notes.get("n2")->text == "new");
 }
 
+// A later write to a key replaces the earlier in the same transaction,
+// in small transactions (searched in place) and past the size where an
+// index takes over, for keys written before and after it was built.
+BOOST_AUTO_TEST_CASE(a_later_write_replaces_the_earlier_in_one_transaction) {
+    memory_storage mem;
+    database<memory_storage> db(mem);
+    notes_t<memory_storage> notes(db.storage(), "notes");
+    for (int count : {3, 16, 17, 40}) {
+        auto tx = db.transaction();
+        for (int i = 0; i < count; ++i) tx.put(notes, {"n" + std::to_string(i), "first", i});
+        tx.put(notes, {"n0", "second", 100});
+        tx.put(notes, {"n" + std::to_string(count - 1), "second", 101});
+        tx.erase(notes, "n1");
+        BOOST_TEST(tx.get(notes, "n0")->text == "second");
+        BOOST_TEST(tx.get(notes, "n" + std::to_string(count - 1))->counter == 101);
+        BOOST_TEST(!tx.get(notes, "n1").has_value());
+        tx.commit();
+        BOOST_TEST(notes.size() == static_cast<std::size_t>(count - 1), "count " << count);
+        BOOST_TEST(notes.get("n0")->counter == 100);
+        BOOST_TEST(notes.get("n" + std::to_string(count - 1))->text == "second");
+        BOOST_TEST(!notes.get("n1").has_value());
+        if (count > 3) BOOST_TEST(notes.get("n2")->text == "first");
+        for (const auto& id : notes.ids()) notes.erase(id);
+    }
+}
+
 BOOST_AUTO_TEST_CASE(committed_transactions_survive_a_crash_before_applying) {
     memory_storage mem(memory_storage::options{5, true});
     {

@@ -625,17 +625,20 @@ public:
     void stage(staged_write w) {
         check_open();
         validate_key(w.key);
-        auto it = index_.find(w.key);
-        if (it != index_.end()) {
-            writes_[it->second] = std::move(w);  // a later write to a key replaces the earlier
-        } else {
-            index_.emplace(w.key, writes_.size());
-            writes_.push_back(std::move(w));
+        if (auto i = find_write(w.key); i != npos) {
+            writes_[i] = std::move(w);  // a later write to a key replaces the earlier
+            return;
+        }
+        writes_.push_back(std::move(w));
+        if (writes_.size() > small_transaction) {
+            if (index_.empty())
+                for (std::size_t i = 0; i + 1 < writes_.size(); ++i) index_.emplace(writes_[i].key, i);
+            index_.emplace(writes_.back().key, writes_.size() - 1);
         }
     }
     std::optional<bytes> read(std::string_view key) {
         check_open();
-        if (auto it = index_.find(key); it != index_.end()) return writes_[it->second].value;
+        if (auto i = find_write(key); i != npos) return writes_[i].value;
         key_version seen;
         auto value = state_->read_versioned(key, seen);
         read_set_.try_emplace(std::string(key), seen);
@@ -648,7 +651,7 @@ public:
     // the same number store::lsn_of reports.
     std::optional<key_version> version(std::string_view key) {
         check_open();
-        if (index_.count(key)) return std::nullopt;
+        if (find_write(key) != npos) return std::nullopt;
         if (auto it = read_set_.find(key); it != read_set_.end()) return it->second;
         key_version seen;
         (void)state_->read_versioned(key, seen);
@@ -671,6 +674,7 @@ public:
     void rollback() {
         done_ = true;
         writes_.clear();
+        index_.clear();
         preparing_.done();
     }
 
@@ -709,8 +713,24 @@ private:
     preparing preparing_{&state_->log};
     durability durability_;
     std::uint64_t txid_;
+    // The position of key's write in writes_, or npos. A small transaction
+    // (the common one) is searched in place; past small_transaction writes
+    // an index is kept. (A map of a few keys cost more than the search:
+    // its node allocations and the key compares of its inserts.)
+    static constexpr std::size_t npos = std::size_t(-1);
+    static constexpr std::size_t small_transaction = 16;
+    std::size_t find_write(std::string_view key) const {
+        if (writes_.size() > small_transaction) {
+            auto it = index_.find(key);
+            return it == index_.end() ? npos : it->second;
+        }
+        for (std::size_t i = 0; i < writes_.size(); ++i)
+            if (writes_[i].key == key) return i;
+        return npos;
+    }
+
     std::vector<staged_write> writes_;
-    std::map<std::string, std::size_t, std::less<>> index_;
+    std::map<std::string, std::size_t, std::less<>> index_;  // key -> position, past small_transaction writes
     std::map<std::string, key_version, std::less<>> read_set_;
     bool done_ = false;
 };

@@ -113,7 +113,10 @@ __attribute__((target("sse4.2"))) inline std::uint32_t crc32c_sse42(std::uint32_
 }
 
 inline bool crc32c_sse42_available() noexcept {
-    static const bool yes = __builtin_cpu_supports("sse4.2");
+    static const bool yes = [] {
+        __builtin_cpu_init();  // in case this runs in a static initializer, before libgcc's own
+        return __builtin_cpu_supports("sse4.2") != 0;
+    }();
     return yes;
 }
 

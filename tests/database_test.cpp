@@ -467,43 +467,47 @@ BOOST_AUTO_TEST_CASE(applied_keys_read_from_storage_while_their_overlay_entry_is
     memory_storage mem;
     database_options o;
     o.apply_interval = std::chrono::hours(1);  // applies only at checkpoint()
-    database<memory_storage> db(mem, o);
-    notes_t<memory_storage> notes(db.storage(), "notes");
-    notes.put({"a", "v1", 1});
-    notes.put({"b", "v1", 1});
-    db.checkpoint();  // both applied: empty entries
-    BOOST_TEST(db.unapplied_versions() == 0u);
-    BOOST_TEST(notes.get("a")->text == "v1");
-    BOOST_TEST(notes.list().size() == 2u);
-    // A conflict is still seen when the read came from storage.
-    auto tx = db.transaction();
-    BOOST_TEST(tx.get(notes, "a")->counter == 1);
-    notes.put({"a", "v2", 2});  // into the kept entry
-    tx.put(notes, {"a", "lost", 9});
-    BOOST_CHECK_THROW(tx.commit(), stowage::error);
-    notes.erase("b");
-    BOOST_TEST(!notes.get("b").has_value());
-    db.checkpoint();  // a: applied again (entry kept); b: erased from storage
-    BOOST_TEST(notes.get("a")->text == "v2");
-    BOOST_TEST(!notes.get("b").has_value());
-    BOOST_TEST(notes.list().size() == 1u);
-    notes.put({"b", "back", 3});
-    db.checkpoint();
-    db.checkpoint();  // entries not written since the last apply are dropped
-    BOOST_TEST(notes.get("a")->text == "v2");
-    BOOST_TEST(notes.get("b")->text == "back");
-    BOOST_TEST(notes.list().size() == 2u);
-    auto tx2 = db.transaction();
-    tx2.put(notes, {"a", "tx2", tx2.get(notes, "a")->counter + 1});
-    tx2.commit();
-    BOOST_TEST(notes.get("a")->counter == 3);
+    {
+        database<memory_storage> db(mem, o);
+        notes_t<memory_storage> notes(db.storage(), "notes");
+        notes.put({"a", "v1", 1});
+        notes.put({"b", "v1", 1});
+        db.checkpoint();  // both applied: empty entries
+        BOOST_TEST(db.unapplied_versions() == 0u);
+        BOOST_TEST(notes.get("a")->text == "v1");
+        BOOST_TEST(notes.list().size() == 2u);
+        // A conflict is still seen when the read came from storage.
+        auto tx = db.transaction();
+        BOOST_TEST(tx.get(notes, "a")->counter == 1);
+        notes.put({"a", "v2", 2});  // into the kept entry
+        tx.put(notes, {"a", "lost", 9});
+        BOOST_CHECK_THROW(tx.commit(), stowage::error);
+        notes.erase("b");
+        BOOST_TEST(!notes.get("b").has_value());
+        db.checkpoint();  // a: applied again (entry kept); b: erased from storage
+        BOOST_TEST(notes.get("a")->text == "v2");
+        BOOST_TEST(!notes.get("b").has_value());
+        BOOST_TEST(notes.list().size() == 1u);
+        notes.put({"b", "back", 3});
+        db.checkpoint();  // b applied; a's entry still empty
+        notes.put({"c", "other", 0});
+        db.checkpoint();  // an apply that drops a's and b's entries: not written since the last one
+        BOOST_TEST(notes.get("a")->text == "v2");
+        BOOST_TEST(notes.get("b")->text == "back");
+        BOOST_TEST(notes.list().size() == 3u);
+        auto tx2 = db.transaction();
+        tx2.put(notes, {"a", "tx2", tx2.get(notes, "a")->counter + 1});
+        tx2.commit();
+        BOOST_TEST(notes.get("a")->counter == 3);
+        db.checkpoint();
+    }
     // And all of it as a reopened database sees it.
-    db.checkpoint();
     database<memory_storage> reopened(mem);
     notes_t<memory_storage> again(reopened.storage(), "notes");
     BOOST_TEST(again.get("a")->text == "tx2");
     BOOST_TEST(again.get("b")->text == "back");
-    BOOST_TEST(again.list().size() == 2u);
+    BOOST_TEST(again.get("c")->text == "other");
+    BOOST_TEST(again.list().size() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(read_modify_write_from_two_threads_loses_nothing) {

@@ -112,7 +112,8 @@ inline std::size_t json_find_special(std::string_view s, std::size_t from, bool 
             // The classic "has a byte less than k / equal to k" tests: each
             // flags the lowest matching byte exactly (a borrow only runs
             // upwards), so the lowest flag of their union is the first
-            // special byte. Non-ASCII bytes never raise the first two.
+            // special byte. A non-ASCII byte raises none of the three
+            // (its own high bit is clear in ~w); high_mask catches it.
             const std::uint64_t quote = w ^ (ones * '"');
             const std::uint64_t backslash = w ^ (ones * '\\');
             std::uint64_t m = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);

@@ -838,10 +838,12 @@ public:
     // Everything committed so far is durable.
     void flush() { state_->log.flush(); }
 
-    // Applies everything committed to storage and checkpoints the WAL now.
+    // Applies everything committed to storage and checkpoints the WAL now,
+    // retiring every segment that holds only applied records.
     void checkpoint() {
         state_->log.flush();
         state_->apply_now();
+        if (!state_->storage.read_only()) state_->log.retire_applied_segments();
     }
 
     const wal_recovery_report& recovery() const { return state_->recovery; }

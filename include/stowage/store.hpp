@@ -40,6 +40,7 @@
 // their open (refresh() re-reads it).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -154,6 +155,52 @@ inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view dat
     return std::nullopt;
 }
 
+// A record is bound to its key: the id in its envelope must be the one the
+// key was made from, so a valid record copied or moved over another id's
+// file is damage, never that id's data. (Keys that are not record keys,
+// such as a listing, are not checked.)
+inline void check_record_belongs(const envelope_header& h, std::string_view key) {
+    auto slash = key.find('/');
+    if (slash == std::string_view::npos) return;
+    auto collection = key.substr(0, slash);
+    if (is_record_key(collection, key) && (h.id.empty() || record_key(collection, h.id) != key))
+        throw error(errc::corrupt, std::string(key) + ": the record holds id \"" + h.id.substr(0, 200) +
+                                       "\", which belongs elsewhere (a record moved or copied over another)");
+}
+
+// The listing snapshot "<collection>/listing" (format in store's
+// save_listing): its (id, projection JSON) pairs, or nullopt when it fails
+// its checks. For tools that check a listing against the records.
+inline std::optional<std::vector<std::pair<std::string, std::string>>> parse_listing_snapshot(bytes_view v) {
+    if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return std::nullopt;
+    if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t pos = 16;
+    const std::size_t end = v.size() - 4;
+    auto take = [&](std::size_t n) -> std::optional<std::string_view> {
+        if (end - pos < n) return std::nullopt;
+        auto s = as_chars(v.subspan(pos, n));
+        pos += n;
+        return s;
+    };
+    auto take_sized = [&]() -> std::optional<std::string_view> {
+        auto len = take(4);
+        if (!len) return std::nullopt;
+        return take(static_cast<std::size_t>(detail::get_le(as_bytes(*len).data(), 4)));
+    };
+    const std::uint64_t count = detail::get_le(v.data() + 8, 8);
+    if (count > end / 8) return std::nullopt;  // each entry takes at least 8 bytes: a hostile count
+    out.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) {
+        auto id = take_sized();
+        auto json = id ? take_sized() : std::nullopt;
+        if (!json) return std::nullopt;
+        out.emplace_back(std::string(*id), std::string(*json));
+    }
+    if (pos != end) return std::nullopt;
+    return out;
+}
+
 // Checks a whole record (header CRC, payload length and digest) without
 // decoding it. Throws corrupt / checksum_mismatch / unsupported naming the key.
 inline envelope_header verify_record(bytes_view record, std::string_view key) {
@@ -164,6 +211,7 @@ inline envelope_header verify_record(bytes_view record, std::string_view key) {
     auto digest = digest_by_name(h.hasher, record.subspan(h.payload_offset));
     if (!digest) throw error(errc::unsupported, std::string(key) + ": unknown hasher \"" + h.hasher + "\"");
     if (*digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+    check_record_belongs(h, key);
     return h;
 }
 
@@ -433,6 +481,10 @@ public:
 
     // Re-reads the listing from the records (for read-only stores beside a writer).
     void refresh() {
+        {
+            std::unique_lock lock(listing_mutex_);
+            open_problems_.clear();
+        }
         rebuild_listing();
         listing_loaded_ = true;
     }
@@ -600,34 +652,42 @@ private:
         storage_.replace(listing_key(), out, durability::full);
     }
 
+    // A damaged snapshot (or one that is not a regular file) is rebuilt
+    // from the records; `stowage verify` reports it.
     bool load_listing_snapshot() {
-        auto data = storage_.read(listing_key());
-        if (!data) return false;
         try {
-            bytes_view v(*data);
-            if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return false;
-            if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return false;
+            auto data = storage_.read(listing_key());
+            if (!data) return false;
+            auto entries = parse_listing_snapshot(*data);
+            if (!entries) return false;
             std::map<std::string, Projection, std::less<>> listing;
-            std::size_t pos = 8;
-            auto count = detail::get_le(v.data() + pos, 8);
-            pos += 8;
-            auto take = [&](std::size_t n) {
-                if (v.size() - 4 - pos < n) throw error(errc::corrupt, "listing snapshot truncated");
-                auto s = as_chars(v.subspan(pos, n));
-                pos += n;
-                return s;
-            };
-            for (std::uint64_t i = 0; i < count; ++i) {
-                std::string id(take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4))));
-                auto json = take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4)));
-                listing.emplace(std::move(id), from_json<Projection>(json));
-            }
+            for (auto& [id, json] : *entries) listing.emplace(std::move(id), from_json<Projection>(json));
             std::unique_lock lock(listing_mutex_);
             listing_ = std::move(listing);
             return true;
         } catch (const error&) {
             return false;  // rebuild from the records instead
         }
+    }
+
+    // Whether the loaded snapshot names exactly the record files there are
+    // (one directory walk, no record read): a record deleted, added or
+    // replaced by something else behind the library's back makes the
+    // snapshot stale, and the listing is then rebuilt from the records.
+    bool snapshot_matches_records() {
+        std::vector<std::string> files;
+        for (auto& key : storage_.list(collection_ + "/"))
+            if (is_record_key(collection_, key)) files.push_back(std::move(key));
+        std::vector<std::string> listed;
+        {
+            std::shared_lock lock(listing_mutex_);
+            listed.reserve(listing_.size());
+            for (const auto& entry : listing_) listed.push_back(record_key(collection_, entry.first));
+        }
+        std::sort(listed.begin(), listed.end());
+        if (listed == files) return true;
+        open_problems_.emplace_back(listing_key(), "the listing snapshot disagrees with the record files; rebuilt from the records");
+        return false;
     }
 
     // Read-only stores load the listing on first use.
@@ -639,7 +699,8 @@ private:
     }
 
     void load_listing() {
-        bool loaded = load_listing_snapshot();
+        open_problems_.clear();
+        bool loaded = load_listing_snapshot() && snapshot_matches_records();
         if (!storage_.read_only() && storage_.contains(listing_key())) {
             // From here on the snapshot would go stale: remove it, durably,
             // before any write can happen.
@@ -666,7 +727,7 @@ private:
         }
         std::unique_lock lock(listing_mutex_);
         listing_ = std::move(listing);
-        open_problems_ = std::move(problems);
+        open_problems_.insert(open_problems_.end(), problems.begin(), problems.end());
     }
 
     // --- batched durability ------------------------------------------------------

@@ -117,6 +117,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -232,6 +233,16 @@ struct wal_damage {
     // Set by recovery: tail-like with no intact record after it (a torn
     // write, not damage to acknowledged data).
     bool torn_tail = false;
+    // Set by recovery: every record the damage could have held was already
+    // applied to the record files (it lies before the checkpoint's position,
+    // or the next intact record is at or below the checkpoint), or it is a
+    // damaged checkpoint file, which the log replaces. Nothing acknowledged
+    // is lost; recovery in every mode but absolute goes on past it, and the
+    // next checkpoint retires the segment.
+    bool applied = false;
+    // Where reading resumed after the damage (the next block, or the
+    // checkpoint's position inside the damaged block).
+    std::uint64_t end = 0;
 };
 
 struct wal_recovery_report {
@@ -246,6 +257,10 @@ struct wal_recovery_report {
     std::optional<wal_damage> stopped_at;  // point_in_time
     std::uint64_t checkpoint_lsn = 0;
     std::uint64_t last_lsn = 0;
+    // The highest LSN the last checkpoint saw durable (0: not recorded, a
+    // checkpoint of format 1). A log that ends below it lost records.
+    std::uint64_t durable_at_checkpoint = 0;
+    bool checkpoint_damaged = false;  // the checkpoint file failed its checks (the whole log was replayed)
 };
 
 struct wal_stats {
@@ -338,10 +353,28 @@ public:
     std::vector<wal_transaction> recover(wal_recovery_report& report) {
         std::lock_guard lock(mutex_);
         report = {};
-        read_checkpoint();
+        if (!read_checkpoint()) {
+            report.checkpoint_damaged = true;
+            wal_damage d{prefix_ + "/checkpoint", 0,
+                         "checkpoint file is damaged: the whole log is replayed and the checkpoint rewritten"};
+            d.applied = true;
+            report.damage.push_back(d);
+            if (options_.recovery == wal_recovery::absolute)
+                throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        }
         report.checkpoint_lsn = checkpoint_lsn_;
+        report.durable_at_checkpoint = checkpoint_durable_;
         std::uint64_t max_lsn = checkpoint_lsn_;
         std::uint64_t max_txid = next_txid_.load() > 0 ? next_txid_.load() - 1 : 0;
+
+        // Files in the log's directory that are not the log's own: reported
+        // (verify lists them), never read as records and never fatal.
+        for (const auto& key : storage_.list(prefix_ + "/"))
+            if (!is_log_file(key)) {
+                wal_damage d{key, 0, "unexpected file in the log directory (not written by stowage)"};
+                d.applied = true;
+                report.damage.push_back(d);
+            }
 
         auto names = segment_names();
         report.segments = names.size();
@@ -351,15 +384,47 @@ public:
             std::vector<wal_damage> damage;
             std::uint64_t good_end = 0;  // end of the last good fragment
             std::uint64_t size = 0;
+            std::uint64_t max_lsn = 0;   // of its intact records
         };
         std::vector<parsed> segs;
         for (const auto& name : names) {
             parsed p;
             p.name = name;
-            auto data = storage_.read(name).value_or(bytes{});
+            bytes data;
+            try {
+                data = storage_.read(name).value_or(bytes{});
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt) throw;
+                p.damage.push_back({name, 0, e.what()});  // not a regular file: no records
+            }
             p.size = data.size();
-            parse_segment(name, data, p.records, p.damage, p.good_end);
+            const std::uint64_t resume_at = first_lsn_of(name) == applied_through_.first ? applied_through_.second : 0;
+            parse_segment(name, data, p.records, p.damage, p.good_end, 0, resume_at);
+            for (const auto& r : p.records) p.max_lsn = std::max(p.max_lsn, r.lsn);
             segs.push_back(std::move(p));
+        }
+
+        // Damage whose records were all applied before the last checkpoint
+        // blocks nothing (wal_damage::applied): it lies in a segment before
+        // the one the checkpoint ended in, or before the checkpoint's
+        // position in that one, or the next intact record after it is at or
+        // below the checkpoint (LSNs increase by one per record).
+        auto first_lsn_after = [&](std::size_t seg, std::uint64_t offset) -> std::uint64_t {
+            for (const auto& r : segs[seg].records)
+                if (r.offset >= offset) return r.lsn;
+            for (std::size_t j = seg + 1; j < segs.size(); ++j)
+                if (!segs[j].records.empty()) return segs[j].records.front().lsn;
+            return std::numeric_limits<std::uint64_t>::max();
+        };
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            const std::uint64_t first = first_lsn_of(segs[i].name);
+            for (auto& d : segs[i].damage) {
+                const std::uint64_t end = std::max(d.end, d.offset + 1);
+                d.applied = (applied_through_.first != 0 &&
+                             (first < applied_through_.first ||
+                              (first == applied_through_.first && end <= applied_through_.second))) ||
+                            (checkpoint_lsn_ > 0 && first_lsn_after(i, end) <= checkpoint_lsn_ + 1);
+            }
         }
 
         // Classify damage and decide, per mode, which records survive.
@@ -377,23 +442,30 @@ public:
             auto& s = segs[i];
             bool later = records_after[i + 1];
             std::optional<std::uint64_t> tail_at;
+            const wal_damage* first_damage = nullptr;
             for (auto& d : s.damage) {
+                if (d.applied && options_.recovery != wal_recovery::absolute) {
+                    report.damage.push_back(d);
+                    continue;
+                }
                 bool tail = d.tail_like && !later && d.offset >= s.good_end;
                 d.torn_tail = tail;
                 report.damage.push_back(d);
+                if (!first_damage) first_damage = &d;
                 if (tail && !tail_at) tail_at = d.offset;
                 if (options_.recovery == wal_recovery::absolute ||
                     (options_.recovery == wal_recovery::tolerate_tail && !tail))
                     throw error(errc::corrupt, "wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " +
                                                    d.reason +
-                                                   (tail ? "" : " (reopen with salvage or point_in_time recovery)"));
+                                                   (tail ? "" : " (acknowledged records may be in the damaged part: "
+                                                                "'stowage repair DIR --log salvage --dry-run' shows "
+                                                                "what recovery would keep)"));
             }
-            if (options_.recovery == wal_recovery::point_in_time && !s.damage.empty()) {
-                const wal_damage& first_damage = s.damage.front();
-                report.stopped_at = first_damage;
+            if (options_.recovery == wal_recovery::point_in_time && first_damage) {
+                report.stopped_at = *first_damage;
                 for (auto& r : s.records)
-                    if (r.offset < first_damage.offset) kept.push_back(std::move(r));
-                cut(s.name, first_damage.offset, s.size, report);
+                    if (r.offset < first_damage->offset) kept.push_back(std::move(r));
+                cut(s.name, first_damage->offset, s.size, report);
                 for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
                 break;
             }
@@ -407,10 +479,38 @@ public:
             if (tail_at) break;
         }
 
+        // A log that ends below what the last checkpoint saw durable lost
+        // records (a segment truncated or deleted): the same as damage to
+        // unapplied records. (Records after the last checkpoint have no such
+        // witness: a log cut there is found only when a later segment
+        // remains, by the gap below.)
+        if (checkpoint_durable_ > max_lsn && checkpoint_durable_ > checkpoint_lsn_) {
+            wal_damage d{prefix_, 0,
+                         "the log ends at LSN " + std::to_string(max_lsn) + " but the last checkpoint saw LSN " +
+                             std::to_string(checkpoint_durable_) + " durable: " +
+                             std::to_string(checkpoint_durable_ - max_lsn) +
+                             " acknowledged records are missing (a segment was truncated or deleted)"};
+            report.damage.push_back(d);
+            if (options_.recovery == wal_recovery::absolute || options_.recovery == wal_recovery::tolerate_tail)
+                throw error(errc::corrupt, "wal: " + d.reason);
+        }
+        max_lsn = std::max(max_lsn, checkpoint_durable_);  // LSNs never go back below one ever made durable
+
         // LSNs strictly increase; anything else is damage (a stale copy).
         std::vector<wal_record> ordered;
         std::uint64_t prev = 0;
         for (auto& r : kept) {
+            // A segment's first LSN is its name; a gap between two segments
+            // that no reported damage explains is a segment deleted or cut.
+            if (prev != 0 && r.lsn > prev + 1 && r.segment != ordered.back().segment &&
+                r.lsn > checkpoint_lsn_ + 1 && !damage_between(report.damage, ordered.back(), r)) {
+                wal_damage d{r.segment, 0,
+                             "log records " + std::to_string(prev + 1) + " to " + std::to_string(r.lsn - 1) +
+                                 " are missing before this segment (a segment was truncated or deleted)"};
+                // Reported, not fatal: a point-in-time or salvage recovery
+                // leaves the same gap on purpose until its checkpoint.
+                report.damage.push_back(d);
+            }
             if (r.lsn <= prev) {
                 report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
                 if (options_.recovery != wal_recovery::salvage)
@@ -469,6 +569,20 @@ public:
             // its log records gone.
             for (const auto& seg : segs)
                 if (seg.size > 0 && storage_.contains(seg.name)) storage_.sync(seg.name);
+            // A damaged segment whose damage was all applied and whose intact
+            // records are all at or below the checkpoint holds nothing
+            // recovery needs (appends go to a new segment): remove it now,
+            // as the next checkpoint would, so it is reported once.
+            // Under salvage, a damaged segment with no intact record at all
+            // (a junk or wiped file) gave everything it could: it goes too.
+            for (const auto& seg : segs) {
+                if (seg.damage.empty() || !storage_.contains(seg.name)) continue;
+                bool all_applied = checkpoint_lsn_ > 0 && seg.max_lsn <= checkpoint_lsn_ &&
+                                   std::all_of(seg.damage.begin(), seg.damage.end(),
+                                               [](const wal_damage& d) { return d.applied; });
+                bool nothing_left = options_.recovery == wal_recovery::salvage && seg.max_lsn == 0;
+                if (all_applied || nothing_left) storage_.remove(seg.name, durability::full);
+            }
             // Segments kept for reuse by an earlier open (beyond the number
             // now asked for: deleted).
             free_segments_.clear();
@@ -653,16 +767,25 @@ public:
     void checkpoint(std::uint64_t applied_lsn) {
         std::vector<std::string> names;
         std::string current;  // the segment being written when the checkpoint was taken
+        bool last_applied = false;
         {
             std::lock_guard lock(mutex_);
             check_writable();
             if (applied_lsn > durable_lsn_) throw error(errc::bad_input, "wal: checkpoint beyond the durable log");
             if (applied_lsn < checkpoint_lsn_) return;
+            // Format 2 (docs/format.md): also the highest durable LSN, so
+            // that a log cut below it is detected, and, when everything
+            // appended is applied, where the log ended, so that damage
+            // before that position is known to be applied.
+            const bool all_applied = applied_lsn + 1 == next_lsn_ && !segment_.empty();
             bytes out;
             stowage::append(out, as_bytes("STWC"));
-            detail::put_le(out, 1, 4);
+            detail::put_le(out, 2, 4);
             detail::put_u64(out, applied_lsn);
             detail::put_u64(out, next_txid_.load());
+            detail::put_u64(out, durable_lsn_);
+            detail::put_u64(out, all_applied ? first_lsn_of(segment_) : 0);
+            detail::put_u64(out, all_applied ? segment_offset_ : 0);
             detail::put_le(out, crc32c::of(out), 4);
             try {
                 storage_.replace(prefix_ + "/checkpoint", out, durability::full);
@@ -671,17 +794,15 @@ public:
                 throw;
             }
             checkpoint_lsn_ = applied_lsn;
+            checkpoint_durable_ = durable_lsn_;
+            applied_through_ = all_applied ? std::pair(first_lsn_of(segment_), segment_offset_)
+                                           : std::pair<std::uint64_t, std::uint64_t>(0, 0);
             stats_.checkpoints++;
             names = segment_names();
             current = segment_;  // read under the lock: appends roll it (a race TSan found)
+            last_applied = segment_.empty() && recovered_lsn_ <= applied_lsn;
         }
-        // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
-        // them are applied. The segment being written is never retired.
-        for (std::size_t i = 0; i + 1 < names.size(); ++i) {
-            if (names[i] == current) break;
-            if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
-            retire_segment(names[i]);
-        }
+        retire_segments(names, current, applied_lsn, last_applied);
         storage_.flush();
         if (options_.observer) options_.observer({wal_event::kind::checkpoint, applied_lsn, {}, {}});
         std::lock_guard lock(mutex_);
@@ -691,6 +812,27 @@ public:
     std::uint64_t checkpoint_lsn() const {
         std::lock_guard lock(mutex_);
         return checkpoint_lsn_;
+    }
+
+    // Retires every segment whose records are all at or below the
+    // checkpoint now, without a new checkpoint: after a repair (salvage,
+    // point-in-time) the damaged segments leave the log this way even when
+    // nothing was left to apply.
+    void retire_applied_segments() {
+        std::vector<std::string> names;
+        std::string current;
+        std::uint64_t applied = 0;
+        bool last_applied = false;
+        {
+            std::lock_guard lock(mutex_);
+            check_writable();
+            names = segment_names();
+            current = segment_;
+            applied = checkpoint_lsn_;
+            last_applied = segment_.empty() && recovered_lsn_ <= checkpoint_lsn_;
+        }
+        retire_segments(names, current, applied, last_applied);
+        storage_.flush();
     }
 
     // Every record of every segment (for `stowage wal dump`), damage skipped.
@@ -706,11 +848,20 @@ public:
         return out;
     }
 
+    // The segments, in log order: "<20 digits>.log" and ".recycled.log"
+    // (any other file in the directory is not the log's; see is_log_file).
     std::vector<std::string> segment_names() const {
         std::vector<std::string> out;
         for (auto& k : storage_.list(prefix_ + "/"))
-            if (k.ends_with(".log")) out.push_back(k);
+            if (segment_base_kind(k) == 1) out.push_back(k);
         return out;
+    }
+
+    // Whether key is one of the log's own files (segments, segments kept
+    // for reuse, the checkpoint, the reserve).
+    bool is_log_file(std::string_view key) const {
+        if (key == prefix_ + "/checkpoint" || key == prefix_ + "/reserve") return true;
+        return segment_base_kind(key) != 0;
     }
 
 private:
@@ -781,8 +932,12 @@ public:
     }
 
 private:
+    // `resume_at`: a known record boundary (the checkpoint's position);
+    // damage in its block resumes there instead of at the next block, so
+    // that what follows it is read and what precedes it is known applied.
     static void parse_segment(const std::string& name, bytes_view data, std::vector<wal_record>& records,
-                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0) {
+                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0,
+                              std::uint64_t resume_at = 0) {
         std::optional<wal_record> partial;
         bool resyncing = from > 0;  // skip continuation fragments of a record begun before `from`
         auto drop_partial = [&](const char* why) {
@@ -840,9 +995,11 @@ private:
                 continue;
             }
             auto skip_block = [&](std::string reason, bool tail_like) {
-                damage.push_back({name, pos, std::move(reason), tail_like});
+                const std::uint64_t at = pos;
+                pos = resume_at > pos && resume_at < block_end ? resume_at : block_end;
+                damage.push_back({name, at, std::move(reason), tail_like});
+                damage.back().end = pos;
                 partial.reset();
-                pos = block_end;
             };
             const std::byte* h = data.data() + pos;
             // Zeros from here to the end: space written ahead and never
@@ -975,6 +1132,32 @@ private:
         return std::stoull(name.substr(slash + 1, 20));
     }
 
+    // 1: a segment name ("<20 digits>.log" or ".recycled.log"); 2: a
+    // segment kept for reuse ("<20 digits>.free"); 0: anything else.
+    static int segment_base_kind(std::string_view key) {
+        auto slash = key.rfind('/');
+        std::string_view base = key.substr(slash == std::string_view::npos ? 0 : slash + 1);
+        if (base.size() < 20 || !std::all_of(base.begin(), base.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+            return 0;
+        std::string_view rest = base.substr(20);
+        if (rest == ".log" || rest == recycled_suffix) return 1;
+        if (rest == ".free") return 2;
+        return 0;
+    }
+
+    // Whether reported damage lies between records a and b (log order).
+    static bool damage_between(const std::vector<wal_damage>& damage, const wal_record& a, const wal_record& b) {
+        for (const auto& d : damage) {
+            if (d.segment == a.segment && d.segment == b.segment) {
+                if (d.offset > a.offset && d.offset < b.offset) return true;
+            } else if ((d.segment == a.segment && d.offset > a.offset) ||
+                       (d.segment == b.segment && d.offset < b.offset) || (d.segment > a.segment && d.segment < b.segment)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     // A segment written over zeros, and one written over a reused file's
     // bytes (the reader then knows that old records may follow its own).
     static constexpr std::string_view recycled_suffix = ".recycled.log";
@@ -1021,6 +1204,20 @@ private:
     // no reader takes for a segment (<first LSN>.free), or deleted. Durable
     // at the checkpoint's flush; a crash before it leaves the old name,
     // whose records are below the checkpoint and ignored.
+    // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
+    // them are applied. The segment being written is never retired; the
+    // last one only when no segment was opened since recovery and every
+    // recovered LSN is applied (`last_applied`).
+    void retire_segments(const std::vector<std::string>& names, const std::string& current, std::uint64_t applied,
+                         bool last_applied) {
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (names[i] == current) break;
+            bool whole = i + 1 < names.size() ? first_lsn_of(names[i + 1]) - 1 <= applied : last_applied;
+            if (!whole) break;
+            retire_segment(names[i]);
+        }
+    }
+
     void retire_segment(const std::string& name) {
         if constexpr (renames_keys<Storage>) {
             bool keep = false;
@@ -1368,15 +1565,35 @@ private:
 
     // --- state -------------------------------------------------------------------
 
-    void read_checkpoint() {
-        auto data = storage_.read(prefix_ + "/checkpoint");
-        if (!data) return;
+    // A damaged checkpoint (any failed check, or not a regular file) is
+    // not fatal: the log is the source of truth and replaying applied
+    // records is idempotent, so recovery replays every retained segment
+    // (checkpoint 0) and the next checkpoint rewrites the file. What is lost
+    // with it: the durable high-water mark, and the transaction-id floor
+    // (ids of transactions that wrote nothing may then repeat).
+    // Returns false when the file is damaged.
+    bool read_checkpoint() {
+        std::optional<bytes> data;
+        try {
+            data = storage_.read(prefix_ + "/checkpoint");
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;  // an I/O error is not damage: report it as it is
+            return false;
+        }
+        if (!data) return true;
         bytes_view v(*data);
-        if (v.size() != 28 || as_chars(v.first(4)) != "STWC" || detail::get_le(v.data() + 4, 4) != 1 ||
-            crc32c::of(v.first(24)) != detail::get_le(v.data() + 24, 4))
-            throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        const std::uint64_t version = v.size() >= 8 ? detail::get_le(v.data() + 4, 4) : 0;
+        const std::size_t size = version == 1 ? 28 : version == 2 ? 52 : 0;
+        if (size == 0 || v.size() != size || as_chars(v.first(4)) != "STWC" ||
+            crc32c::of(v.first(size - 4)) != detail::get_le(v.data() + size - 4, 4))
+            return false;
         checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
         next_txid_ = detail::get_le(v.data() + 16, 8);
+        if (version == 2) {
+            checkpoint_durable_ = detail::get_le(v.data() + 24, 8);
+            applied_through_ = {detail::get_le(v.data() + 32, 8), detail::get_le(v.data() + 40, 8)};
+        }
+        return true;
     }
 
     // A full disk: give back the reserve, and the segments kept for reuse
@@ -1466,6 +1683,10 @@ private:
     std::array<std::atomic<std::uint64_t>, 32> latency_us_log2_{};  // wal_stats::latency_us_log2
     bytes frames_;                                    // append()'s frames when not deferring, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
+    std::uint64_t checkpoint_durable_ = 0;  // durable_lsn_ when the checkpoint was taken (format 2)
+    // Where the log ended when a checkpoint found everything appended applied:
+    // (first LSN of that segment, offset); (0, 0) when not known.
+    std::pair<std::uint64_t, std::uint64_t> applied_through_{0, 0};
     std::uint64_t recovered_lsn_ = 0;
     std::chrono::steady_clock::time_point batched_since_{};  // oldest batched commit not yet synced (syncer_loop)
     wal_stats stats_;

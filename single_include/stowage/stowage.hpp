@@ -1298,16 +1298,19 @@ public:
 
     // --- Storage concept ---------------------------------------------------
 
+    // Reads open with O_NONBLOCK and check that the key is a regular file:
+    // a FIFO, device, socket or directory where a key's file should be is
+    // damage (errc::corrupt naming it), never something to block on.
     std::optional<bytes> read(std::string_view key) const {
         std::string path = impl_->path(key);
-        auto fd = detail::open_fd(path, O_RDONLY);
+        auto fd = detail::open_fd(path, O_RDONLY | O_NONBLOCK);
         if (!fd) {
-            if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return std::nullopt;
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
             throw_errno(errno, "read " + std::string(key));
         }
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
-        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        if (!S_ISREG(st.st_mode)) not_a_regular_file(key, st);
         bytes out(static_cast<std::size_t>(st.st_size));
         std::size_t got = 0;
         if (int e = detail::pread_all(fd.get(), out.data(), out.size(), 0, got)) throw_errno(e, "read " + std::string(key));
@@ -1317,13 +1320,14 @@ public:
 
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
         std::string path = impl_->path(key);
-        auto fd = detail::open_fd(path, O_RDONLY);
+        auto fd = detail::open_fd(path, O_RDONLY | O_NONBLOCK);
         if (!fd) {
             if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, std::string(key));
             throw_errno(errno, "read " + std::string(key));
         }
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        if (!S_ISREG(st.st_mode)) not_a_regular_file(key, st);
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (offset >= size) return {};
         bytes out(static_cast<std::size_t>(std::min(n, size - offset)));
@@ -1332,6 +1336,15 @@ public:
             throw_errno(e, "read " + std::string(key));
         out.resize(got);
         return out;
+    }
+
+    [[noreturn]] static void not_a_regular_file(std::string_view key, const struct stat& st) {
+        const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                         : "not a regular file";
+        throw error(errc::corrupt, std::string(key) + ": " + what + " where a regular file should be");
     }
 
     std::optional<std::uint64_t> size(std::string_view key) const {
@@ -1462,7 +1475,20 @@ public:
             // An existing file first: its directories exist, so the
             // mkdir walk (one EEXIST per level, 2.4% of all CPU in the
             // commit benchmark's applier) is only for new keys.
-            auto fd = detail::open_fd(target, O_WRONLY);
+            // O_NONBLOCK: a FIFO in a record's place must not hang the
+            // writer (ENXIO without a reader); anything but a regular file
+            // is replaced whole below.
+            auto fd = detail::open_fd(target, O_WRONLY | O_NONBLOCK);
+            if (fd) {
+                struct stat st {};
+                if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(w.key));
+                if (!S_ISREG(st.st_mode)) {
+                    fd.reset();
+                    errno = EEXIST;
+                }
+            } else if (errno == ENXIO) {
+                errno = EEXIST;
+            }
             if (!fd && errno == ENOENT) {
                 std::string dir = impl_->make_parents(w.key, dirs_to_sync);
                 fd = detail::open_fd(target, O_WRONLY | O_CREAT | O_EXCL);
@@ -5322,6 +5348,7 @@ struct staged_write {
 // process); read-only stores may run beside it and see the listing as of
 // their open (refresh() re-reads it).
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -5423,6 +5450,52 @@ inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view dat
     return std::nullopt;
 }
 
+// A record is bound to its key: the id in its envelope must be the one the
+// key was made from, so a valid record copied or moved over another id's
+// file is damage, never that id's data. (Keys that are not record keys,
+// such as a listing, are not checked.)
+inline void check_record_belongs(const envelope_header& h, std::string_view key) {
+    auto slash = key.find('/');
+    if (slash == std::string_view::npos) return;
+    auto collection = key.substr(0, slash);
+    if (is_record_key(collection, key) && (h.id.empty() || record_key(collection, h.id) != key))
+        throw error(errc::corrupt, std::string(key) + ": the record holds id \"" + h.id.substr(0, 200) +
+                                       "\", which belongs elsewhere (a record moved or copied over another)");
+}
+
+// The listing snapshot "<collection>/listing" (format in store's
+// save_listing): its (id, projection JSON) pairs, or nullopt when it fails
+// its checks. For tools that check a listing against the records.
+inline std::optional<std::vector<std::pair<std::string, std::string>>> parse_listing_snapshot(bytes_view v) {
+    if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return std::nullopt;
+    if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return std::nullopt;
+    std::vector<std::pair<std::string, std::string>> out;
+    std::size_t pos = 16;
+    const std::size_t end = v.size() - 4;
+    auto take = [&](std::size_t n) -> std::optional<std::string_view> {
+        if (end - pos < n) return std::nullopt;
+        auto s = as_chars(v.subspan(pos, n));
+        pos += n;
+        return s;
+    };
+    auto take_sized = [&]() -> std::optional<std::string_view> {
+        auto len = take(4);
+        if (!len) return std::nullopt;
+        return take(static_cast<std::size_t>(detail::get_le(as_bytes(*len).data(), 4)));
+    };
+    const std::uint64_t count = detail::get_le(v.data() + 8, 8);
+    if (count > end / 8) return std::nullopt;  // each entry takes at least 8 bytes: a hostile count
+    out.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i) {
+        auto id = take_sized();
+        auto json = id ? take_sized() : std::nullopt;
+        if (!json) return std::nullopt;
+        out.emplace_back(std::string(*id), std::string(*json));
+    }
+    if (pos != end) return std::nullopt;
+    return out;
+}
+
 // Checks a whole record (header CRC, payload length and digest) without
 // decoding it. Throws corrupt / checksum_mismatch / unsupported naming the key.
 inline envelope_header verify_record(bytes_view record, std::string_view key) {
@@ -5433,6 +5506,7 @@ inline envelope_header verify_record(bytes_view record, std::string_view key) {
     auto digest = digest_by_name(h.hasher, record.subspan(h.payload_offset));
     if (!digest) throw error(errc::unsupported, std::string(key) + ": unknown hasher \"" + h.hasher + "\"");
     if (*digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+    check_record_belongs(h, key);
     return h;
 }
 
@@ -5702,6 +5776,10 @@ public:
 
     // Re-reads the listing from the records (for read-only stores beside a writer).
     void refresh() {
+        {
+            std::unique_lock lock(listing_mutex_);
+            open_problems_.clear();
+        }
         rebuild_listing();
         listing_loaded_ = true;
     }
@@ -5869,34 +5947,42 @@ private:
         storage_.replace(listing_key(), out, durability::full);
     }
 
+    // A damaged snapshot (or one that is not a regular file) is rebuilt
+    // from the records; `stowage verify` reports it.
     bool load_listing_snapshot() {
-        auto data = storage_.read(listing_key());
-        if (!data) return false;
         try {
-            bytes_view v(*data);
-            if (v.size() < 20 || as_chars(v.first(4)) != "STWL" || detail::get_le(v.data() + 4, 4) != 1) return false;
-            if (crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4)) return false;
+            auto data = storage_.read(listing_key());
+            if (!data) return false;
+            auto entries = parse_listing_snapshot(*data);
+            if (!entries) return false;
             std::map<std::string, Projection, std::less<>> listing;
-            std::size_t pos = 8;
-            auto count = detail::get_le(v.data() + pos, 8);
-            pos += 8;
-            auto take = [&](std::size_t n) {
-                if (v.size() - 4 - pos < n) throw error(errc::corrupt, "listing snapshot truncated");
-                auto s = as_chars(v.subspan(pos, n));
-                pos += n;
-                return s;
-            };
-            for (std::uint64_t i = 0; i < count; ++i) {
-                std::string id(take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4))));
-                auto json = take(static_cast<std::size_t>(detail::get_le(as_bytes(take(4)).data(), 4)));
-                listing.emplace(std::move(id), from_json<Projection>(json));
-            }
+            for (auto& [id, json] : *entries) listing.emplace(std::move(id), from_json<Projection>(json));
             std::unique_lock lock(listing_mutex_);
             listing_ = std::move(listing);
             return true;
         } catch (const error&) {
             return false;  // rebuild from the records instead
         }
+    }
+
+    // Whether the loaded snapshot names exactly the record files there are
+    // (one directory walk, no record read): a record deleted, added or
+    // replaced by something else behind the library's back makes the
+    // snapshot stale, and the listing is then rebuilt from the records.
+    bool snapshot_matches_records() {
+        std::vector<std::string> files;
+        for (auto& key : storage_.list(collection_ + "/"))
+            if (is_record_key(collection_, key)) files.push_back(std::move(key));
+        std::vector<std::string> listed;
+        {
+            std::shared_lock lock(listing_mutex_);
+            listed.reserve(listing_.size());
+            for (const auto& entry : listing_) listed.push_back(record_key(collection_, entry.first));
+        }
+        std::sort(listed.begin(), listed.end());
+        if (listed == files) return true;
+        open_problems_.emplace_back(listing_key(), "the listing snapshot disagrees with the record files; rebuilt from the records");
+        return false;
     }
 
     // Read-only stores load the listing on first use.
@@ -5908,7 +5994,8 @@ private:
     }
 
     void load_listing() {
-        bool loaded = load_listing_snapshot();
+        open_problems_.clear();
+        bool loaded = load_listing_snapshot() && snapshot_matches_records();
         if (!storage_.read_only() && storage_.contains(listing_key())) {
             // From here on the snapshot would go stale: remove it, durably,
             // before any write can happen.
@@ -5935,7 +6022,7 @@ private:
         }
         std::unique_lock lock(listing_mutex_);
         listing_ = std::move(listing);
-        open_problems_ = std::move(problems);
+        open_problems_.insert(open_problems_.end(), problems.begin(), problems.end());
     }
 
     // --- batched durability ------------------------------------------------------
@@ -6199,6 +6286,7 @@ private:
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -6309,6 +6397,16 @@ struct wal_damage {
     // Set by recovery: tail-like with no intact record after it (a torn
     // write, not damage to acknowledged data).
     bool torn_tail = false;
+    // Set by recovery: every record the damage could have held was already
+    // applied to the record files (it lies before the checkpoint's position,
+    // or the next intact record is at or below the checkpoint), or it is a
+    // damaged checkpoint file, which the log replaces. Nothing acknowledged
+    // is lost; recovery in every mode but absolute goes on past it, and the
+    // next checkpoint retires the segment.
+    bool applied = false;
+    // Where reading resumed after the damage (the next block, or the
+    // checkpoint's position inside the damaged block).
+    std::uint64_t end = 0;
 };
 
 struct wal_recovery_report {
@@ -6323,6 +6421,10 @@ struct wal_recovery_report {
     std::optional<wal_damage> stopped_at;  // point_in_time
     std::uint64_t checkpoint_lsn = 0;
     std::uint64_t last_lsn = 0;
+    // The highest LSN the last checkpoint saw durable (0: not recorded, a
+    // checkpoint of format 1). A log that ends below it lost records.
+    std::uint64_t durable_at_checkpoint = 0;
+    bool checkpoint_damaged = false;  // the checkpoint file failed its checks (the whole log was replayed)
 };
 
 struct wal_stats {
@@ -6415,10 +6517,28 @@ public:
     std::vector<wal_transaction> recover(wal_recovery_report& report) {
         std::lock_guard lock(mutex_);
         report = {};
-        read_checkpoint();
+        if (!read_checkpoint()) {
+            report.checkpoint_damaged = true;
+            wal_damage d{prefix_ + "/checkpoint", 0,
+                         "checkpoint file is damaged: the whole log is replayed and the checkpoint rewritten"};
+            d.applied = true;
+            report.damage.push_back(d);
+            if (options_.recovery == wal_recovery::absolute)
+                throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        }
         report.checkpoint_lsn = checkpoint_lsn_;
+        report.durable_at_checkpoint = checkpoint_durable_;
         std::uint64_t max_lsn = checkpoint_lsn_;
         std::uint64_t max_txid = next_txid_.load() > 0 ? next_txid_.load() - 1 : 0;
+
+        // Files in the log's directory that are not the log's own: reported
+        // (verify lists them), never read as records and never fatal.
+        for (const auto& key : storage_.list(prefix_ + "/"))
+            if (!is_log_file(key)) {
+                wal_damage d{key, 0, "unexpected file in the log directory (not written by stowage)"};
+                d.applied = true;
+                report.damage.push_back(d);
+            }
 
         auto names = segment_names();
         report.segments = names.size();
@@ -6428,15 +6548,47 @@ public:
             std::vector<wal_damage> damage;
             std::uint64_t good_end = 0;  // end of the last good fragment
             std::uint64_t size = 0;
+            std::uint64_t max_lsn = 0;   // of its intact records
         };
         std::vector<parsed> segs;
         for (const auto& name : names) {
             parsed p;
             p.name = name;
-            auto data = storage_.read(name).value_or(bytes{});
+            bytes data;
+            try {
+                data = storage_.read(name).value_or(bytes{});
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt) throw;
+                p.damage.push_back({name, 0, e.what()});  // not a regular file: no records
+            }
             p.size = data.size();
-            parse_segment(name, data, p.records, p.damage, p.good_end);
+            const std::uint64_t resume_at = first_lsn_of(name) == applied_through_.first ? applied_through_.second : 0;
+            parse_segment(name, data, p.records, p.damage, p.good_end, 0, resume_at);
+            for (const auto& r : p.records) p.max_lsn = std::max(p.max_lsn, r.lsn);
             segs.push_back(std::move(p));
+        }
+
+        // Damage whose records were all applied before the last checkpoint
+        // blocks nothing (wal_damage::applied): it lies in a segment before
+        // the one the checkpoint ended in, or before the checkpoint's
+        // position in that one, or the next intact record after it is at or
+        // below the checkpoint (LSNs increase by one per record).
+        auto first_lsn_after = [&](std::size_t seg, std::uint64_t offset) -> std::uint64_t {
+            for (const auto& r : segs[seg].records)
+                if (r.offset >= offset) return r.lsn;
+            for (std::size_t j = seg + 1; j < segs.size(); ++j)
+                if (!segs[j].records.empty()) return segs[j].records.front().lsn;
+            return std::numeric_limits<std::uint64_t>::max();
+        };
+        for (std::size_t i = 0; i < segs.size(); ++i) {
+            const std::uint64_t first = first_lsn_of(segs[i].name);
+            for (auto& d : segs[i].damage) {
+                const std::uint64_t end = std::max(d.end, d.offset + 1);
+                d.applied = (applied_through_.first != 0 &&
+                             (first < applied_through_.first ||
+                              (first == applied_through_.first && end <= applied_through_.second))) ||
+                            (checkpoint_lsn_ > 0 && first_lsn_after(i, end) <= checkpoint_lsn_ + 1);
+            }
         }
 
         // Classify damage and decide, per mode, which records survive.
@@ -6454,23 +6606,30 @@ public:
             auto& s = segs[i];
             bool later = records_after[i + 1];
             std::optional<std::uint64_t> tail_at;
+            const wal_damage* first_damage = nullptr;
             for (auto& d : s.damage) {
+                if (d.applied && options_.recovery != wal_recovery::absolute) {
+                    report.damage.push_back(d);
+                    continue;
+                }
                 bool tail = d.tail_like && !later && d.offset >= s.good_end;
                 d.torn_tail = tail;
                 report.damage.push_back(d);
+                if (!first_damage) first_damage = &d;
                 if (tail && !tail_at) tail_at = d.offset;
                 if (options_.recovery == wal_recovery::absolute ||
                     (options_.recovery == wal_recovery::tolerate_tail && !tail))
                     throw error(errc::corrupt, "wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " +
                                                    d.reason +
-                                                   (tail ? "" : " (reopen with salvage or point_in_time recovery)"));
+                                                   (tail ? "" : " (acknowledged records may be in the damaged part: "
+                                                                "'stowage repair DIR --log salvage --dry-run' shows "
+                                                                "what recovery would keep)"));
             }
-            if (options_.recovery == wal_recovery::point_in_time && !s.damage.empty()) {
-                const wal_damage& first_damage = s.damage.front();
-                report.stopped_at = first_damage;
+            if (options_.recovery == wal_recovery::point_in_time && first_damage) {
+                report.stopped_at = *first_damage;
                 for (auto& r : s.records)
-                    if (r.offset < first_damage.offset) kept.push_back(std::move(r));
-                cut(s.name, first_damage.offset, s.size, report);
+                    if (r.offset < first_damage->offset) kept.push_back(std::move(r));
+                cut(s.name, first_damage->offset, s.size, report);
                 for (std::size_t j = i + 1; j < segs.size(); ++j) cut(segs[j].name, 0, segs[j].size, report);
                 break;
             }
@@ -6484,10 +6643,38 @@ public:
             if (tail_at) break;
         }
 
+        // A log that ends below what the last checkpoint saw durable lost
+        // records (a segment truncated or deleted): the same as damage to
+        // unapplied records. (Records after the last checkpoint have no such
+        // witness: a log cut there is found only when a later segment
+        // remains, by the gap below.)
+        if (checkpoint_durable_ > max_lsn && checkpoint_durable_ > checkpoint_lsn_) {
+            wal_damage d{prefix_, 0,
+                         "the log ends at LSN " + std::to_string(max_lsn) + " but the last checkpoint saw LSN " +
+                             std::to_string(checkpoint_durable_) + " durable: " +
+                             std::to_string(checkpoint_durable_ - max_lsn) +
+                             " acknowledged records are missing (a segment was truncated or deleted)"};
+            report.damage.push_back(d);
+            if (options_.recovery == wal_recovery::absolute || options_.recovery == wal_recovery::tolerate_tail)
+                throw error(errc::corrupt, "wal: " + d.reason);
+        }
+        max_lsn = std::max(max_lsn, checkpoint_durable_);  // LSNs never go back below one ever made durable
+
         // LSNs strictly increase; anything else is damage (a stale copy).
         std::vector<wal_record> ordered;
         std::uint64_t prev = 0;
         for (auto& r : kept) {
+            // A segment's first LSN is its name; a gap between two segments
+            // that no reported damage explains is a segment deleted or cut.
+            if (prev != 0 && r.lsn > prev + 1 && r.segment != ordered.back().segment &&
+                r.lsn > checkpoint_lsn_ + 1 && !damage_between(report.damage, ordered.back(), r)) {
+                wal_damage d{r.segment, 0,
+                             "log records " + std::to_string(prev + 1) + " to " + std::to_string(r.lsn - 1) +
+                                 " are missing before this segment (a segment was truncated or deleted)"};
+                // Reported, not fatal: a point-in-time or salvage recovery
+                // leaves the same gap on purpose until its checkpoint.
+                report.damage.push_back(d);
+            }
             if (r.lsn <= prev) {
                 report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
                 if (options_.recovery != wal_recovery::salvage)
@@ -6546,6 +6733,20 @@ public:
             // its log records gone.
             for (const auto& seg : segs)
                 if (seg.size > 0 && storage_.contains(seg.name)) storage_.sync(seg.name);
+            // A damaged segment whose damage was all applied and whose intact
+            // records are all at or below the checkpoint holds nothing
+            // recovery needs (appends go to a new segment): remove it now,
+            // as the next checkpoint would, so it is reported once.
+            // Under salvage, a damaged segment with no intact record at all
+            // (a junk or wiped file) gave everything it could: it goes too.
+            for (const auto& seg : segs) {
+                if (seg.damage.empty() || !storage_.contains(seg.name)) continue;
+                bool all_applied = checkpoint_lsn_ > 0 && seg.max_lsn <= checkpoint_lsn_ &&
+                                   std::all_of(seg.damage.begin(), seg.damage.end(),
+                                               [](const wal_damage& d) { return d.applied; });
+                bool nothing_left = options_.recovery == wal_recovery::salvage && seg.max_lsn == 0;
+                if (all_applied || nothing_left) storage_.remove(seg.name, durability::full);
+            }
             // Segments kept for reuse by an earlier open (beyond the number
             // now asked for: deleted).
             free_segments_.clear();
@@ -6730,16 +6931,25 @@ public:
     void checkpoint(std::uint64_t applied_lsn) {
         std::vector<std::string> names;
         std::string current;  // the segment being written when the checkpoint was taken
+        bool last_applied = false;
         {
             std::lock_guard lock(mutex_);
             check_writable();
             if (applied_lsn > durable_lsn_) throw error(errc::bad_input, "wal: checkpoint beyond the durable log");
             if (applied_lsn < checkpoint_lsn_) return;
+            // Format 2 (docs/format.md): also the highest durable LSN, so
+            // that a log cut below it is detected, and, when everything
+            // appended is applied, where the log ended, so that damage
+            // before that position is known to be applied.
+            const bool all_applied = applied_lsn + 1 == next_lsn_ && !segment_.empty();
             bytes out;
             stowage::append(out, as_bytes("STWC"));
-            detail::put_le(out, 1, 4);
+            detail::put_le(out, 2, 4);
             detail::put_u64(out, applied_lsn);
             detail::put_u64(out, next_txid_.load());
+            detail::put_u64(out, durable_lsn_);
+            detail::put_u64(out, all_applied ? first_lsn_of(segment_) : 0);
+            detail::put_u64(out, all_applied ? segment_offset_ : 0);
             detail::put_le(out, crc32c::of(out), 4);
             try {
                 storage_.replace(prefix_ + "/checkpoint", out, durability::full);
@@ -6748,17 +6958,15 @@ public:
                 throw;
             }
             checkpoint_lsn_ = applied_lsn;
+            checkpoint_durable_ = durable_lsn_;
+            applied_through_ = all_applied ? std::pair(first_lsn_of(segment_), segment_offset_)
+                                           : std::pair<std::uint64_t, std::uint64_t>(0, 0);
             stats_.checkpoints++;
             names = segment_names();
             current = segment_;  // read under the lock: appends roll it (a race TSan found)
+            last_applied = segment_.empty() && recovered_lsn_ <= applied_lsn;
         }
-        // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
-        // them are applied. The segment being written is never retired.
-        for (std::size_t i = 0; i + 1 < names.size(); ++i) {
-            if (names[i] == current) break;
-            if (first_lsn_of(names[i + 1]) - 1 > applied_lsn) break;
-            retire_segment(names[i]);
-        }
+        retire_segments(names, current, applied_lsn, last_applied);
         storage_.flush();
         if (options_.observer) options_.observer({wal_event::kind::checkpoint, applied_lsn, {}, {}});
         std::lock_guard lock(mutex_);
@@ -6768,6 +6976,27 @@ public:
     std::uint64_t checkpoint_lsn() const {
         std::lock_guard lock(mutex_);
         return checkpoint_lsn_;
+    }
+
+    // Retires every segment whose records are all at or below the
+    // checkpoint now, without a new checkpoint: after a repair (salvage,
+    // point-in-time) the damaged segments leave the log this way even when
+    // nothing was left to apply.
+    void retire_applied_segments() {
+        std::vector<std::string> names;
+        std::string current;
+        std::uint64_t applied = 0;
+        bool last_applied = false;
+        {
+            std::lock_guard lock(mutex_);
+            check_writable();
+            names = segment_names();
+            current = segment_;
+            applied = checkpoint_lsn_;
+            last_applied = segment_.empty() && recovered_lsn_ <= checkpoint_lsn_;
+        }
+        retire_segments(names, current, applied, last_applied);
+        storage_.flush();
     }
 
     // Every record of every segment (for `stowage wal dump`), damage skipped.
@@ -6783,11 +7012,20 @@ public:
         return out;
     }
 
+    // The segments, in log order: "<20 digits>.log" and ".recycled.log"
+    // (any other file in the directory is not the log's; see is_log_file).
     std::vector<std::string> segment_names() const {
         std::vector<std::string> out;
         for (auto& k : storage_.list(prefix_ + "/"))
-            if (k.ends_with(".log")) out.push_back(k);
+            if (segment_base_kind(k) == 1) out.push_back(k);
         return out;
+    }
+
+    // Whether key is one of the log's own files (segments, segments kept
+    // for reuse, the checkpoint, the reserve).
+    bool is_log_file(std::string_view key) const {
+        if (key == prefix_ + "/checkpoint" || key == prefix_ + "/reserve") return true;
+        return segment_base_kind(key) != 0;
     }
 
 private:
@@ -6858,8 +7096,12 @@ public:
     }
 
 private:
+    // `resume_at`: a known record boundary (the checkpoint's position);
+    // damage in its block resumes there instead of at the next block, so
+    // that what follows it is read and what precedes it is known applied.
     static void parse_segment(const std::string& name, bytes_view data, std::vector<wal_record>& records,
-                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0) {
+                              std::vector<wal_damage>& damage, std::uint64_t& good_end, std::uint64_t from = 0,
+                              std::uint64_t resume_at = 0) {
         std::optional<wal_record> partial;
         bool resyncing = from > 0;  // skip continuation fragments of a record begun before `from`
         auto drop_partial = [&](const char* why) {
@@ -6917,9 +7159,11 @@ private:
                 continue;
             }
             auto skip_block = [&](std::string reason, bool tail_like) {
-                damage.push_back({name, pos, std::move(reason), tail_like});
+                const std::uint64_t at = pos;
+                pos = resume_at > pos && resume_at < block_end ? resume_at : block_end;
+                damage.push_back({name, at, std::move(reason), tail_like});
+                damage.back().end = pos;
                 partial.reset();
-                pos = block_end;
             };
             const std::byte* h = data.data() + pos;
             // Zeros from here to the end: space written ahead and never
@@ -7052,6 +7296,32 @@ private:
         return std::stoull(name.substr(slash + 1, 20));
     }
 
+    // 1: a segment name ("<20 digits>.log" or ".recycled.log"); 2: a
+    // segment kept for reuse ("<20 digits>.free"); 0: anything else.
+    static int segment_base_kind(std::string_view key) {
+        auto slash = key.rfind('/');
+        std::string_view base = key.substr(slash == std::string_view::npos ? 0 : slash + 1);
+        if (base.size() < 20 || !std::all_of(base.begin(), base.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
+            return 0;
+        std::string_view rest = base.substr(20);
+        if (rest == ".log" || rest == recycled_suffix) return 1;
+        if (rest == ".free") return 2;
+        return 0;
+    }
+
+    // Whether reported damage lies between records a and b (log order).
+    static bool damage_between(const std::vector<wal_damage>& damage, const wal_record& a, const wal_record& b) {
+        for (const auto& d : damage) {
+            if (d.segment == a.segment && d.segment == b.segment) {
+                if (d.offset > a.offset && d.offset < b.offset) return true;
+            } else if ((d.segment == a.segment && d.offset > a.offset) ||
+                       (d.segment == b.segment && d.offset < b.offset) || (d.segment > a.segment && d.segment < b.segment)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     // A segment written over zeros, and one written over a reused file's
     // bytes (the reader then knows that old records may follow its own).
     static constexpr std::string_view recycled_suffix = ".recycled.log";
@@ -7098,6 +7368,20 @@ private:
     // no reader takes for a segment (<first LSN>.free), or deleted. Durable
     // at the checkpoint's flush; a crash before it leaves the old name,
     // whose records are below the checkpoint and ignored.
+    // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
+    // them are applied. The segment being written is never retired; the
+    // last one only when no segment was opened since recovery and every
+    // recovered LSN is applied (`last_applied`).
+    void retire_segments(const std::vector<std::string>& names, const std::string& current, std::uint64_t applied,
+                         bool last_applied) {
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (names[i] == current) break;
+            bool whole = i + 1 < names.size() ? first_lsn_of(names[i + 1]) - 1 <= applied : last_applied;
+            if (!whole) break;
+            retire_segment(names[i]);
+        }
+    }
+
     void retire_segment(const std::string& name) {
         if constexpr (renames_keys<Storage>) {
             bool keep = false;
@@ -7445,15 +7729,35 @@ private:
 
     // --- state -------------------------------------------------------------------
 
-    void read_checkpoint() {
-        auto data = storage_.read(prefix_ + "/checkpoint");
-        if (!data) return;
+    // A damaged checkpoint (any failed check, or not a regular file) is
+    // not fatal: the log is the source of truth and replaying applied
+    // records is idempotent, so recovery replays every retained segment
+    // (checkpoint 0) and the next checkpoint rewrites the file. What is lost
+    // with it: the durable high-water mark, and the transaction-id floor
+    // (ids of transactions that wrote nothing may then repeat).
+    // Returns false when the file is damaged.
+    bool read_checkpoint() {
+        std::optional<bytes> data;
+        try {
+            data = storage_.read(prefix_ + "/checkpoint");
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;  // an I/O error is not damage: report it as it is
+            return false;
+        }
+        if (!data) return true;
         bytes_view v(*data);
-        if (v.size() != 28 || as_chars(v.first(4)) != "STWC" || detail::get_le(v.data() + 4, 4) != 1 ||
-            crc32c::of(v.first(24)) != detail::get_le(v.data() + 24, 4))
-            throw error(errc::corrupt, "wal: checkpoint file " + prefix_ + "/checkpoint is damaged");
+        const std::uint64_t version = v.size() >= 8 ? detail::get_le(v.data() + 4, 4) : 0;
+        const std::size_t size = version == 1 ? 28 : version == 2 ? 52 : 0;
+        if (size == 0 || v.size() != size || as_chars(v.first(4)) != "STWC" ||
+            crc32c::of(v.first(size - 4)) != detail::get_le(v.data() + size - 4, 4))
+            return false;
         checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
         next_txid_ = detail::get_le(v.data() + 16, 8);
+        if (version == 2) {
+            checkpoint_durable_ = detail::get_le(v.data() + 24, 8);
+            applied_through_ = {detail::get_le(v.data() + 32, 8), detail::get_le(v.data() + 40, 8)};
+        }
+        return true;
     }
 
     // A full disk: give back the reserve, and the segments kept for reuse
@@ -7543,6 +7847,10 @@ private:
     std::array<std::atomic<std::uint64_t>, 32> latency_us_log2_{};  // wal_stats::latency_us_log2
     bytes frames_;                                    // append()'s frames when not deferring, reused (lock held)
     std::uint64_t checkpoint_lsn_ = 0;
+    std::uint64_t checkpoint_durable_ = 0;  // durable_lsn_ when the checkpoint was taken (format 2)
+    // Where the log ended when a checkpoint found everything appended applied:
+    // (first LSN of that segment, offset); (0, 0) when not known.
+    std::pair<std::uint64_t, std::uint64_t> applied_through_{0, 0};
     std::uint64_t recovered_lsn_ = 0;
     std::chrono::steady_clock::time_point batched_since_{};  // oldest batched commit not yet synced (syncer_loop)
     wal_stats stats_;
@@ -8316,10 +8624,12 @@ public:
     // Everything committed so far is durable.
     void flush() { state_->log.flush(); }
 
-    // Applies everything committed to storage and checkpoints the WAL now.
+    // Applies everything committed to storage and checkpoints the WAL now,
+    // retiring every segment that holds only applied records.
     void checkpoint() {
         state_->log.flush();
         state_->apply_now();
+        if (!state_->storage.read_only()) state_->log.retire_applied_segments();
     }
 
     const wal_recovery_report& recovery() const { return state_->recovery; }

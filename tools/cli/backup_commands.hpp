@@ -33,6 +33,7 @@
 #include <cstdio>
 #include <iostream>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <unistd.h>
@@ -229,13 +230,141 @@ inline int import(arguments& args) {
     return exit_ok;
 }
 
+// `repair DIR --log MODE`: recovers the write-ahead log past damage that
+// may hold acknowledged records, as `wal_recovery` MODE, then applies and
+// checkpoints so that the damaged segments leave the log. First (even in a
+// dry run) it reads the log both ways and says what the repair would lose:
+// every transaction that salvage keeps and MODE does not, and every
+// transaction that lost a record. The log's files are copied aside first
+// (into the backup root), so nothing is lost that the repair could not
+// give back.
+inline int repair_log(const std::string& dir, const std::string& mode, bool dry_run, const std::filesystem::path& root) {
+    namespace fs = std::filesystem;
+    if (is_pool(dir)) throw usage_error("repair --log: works on a data directory, not on " + dir);
+    wal_recovery recovery;
+    if (mode == "salvage") recovery = wal_recovery::salvage;
+    else if (mode == "point-in-time") recovery = wal_recovery::point_in_time;
+    else if (mode == "drop-applied") recovery = wal_recovery::tolerate_tail;
+    else throw usage_error("repair: --log takes salvage, point-in-time or drop-applied, got '" + mode + "'");
+    if (!fs::is_directory(dir)) throw error(errc::not_found, "no data directory " + dir + " (No such file or directory)");
+
+    // What each mode keeps, read-only.
+    auto read_log = [&](wal_recovery m, wal_recovery_report& report) {
+        file_storage fs_ro(dir, open_mode::read_only);
+        wal_options o;
+        o.recovery = m;
+        wal<file_storage> log(fs_ro, "wal", o);
+        std::set<std::uint64_t> txids;
+        for (const auto& tx : log.recover(report)) txids.insert(tx.txid);
+        return txids;
+    };
+    wal_recovery_report salvaged, chosen;
+    auto all = read_log(wal_recovery::salvage, salvaged);
+    std::set<std::uint64_t> kept = all;
+    if (recovery == wal_recovery::point_in_time) kept = read_log(recovery, chosen);
+    std::size_t unapplied = 0;
+    for (const auto& d : salvaged.damage) {
+        if (d.torn_tail) continue;
+        unapplied += !d.applied;
+        std::cout << "damage\t" << d.segment << (d.segment.ends_with(".log") ? "@" + std::to_string(d.offset) : "")
+                  << '\t' << d.reason << (d.applied ? " (already applied)" : "") << '\n';
+    }
+    if (recovery == wal_recovery::tolerate_tail && unapplied > 0)
+        throw damage_found("repair --log drop-applied: " + std::to_string(unapplied) +
+                           " damaged places may hold acknowledged records; use --log salvage or --log point-in-time "
+                           "(add --dry-run to see what each would lose)");
+    const char* lose = dry_run ? "would lose" : "lost";
+    std::size_t lost = 0;
+    for (const auto& [txid, why] : salvaged.dropped) {
+        std::cout << lose << "\ttransaction " << txid << '\t' << why << '\n';
+        ++lost;
+    }
+    for (auto txid : all)
+        if (!kept.contains(txid)) {
+            std::cout << lose << "\ttransaction " << txid << "\tcommitted after the first damage (point-in-time stops there)\n";
+            ++lost;
+        }
+    std::string summary = std::to_string(kept.size()) + " unapplied transactions kept, " + std::to_string(lost) + " lost";
+    if (unapplied > 0)
+        summary += " (and whatever the " + std::to_string(unapplied) + " damaged place" + (unapplied == 1 ? "" : "s") +
+                   " held, which cannot be read)";
+    if (dry_run) {
+        std::cout << "dry run: " << summary << "; nothing changed\n";
+        return exit_ok;
+    }
+
+    // The log as it is, aside: every file but the reserve and reused ones.
+    file_storage live(dir, open_mode::read_write);  // the writer lock, held to the end
+    const fs::path wal_dir = fs::path(dir) / "wal";
+    const fs::path aside = root / ("log-before-repair-" + detail::backup_strftime(std::chrono::system_clock::now(), "%Y%m%dT%H%M%SZ"));
+    fs::create_directories(aside);
+    std::vector<std::string> unexpected;
+    if (fs::is_directory(wal_dir))
+        for (const auto& entry : fs::directory_iterator(wal_dir)) {
+            std::string name = entry.path().filename().string();
+            if (name == "reserve" || name.ends_with(".free")) continue;
+            if (entry.is_regular_file()) fs::copy_file(entry.path(), aside / name, fs::copy_options::overwrite_existing);
+            bool own = name == "checkpoint" || (name.size() >= 24 && (name.ends_with(".log")));
+            if (!own) unexpected.push_back(name);
+        }
+    for (const auto& name : unexpected) fs::remove_all(wal_dir / name);
+    {
+        database_options o;
+        o.wal.recovery = recovery;
+        database<file_storage> db(live, o);
+        db.checkpoint();
+    }
+    // The log must now open as any writer opens it.
+    wal_recovery_report after;
+    read_log(wal_recovery::tolerate_tail, after);
+    std::cout << "kept\t" << aside.string() << "\t(the log before the repair)\n";
+    std::cout << "ok: log recovered (" << mode << "): " << summary << '\n';
+    return exit_ok;
+}
+
+// `repair DIR --rebuild-listings`: every collection's listing snapshot is
+// rebuilt from the record headers (a derived file; verify names it when it
+// is stale or damaged).
+inline int rebuild_listings(const std::string& location) {
+    return with_storage(location, open_mode::read_write, [&](auto storage) {
+        using S = decltype(storage);
+        std::set<std::string> collections;
+        for (const auto& key : storage.list("")) {
+            auto slash = key.find('/');
+            if (slash == std::string::npos) continue;
+            std::string top = key.substr(0, slash);
+            if (store_detail::is_internal_top(top)) continue;
+            if (key == top + "/listing" || is_record_key(top, key)) collections.insert(top);
+        }
+        database<S> db(storage);
+        for (const auto& c : collections) {
+            if (storage.contains(c + "/listing")) storage.remove(c + "/listing", durability::full);
+            db_store<json_document, S, gzip<json_codec>> st(db.storage(), c);
+            auto n = st.size();
+            std::cout << "rebuilt\t" << c << "/listing\t" << n << " records\n";
+            for (const auto& [key, what] : st.open_problems()) std::cout << "unlisted\t" << key << '\t' << what << '\n';
+        }
+        return exit_ok;
+    });
+}
+
 inline int repair(arguments& args) {
     auto from = args.option("--from-backup");
+    auto log_mode = args.option("--log");
+    bool listings = args.flag("--rebuild-listings");
     auto root = args.option("--root");
     repair_options o;
     o.dry_run = args.flag("--dry-run");
     auto pos = args.positionals(1, 1);
-    if (!from) throw usage_error("repair: --from-backup ID is required (see 'stowage backup list DIR')");
+    if (int(bool(from)) + int(bool(log_mode)) + int(listings) > 1)
+        throw usage_error("repair: give one of --from-backup ID, --log MODE, --rebuild-listings");
+    if (log_mode) return repair_log(pos[0], *log_mode, o.dry_run, root_for(root, pos[0], "repair"));
+    if (listings) {
+        if (o.dry_run) throw usage_error("repair: --rebuild-listings has no dry run (it only rewrites derived files)");
+        return rebuild_listings(pos[0]);
+    }
+    if (!from)
+        throw usage_error("repair: --from-backup ID, --log MODE or --rebuild-listings is required (see 'stowage backup list DIR')");
     backups bk(root_for(root, pos[0], "repair"));
     progress_bar bar("repair");
     o.progress = bar.callback();
@@ -292,13 +421,22 @@ inline constexpr command import_command{
     backup_detail::import};
 
 inline constexpr command repair_command{
-    "repair", "DIR --from-backup ID [--root R] [--dry-run]",
-    "replace damaged records and chunks with their copies from a verified backup",
+    "repair", "DIR --from-backup ID [--root R] [--dry-run] | DIR --log salvage|point-in-time|drop-applied [--dry-run] | DIR --rebuild-listings",
+    "replace damaged records and chunks from a backup; recover a damaged log; rebuild listings",
     "Checks every record and CAS chunk of DIR (needs DIR's writer lock). Each one that\n"
     "fails verification is replaced by its copy from backup ID when that copy is intact\n"
     "(all records in one transaction); the rest are listed as unrepairable and the\n"
     "command exits 1. Output: \"repaired\\t<key>\\t<problem>\" and\n"
-    "\"unrepairable\\t<key>\\t<problem>\\t<why>\" lines, then a summary. --dry-run changes nothing.",
+    "\"unrepairable\\t<key>\\t<problem>\\t<why>\" lines, then a summary. --dry-run changes nothing.\n"
+    "\n"
+    "--log MODE recovers a damaged write-ahead log (the damage 'stowage verify' reports as\n"
+    "\"acknowledged records may be lost\"): salvage keeps every intact transaction,\n"
+    "point-in-time stops at the first damage, drop-applied only removes damage to records\n"
+    "already applied. It prints \"damage\\t<where>\\t<problem>\" per damaged place and\n"
+    "\"lost\\ttransaction <id>\\t<why>\" per transaction given up (\"would lose\" with\n"
+    "--dry-run, which changes nothing), copies the log aside into R first (\"kept\\t<path>\"),\n"
+    "then applies what it kept and retires the damaged segments.\n"
+    "--rebuild-listings rewrites every collection's listing snapshot from its records.",
     backup_detail::repair};
 
 }  // namespace stowage::cli

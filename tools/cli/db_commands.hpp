@@ -171,7 +171,19 @@ int dump_wal(Storage& storage) {
         }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
-    for (const auto& d : damage) print_error("wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " + d.reason);
+    // What an interrupted append leaves at the end of the last segment is a
+    // torn tail, not damage (recovery cuts it off).
+    auto names = log.segment_names();
+    std::size_t damaged = 0;
+    for (const auto& d : damage) {
+        bool torn = d.tail_like && !names.empty() && d.segment == names.back();
+        print_error("wal " + d.segment + " at offset " + std::to_string(d.offset) + ": " + d.reason +
+                    (torn ? " (a torn tail: an interrupted append, not damage)" : ""));
+        damaged += !torn;
+    }
+    if (damaged)
+        throw damage_found(std::to_string(damaged) + " damaged place" + (damaged == 1 ? "" : "s") +
+                           " in the log (records there are not listed)");
     return exit_ok;
 }
 
@@ -194,6 +206,7 @@ inline constexpr command race_command{
 
 inline constexpr command wal_dump_command{
     "wal", "dump DIR", "list the write-ahead log's records",
-    "One line per record: <lsn>\\t<type>\\t<payload bytes>\\t<transaction>\\t<key>.", db_detail::wal_command};
+    "One line per record: <lsn>\\t<type>\\t<payload bytes>\\t<transaction>\\t<key>. Damage is\n"
+    "reported on stderr, one line per damaged place, and exits 1.", db_detail::wal_command};
 
 }  // namespace stowage::cli

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -41,21 +42,55 @@ namespace stowage::cli {
 using document_db = database<file_storage>;
 using document_store = db_store<json_document, file_storage, gzip<json_codec>>;
 
-// The database of a data directory, for writing or read-only.
-inline document_db open_database(const std::string& dir, open_mode mode) {
-    return document_db(file_storage(dir, mode));
+// How a command opens a database. Readers change nothing, so they salvage:
+// every intact transaction is read past damage in the log, and a warning
+// says that answers may lack what the damage held. Writers keep the
+// default: damage that may hold acknowledged records stops them, and the
+// message names `stowage repair DIR --log` (damage only to records already
+// applied stops nobody; wal.hpp).
+inline database_options options_for(open_mode mode) {
+    database_options o;
+    if (mode == open_mode::read_only) o.wal.recovery = wal_recovery::salvage;
+    return o;
+}
+
+// One stderr line when recovery went past damage that may have held
+// acknowledged records (not a torn tail, not already applied).
+inline void warn_about_log_damage(const wal_recovery_report& r, const std::string& location) {
+    std::size_t n = 0;
+    for (const auto& d : r.damage) n += !d.torn_tail && !d.applied;
+    if (n > 0)
+        print_error("warning: the write-ahead log of " + location + " is damaged in " + std::to_string(n) +
+                    " place" + (n == 1 ? "" : "s") + "; answers may lack transactions recorded there (see 'stowage verify " +
+                    location + "' and 'stowage repair " + location + " --log salvage --dry-run')");
 }
 
 // f(store) with the collection's document store in the database at
 // `location` (DIR, or rados:POOL:CONF; see location.hpp).
 template <class F>
 int with_documents(const std::string& location, const std::string& collection, open_mode mode, F&& f) {
+    validate_collection(collection);
     return with_storage(location, mode, [&](auto storage) {
         using S = decltype(storage);
-        database<S> db(std::move(storage));
+        database<S> db(std::move(storage), options_for(mode));
+        warn_about_log_damage(db.recovery(), location);
         db_store<json_document, S, gzip<json_codec>> st(db.storage(), collection);
         return f(st);
     });
+}
+
+// An id as one field of a tab-separated line: tab, newline, carriage return
+// and backslash escaped as \t \n \r \\ (other bytes as they are).
+inline void append_escaped_id(std::string& out, std::string_view id) {
+    for (char c : id) {
+        switch (c) {
+            case '\t': out += "\\t"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\\': out += "\\\\"; break;
+            default: out += c;
+        }
+    }
 }
 
 namespace store_detail {
@@ -92,7 +127,7 @@ inline int ls(arguments& args) {
     return with_documents(pos[0], pos[1], open_mode::read_only, [&](auto& st) {
     std::string out;
     for (const auto& entry : st.list()) {
-        out += entry.id;
+        append_escaped_id(out, entry.id);
         out += '\t';
         entry.projection.write(out);
         out += '\n';
@@ -102,6 +137,12 @@ inline int ls(arguments& args) {
         }
     }
     std::cout << out;
+    // Records whose header could not be read are not listed: say so, as damage.
+    auto problems = st.open_problems();
+    for (const auto& [key, what] : problems) print_error(key + ": " + what);
+    if (!problems.empty())
+        throw damage_found(std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
+                           " in collection " + pos[1] + " (see 'stowage verify " + pos[0] + "')");
     return exit_ok;
     });
 }
@@ -123,6 +164,13 @@ inline bool verify_record_ok(bytes_view record, std::string_view key) {
     }
 }
 
+// Whether a key is one of the database's own files outside collections
+// (the log's, the CAS's, the search index's): verify checks those through
+// their components, not as records.
+inline bool is_internal_top(std::string_view top) {
+    return top == "wal" || top == "cas" || top == "cas_blobs" || top == "index";
+}
+
 inline int verify(arguments& args) {
     auto pos = args.positionals(1, 1);
     return with_storage(pos[0], open_mode::read_only, [&](auto fs) {
@@ -130,13 +178,19 @@ inline int verify(arguments& args) {
     std::size_t records = 0, damaged = 0, wal_records = 0;
     std::uint64_t bytes_read = 0;
     std::set<std::string> collections;
+    auto report_damage = [&](const std::string& where, const std::string& what) {
+        ++damaged;
+        std::cout << where << '\t' << what << '\n';
+    };
     // Keys with a committed version in the log that is not yet applied: a
     // writer's applier may be rewriting their files in place right now, and
     // after a crash such a file may be torn; either way the log holds the
     // version that the next open writes, so a damaged file there is not damage.
     std::set<std::string, std::less<>> pending;
-    // The write-ahead log: every record's checksum. A torn tail is what an
-    // interrupted (or still running) append leaves, not damage.
+    // The write-ahead log: every record's checksum, the checkpoint, files
+    // that do not belong there, records missing below what the checkpoint
+    // saw durable. A torn tail is what an interrupted (or still running)
+    // append leaves, not damage.
     {
         wal_options o;
         o.recovery = wal_recovery::salvage;
@@ -147,32 +201,51 @@ inline int verify(arguments& args) {
         wal_records = report.records_read;
         for (const auto& d : report.damage) {
             if (d.torn_tail) continue;
-            ++damaged;
-            std::cout << d.segment << '@' << d.offset << '\t' << d.reason << '\n';
+            std::string where = d.segment + (d.segment.ends_with(".log") ? "@" + std::to_string(d.offset) : "");
+            report_damage(where, d.reason + (d.applied ? " (already applied: nothing acknowledged is lost; the next "
+                                                         "write retires it, or 'stowage repair " + pos[0] +
+                                                         " --log drop-applied')"
+                                                       : " (acknowledged records may be lost: 'stowage repair " +
+                                                             pos[0] + " --log salvage --dry-run' shows what recovery keeps)"));
         }
     }
+    // Every record file: intact and bound to its key.
+    std::map<std::string, std::set<std::string>> files_of;  // collection -> record keys
+    std::set<std::string> listings;
     for (const auto& key : fs.list("")) {
         // Content-addressed chunks: the name is the digest of the content.
         if (key.starts_with("cas/") && key.rfind('/') > 4) {
             std::string_view hasher_name = std::string_view(key).substr(4, key.find('/', 4) - 4);
             if (hasher_name == "tmp") continue;
             ++records;
-            auto data = fs.read(key);
-            if (!data) {
-                --records;
-                continue;
-            }
-            bytes_read += data->size();
-            auto digest = digest_by_name(hasher_name, *data);
-            if (!digest || to_hex(*digest) != key.substr(key.rfind('/') + 1)) {
-                ++damaged;
-                std::cout << key << '\t' << key << ": chunk content does not match its digest\n";
+            try {
+                auto data = fs.read(key);
+                if (!data) {
+                    --records;
+                    continue;
+                }
+                bytes_read += data->size();
+                auto digest = digest_by_name(hasher_name, *data);
+                if (!digest || to_hex(*digest) != key.substr(key.rfind('/') + 1))
+                    report_damage(key, key + ": chunk content does not match its digest");
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt) throw;
+                report_damage(key, e.what());
             }
             continue;
         }
         auto slash = key.find('/');
-        if (slash == std::string::npos || !is_record_key(key.substr(0, slash), key)) continue;
-        collections.insert(key.substr(0, slash));
+        if (slash == std::string::npos) continue;
+        std::string top = key.substr(0, slash);
+        if (is_internal_top(top)) continue;
+        if (key == top + "/listing") {
+            listings.insert(top);
+            collections.insert(top);
+            continue;
+        }
+        if (!is_record_key(top, key)) continue;
+        collections.insert(top);
+        files_of[top].insert(key);
         ++records;
         try {
             auto record = fs.read(key);
@@ -193,9 +266,55 @@ inline int verify(arguments& args) {
                 throw;
             }
         } catch (const error& e) {
-            ++damaged;
-            std::cout << key << '\t' << e.what() << '\n';
+            if (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch && e.kind() != errc::unsupported)
+                throw;  // an I/O error (permission, device) is not damage: exit 3 naming the file
+            report_damage(key, e.what());
         }
+    }
+    // The listing snapshots, which a writer's clean close leaves: intact,
+    // and naming exactly the records there are. A record it lists that has
+    // no file is a lost record (deleted, or replaced by something that is
+    // not a regular file); a file it does not list, or a damaged snapshot,
+    // is a stale derived file that the next writer rebuilds.
+    for (const auto& c : listings) {
+        const std::string listing_key = c + "/listing";
+        std::optional<bytes> data;
+        try {
+            data = fs.read(listing_key);
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;
+            report_damage(listing_key, std::string(e.what()) + " (derived: 'stowage repair " + pos[0] +
+                                           " --rebuild-listings' rebuilds it)");
+            continue;
+        }
+        if (!data) continue;
+        auto entries = parse_listing_snapshot(*data);
+        if (!entries) {
+            report_damage(listing_key, "listing snapshot is damaged (derived: 'stowage repair " + pos[0] +
+                                           " --rebuild-listings' rebuilds it)");
+            continue;
+        }
+        const auto& files = files_of[c];
+        std::set<std::string> listed;
+        for (const auto& [id, json] : *entries) {
+            std::string key = record_key(c, id);
+            listed.insert(key);
+            if (files.contains(key) || pending.contains(key)) continue;
+            std::string what = "listed in " + listing_key + " but its record is missing";
+            try {
+                (void)fs.read(key);
+                what += " (No such file)";
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt) throw;
+                what = e.what();
+            }
+            report_damage(key, what + " (id \"" + id + "\"; a backup may hold it: 'stowage repair " + pos[0] +
+                                   " --from-backup ID')");
+        }
+        for (const auto& key : files)
+            if (!listed.contains(key) && !pending.contains(key))
+                report_damage(key, "not in " + listing_key + " (stale derived file: 'stowage repair " + pos[0] +
+                                       " --rebuild-listings' rebuilds it)");
     }
     if (damaged)
         throw damage_found(std::to_string(damaged) + " damaged in " + pos[0] + " (" + std::to_string(records) +

@@ -154,16 +154,19 @@ public:
 
     // --- Storage concept ---------------------------------------------------
 
+    // Reads open with O_NONBLOCK and check that the key is a regular file:
+    // a FIFO, device, socket or directory where a key's file should be is
+    // damage (errc::corrupt naming it), never something to block on.
     std::optional<bytes> read(std::string_view key) const {
         std::string path = impl_->path(key);
-        auto fd = detail::open_fd(path, O_RDONLY);
+        auto fd = detail::open_fd(path, O_RDONLY | O_NONBLOCK);
         if (!fd) {
-            if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) return std::nullopt;
+            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
             throw_errno(errno, "read " + std::string(key));
         }
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
-        if (!S_ISREG(st.st_mode)) return std::nullopt;
+        if (!S_ISREG(st.st_mode)) not_a_regular_file(key, st);
         bytes out(static_cast<std::size_t>(st.st_size));
         std::size_t got = 0;
         if (int e = detail::pread_all(fd.get(), out.data(), out.size(), 0, got)) throw_errno(e, "read " + std::string(key));
@@ -173,13 +176,14 @@ public:
 
     bytes read_range(std::string_view key, std::uint64_t offset, std::uint64_t n) const {
         std::string path = impl_->path(key);
-        auto fd = detail::open_fd(path, O_RDONLY);
+        auto fd = detail::open_fd(path, O_RDONLY | O_NONBLOCK);
         if (!fd) {
             if (errno == ENOENT || errno == ENOTDIR) throw error(errc::not_found, std::string(key));
             throw_errno(errno, "read " + std::string(key));
         }
         struct stat st {};
         if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(key));
+        if (!S_ISREG(st.st_mode)) not_a_regular_file(key, st);
         auto size = static_cast<std::uint64_t>(st.st_size);
         if (offset >= size) return {};
         bytes out(static_cast<std::size_t>(std::min(n, size - offset)));
@@ -188,6 +192,15 @@ public:
             throw_errno(e, "read " + std::string(key));
         out.resize(got);
         return out;
+    }
+
+    [[noreturn]] static void not_a_regular_file(std::string_view key, const struct stat& st) {
+        const char* what = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                         : "not a regular file";
+        throw error(errc::corrupt, std::string(key) + ": " + what + " where a regular file should be");
     }
 
     std::optional<std::uint64_t> size(std::string_view key) const {
@@ -318,7 +331,20 @@ public:
             // An existing file first: its directories exist, so the
             // mkdir walk (one EEXIST per level, 2.4% of all CPU in the
             // commit benchmark's applier) is only for new keys.
-            auto fd = detail::open_fd(target, O_WRONLY);
+            // O_NONBLOCK: a FIFO in a record's place must not hang the
+            // writer (ENXIO without a reader); anything but a regular file
+            // is replaced whole below.
+            auto fd = detail::open_fd(target, O_WRONLY | O_NONBLOCK);
+            if (fd) {
+                struct stat st {};
+                if (::fstat(fd.get(), &st) != 0) throw_errno(errno, "stat " + std::string(w.key));
+                if (!S_ISREG(st.st_mode)) {
+                    fd.reset();
+                    errno = EEXIST;
+                }
+            } else if (errno == ENXIO) {
+                errno = EEXIST;
+            }
             if (!fd && errno == ENOENT) {
                 std::string dir = impl_->make_parents(w.key, dirs_to_sync);
                 fd = detail::open_fd(target, O_WRONLY | O_CREAT | O_EXCL);

@@ -173,9 +173,12 @@ BOOST_AUTO_TEST_CASE(usage_errors) {
         BOOST_TEST_CONTEXT("stowage " << args) {
             BOOST_TEST(r.code == 2);
             BOOST_TEST(r.out == "");
-            if (!args.empty()) {  // bare `stowage` prints the usage to stderr instead
-                BOOST_TEST(count_lines(r.err) == 1u, r.err);
+            BOOST_TEST(count_lines(r.err) == 1u, r.err);
+            if (!args.empty()) {
                 BOOST_TEST(r.err.starts_with("stowage: "), r.err);
+            } else {  // bare `stowage`: a short usage line pointing at --help
+                BOOST_TEST(r.err.starts_with("usage: stowage"), r.err);
+                BOOST_TEST(r.err.find("--help") != std::string::npos, r.err);
             }
         }
     }

@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
         }
         return finish_output(exit_ok);
     }
-    if (first.empty()) {
-        print_usage(std::cerr);
+    if (first.empty()) {  // one line, not the whole table: 'stowage --help' has that
+        std::cerr << "usage: stowage <command> [arguments]; 'stowage --help' lists the commands\n";
         return exit_usage;
     }
     const command* cmd = find_command(first);

@@ -248,8 +248,8 @@ public:
           raw_(db.raw_storage()),
           chunking_(std::move(chunking)),
           options_(options),
-          manifests_(db.storage(), "cas_blobs"),
-          refs_(db.storage(), "cas_refs") {}
+          manifests_(db.storage(), detail::internal_collection{"cas_blobs"}),
+          refs_(db.storage(), detail::internal_collection{"cas_refs"}) {}
 
     const Chunking& chunking() const { return chunking_; }
 

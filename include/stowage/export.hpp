@@ -189,7 +189,10 @@ namespace detail {
 template <class Entity, class Codec, class Hasher, class Projection>
 class typed_import_stager final : public import_stager {
 public:
-    typed_import_stager(import_view db, const std::string& collection) : store_(std::move(db), collection) {}
+    // Registered types may be the library's own collections (cas_blobs,
+    // cas_refs): the registry, not the store, decides what may be imported.
+    typed_import_stager(import_view db, const std::string& collection)
+        : store_(std::move(db), internal_collection{collection}) {}
     staged_write stage(const json_document& doc) override {
         if constexpr (std::is_same_v<Entity, json_document>) return store_.stage_put(doc);
         Entity e{};

@@ -5393,6 +5393,46 @@ inline void validate_collection(std::string_view c) {
                                               "\" (1-64 characters of A-Z a-z 0-9 _ -)");
 }
 
+// The top-level names the library keeps for its own data, each with what
+// it holds. A client's store of one of these names would mix its records
+// with the library's (verify would then report false damage, a blob would
+// become unreadable), so a store refuses them; the library's own
+// components open theirs with detail::internal_collection.
+struct reserved_name {
+    std::string_view name;
+    std::string_view holds;
+};
+inline constexpr reserved_name reserved_collections[] = {
+    {"wal", "the write-ahead log"},
+    {"cas", "the content-addressed chunks"},
+    {"cas_blobs", "the content-addressed blobs' manifests"},
+    {"cas_refs", "the content-addressed blobs' references"},
+    {"_migrations", "the migrations' journal"},
+    {"maintenance_jobs", "the maintenance jobs' cursors"},
+};
+
+// What a reserved name holds, or empty for a name a client may use.
+inline std::string_view reserved_collection(std::string_view c) {
+    for (const auto& r : reserved_collections)
+        if (r.name == c) return r.holds;
+    return {};
+}
+
+// A collection name a client may use: valid, and not reserved.
+inline void validate_client_collection(std::string_view c) {
+    validate_collection(c);
+    if (auto holds = reserved_collection(c); !holds.empty())
+        throw error(errc::bad_input, "collection name \"" + std::string(c) + "\" is reserved: it holds " +
+                                         std::string(holds) + "; choose another name");
+}
+
+namespace detail {
+// A library component's own collection (a reserved name is allowed).
+struct internal_collection {
+    std::string name;
+};
+}  // namespace detail
+
 inline void validate_id(std::string_view id) {
     if (id.empty()) throw error(errc::bad_input, "empty entity id");
     if (id.size() > 4096) throw error(errc::bad_input, "entity id longer than 4096 bytes");
@@ -5544,8 +5584,16 @@ public:
         Projection projection;
     };
 
+    // A client's collection: a reserved name (reserved_collections) is
+    // errc::bad_input.
     store(Storage storage, std::string collection, store_options options = {}, Codec codec = Codec())
-        : storage_(std::move(storage)), collection_(std::move(collection)), options_(options), codec_(std::move(codec)) {
+        : store(std::move(storage), detail::internal_collection{std::move(collection)}, options, std::move(codec)) {
+        validate_client_collection(collection_);
+    }
+
+    // A library component's own collection.
+    store(Storage storage, detail::internal_collection collection, store_options options = {}, Codec codec = Codec())
+        : storage_(std::move(storage)), collection_(std::move(collection.name)), options_(options), codec_(std::move(codec)) {
         validate_collection(collection_);
         // A writer needs the listing (and must retire the snapshot) before
         // its first write; a reader loads it on first use, so `get` through
@@ -9105,8 +9153,8 @@ public:
           raw_(db.raw_storage()),
           chunking_(std::move(chunking)),
           options_(options),
-          manifests_(db.storage(), "cas_blobs"),
-          refs_(db.storage(), "cas_refs") {}
+          manifests_(db.storage(), detail::internal_collection{"cas_blobs"}),
+          refs_(db.storage(), detail::internal_collection{"cas_refs"}) {}
 
     const Chunking& chunking() const { return chunking_; }
 
@@ -20675,7 +20723,10 @@ namespace detail {
 template <class Entity, class Codec, class Hasher, class Projection>
 class typed_import_stager final : public import_stager {
 public:
-    typed_import_stager(import_view db, const std::string& collection) : store_(std::move(db), collection) {}
+    // Registered types may be the library's own collections (cas_blobs,
+    // cas_refs): the registry, not the store, decides what may be imported.
+    typed_import_stager(import_view db, const std::string& collection)
+        : store_(std::move(db), internal_collection{collection}) {}
     staged_write stage(const json_document& doc) override {
         if constexpr (std::is_same_v<Entity, json_document>) return store_.stage_put(doc);
         Entity e{};

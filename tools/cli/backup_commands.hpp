@@ -339,7 +339,8 @@ inline int rebuild_listings(const std::string& location) {
         database<S> db(storage);
         for (const auto& c : collections) {
             if (storage.contains(c + "/listing")) storage.remove(c + "/listing", durability::full);
-            db_store<json_document, S, gzip<json_codec>> st(db.storage(), c);
+            // Any collection, the library's own too: only the headers are read.
+            db_store<json_document, S, gzip<json_codec>> st(db.storage(), detail::internal_collection{c});
             auto n = st.size();
             std::cout << "rebuilt\t" << c << "/listing\t" << n << " records\n";
             for (const auto& [key, what] : st.open_problems()) std::cout << "unlisted\t" << key << '\t' << what << '\n';

@@ -27,6 +27,8 @@
 #include <string>
 #include <thread>
 
+#include <stowage/cas_map.hpp>
+#include <stowage/codec/binary.hpp>
 #include <stowage/codec/gzip.hpp>
 #include <stowage/codec/json.hpp>
 #include <stowage/codec/json_document.hpp>
@@ -67,9 +69,17 @@ inline void warn_about_log_damage(const wal_recovery_report& r, const std::strin
 
 // f(store) with the collection's document store in the database at
 // `location` (DIR, or rados:POOL:CONF; see location.hpp).
+// The command's own search index lives in collection "index" (cli/index_commands.hpp).
+inline void validate_document_collection(const std::string& collection) {
+    validate_client_collection(collection);
+    if (collection == "index")
+        throw error(errc::bad_input, "collection name \"index\" is reserved: it holds the stowage command's search "
+                                     "index; choose another name");
+}
+
 template <class F>
 int with_documents(const std::string& location, const std::string& collection, open_mode mode, F&& f) {
-    validate_collection(collection);
+    validate_document_collection(collection);
     return with_storage(location, mode, [&](auto storage) {
         using S = decltype(storage);
         database<S> db(std::move(storage), options_for(mode));
@@ -137,8 +147,10 @@ inline int ls(arguments& args) {
         }
     }
     std::cout << out;
-    // Records whose header could not be read are not listed: say so, as damage.
+    // Records whose header could not be read are not listed: say so, as
+    // damage. (A stale listing snapshot was rebuilt: the lines are right.)
     auto problems = st.open_problems();
+    std::erase_if(problems, [](const auto& p) { return p.first.ends_with("/listing"); });
     for (const auto& [key, what] : problems) print_error(key + ": " + what);
     if (!problems.empty())
         throw damage_found(std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
@@ -164,12 +176,9 @@ inline bool verify_record_ok(bytes_view record, std::string_view key) {
     }
 }
 
-// Whether a key is one of the database's own files outside collections
-// (the log's, the CAS's, the search index's): verify checks those through
-// their components, not as records.
-inline bool is_internal_top(std::string_view top) {
-    return top == "wal" || top == "cas" || top == "cas_blobs" || top == "index";
-}
+// Whether a top-level name holds files that are not collections of
+// records (the log, the CAS's chunks): verify checks those on their own.
+inline bool is_internal_top(std::string_view top) { return top == "wal" || top == "cas"; }
 
 inline int verify(arguments& args) {
     auto pos = args.positionals(1, 1);
@@ -201,23 +210,33 @@ inline int verify(arguments& args) {
         wal_records = report.records_read;
         for (const auto& d : report.damage) {
             if (d.torn_tail) continue;
-            std::string where = d.segment + (d.segment.ends_with(".log") ? "@" + std::to_string(d.offset) : "");
-            report_damage(where, d.reason + (d.applied ? " (already applied: nothing acknowledged is lost; the next "
-                                                         "write retires it, or 'stowage repair " + pos[0] +
-                                                         " --log drop-applied')"
-                                                       : " (acknowledged records may be lost: 'stowage repair " +
-                                                             pos[0] + " --log salvage --dry-run' shows what recovery keeps)"));
+            if (d.segment == "wal/checkpoint") {
+                report_damage(d.segment, d.reason);
+            } else if (d.reason.starts_with("unexpected file")) {
+                report_damage(d.segment, d.reason + " ('stowage repair " + pos[0] + " --log drop-applied' moves it aside)");
+            } else if (d.applied) {
+                report_damage(d.segment + '@' + std::to_string(d.offset),
+                              d.reason + " (already applied: nothing acknowledged is lost; the next write retires it, "
+                                         "or 'stowage repair " + pos[0] + " --log drop-applied')");
+            } else {
+                report_damage(d.segment + (d.segment.ends_with(".log") ? "@" + std::to_string(d.offset) : ""),
+                              d.reason + " (acknowledged records may be lost: 'stowage repair " + pos[0] +
+                                  " --log salvage --dry-run' shows what recovery keeps)");
+            }
         }
     }
     // Every record file: intact and bound to its key.
     std::map<std::string, std::set<std::string>> files_of;  // collection -> record keys
     std::set<std::string> listings;
+    std::set<std::string, std::less<>> chunk_names;  // hex digests of the chunks there are
+    std::vector<std::pair<std::string, bytes>> manifests;  // intact cas_blobs records: key, record
     for (const auto& key : fs.list("")) {
         // Content-addressed chunks: the name is the digest of the content.
         if (key.starts_with("cas/") && key.rfind('/') > 4) {
             std::string_view hasher_name = std::string_view(key).substr(4, key.find('/', 4) - 4);
             if (hasher_name == "tmp") continue;
             ++records;
+            chunk_names.insert(key.substr(key.rfind('/') + 1));
             try {
                 auto data = fs.read(key);
                 if (!data) {
@@ -256,6 +275,7 @@ inline int verify(arguments& args) {
             bytes_read += record->size();
             try {
                 verify_record(*record, key);
+                if (top == "cas_blobs") manifests.emplace_back(key, std::move(*record));
             } catch (const error&) {
                 if (pending.contains(key)) continue;
                 // A writer that started after the log was read may be
@@ -268,6 +288,22 @@ inline int verify(arguments& args) {
         } catch (const error& e) {
             if (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch && e.kind() != errc::unsupported)
                 throw;  // an I/O error (permission, device) is not damage: exit 3 naming the file
+            report_damage(key, e.what());
+        }
+    }
+    // Every chunk a blob's manifest names exists (its content was checked
+    // above). Manifests still only in the log are checked once applied.
+    for (const auto& [key, record] : manifests) {
+        try {
+            envelope_header h = parse_envelope_header(record, key);
+            cas_manifest m;
+            binary_codec{}.decode(bytes_view(record).subspan(h.payload_offset), m);
+            for (const auto& c : m.chunks)
+                if (!chunk_names.contains(c.digest))
+                    report_damage(key, "blob " + m.id + ": its chunk " + c.digest +
+                                           " is missing (No such file; a backup may hold it: 'stowage repair " + pos[0] +
+                                           " --from-backup ID')");
+        } catch (const error& e) {
             report_damage(key, e.what());
         }
     }

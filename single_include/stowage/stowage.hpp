@@ -6839,6 +6839,19 @@ public:
     std::uint64_t append(std::uint64_t txid, std::span<const wal_op_ref> ops,
                          std::vector<std::uint64_t>* op_lsns = nullptr) {
         std::unique_lock lock(mutex_);
+        try {
+            return append_locked(lock, txid, ops, op_lsns);
+        } catch (const error& e) {
+            // A full disk: the log goes on in the reserve (space it already
+            // holds), where erases still fit; puts are refused from now on.
+            if (e.kind() != errc::no_space || !take_reserve_as_segment(lock)) throw;
+            return append_locked(lock, txid, ops, op_lsns);
+        }
+    }
+
+private:
+    std::uint64_t append_locked(std::unique_lock<std::mutex>& lock, std::uint64_t txid, std::span<const wal_op_ref> ops,
+                                std::vector<std::uint64_t>* op_lsns) {
         check_writable();
         bool has_put = std::any_of(ops.begin(), ops.end(), [](auto& o) { return o.type == wal_record_type::put; });
         if (low_space_ && has_put)
@@ -6896,6 +6909,8 @@ public:
         if (leader_waiting_ && stats_.commits - commits_synced_ >= leader_expected_) arrival_cv_.notify_one();
         return commit_lsn;
     }
+
+public:
 
     // A commit is being prepared (its transaction is open) / is appended
     // or abandoned. Only the group-commit leader's wait reads this: while
@@ -7412,10 +7427,6 @@ private:
             return false;
     }
 
-    // A segment whose records are all applied: kept for reuse under a name
-    // no reader takes for a segment (<first LSN>.free), or deleted. Durable
-    // at the checkpoint's flush; a crash before it leaves the old name,
-    // whose records are below the checkpoint and ignored.
     // Segment i holds LSNs [first_i, first_{i+1}); retire it when all of
     // them are applied. The segment being written is never retired; the
     // last one only when no segment was opened since recovery and every
@@ -7430,6 +7441,10 @@ private:
         }
     }
 
+    // A segment whose records are all applied: kept for reuse under a name
+    // no reader takes for a segment (<first LSN>.free), or deleted. Durable
+    // at the checkpoint's flush; a crash before it leaves the old name,
+    // whose records are below the checkpoint and ignored.
     void retire_segment(const std::string& name) {
         if constexpr (renames_keys<Storage>) {
             bool keep = false;
@@ -7493,8 +7508,8 @@ private:
     }
 
     // Lock held. An append's write failed (not the log: errc::failed_state
-    // passes through): cut off whatever part of it landed, so the next
-    // append does not follow garbage, and give space back on a full disk.
+    // passes through): cut off whatever part of it landed past `before`, so
+    // the next append does not follow garbage, and note a full disk.
     void undo_failed_append(const error& e, std::uint64_t before) {
         if (e.kind() == errc::failed_state) return;
         allocated_ = before;  // the truncate below cuts the zeros ahead too
@@ -7548,7 +7563,9 @@ private:
                 allocated_ += grow;
             } catch (const error& e) {
                 pending_.resize(start);
-                undo_failed_append(e, before);
+                // Only the zeros past the old end are cut: the segment's
+                // space up to there (a reused file's whole size) is kept.
+                undo_failed_append(e, allocated_);
                 throw;
             }
         }
@@ -7808,9 +7825,18 @@ private:
         return true;
     }
 
-    // A full disk: give back the reserve, and the segments kept for reuse
-    // (they are only a speed-up).
+    // A full disk. Where the log can take files over by renaming them (and
+    // writes at a position), the reserve and the segments kept for reuse
+    // are kept: they are the log's own allocated space, which the next
+    // segment takes over without asking the filesystem for a block
+    // (take_reserve_as_segment). Deleting them is no help there: ext4 does
+    // not hand freed blocks out again until its journal commits, and
+    // anything else on the disk may take them first (seen: every writer,
+    // rm included, failing with ENOSPC once they were gone). Elsewhere they
+    // are given back to the storage.
     void release_reserve() {
+        low_space_ = true;
+        if (can_take_over_files()) return;
         try {
             storage_.remove(prefix_ + "/reserve", durability::full);
         } catch (const error&) {
@@ -7822,7 +7848,57 @@ private:
             }
             free_segments_.pop_back();
         }
-        low_space_ = true;
+    }
+
+    // Whether a file of zeros (the reserve) can become a segment: the log
+    // writes at positions over zeros ahead (deferring) and renames files.
+    bool can_take_over_files() const {
+        if constexpr (renames_keys<Storage>)
+            return deferring();
+        else
+            return false;
+    }
+
+    // Lock held; after an append failed for space. The log continues in a
+    // segment made from the reserve file (renamed: no new block), after
+    // the current segment is closed (synced) or, holding nothing yet, removed.
+    // False when there is no reserve to take.
+    bool take_reserve_as_segment(std::unique_lock<std::mutex>& lock) {
+        if constexpr (renames_keys<Storage>) {
+            const std::string reserve = prefix_ + "/reserve";
+            if (!can_take_over_files() || failed_ || !storage_.contains(reserve)) return false;
+            // A sync leader may be writing this segment's queued frames
+            // outside the lock: the roll's sync must come after it.
+            while (syncing_ && deferring()) durable_cv_.wait(lock);
+            if (failed_) return false;
+            // A reused file with nothing of ours in it yet is space the log
+            // holds already: erases go there (it is not given back).
+            if (segment_offset_ == 0 && segment_.ends_with(recycled_suffix)) {
+                low_space_ = true;
+                return true;
+            }
+            if (segment_offset_ > 0) {
+                roll_segment();
+            } else if (!segment_.empty()) {
+                storage_.remove(segment_, durability::none);
+                segment_.clear();
+            }
+            const std::string name = segment_name(next_lsn_, true);
+            if (storage_.contains(segment_name(next_lsn_))) storage_.remove(segment_name(next_lsn_), durability::none);
+            // A reused file already renamed to this name by a takeover that
+            // failed after its rename (its directory sync) is ours: use it.
+            if (!storage_.contains(name))
+                storage_.rename(reserve, name, durability::full);
+            else
+                storage_.flush();  // make that rename durable before records in it are acknowledged
+            segment_ = name;
+            segment_offset_ = 0;
+            allocated_ = storage_.size(segment_).value_or(0);
+            low_space_ = true;
+            return true;
+        } else {
+            return false;
+        }
     }
 
     void restore_reserve() {

@@ -512,7 +512,24 @@ public:
                 report.damage.push_back(d);
             }
             if (r.lsn <= prev) {
-                report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
+                wal_damage d{r.segment, r.offset, "log sequence number goes backwards"};
+                report.damage.push_back(d);
+                if (options_.recovery == wal_recovery::point_in_time) {
+                    // Stop here, as at any damage: the rest of the log is cut
+                    // off (else records appended after this point would be
+                    // behind it at the next recovery).
+                    if (!report.stopped_at) report.stopped_at = d;
+                    bool after = false;
+                    for (const auto& seg : segs) {
+                        if (seg.name == r.segment) {
+                            cut(seg.name, r.offset, seg.size, report);
+                            after = true;
+                        } else if (after) {
+                            cut(seg.name, 0, seg.size, report);
+                        }
+                    }
+                    break;
+                }
                 if (options_.recovery != wal_recovery::salvage)
                     throw error(errc::corrupt, "wal " + r.segment + " at offset " + std::to_string(r.offset) +
                                                    ": log sequence number goes backwards");
@@ -543,14 +560,14 @@ public:
                 continue;
             }
             try {
-                auto& tx = open[r.txid];
-                tx.ops.push_back(detail::decode_op_payload(r));
+                auto op = detail::decode_op_payload(r);  // first: a damaged op opens no transaction
+                open[r.txid].ops.push_back(std::move(op));
             } catch (const error& e) {
                 report.damage.push_back({r.segment, r.offset, e.what()});
             }
         }
         for (auto& [txid, tx] : open)
-            if (tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
+            if (!tx.ops.empty() && tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
         report.transactions_dropped = report.dropped.size();
         report.transactions = out.size();
         report.last_lsn = max_lsn;
@@ -1055,6 +1072,13 @@ private:
                 continue;
             }
             std::uint64_t txid = detail::get_le(h + checksum_size + 11, 8);
+            if (lsn > max_sequence || txid > max_sequence) {
+                // Intact by its checksum yet impossible (a log would take
+                // centuries to count that far): damage, never a number the
+                // log goes on from (it would wrap around).
+                skip_block("log sequence number or transaction id out of range", false);
+                continue;
+            }
             bytes_view body(h + header_size, length);
             bool known_type = type == wal_record_type::put || type == wal_record_type::erase ||
                               type == wal_record_type::commit;
@@ -1142,6 +1166,10 @@ private:
 
     // --- segments ----------------------------------------------------------------
 
+    // The largest LSN or transaction id a log accepts (2^62: at a million
+    // records a second, 146,000 years): anything above is damage.
+    static constexpr std::uint64_t max_sequence = std::uint64_t(1) << 62;
+
     static std::uint64_t first_lsn_of(const std::string& name) {
         auto slash = name.rfind('/');
         return std::stoull(name.substr(slash + 1, 20));
@@ -1154,6 +1182,12 @@ private:
         std::string_view base = key.substr(slash == std::string_view::npos ? 0 : slash + 1);
         if (base.size() < 20 || !std::all_of(base.begin(), base.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
             return 0;
+        std::uint64_t first = 0;  // 20 digits may exceed 2^64: such a name is not the log's
+        for (char c : base.substr(0, 20)) {
+            if (first > max_sequence) return 0;
+            first = first * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (first > max_sequence) return 0;
         std::string_view rest = base.substr(20);
         if (rest == ".log" || rest == recycled_suffix) return 1;
         if (rest == ".free") return 2;
@@ -1604,10 +1638,13 @@ private:
         if (size == 0 || v.size() != size || as_chars(v.first(4)) != "STWC" ||
             crc32c::of(v.first(size - 4)) != detail::get_le(v.data() + size - 4, 4))
             return false;
-        checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
-        next_txid_ = detail::get_le(v.data() + 16, 8);
+        const std::uint64_t lsn = detail::get_le(v.data() + 8, 8), txid = detail::get_le(v.data() + 16, 8);
+        const std::uint64_t durable = version == 2 ? detail::get_le(v.data() + 24, 8) : 0;
+        if (lsn > max_sequence || txid > max_sequence || durable > max_sequence) return false;
+        checkpoint_lsn_ = lsn;
+        next_txid_ = txid;
         if (version == 2) {
-            checkpoint_durable_ = detail::get_le(v.data() + 24, 8);
+            checkpoint_durable_ = durable;
             applied_through_ = {detail::get_le(v.data() + 32, 8), detail::get_le(v.data() + 40, 8)};
         }
         return true;

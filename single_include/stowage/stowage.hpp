@@ -6724,7 +6724,24 @@ public:
                 report.damage.push_back(d);
             }
             if (r.lsn <= prev) {
-                report.damage.push_back({r.segment, r.offset, "log sequence number goes backwards"});
+                wal_damage d{r.segment, r.offset, "log sequence number goes backwards"};
+                report.damage.push_back(d);
+                if (options_.recovery == wal_recovery::point_in_time) {
+                    // Stop here, as at any damage: the rest of the log is cut
+                    // off (else records appended after this point would be
+                    // behind it at the next recovery).
+                    if (!report.stopped_at) report.stopped_at = d;
+                    bool after = false;
+                    for (const auto& seg : segs) {
+                        if (seg.name == r.segment) {
+                            cut(seg.name, r.offset, seg.size, report);
+                            after = true;
+                        } else if (after) {
+                            cut(seg.name, 0, seg.size, report);
+                        }
+                    }
+                    break;
+                }
                 if (options_.recovery != wal_recovery::salvage)
                     throw error(errc::corrupt, "wal " + r.segment + " at offset " + std::to_string(r.offset) +
                                                    ": log sequence number goes backwards");
@@ -6755,14 +6772,14 @@ public:
                 continue;
             }
             try {
-                auto& tx = open[r.txid];
-                tx.ops.push_back(detail::decode_op_payload(r));
+                auto op = detail::decode_op_payload(r);  // first: a damaged op opens no transaction
+                open[r.txid].ops.push_back(std::move(op));
             } catch (const error& e) {
                 report.damage.push_back({r.segment, r.offset, e.what()});
             }
         }
         for (auto& [txid, tx] : open)
-            if (tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
+            if (!tx.ops.empty() && tx.ops.front().lsn > checkpoint_lsn_) report.dropped.emplace_back(txid, "never committed");
         report.transactions_dropped = report.dropped.size();
         report.transactions = out.size();
         report.last_lsn = max_lsn;
@@ -7267,6 +7284,13 @@ private:
                 continue;
             }
             std::uint64_t txid = detail::get_le(h + checksum_size + 11, 8);
+            if (lsn > max_sequence || txid > max_sequence) {
+                // Intact by its checksum yet impossible (a log would take
+                // centuries to count that far): damage, never a number the
+                // log goes on from (it would wrap around).
+                skip_block("log sequence number or transaction id out of range", false);
+                continue;
+            }
             bytes_view body(h + header_size, length);
             bool known_type = type == wal_record_type::put || type == wal_record_type::erase ||
                               type == wal_record_type::commit;
@@ -7354,6 +7378,10 @@ private:
 
     // --- segments ----------------------------------------------------------------
 
+    // The largest LSN or transaction id a log accepts (2^62: at a million
+    // records a second, 146,000 years): anything above is damage.
+    static constexpr std::uint64_t max_sequence = std::uint64_t(1) << 62;
+
     static std::uint64_t first_lsn_of(const std::string& name) {
         auto slash = name.rfind('/');
         return std::stoull(name.substr(slash + 1, 20));
@@ -7366,6 +7394,12 @@ private:
         std::string_view base = key.substr(slash == std::string_view::npos ? 0 : slash + 1);
         if (base.size() < 20 || !std::all_of(base.begin(), base.begin() + 20, [](char c) { return c >= '0' && c <= '9'; }))
             return 0;
+        std::uint64_t first = 0;  // 20 digits may exceed 2^64: such a name is not the log's
+        for (char c : base.substr(0, 20)) {
+            if (first > max_sequence) return 0;
+            first = first * 10 + static_cast<std::uint64_t>(c - '0');
+        }
+        if (first > max_sequence) return 0;
         std::string_view rest = base.substr(20);
         if (rest == ".log" || rest == recycled_suffix) return 1;
         if (rest == ".free") return 2;
@@ -7816,10 +7850,13 @@ private:
         if (size == 0 || v.size() != size || as_chars(v.first(4)) != "STWC" ||
             crc32c::of(v.first(size - 4)) != detail::get_le(v.data() + size - 4, 4))
             return false;
-        checkpoint_lsn_ = detail::get_le(v.data() + 8, 8);
-        next_txid_ = detail::get_le(v.data() + 16, 8);
+        const std::uint64_t lsn = detail::get_le(v.data() + 8, 8), txid = detail::get_le(v.data() + 16, 8);
+        const std::uint64_t durable = version == 2 ? detail::get_le(v.data() + 24, 8) : 0;
+        if (lsn > max_sequence || txid > max_sequence || durable > max_sequence) return false;
+        checkpoint_lsn_ = lsn;
+        next_txid_ = txid;
         if (version == 2) {
-            checkpoint_durable_ = detail::get_le(v.data() + 24, 8);
+            checkpoint_durable_ = durable;
             applied_through_ = {detail::get_le(v.data() + 32, 8), detail::get_le(v.data() + 40, 8)};
         }
         return true;
@@ -14498,9 +14535,11 @@ public:
     postings_cursor() = default;
 
     // `list` is one encoded list (its exact bytes); read_padding readable
-    // bytes must follow it in memory.
-    postings_cursor(bytes_view list, bool payloads, unsigned text_fields)
-        : payloads_(payloads), fields_(std::max(1u, text_fields)) {
+    // bytes must follow it in memory. Document numbers at or above
+    // `doc_limit` (the segment's document count) are damage: callers index
+    // per-document arrays with them.
+    postings_cursor(bytes_view list, bool payloads, unsigned text_fields, doc_id doc_limit = no_doc)
+        : payloads_(payloads), fields_(std::max(1u, text_fields)), doc_limit_(doc_limit) {
         byte_reader r(list, "posting list");
         count_ = r.varint32();
         blocks_ = static_cast<std::uint32_t>((std::uint64_t(count_) + block_size - 1) / block_size);
@@ -14614,7 +14653,7 @@ private:
             std::uint64_t gap = bits ? (load_u64(q + (bit >> 3)) >> (bit & 7)) & mask : 0;
             bit += bits;
             std::uint64_t d = prev + gap;
-            if (d >= no_doc) corrupt("document number out of range");
+            if (d >= doc_limit_) corrupt("document number out of range");
             docs_[i] = static_cast<doc_id>(d);
             prev = d + 1;
         }
@@ -14655,6 +14694,7 @@ private:
     std::array<doc_id, block_size> docs_{};
     std::uint32_t n_ = 0, pos_ = 0, block_ = 0;
     doc_id doc_ = no_doc;
+    doc_id doc_limit_ = no_doc;
     bytes_view block_payload_;
     bool payload_decoded_ = false;
     std::array<std::uint32_t, block_size + 1> payload_start_{};
@@ -14899,7 +14939,7 @@ public:
         const auto& e = terms_[t];
         bool payloads = !term_pool_.empty() && term_pool_[e.key_offset] == static_cast<char>(text_tag);
         return postings_cursor(bytes_view(data_).subspan(static_cast<std::size_t>(e.offset), static_cast<std::size_t>(e.size)),
-                               payloads, text_fields_);
+                               payloads, text_fields_, size());
     }
     bool has_payloads(std::size_t t) const { return term_pool_[terms_[t].key_offset] == static_cast<char>(text_tag); }
 

@@ -265,9 +265,11 @@ public:
     postings_cursor() = default;
 
     // `list` is one encoded list (its exact bytes); read_padding readable
-    // bytes must follow it in memory.
-    postings_cursor(bytes_view list, bool payloads, unsigned text_fields)
-        : payloads_(payloads), fields_(std::max(1u, text_fields)) {
+    // bytes must follow it in memory. Document numbers at or above
+    // `doc_limit` (the segment's document count) are damage: callers index
+    // per-document arrays with them.
+    postings_cursor(bytes_view list, bool payloads, unsigned text_fields, doc_id doc_limit = no_doc)
+        : payloads_(payloads), fields_(std::max(1u, text_fields)), doc_limit_(doc_limit) {
         byte_reader r(list, "posting list");
         count_ = r.varint32();
         blocks_ = static_cast<std::uint32_t>((std::uint64_t(count_) + block_size - 1) / block_size);
@@ -381,7 +383,7 @@ private:
             std::uint64_t gap = bits ? (load_u64(q + (bit >> 3)) >> (bit & 7)) & mask : 0;
             bit += bits;
             std::uint64_t d = prev + gap;
-            if (d >= no_doc) corrupt("document number out of range");
+            if (d >= doc_limit_) corrupt("document number out of range");
             docs_[i] = static_cast<doc_id>(d);
             prev = d + 1;
         }
@@ -422,6 +424,7 @@ private:
     std::array<doc_id, block_size> docs_{};
     std::uint32_t n_ = 0, pos_ = 0, block_ = 0;
     doc_id doc_ = no_doc;
+    doc_id doc_limit_ = no_doc;
     bytes_view block_payload_;
     bool payload_decoded_ = false;
     std::array<std::uint32_t, block_size + 1> payload_start_{};

@@ -229,7 +229,7 @@ public:
         const auto& e = terms_[t];
         bool payloads = !term_pool_.empty() && term_pool_[e.key_offset] == static_cast<char>(text_tag);
         return postings_cursor(bytes_view(data_).subspan(static_cast<std::size_t>(e.offset), static_cast<std::size_t>(e.size)),
-                               payloads, text_fields_);
+                               payloads, text_fields_, size());
     }
     bool has_payloads(std::size_t t) const { return term_pool_[terms_[t].key_offset] == static_cast<char>(text_tag); }
 

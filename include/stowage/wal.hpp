@@ -84,7 +84,10 @@
 //            log's mutex, which the next group's appends need: first
 //            yielding the CPU in a loop (wal_options::follower_spin, as
 //            RocksDB's followers do), then asleep.
-//   batched  returns at once; a background thread syncs within batch_window.
+//   batched  returns once its frames are written to the OS (a pwrite, no
+//            sync): a process crash loses none of them; a background thread
+//            syncs within batch_window, so a power failure loses at most
+//            the commits of that window plus the sync's own duration.
 //   none     returns at once; nothing syncs until flush() or a checkpoint.
 // Where the storage writes logs at a position (zeros ahead, see Framing),
 // append() only queues its frames in memory after making sure the zeros
@@ -731,8 +734,14 @@ public:
     // Waits as the durability asks (see the header comment).
     void wait_durable(std::uint64_t lsn, durability d) {
         if (d != durability::full) {
-            std::lock_guard lock(mutex_);
+            std::unique_lock lock(mutex_);
             check_failed();
+            // A batched commit's frames reach the OS before it returns, so
+            // a process crash (SIGKILL) loses none of them: only a power
+            // failure can, and only what the last batch_window (plus the
+            // sync's own time) held. (none: queued frames are written by
+            // the next sync, flush or 1 MiB of queue.)
+            if (d == durability::batched) write_queued_for(lock, lsn);
             // Only batched commits need the background syncer (full ones
             // are synced by their committers, none ones by nobody): waking
             // it for every append cost a context switch per commit.
@@ -1357,11 +1366,29 @@ private:
         else return false;
     }
 
+    // Lock held. Writes the queued frames now if they hold `lsn` (not yet
+    // written by a sync leader), waiting first for a leader that is writing
+    // its batch (whose end marker must not land on frames written after it).
+    void write_queued_for(std::unique_lock<std::mutex>& lock, std::uint64_t lsn) {
+        if (!deferring()) return;
+        while (leader_writing_) {
+            batch_written_cv_.wait(lock);
+            check_failed();
+        }
+        if (pending_.empty() || durable_lsn_ >= lsn) return;
+        try {
+            write_pending();
+        } catch (const error& e) {
+            fail(std::string("write of queued frames failed: ") + e.what());
+            throw error(errc::failed_state, "wal: " + *failed_);
+        }
+    }
+
     // Lock held. Commits that nobody syncs (durability none) must not pile
     // up in memory: past 1 MiB the queue is written first. Those frames
     // belong to published transactions, so a failure here fails the log.
     void write_queue_if_large() {
-        if (pending_.size() < (1u << 20) || syncing_) return;
+        if (pending_.size() < (1u << 20) || leader_writing_) return;
         try {
             write_pending();
         } catch (const error& e) {
@@ -1442,17 +1469,33 @@ private:
                 pending_.clear();
                 const std::uint64_t batch_at = pending_at_;
                 const std::size_t marker = batch.empty() ? 0 : end_marker_size(batch_at + batch.size());
+                const bool writes_batch = !batch.empty();
+                leader_writing_ = writes_batch;
                 lock.unlock();
                 std::optional<std::string> failure;
                 auto started = std::chrono::steady_clock::now();
                 try {
                     if constexpr (writes_logs_at<Storage>) {
-                        if (!batch.empty()) {
+                        if (writes_batch) {
                             batch.resize(batch.size() + marker);
                             storage_.write_at(seg, batch_at, batch);
                         }
                     }
-                    if (!seg.empty()) storage_.sync(seg);
+                } catch (const error& e) {
+                    failure = e.what();
+                }
+                if (writes_batch) {
+                    // Frames queued after this batch may be written from now
+                    // on (the batch's end marker is down): batched commits
+                    // waiting to hand theirs to the OS go on during the sync.
+                    {
+                        std::lock_guard written(mutex_);
+                        leader_writing_ = false;
+                    }
+                    batch_written_cv_.notify_all();
+                }
+                try {
+                    if (!failure && !seg.empty()) storage_.sync(seg);
                 } catch (const error& e) {
                     failure = e.what();
                 }
@@ -1772,6 +1815,8 @@ private:
     std::chrono::microseconds last_sync_time_{0};
     bool recovered_ = false;
     bool syncing_ = false;
+    bool leader_writing_ = false;  // a sync leader is writing its batch outside the lock (see write_queued_for)
+    std::condition_variable batch_written_cv_;
     bool stopping_ = false;
     bool low_space_ = false;
     std::optional<std::string> failed_;

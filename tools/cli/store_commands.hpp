@@ -262,6 +262,26 @@ inline int verify(arguments& args) {
             collections.insert(top);
             continue;
         }
+        // A search index's segments (derived data, CRC-checked as a whole).
+        if (key.starts_with(top + "/segments/")) {
+            ++records;
+            try {
+                auto data = fs.read(key);
+                if (!data) {
+                    --records;
+                    continue;
+                }
+                bytes_read += data->size();
+                bytes_view v(*data);
+                if (v.size() < 12 || as_chars(v.first(4)) != "STIX" ||
+                    crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4))
+                    report_damage(key, "index segment is damaged (derived data: rebuild the index from its documents)");
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt) throw;
+                report_damage(key, e.what());
+            }
+            continue;
+        }
         if (!is_record_key(top, key)) continue;
         collections.insert(top);
         files_of[top].insert(key);

@@ -365,3 +365,57 @@ BOOST_AUTO_TEST_CASE(rm_works_on_a_full_ext4_disk,
     BOOST_TEST(run(cli + " get " + d + " notes d0 2>/dev/null").first == 3);
     BOOST_TEST(run(cli + " get " + d + " notes d39 2>/dev/null").first == 0);
 }
+
+// What verify reports as lost (a record its listing names, a chunk a
+// blob's manifest names), `repair --from-backup` brings back from a backup.
+BOOST_AUTO_TEST_CASE(repair_from_backup_restores_deleted_records_and_chunks) {
+    scratch_dir dir("cli-restore-missing");
+    std::string d = dir.str() + "/data";
+    make_notes(d, 4);
+    std::string file = dir.str() + "/blob";
+    {
+        std::ofstream f(file, std::ios::binary);
+        for (int i = 0; i < 100000; ++i) f.put(static_cast<char>((i * 131) % 253));
+    }
+    auto digest = run(cli + " cas put " + d + " --chunking fastcdc:4096:16384:65536 " + file);
+    BOOST_REQUIRE(digest.first == 0);
+    auto created = run(cli + " backup create " + d);
+    BOOST_REQUIRE(created.first == 0);
+    std::string id = created.second.substr(0, created.second.find('\t'));
+    fs::path record;
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(d) / "notes"))
+        if (e.path().filename() == "d2") record = e.path();
+    fs::path chunk;
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(d) / "cas"))
+        if (e.is_regular_file()) chunk = e.path();
+    fs::remove(record);
+    fs::remove(chunk);
+    BOOST_TEST(run(cli + " verify " + d + " >/dev/null 2>&1").first == 1);
+    auto r = run(cli + " repair " + d + " --from-backup " + id + " 2>&1");
+    BOOST_TEST(r.first == 0, r.second);
+    BOOST_TEST(r.second.find("repaired\tnotes/") != std::string::npos, r.second);
+    BOOST_TEST(r.second.find("repaired\tcas/") != std::string::npos, r.second);
+    auto v = run(cli + " verify " + d + " 2>&1");
+    BOOST_TEST(v.first == 0, v.second);
+    BOOST_TEST(run(cli + " get " + d + " notes d2").second == "{\"id\":\"d2\",\"t\":\"hello 2\"}\n");
+    BOOST_TEST(run(cli + " cas get " + d + " " + digest.second.substr(0, 64) + " | cmp - " + file).first == 0);
+}
+
+// Derived files are checked too: a damaged search-index segment is damage
+// that verify names (before, it was never read).
+BOOST_AUTO_TEST_CASE(verify_checks_index_segments) {
+    scratch_dir dir("cli-segment");
+    std::string d = dir.str() + "/data", tsv = dir.str() + "/docs.tsv";
+    std::ofstream(tsv) << "1\tPDF Parser\tparse PDF files\n2\tjson-schema\tJSON Schema validation\n";
+    BOOST_REQUIRE(run(cli + " index build " + d + " --tsv " + tsv + " >/dev/null").first == 0);
+    auto ok = run(cli + " verify " + d + " 2>&1");
+    BOOST_TEST(ok.first == 0, ok.second);
+    fs::path segment;
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(d) / "index"))
+        if (e.is_regular_file() && e.path().parent_path().filename() == "segments") segment = e.path();
+    BOOST_REQUIRE(!segment.empty());
+    flip(segment, 20);
+    auto v = run(cli + " verify " + d + " 2>&1");
+    BOOST_TEST(v.first == 1, v.second);
+    BOOST_TEST(v.second.find("index segment is damaged") != std::string::npos, v.second);
+}

@@ -289,15 +289,24 @@ BOOST_AUTO_TEST_CASE(backup_restore_import_repair_over_the_pool_with_root) {
         f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(victim) / 2));
         f.put('\x7f');
     }
-    auto refused = run(cli + " backup restore " + where + " " + id + " --root " + q(root) + " 2>&1");
-    BOOST_TEST(refused.first == 1, refused.second);
-    BOOST_TEST(refused.second.find("nothing was restored") != std::string::npos, refused.second);
-    BOOST_TEST(run(cli + " get " + where + " " + coll + " r4").first == 0);
+    // A damaged file of the backup: the rest is restored, the pool keeps
+    // its own version of that key, and the damage is reported (exit 1).
+    auto partial = run(cli + " backup restore " + where + " " + id + " --root " + q(root) + " 2>&1");
+    BOOST_TEST(partial.first == 1, partial.second);
+    BOOST_TEST(partial.second.find("damaged\t") != std::string::npos, partial.second);
+    BOOST_TEST(partial.second.find("keeps its own version") != std::string::npos, partial.second);
+    BOOST_TEST(run(cli + " get " + where + " " + coll + " r1").second == "{\"id\":\"r1\",\"name\":\"before\"}\n");
+    BOOST_TEST(run(cli + " get " + where + " " + coll + " r4 2>/dev/null").first == 3);  // not in the backup
+    BOOST_TEST_REQUIRE(put(where, coll, R"({"id":"r4","name":"stays"})").first == 0);
 
     // rotate keeps the newest.
     auto rotated = run(cli + " backup rotate " + where + " --keep-last 1 --root " + q(root));
     BOOST_TEST(rotated.first == 0, rotated.second);
-    BOOST_TEST(rotated.second.starts_with("removed\t" + id + "\nkept\t"), rotated.second);
+    BOOST_TEST(rotated.second.starts_with("removed\t" + id + "\n"), rotated.second);  // the oldest first
+    BOOST_TEST(std::count(rotated.second.begin(), rotated.second.end(), '\n') ==
+                   std::count(all.second.begin(), all.second.end(), '\n') + 1,  // every backup, the partial restore's too
+               rotated.second);
+    BOOST_TEST(rotated.second.find("\nkept\t") != std::string::npos, rotated.second);
 
     // import a file exported from a directory, into the pool.
     std::string data = dir.str() + "/data";

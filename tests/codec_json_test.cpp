@@ -516,10 +516,37 @@ BOOST_AUTO_TEST_CASE(a_failed_decode_leaves_the_target_untouched) {
     BOOST_TEST((s == before));
 }
 
-BOOST_AUTO_TEST_CASE(maps_keep_any_key_and_the_last_duplicate_wins) {
+BOOST_AUTO_TEST_CASE(maps_keep_any_key_and_refuse_a_repeated_one) {
     std::map<std::string, int> m{{"", 1}, {"a\"b", 2}, {"é", 3}, {std::string("\0x", 2), 4}};
     BOOST_TEST((from_json<std::map<std::string, int>>(to_json(m)) == m));
-    BOOST_TEST((from_json<std::map<std::string, int>>(R"({"a":1,"a":2})") == std::map<std::string, int>{{"a", 2}}));
+    // Issue 19: keeping either value would silently drop the other.
+    std::string what;
+    BOOST_TEST((decode_error<std::map<std::string, int>>(R"({"a":1,"b":2,"a":2})", &what) == errc::bad_input));
+    BOOST_TEST(contains(what, R"(["a"]: repeated key)"), what);
+    BOOST_TEST(contains(what, "(at byte "), what);
+}
+
+// Issue 19: a described struct given a field twice is refused, naming the
+// field, whichever value a reader would have kept; an unknown field given
+// twice is ignored like any unknown field.
+BOOST_AUTO_TEST_CASE(a_repeated_field_of_a_struct_is_refused) {
+    std::string what;
+    BOOST_TEST((decode_error<t::point>(R"({"x":1,"y":2,"x":3})", &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "point.x: repeated field"), what);
+    BOOST_TEST(contains(what, "(at byte "), what);
+    BOOST_TEST((decode_error<t::point>(R"({"x":1,"y":2,"label":null,"label":"a"})", &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "point.label: repeated field"), what);
+    BOOST_TEST((decode_error<t::session>(
+                    R"({"id":"s","name":"n","state":"done","start_time":5,"tags":[],"id":"t"})", &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "session.id: repeated field"), what);
+    // Nested: the path leads to it.
+    BOOST_TEST((decode_error<std::vector<t::point>>(R"([{"x":1,"y":2},{"y":1,"x":2,"y":3}])", &what) == errc::bad_input));
+    BOOST_TEST(contains(what, "[1].y: repeated field"), what);
+    BOOST_TEST((from_json<t::point>(R"({"x":1,"y":2,"extra":1,"extra":2})") == t::point{1, 2, std::nullopt}));
+    // The target is left untouched by the failed decode.
+    t::point p{7, 8, "keep"};
+    BOOST_CHECK_THROW(json_codec{}.decode(as_bytes(R"({"x":1,"y":2,"y":2})"), p), stowage::error);
+    BOOST_TEST((p == t::point{7, 8, "keep"}));
 }
 
 BOOST_AUTO_TEST_CASE(untyped_members_keep_their_exact_numbers) {

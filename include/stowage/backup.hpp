@@ -2,6 +2,7 @@
 //
 //   stowage::backups bk(stowage::backups::default_root("data"));   // "data.backups"
 //   auto info = bk.create(db);                // consistent while writers run
+//   bk.create("data");                        // opens it itself (read-only if it must)
 //   for (auto& b : bk.list()) ...            // oldest first
 //   bk.rotate({.last = 7, .daily = 7, .weekly = 4});
 //   bk.restore("data", info.id);              // no writer may hold "data"
@@ -19,19 +20,24 @@
 // "<root>/<id>.partial/" — a plain data directory whose files are the
 // snapshot fully applied — plus "wal/checkpoint" at the snapshot's LSN, so a
 // database opened on it continues the LSN and transaction-id sequences.
-// Content-addressed chunks ("cas/<hasher>/..", immutable, named by their
-// digest) are hard-linked instead of copied when the database is a
-// file_storage on the root's filesystem (from any other storage they are
-// copied out, block by block); every other file is a copy, so later writes
-// to the database never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
-// ".N" appended when taken twice within a second at one LSN).
+// A backup never shares mutable bytes with the database: content-addressed
+// chunks ("cas/<hasher>/..", immutable, named by their digest) of a
+// file_storage are reflinked (ioctl FICLONE: the filesystem shares the
+// blocks copy-on-write, so a later write to either file never reaches the
+// other) where the filesystem offers it, else copied in the kernel
+// (copy_file_range), else read and written; never hard-linked — with a hard
+// link one flipped byte in a live chunk would be in the backup too. From
+// any other storage chunks are copied out block by block; every other file
+// is a copy. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with ".N" appended
+// when taken twice within a second at one LSN).
 //
 // Guarantees.
 //   - Consistency: a backup holds exactly the transactions committed up to
 //     its LSN and nothing after it, whatever writers do meanwhile (the
 //     snapshot keeps newer versions out of the files it reads).
 //   - Verified or an error: the manifest (".stowage-backup.json": id, time,
-//     LSN, every file's size and SHA-256) is written, everything is synced
+//     LSN, next transaction id, every file's size and SHA-256, and the
+//     SHA-256 of the manifest itself) is written, everything is synced
 //     (syncfs, or fsync per file and directory), the page cache is dropped
 //     for each file and every file is read back and checked against the
 //     manifest, every record's envelope digest and every chunk's name; only
@@ -39,28 +45,74 @@
 //     to "<id>" (the directory synced). A crash leaves either no backup (a
 //     ".partial" that the next create/rotate/restore removes) or a complete,
 //     verified one. A backup that fails verification is removed and create()
-//     throws; it never reports success.
+//     throws; it never reports success (nor names an id that list() lacks).
+//   - The manifest checks itself: its last member, "manifest_sha256", is the
+//     SHA-256 of its text without that member (format 2). A manifest that
+//     fails that check, cannot be parsed or is missing makes its backup
+//     "damaged" in list() (listed, never trusted), a problem in verify(),
+//     and restore and repair refuse it. Format-1 manifests (older builds)
+//     have no checksum: they are read as before, their files still checked
+//     against them, and list()/verify() say the manifest is unchecked.
+//   - States (list(), find()): "verified" (its last verification found every
+//     file as the manifest says and sound), "unverified" (not verified, or
+//     the last verification found damage), "damaged" (the manifest is
+//     damaged, or the backup is a safety copy of a data directory that was
+//     damaged when it was taken; the manifest names the damaged files).
+//   - create(dir) opens a data directory itself: read-write (its writer lock
+//     keeps writers out) when it can, else — a read-only mount, no write
+//     permission — read-only, with the writer lock taken through a
+//     read-only descriptor (flock(2) needs no write access), so no writer
+//     starts while the snapshot is read (errc::locked if one runs); the
+//     read-only open reads the log as it is, so the backup is consistent.
 //   - Restore: restore(dir, id) copies the backup into "<dir>.restoring",
-//     checking every digest on the way (a damaged backup is refused before
-//     dir is touched), syncs it, takes dir's writer lock (errc::locked while
-//     any writer has it open), makes a backup of the current state, then
-//     swaps the copy with dir in one renameat2(RENAME_EXCHANGE)
-//     and syncs the parent; the old state is then removed. A crash leaves dir
-//     holding either the old state or the restored one, never a mix; the
-//     leftover "<dir>.restoring" is removed by the next restore.
+//     checking every file on the way, syncs it, takes dir's writer lock
+//     (errc::locked while any writer has it open), makes a backup of the
+//     current state, then swaps the copy with dir in one
+//     renameat2(RENAME_EXCHANGE) and syncs the parent; the old state is then
+//     removed. A crash leaves dir holding either the old state or the
+//     restored one, never a mix; the leftover "<dir>.restoring" is removed by
+//     the next restore.
+//   - Restore from a backup with damage (one damaged file must not cost the
+//     rest; a damaged file must never pass for good data). Every file of the
+//     backup that fails its check (size and SHA-256 against the manifest, a
+//     record's envelope and key, a chunk's name) is resolved, and listed in
+//     report.damaged with what was done:
+//       * the data directory's own copy is used when it is exactly what the
+//         backup held (a record with the manifest's SHA-256, sound; a chunk
+//         sound by its name — a chunk's content is fixed by its name);
+//       * a damaged listing snapshot ("<c>/listing") is left out: it is
+//         derived, rebuilt from the records on the next open;
+//       * a damaged "wal/checkpoint" is rebuilt from the manifest's LSN and
+//         next transaction id (format 2);
+//       * any other damaged record or chunk is restored as it is: both check
+//         themselves on every read (reading it fails with
+//         checksum_mismatch, `stowage verify` names it), and it stays where
+//         `repair --from-backup` of another backup — or of the pre-restore
+//         backup, which holds the version it replaced — finds and replaces
+//         it (a record left out would be lost without a trace);
+//       * a damaged file of any other kind (nothing checks its content when
+//         it is read) makes restore refuse, naming it, nothing changed.
+//     The restore then proceeds; report.ok() is false (the CLI exits 1).
+//   - The pre-restore backup of the current state is always taken, also
+//     when the data directory is damaged (that is when people restore): its
+//     files are copied as they are, the damaged records and chunks are named
+//     in its manifest, and it is listed with the state "damaged" (a copy
+//     matching its manifest, of a state that was damaged).
 //   - Restore into a database (restore(db, id), any Storage policy; how a
 //     RADOS pool is restored, as a pool cannot be swapped): every file of
 //     the backup is read and checked against the manifest, the record
-//     envelopes and the chunk names first (a damaged backup is refused,
-//     checksum_mismatch, before the database changes); a backup of the
-//     current state is taken; CAS chunks missing or differing are written
-//     outside the log (immutable, named by their digest, as cas_map writes
-//     them); then ONE transaction puts every other key of the backup and
-//     erases every key the backup lacks (the WAL's own keys excepted), and
-//     is applied before restore() returns. The WAL makes it atomic: a crash
-//     leaves the old state (plus unreferenced chunks, which GC removes) or,
-//     once committed, the restored one. Restored records carry the commit's
-//     LSN (the database's log continues; it never goes back). Limits: the
+//     envelopes and the chunk names first; a backup of the current state is
+//     taken; CAS chunks missing or differing are written outside the log
+//     (immutable, named by their digest, as cas_map writes them); then ONE
+//     transaction puts every other key of the backup and erases every key
+//     the backup lacks (the WAL's own keys excepted), and is applied before
+//     restore() returns. Damage is resolved as above, except that a damaged
+//     record or chunk is not written (a transaction only takes intact
+//     envelopes): the database keeps its own version of that key, reported
+//     in report.damaged. The WAL makes it atomic: a crash leaves the old
+//     state (plus unreferenced chunks, which GC removes) or, once
+//     committed, the restored one. Restored records carry the commit's LSN
+//     (the database's log continues; it never goes back). Limits: the
 //     transaction — every non-chunk value of the backup — is held in memory
 //     until applied, and a storage that caps one write (rados_storage:
 //     osd_max_write_size, 90 MB by default; the WAL appends a transaction in
@@ -70,9 +122,12 @@
 //     meanwhile (a store's in-memory listing would miss the change).
 //   - Repair: repair(dir, id) (or repair(db, id) on any Storage policy)
 //     checks every record and CAS chunk and replaces those that fail
-//     verification with their copies from a verified backup (each copy
-//     checked again), in one transaction; what cannot be repaired is
-//     reported, nothing else changes.
+//     verification with their copies from a backup, in one transaction; each
+//     copy is checked on its own (size and SHA-256 against the manifest,
+//     envelope or name), so a backup with a damaged file — verified or not —
+//     still repairs every other key: a damaged copy makes only its key
+//     unrepairable. What cannot be repaired is reported, nothing else
+//     changes. A backup whose manifest is damaged is refused.
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
@@ -82,10 +137,14 @@
 //     backup under its id.
 //
 // Limits: Linux (renameat2, syncfs); a database on another storage has no
-// default root (name one); chunk files are shared by hard links,
-// so damage to a chunk file's blocks shows in every backup linking it
-// (verify() finds it); a CAS chunk freed by garbage collection while a
-// backup runs makes create() fail with errc::conflict (try again).
+// default root (name one); a reflinked chunk shares its blocks on the
+// device with the live one until either is written (a media error in a
+// shared block shows in both; verify() finds it); backups taken by builds
+// before format 2 may share chunk files with the data directory by hard
+// link; a CAS chunk freed by garbage collection while a backup runs makes
+// create() fail with errc::conflict (try again); a read-only create(dir)
+// cannot keep out a writer that starts in a directory that never had one
+// (no ".lock" to take: a read-only mount has none).
 //
 // Thread safety: operations on one root are serialized by an exclusive
 // flock(2) on "<root>/.lock" (across threads and processes); list() reads
@@ -97,12 +156,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -117,8 +178,14 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/fs.h>  // FICLONE
+#include <sys/ioctl.h>
+#endif
 
 #include "bytes.hpp"
+#include "cas_map.hpp"
+#include "codec/binary.hpp"
 #include "codec/json_document.hpp"
 #include "database.hpp"
 #include "envelope.hpp"
@@ -139,9 +206,22 @@ using backup_progress = std::function<void(std::uint64_t done, std::uint64_t tot
 struct backup_options {
     // The time a backup is stamped with (tests pass a fake clock).
     std::function<std::chrono::system_clock::time_point()> clock;
-    // Hard-link immutable chunk files instead of copying them.
-    bool link_immutable = true;
+    // Reflink chunk files (FICLONE, copy-on-write) where the filesystem
+    // offers it; false: always copy. Never a hard link either way.
+    bool reflink = true;
 };
+
+// What list() says of a backup (see the header).
+enum class backup_state { verified, unverified, damaged };
+
+inline std::string_view state_name(backup_state s) {
+    switch (s) {
+        case backup_state::verified: return "verified";
+        case backup_state::unverified: return "unverified";
+        case backup_state::damaged: return "damaged";
+    }
+    return "?";
+}
 
 struct backup_info {
     std::string id;
@@ -149,13 +229,19 @@ struct backup_info {
     std::uint64_t lsn = 0;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;         // sum of file sizes
-    std::uint64_t linked_bytes = 0;  // of which shared by hard link
+    std::uint64_t linked_bytes = 0;  // of which reflinked (format 1: hard-linked)
     bool verified = false;           // passed its last verification
+    backup_state state = backup_state::unverified;
+    bool manifest_checked = false;   // the manifest carries its own checksum (format 2) and it matched
+    std::string problem;             // state damaged: what is wrong (the manifest, or the damage it records)
 };
 
 struct backup_problem {
     std::string file;  // path inside the backup
     std::string what;
+    // Damage the manifest records: the data directory already had it when
+    // the backup was taken (a pre-restore copy of a damaged directory).
+    bool recorded = false;
 };
 
 struct backup_verify_report {
@@ -163,6 +249,7 @@ struct backup_verify_report {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::vector<backup_problem> problems;
+    bool manifest_checked = false;  // the manifest's own checksum matched (false: format 1, none)
     bool ok() const { return problems.empty(); }
 };
 
@@ -178,18 +265,27 @@ struct backup_rotate_report {
     std::vector<std::string> removed;  // oldest first
 };
 
+// One damaged record or chunk that repair() found (or a damaged file of
+// the backup that restore() met).
+struct repair_item {
+    std::string key;      // storage key in the data directory
+    std::string problem;  // what verification found
+    std::string outcome;  // repaired: where the copy came from; else why it could not be
+};
+
 struct backup_restore_report {
     std::optional<backup_info> previous;  // the backup of the state that was replaced
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::uint64_t lsn = 0;  // restore into a database: the commit LSN of its transaction
-};
-
-// One damaged record or chunk that repair() found.
-struct repair_item {
-    std::string key;      // storage key in the data directory
-    std::string problem;  // what verification found
-    std::string outcome;  // repaired: where the copy came from; else why it could not be
+    // Files of the backup that failed their check, and what was restored
+    // instead (see the header); empty when the backup was intact.
+    std::vector<repair_item> damaged;
+    // Of those, how many were restored still damaged or not at all (the
+    // others came back intact: taken from the data directory, rebuilt, or
+    // a derived file left out).
+    std::uint64_t unresolved = 0;
+    bool ok() const { return damaged.empty(); }
 };
 
 struct repair_options {
@@ -214,21 +310,27 @@ namespace fs = std::filesystem;
 inline constexpr std::string_view backup_manifest_name = ".stowage-backup.json";
 inline constexpr std::string_view backup_marker_name = ".stowage-verified";
 inline constexpr std::string_view backup_format = "stowage-backup";
-inline constexpr std::uint64_t backup_format_version = 1;
+inline constexpr std::uint64_t backup_format_version = 2;  // 1: no manifest checksum, still read
+inline constexpr std::string_view backup_manifest_checksum_member = ",\"manifest_sha256\":\"";
 
 struct backup_file {
     std::string path;  // storage key, relative to the backup directory
     std::uint64_t size = 0;
     std::string sha256;  // hex
-    bool linked = false;
+    bool linked = false;  // reflinked ("cloned"); format 1: hard-linked ("linked")
 };
 
 struct backup_manifest {
     std::string id;
     std::int64_t time_ms = 0;
     std::uint64_t lsn = 0;
+    std::uint64_t next_txid = 0;  // 0: unknown (format 1)
     std::string reason;
     std::vector<backup_file> files;
+    // Records and chunks that were damaged in the data directory when the
+    // backup was taken (a pre-restore copy of a damaged state).
+    std::vector<backup_problem> damage;
+    bool checksummed = false;  // format 2: its own SHA-256 matched
 };
 
 inline std::tm backup_utc(std::chrono::system_clock::time_point t) {
@@ -351,20 +453,47 @@ void backup_read_blocks(const fs::path& path, bool drop_cache, Fn fn) {
     }
 }
 
-// Copies src to dst block by block (dst created, not synced); returns the
-// SHA-256 (hex) of what was copied and its size.
-inline std::string backup_copy_file(const fs::path& src, const fs::path& dst, std::uint64_t& size) {
+// Makes dst (new, not synced) a copy of src that shares no mutable bytes
+// with it: a reflink where the filesystem offers one (ioctl FICLONE: blocks
+// shared copy-on-write, so a write to either never reaches the other), else
+// copy_file_range(2) (the kernel copies, or the filesystem shares extents
+// copy-on-write), else read and write. Never a hard link: with one, a byte
+// flipped in the live file would be flipped in the backup too. Returns
+// whether it was a reflink.
+inline bool backup_clone_or_copy(const fs::path& src, const fs::path& dst, bool reflink) {
     backup_make_parents(dst);
+    auto in = open_fd(src.string(), O_RDONLY | O_NONBLOCK);
+    if (!in) throw_errno(errno, "open " + src.string());
+    struct stat st{};
+    if (::fstat(in.get(), &st) != 0) throw_errno(errno, "stat " + src.string());
+    if (!S_ISREG(st.st_mode)) throw error(errc::corrupt, src.string() + " is not a regular file");
     auto out = open_fd(dst.string(), O_WRONLY | O_CREAT | O_TRUNC);
     if (!out) throw_errno(errno, "create " + dst.string());
-    sha256 h;
-    size = 0;
-    backup_read_blocks(src, false, [&](bytes_view b) {
-        h.update(b);
-        size += b.size();
-        if (int e = write_all(out.get(), b)) throw_errno(e, "write " + dst.string());
-    });
-    return to_hex(h.finish());
+#ifdef FICLONE
+    if (reflink && ::ioctl(out.get(), FICLONE, in.get()) == 0) return true;
+#else
+    (void)reflink;
+#endif
+    loff_t off_in = 0, off_out = 0;
+    for (;;) {
+        ssize_t n = ::copy_file_range(in.get(), &off_in, out.get(), &off_out, std::size_t(1) << 30, 0);
+        if (n > 0) continue;
+        if (n == 0) return false;
+        if (errno == EINTR) continue;
+        if (off_in != 0 || (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP &&
+                            errno != EPERM && errno != ETXTBSY))
+            throw_errno(errno, "copy " + src.string() + " to " + dst.string());
+        break;  // no copy_file_range between these files: read and write
+    }
+    bytes block(1 << 20);
+    for (std::uint64_t offset = 0;;) {
+        std::size_t got = 0;
+        if (int e = pread_all(in.get(), block.data(), block.size(), offset, got)) throw_errno(e, "read " + src.string());
+        if (got == 0) break;
+        if (int e = write_all(out.get(), bytes_view(block).first(got))) throw_errno(e, "write " + dst.string());
+        offset += got;
+    }
+    return false;
 }
 
 inline std::string backup_hash_file(const fs::path& path, bool drop_cache, std::uint64_t& size) {
@@ -389,6 +518,10 @@ inline bytes backup_wal_checkpoint(std::uint64_t lsn, std::uint64_t next_txid) {
     return out;
 }
 
+// The manifest's text (format 2). Its last member is its own checksum:
+// "manifest_sha256" is the SHA-256 of the text without that member (the
+// JSON object closed right before it), so a reader checks the exact bytes
+// without re-serialising anything.
 inline std::string backup_manifest_json(const backup_manifest& m) {
     json_value::array files;
     files.reserve(m.files.size());
@@ -397,8 +530,15 @@ inline std::string backup_manifest_json(const backup_manifest& m) {
         o.emplace_back("path", f.path);
         o.emplace_back("size", f.size);
         o.emplace_back("sha256", f.sha256);
-        o.emplace_back("linked", f.linked);
+        o.emplace_back("cloned", f.linked);
         files.emplace_back(std::move(o));
+    }
+    json_value::array damage;
+    for (const auto& d : m.damage) {
+        json_value::object o;
+        o.emplace_back("path", d.file);
+        o.emplace_back("problem", d.what);
+        damage.emplace_back(std::move(o));
     }
     json_document doc;
     doc.set("format", backup_format);
@@ -408,9 +548,29 @@ inline std::string backup_manifest_json(const backup_manifest& m) {
                                     "%Y-%m-%dT%H:%M:%SZ"));
     doc.set("time_ms", m.time_ms);
     doc.set("lsn", m.lsn);
+    doc.set("next_txid", m.next_txid);
     doc.set("reason", m.reason);
     doc.set("files", std::move(files));
-    return doc.dump() + "\n";
+    if (!m.damage.empty()) doc.set("damage", std::move(damage));
+    std::string body = doc.dump();
+    std::string sum = to_hex(hash_of<sha256>(as_bytes(body)));
+    body.pop_back();  // the closing brace, put back after the checksum
+    return body + std::string(backup_manifest_checksum_member) + sum + "\"}\n";
+}
+
+// Checks a format-2 manifest's own checksum (see backup_manifest_json):
+// nullopt when it matches, else what is wrong.
+inline std::optional<std::string> backup_manifest_checksum_problem(std::string_view text) {
+    auto at = text.rfind(backup_manifest_checksum_member);
+    if (at == std::string_view::npos) return "it has no \"manifest_sha256\" (its checksum)";
+    std::string_view rest = text.substr(at + backup_manifest_checksum_member.size());
+    if (rest.size() < 66 || rest.substr(64, 2) != "\"}" || rest.substr(66).find_first_not_of(" \t\r\n") != std::string_view::npos)
+        return "its checksum is not its last member";
+    std::string body(text.substr(0, at));
+    body += '}';
+    if (to_hex(hash_of<sha256>(as_bytes(body))) != rest.substr(0, 64))
+        return "its SHA-256 does not match its \"manifest_sha256\"";
+    return std::nullopt;
 }
 
 inline backup_manifest backup_parse_manifest(std::string_view text, const std::string& where) {
@@ -434,12 +594,25 @@ inline backup_manifest backup_parse_manifest(std::string_view text, const std::s
         return *n;
     };
     if (str(doc.find("format"), "format") != backup_format) throw fail("not a stowage backup manifest");
-    if (auto v = num(doc.find("version"), "version"); v != backup_format_version)
-        throw error(errc::unsupported, "backup manifest " + where + ": version " + std::to_string(v) +
-                                           " (this build reads version 1)");
+    auto version = num(doc.find("version"), "version");
+    if (version != 1 && version != backup_format_version)
+        throw error(errc::unsupported, "backup manifest " + where + ": version " + std::to_string(version) +
+                                           " (this build reads versions 1 and 2)");
     backup_manifest m;
+    // A format-1 manifest has no checksum: read as it is (its files are
+    // still checked against it). A format-2 one must match its own.
+    if (version >= 2) {
+        if (auto problem = backup_manifest_checksum_problem(text)) throw fail(*problem);
+        m.checksummed = true;
+        m.next_txid = num(doc.find("next_txid"), "next_txid");
+    }
     m.id = str(doc.find("id"), "id");
-    m.time_ms = static_cast<std::int64_t>(num(doc.find("time_ms"), "time_ms"));
+    // A time the clock can hold (system_clock counts nanoseconds in 64
+    // bits: to the year 2262); past that it is damage, not an overflow.
+    const std::uint64_t time_ms = num(doc.find("time_ms"), "time_ms");
+    if (time_ms > std::uint64_t(std::numeric_limits<std::int64_t>::max() / 1'000'000))
+        throw fail("\"time_ms\" out of range");
+    m.time_ms = static_cast<std::int64_t>(time_ms);
     m.lsn = num(doc.find("lsn"), "lsn");
     if (auto* r = doc.find("reason"); r && r->is_string()) m.reason = r->as_string();
     const json_value* files = doc.find("files");
@@ -450,10 +623,17 @@ inline backup_manifest backup_parse_manifest(std::string_view text, const std::s
         bf.path = str(f.find("path"), "path");
         bf.size = num(f.find("size"), "size");
         bf.sha256 = str(f.find("sha256"), "sha256");
-        const json_value* linked = f.find("linked");
+        const json_value* linked = f.find(version >= 2 ? "cloned" : "linked");
         bf.linked = linked && linked->is_bool() && linked->as_bool();
         if (!valid_key(bf.path)) throw fail("file path \"" + bf.path.substr(0, 80) + "\" is not a storage key");
         m.files.push_back(std::move(bf));
+    }
+    if (const json_value* damage = doc.find("damage")) {
+        if (!damage->is_array()) throw fail("\"damage\" is not an array");
+        for (const auto& d : damage->as_array()) {
+            if (!d.is_object()) throw fail("damage entry is not an object");
+            m.damage.push_back({str(d.find("path"), "path"), str(d.find("problem"), "problem"), true});
+        }
     }
     return m;
 }
@@ -476,43 +656,96 @@ inline std::optional<std::string> backup_chunk_digest(std::string_view hasher_na
     return std::nullopt;
 }
 
+// What is wrong with a store record read from `key`, or nullopt when it is
+// intact: the envelope (header CRC, payload length and digest) and the id
+// it holds must be the one its key was derived from.
+inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
+    try {
+        envelope_header h = verify_record(record, key);
+        auto collection = key.substr(0, key.find('/'));
+        if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
+    } catch (const error& e) {
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+// What is wrong with a CAS chunk's content, or nullopt when it matches its
+// name (chunks of a hasher this build does not know are taken as they are).
+inline std::optional<std::string> backup_chunk_problem(bytes_view content, std::string_view key) {
+    auto a = key.find('/', 4);
+    auto hasher_name = key.substr(4, a - 4);
+    auto digest = digest_by_name(hasher_name, content);
+    if (!digest) return std::nullopt;
+    if (to_hex(*digest) != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
+    return std::nullopt;
+}
+
+// One file of a backup read back and checked: its size, and what is wrong
+// with it (nullopt: nothing). matches_manifest: size and SHA-256 are the
+// manifest's (a problem then lies in the content itself: a record's
+// envelope or key, a chunk's name). Throws when it cannot be read.
+struct backup_file_check {
+    std::uint64_t size = 0;
+    bool matches_manifest = false;
+    std::optional<std::string> problem;
+};
+
+inline backup_file_check backup_check_file(const fs::path& p, const backup_file& f, bool drop_cache) {
+    backup_file_check out;
+    std::string digest;
+    bytes content;
+    bool record = backup_is_record_key(f.path);
+    if (record) {
+        backup_read_blocks(p, drop_cache, [&](bytes_view b) { append(content, b); });
+        out.size = content.size();
+        digest = to_hex(hash_of<sha256>(content));
+    } else {
+        digest = backup_hash_file(p, drop_cache, out.size);
+    }
+    if (out.size != f.size) {
+        out.problem = "size " + std::to_string(out.size) + ", manifest says " + std::to_string(f.size);
+        return out;
+    }
+    if (digest != f.sha256) {
+        out.problem = "SHA-256 does not match the manifest";
+        return out;
+    }
+    out.matches_manifest = true;
+    if (record) {
+        out.problem = backup_record_problem(content, f.path);
+    } else if (backup_is_chunk_key(f.path)) {
+        auto a = f.path.find('/', 4);
+        std::string_view hasher_name = std::string_view(f.path).substr(4, a - 4);
+        auto name_digest = hasher_name == sha256::name ? std::optional<std::string>(digest) : backup_chunk_digest(hasher_name, p);
+        if (name_digest && *name_digest != f.path.substr(f.path.rfind('/') + 1))
+            out.problem = "chunk content does not match its name";
+    }
+    return out;
+}
+
 // Reads every file of a backup directory back and checks it against the
 // manifest (size, SHA-256), records against their envelope digests and
 // chunks against their names; files the manifest does not list are
-// problems too.
+// problems too. Damage the manifest records (the data directory had it
+// when the backup was taken) is marked `recorded`.
 inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool drop_cache,
                              backup_verify_report& report, const backup_progress& progress) {
     report.id = m.id;
-    std::set<std::string> listed;
+    report.manifest_checked = m.checksummed;
+    std::set<std::string> listed, recorded;
+    for (const auto& d : m.damage) recorded.insert(d.file);
     std::uint64_t done = 0;
     for (const auto& f : m.files) {
         listed.insert(f.path);
-        fs::path p = dir / f.path;
         try {
-            std::uint64_t size = 0;
-            std::string digest;
-            if (backup_is_record_key(f.path)) {
-                bytes content;
-                backup_read_blocks(p, drop_cache, [&](bytes_view b) { append(content, b); });
-                size = content.size();
-                digest = to_hex(hash_of<sha256>(content));
-                if (digest == f.sha256) verify_record(content, f.path);
-            } else {
-                digest = backup_hash_file(p, drop_cache, size);
-            }
+            auto check = backup_check_file(dir / f.path, f, drop_cache);
             report.files++;
-            report.bytes += size;
-            if (size != f.size)
-                report.problems.push_back({f.path, "size " + std::to_string(size) + ", manifest says " + std::to_string(f.size)});
-            else if (digest != f.sha256)
-                report.problems.push_back({f.path, "SHA-256 does not match the manifest"});
-            else if (backup_is_chunk_key(f.path)) {
-                auto a = f.path.find('/', 4);
-                std::string_view hasher_name = std::string_view(f.path).substr(4, a - 4);
-                auto name_digest = hasher_name == sha256::name ? std::optional<std::string>(digest)
-                                                               : backup_chunk_digest(hasher_name, p);
-                if (name_digest && *name_digest != f.path.substr(f.path.rfind('/') + 1))
-                    report.problems.push_back({f.path, "chunk content does not match its name"});
+            report.bytes += check.size;
+            if (check.problem) {
+                bool known = check.matches_manifest && recorded.count(f.path);
+                report.problems.push_back(
+                    {f.path, *check.problem + (known ? " (damaged in the data directory when the backup was taken)" : ""), known});
             }
         } catch (const error& e) {
             report.problems.push_back({f.path, e.what()});
@@ -530,7 +763,7 @@ inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool
     if (ec) report.problems.push_back({dir.string(), "cannot list: " + ec.message()});
 }
 
-// A storage whose keys are files (file_storage): chunks can be hard-linked.
+// A storage whose keys are files (file_storage): chunks can be reflinked.
 template <class S>
 concept backup_has_files = requires(const S& s, std::string_view key) {
     { s.path_of(key) } -> std::convertible_to<fs::path>;
@@ -573,29 +806,82 @@ inline std::uint64_t backup_wal_bytes(std::uint64_t payload_bytes, std::uint64_t
     return payload_bytes + (payload_bytes / 32000 + 2 * ops + 2) * 64;
 }
 
-// What is wrong with a store record read from `key`, or nullopt when it is
-// intact: the envelope (header CRC, payload length and digest) and the id
-// it holds must be the one its key was derived from.
-inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
-    try {
-        envelope_header h = verify_record(record, key);
-        auto collection = key.substr(0, key.find('/'));
-        if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
-    } catch (const error& e) {
-        return std::string(e.what());
-    }
+// Whether key is a collection's listing snapshot ("<collection>/listing"):
+// derived from the records, rebuilt when absent.
+inline bool backup_is_listing_key(std::string_view key) {
+    auto slash = key.find('/');
+    return slash != std::string_view::npos && slash > 0 && key.substr(slash) == "/listing";
+}
+
+// What is wrong with a chunk file in dir (nullopt: its content matches its
+// name, or its hasher is one this build does not know).
+inline std::optional<std::string> backup_chunk_file_problem(const fs::path& path, std::string_view key) {
+    auto a = key.find('/', 4);
+    auto digest = backup_chunk_digest(key.substr(4, a - 4), path);
+    if (digest && *digest != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
     return std::nullopt;
 }
 
-// What is wrong with a CAS chunk's content, or nullopt when it matches its
-// name (chunks of a hasher this build does not know are taken as they are).
-inline std::optional<std::string> backup_chunk_problem(bytes_view content, std::string_view key) {
-    auto a = key.find('/', 4);
-    auto hasher_name = key.substr(4, a - 4);
-    auto digest = digest_by_name(hasher_name, content);
-    if (!digest) return std::nullopt;
-    if (to_hex(*digest) != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
-    return std::nullopt;
+// Whether name has the shape of a backup id ("YYYYMMDDTHHMMSSZ-<lsn>[.N]").
+inline bool backup_looks_like_id(std::string_view name) {
+    auto digits = [](std::string_view s) {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    if (name.size() < 18 || !digits(name.substr(0, 8)) || name[8] != 'T' || !digits(name.substr(9, 6)) ||
+        name.substr(15, 2) != "Z-")
+        return false;
+    auto rest = name.substr(17);
+    auto dot = rest.find('.');
+    return digits(rest.substr(0, dot)) && (dot == std::string_view::npos || digits(rest.substr(dot + 1)));
+}
+
+// The time and LSN an id names (for a backup whose manifest is damaged).
+inline void backup_parse_id(std::string_view id, std::chrono::system_clock::time_point& time, std::uint64_t& lsn) {
+    if (!backup_looks_like_id(id)) return;
+    auto n = [&](std::size_t at, std::size_t len) {
+        int v = 0;
+        for (char c : id.substr(at, len)) v = v * 10 + (c - '0');
+        return v;
+    };
+    std::tm tm{};
+    tm.tm_year = n(0, 4) - 1900;
+    tm.tm_mon = n(4, 2) - 1;
+    tm.tm_mday = n(6, 2);
+    tm.tm_hour = n(9, 2);
+    tm.tm_min = n(11, 2);
+    tm.tm_sec = n(13, 2);
+    time = std::chrono::system_clock::from_time_t(::timegm(&tm));
+    auto rest = id.substr(17);
+    rest = rest.substr(0, rest.find('.'));
+    std::uint64_t number = 0;
+    if (std::from_chars(rest.data(), rest.data() + rest.size(), number).ec == std::errc()) lsn = number;
+}
+
+// Whether dir cannot be written by this process (a read-only mount, no
+// write permission).
+inline bool backup_unwritable(const fs::path& dir) {
+    if (::faccessat(AT_FDCWD, dir.c_str(), W_OK, AT_EACCESS) == 0) return false;
+    return errno == EROFS || errno == EACCES || errno == EPERM;
+}
+
+// dir's writer lock, taken through a read-only descriptor (flock(2) needs
+// no write access): no writer can open dir while it is held; errc::locked
+// while one has it. No ".lock" at all (no writer ever opened dir; none can
+// be created on a read-only mount): nothing to take.
+inline unique_fd backup_reader_lock(const fs::path& dir) {
+    std::string path = (dir / ".lock").string();
+    auto fd = open_fd(path, O_RDONLY | O_NONBLOCK);
+    if (!fd) {
+        if (errno == ENOENT) return {};
+        throw_errno(errno, "open lock file " + path);
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            throw error(errc::locked, "data directory " + dir.string() +
+                                          " is locked by another writer (a writer backs up its database in-process)");
+        throw_errno(errno, "lock " + path);
+    }
+    return fd;
 }
 
 }  // namespace detail
@@ -626,6 +912,24 @@ public:
         return create_locked(db, progress, std::move(reason));
     }
 
+    // The same of the data directory at data_dir, opened here: read-write
+    // when it can be (the writer lock keeps writers out: errc::locked while
+    // one runs), else — a read-only mount, no write permission — read-only,
+    // holding the writer lock through a read-only descriptor, so the
+    // snapshot it reads is consistent (see the header).
+    backup_info create(const std::filesystem::path& data_dir, backup_progress progress = {}, std::string reason = "manual") {
+        detail::unique_fd reader_lock;  // outlives db
+        std::optional<database<file_storage>> db;
+        try {
+            db.emplace(file_storage(data_dir, open_mode::read_write));
+        } catch (const error& e) {
+            if (e.kind() == errc::locked || !detail::backup_unwritable(data_dir)) throw;
+            reader_lock = detail::backup_reader_lock(data_dir);
+            db.emplace(file_storage(data_dir, open_mode::read_only));
+        }
+        return create(*db, std::move(progress), std::move(reason));
+    }
+
     // A pinned backup is never removed by rotate() (a migration pins its
     // rollback point while it runs). Pins are files "<root>/.pin-<id>";
     // unpin of an unpinned backup does nothing.
@@ -648,7 +952,9 @@ public:
         return !id.empty() && std::filesystem::exists(root_ / (".pin-" + std::string(id)), ec);
     }
 
-    // Finished backups, oldest first.
+    // Finished backups, oldest first. A backup whose manifest is damaged or
+    // missing is listed too, with state damaged (and its time and LSN taken
+    // from its id): one bad manifest neither hides it nor stops the list.
     std::vector<backup_info> list() const {
         std::vector<backup_info> out;
         std::error_code ec;
@@ -656,8 +962,8 @@ public:
         for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
             std::string name = entry.path().filename().string();
             if (name.starts_with(".") || name.ends_with(".partial") || !entry.is_directory(ec)) continue;
-            if (!std::filesystem::exists(entry.path() / detail::backup_manifest_name)) continue;
-            out.push_back(info_of(load_manifest(name)));
+            if (!exists(name)) continue;
+            out.push_back(info_for(name));
         }
         std::sort(out.begin(), out.end(), [](const backup_info& a, const backup_info& b) {
             return a.time != b.time ? a.time < b.time : a.id < b.id;
@@ -667,16 +973,24 @@ public:
 
     std::optional<backup_info> find(std::string_view id) const {
         if (!exists(id)) return std::nullopt;
-        return info_of(load_manifest(std::string(id)));
+        return info_for(std::string(id));
     }
 
     // Reads the whole backup back and checks every digest. Marks it verified
-    // (or, on any problem, unverified) and returns what was found.
+    // (or, on any problem, unverified) and returns what was found. A damaged
+    // manifest is a problem of ".stowage-backup.json" (nothing else can be
+    // checked against it); not_found for an unknown id.
     backup_verify_report verify(std::string_view id, backup_progress progress = {}) {
         auto lock = lock_root();
-        auto m = load_manifest(std::string(id));
         backup_verify_report report;
-        detail::backup_check_dir(path_of(id), m, true, report, progress);
+        report.id = std::string(id);
+        try {
+            auto m = load_manifest(std::string(id));
+            detail::backup_check_dir(path_of(id), m, true, report, progress);
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;
+            report.problems.push_back({std::string(detail::backup_manifest_name), e.what()});
+        }
         auto marker = path_of(id) / detail::backup_marker_name;
         if (report.ok()) {
             write_marker(path_of(id));
@@ -727,8 +1041,11 @@ public:
 
     // Replaces the data directory's contents with backup `id` (see the
     // header). errc::locked when a writer has data_dir open; not_found for
-    // an unknown id; checksum_mismatch (nothing changed) when the backup is
-    // damaged.
+    // an unknown id; corrupt when its manifest is damaged. A damaged file of
+    // the backup is resolved as the header says and listed in
+    // report.damaged; only a damaged file that nothing would check when it
+    // is read (and that data_dir has no intact copy of) makes it refuse,
+    // checksum_mismatch, nothing changed.
     backup_restore_report restore(const std::filesystem::path& data_dir, std::string_view id,
                                   backup_progress progress = {}) {
         namespace fs = std::filesystem;
@@ -752,19 +1069,37 @@ public:
             fs::path src = path_of(id);
             std::uint64_t done = 0;
             for (const auto& f : m.files) {
-                fs::path from = src / f.path, to = restoring / f.path;
-                std::uint64_t size = 0;
-                std::string digest;
-                if (f.linked && options_.link_immutable && try_link(from, to)) {
-                    digest = detail::backup_hash_file(to, false, size);
-                } else {
-                    digest = detail::backup_copy_file(from, to, size);
+                fs::path to = restoring / f.path;
+                std::optional<std::string> problem;
+                try {
+                    detail::backup_clone_or_copy(src / f.path, to, options_.reflink);
+                    problem = detail::backup_check_file(to, f, false).problem;
+                } catch (const error&) {
+                    // Damage only when the backup's file is what fails (not,
+                    // say, a full disk under the copy: that is thrown).
+                    fs::path from = src / f.path;
+                    std::uint64_t size = 0;
+                    try {
+                        if (fs::is_regular_file(from, ec)) (void)detail::backup_hash_file(from, false, size);
+                        else problem = "missing, or not a regular file";
+                    } catch (const error& read) {
+                        problem = "cannot be read: " + std::string(read.what());
+                    }
+                    if (!problem) throw;
+                    fs::remove(to, ec);  // a partial copy is not the backup's
                 }
-                if (size != f.size || digest != f.sha256)
-                    throw error(errc::checksum_mismatch, "backup " + std::string(id) + ": " + f.path +
-                                                             " does not match the manifest; nothing was restored");
-                report.files++;
-                report.bytes += size;
+                if (problem) {
+                    bool intact = false;
+                    std::string outcome = restore_damaged_file(m, f, *problem, existed ? dir : fs::path(), to, intact);
+                    report.damaged.push_back({f.path, *problem, std::move(outcome)});
+                    report.unresolved += !intact;
+                }
+                std::uint64_t size = 0;
+                if (fs::is_regular_file(to, ec)) {
+                    size = fs::file_size(to, ec);
+                    report.files++;
+                    report.bytes += size;
+                }
                 if (progress) progress(++done, m.files.size());
             }
             detail::backup_sync_tree(restoring);
@@ -777,8 +1112,9 @@ public:
         if (existed) {
             try {
                 holder.emplace(dir, open_mode::read_write);
+                // Taken also when dir is damaged (its damage is recorded).
                 database<file_storage> current(file_storage(dir, open_mode::read_only));
-                report.previous = create_locked(current, {}, "pre-restore of " + std::string(id));
+                report.previous = create_locked(current, {}, "pre-restore of " + std::string(id), true);
             } catch (...) {
                 holder.reset();
                 fs::remove_all(restoring, ec);
@@ -803,8 +1139,10 @@ public:
 
     // Replaces everything a database on any Storage policy holds with backup
     // `id`, as ONE transaction (see the header): the backup is checked whole
-    // first (checksum_mismatch, nothing changed, when it is damaged), then a
-    // backup of the current state is taken (report.previous), missing or
+    // first (a damaged record or chunk is left as the database holds it and
+    // reported in report.damaged; a damaged file nothing checks on read
+    // refuses, checksum_mismatch, nothing changed), then a backup of the
+    // current state is taken (report.previous, also of a damaged state), missing or
     // differing CAS chunks are written outside the log (immutable, named by
     // their digest), and one transaction puts every other key of the backup
     // and erases every key the backup does not have (the WAL's own keys
@@ -821,15 +1159,48 @@ public:
         const std::uint64_t steps = 2 * m.files.size();
         backup_restore_report report;
 
-        // 1. Every file of the backup read and checked before the target changes.
+        Storage raw = db.raw_storage();
+
+        // 1. Every file of the backup read and checked before the target
+        // changes; each damaged one resolved (see the header) — a damaged
+        // file nothing checks on read refuses the whole restore here.
+        std::set<std::string, std::less<>> damaged;  // records and chunks the database keeps as it has them
+        std::set<std::string, std::less<>> left_out;  // derived: erased, rebuilt on open
         {
             backup_verify_report check;
             detail::backup_check_dir(path_of(id), m, false, check, [&](std::uint64_t done, std::uint64_t) {
                 if (progress) progress(done, steps);
             });
-            if (!check.ok())
-                throw error(errc::checksum_mismatch, "backup " + name + ": " + check.problems.front().file + ": " +
-                                                         check.problems.front().what + "; nothing was restored");
+            std::set<std::string, std::less<>> listed;
+            for (const auto& f : m.files) listed.insert(f.path);
+            for (const auto& p : check.problems) {
+                // Files the manifest does not list are not restored; the
+                // target keeps its own log.
+                if (!listed.count(p.file) || p.file.starts_with("wal/")) continue;
+                bool record = detail::backup_is_record_key(p.file), chunk = detail::backup_is_chunk_key(p.file);
+                std::string outcome;
+                if (detail::backup_is_listing_key(p.file)) {
+                    left_out.insert(p.file);
+                    outcome = "left out (erased): a listing snapshot is derived, rebuilt from the records on the next open";
+                } else if (chunk) {
+                    auto current = raw.read(p.file);
+                    damaged.insert(p.file);
+                    bool intact = current && !detail::backup_chunk_problem(*current, p.file);
+                    outcome = intact ? "the database's own copy is intact and kept (a chunk's content is fixed by its name)"
+                                     : "not restored: the database keeps what it has at this key (none, or damaged)";
+                    report.unresolved += !intact;
+                } else if (record) {
+                    damaged.insert(p.file);
+                    outcome = "not restored: the database keeps its own version of this key (a transaction takes only "
+                              "intact records)";
+                    report.unresolved++;
+                } else {
+                    throw error(errc::checksum_mismatch, "backup " + name + ": " + p.file + ": " + p.what +
+                                                             "; nothing checks this file's content when it is read, so it "
+                                                             "would be restored as if good; nothing was restored");
+                }
+                report.damaged.push_back({p.file, p.what, std::move(outcome)});
+            }
         }
 
         // 2. The transaction: its size is known before anything is written.
@@ -837,8 +1208,9 @@ public:
         std::uint64_t payload = 0, ops = 0;
         for (const auto& f : m.files) {
             if (f.path.starts_with("wal/")) continue;  // the target keeps its own log
+            if (left_out.count(f.path)) continue;
             in_backup.insert(f.path);
-            if (detail::backup_is_chunk_key(f.path)) continue;
+            if (detail::backup_is_chunk_key(f.path) || damaged.count(f.path)) continue;
             payload += f.size + f.path.size() + 2;
             ops++;
         }
@@ -851,7 +1223,6 @@ public:
         }
         for (const auto& key : doomed) payload += key.size() + 2;
         ops += doomed.size();
-        Storage raw = db.raw_storage();
         if constexpr (requires { { raw.max_write_size() } -> std::convertible_to<std::uint64_t>; }) {
             std::uint64_t need = detail::backup_wal_bytes(payload, ops), limit = raw.max_write_size();
             if (need > limit)
@@ -862,8 +1233,8 @@ public:
                                 "(restore into a data directory and copy, or raise osd_max_write_size)");
         }
 
-        // 3. The current state, kept as a backup first.
-        if (holds_anything) report.previous = create_locked(db, {}, "pre-restore of " + name);
+        // 3. The current state, kept as a backup first (also when it is damaged).
+        if (holds_anything) report.previous = create_locked(db, {}, "pre-restore of " + name, true);
 
         // 4. Chunks, outside the log, each checked again as it is read.
         std::uint64_t done = m.files.size();
@@ -880,7 +1251,7 @@ public:
             return content;
         };
         for (const auto& f : m.files) {
-            if (!detail::backup_is_chunk_key(f.path)) continue;
+            if (!detail::backup_is_chunk_key(f.path) || damaged.count(f.path)) continue;
             bytes content = copy_of(f);
             auto current = raw.size(f.path) == f.size ? raw.read(f.path) : std::nullopt;
             if (!current || to_hex(hash_of<sha256>(*current)) != f.sha256) raw.replace(f.path, content, durability::full);
@@ -893,7 +1264,7 @@ public:
                 if (progress) progress(++done, steps);
                 continue;
             }
-            if (detail::backup_is_chunk_key(f.path)) continue;
+            if (detail::backup_is_chunk_key(f.path) || damaged.count(f.path) || left_out.count(f.path)) continue;
             tx.stage({f.path, copy_of(f), {}});
         }
         for (auto& key : doomed) tx.stage({std::move(key), std::nullopt, {}});
@@ -907,9 +1278,10 @@ public:
     // with their copies from backup `id`, and reports the ones it cannot
     // replace (not in the backup, or damaged there too). Like restore(), it
     // needs data_dir's writer lock (errc::locked while a writer has it
-    // open); the backup must be verified (errc::failed_state otherwise) and
-    // every copy taken from it is checked again against the manifest and its
-    // own digest before it is used. All replaced records are written in ONE
+    // open). Every copy taken from the backup is checked on its own against
+    // the manifest and its own digest before it is used, so the backup need
+    // not be verified: a damaged copy makes only its key unrepairable (a
+    // damaged manifest refuses the whole repair, errc::corrupt). All replaced records are written in ONE
     // transaction, together with the removal of the listing snapshots of
     // the collections they belong to (their projections may differ): a
     // crash leaves all of them repaired or none. Chunks are replaced one by
@@ -918,7 +1290,7 @@ public:
     // the backup has, which may be older than the damaged one.
     repair_report repair(const std::filesystem::path& data_dir, std::string_view id, repair_options options = {}) {
         auto lock = lock_root();
-        auto m = load_verified_manifest(id);
+        auto m = load_manifest(std::string(id));
         std::error_code ec;
         if (!std::filesystem::is_directory(data_dir, ec))
             throw error(errc::not_found, "repair: no data directory " + data_dir.string());
@@ -932,17 +1304,68 @@ public:
     template <storage Storage>
     repair_report repair(database<Storage>& db, std::string_view id, repair_options options = {}) {
         auto lock = lock_root();
-        auto m = load_verified_manifest(id);
+        auto m = load_manifest(std::string(id));
         return repair_locked(db, m, options);
     }
 
 private:
-    detail::backup_manifest load_verified_manifest(std::string_view id) const {
-        auto m = load_manifest(std::string(id));
-        if (!std::filesystem::exists(path_of(id) / detail::backup_marker_name))
-            throw error(errc::failed_state, "backup " + std::string(id) +
-                                                " is not verified (its last verification failed); repair from another one");
-        return m;
+    // What restore(dir) puts at `to` when the backup's copy of f (there, if
+    // it could be read) failed its check; returns the outcome for the report
+    // (see the header); intact: what is at `to` now is sound. live_dir: the
+    // data directory (empty: none). Throws checksum_mismatch when nothing
+    // would check f's content on read and live_dir has no copy of it as the
+    // backup held it.
+    std::string restore_damaged_file(const detail::backup_manifest& m, const detail::backup_file& f,
+                                     const std::string& problem, const std::filesystem::path& live_dir,
+                                     const std::filesystem::path& to, bool& intact) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        intact = true;
+        bool record = detail::backup_is_record_key(f.path), chunk = detail::backup_is_chunk_key(f.path);
+        // The data directory's copy, when it is what the backup held (copied
+        // first, then checked: a writer may replace it meanwhile).
+        if (!live_dir.empty() && fs::is_regular_file(live_dir / f.path, ec)) {
+            fs::path aside = to.parent_path() / (".live." + to.filename().string());  // no key starts with '.'
+            try {
+                detail::backup_clone_or_copy(live_dir / f.path, aside, options_.reflink);
+                auto wrong = detail::backup_check_file(aside, f, false).problem;
+                // A chunk's content is fixed by its name: any intact copy is the one.
+                if (wrong && chunk) {
+                    auto a = f.path.find('/', 4);
+                    auto digest = detail::backup_chunk_digest(std::string_view(f.path).substr(4, a - 4), aside);
+                    if (digest && *digest == f.path.substr(f.path.rfind('/') + 1)) wrong.reset();
+                }
+                if (!wrong) {
+                    detail::backup_rename(aside, to);
+                    return "taken from the data directory, whose copy is " +
+                           std::string(chunk ? "intact (a chunk's content is fixed by its name)"
+                                             : "exactly what the backup held");
+                }
+            } catch (const error&) {
+                // Unreadable there too: resolved below.
+            }
+            fs::remove(aside, ec);
+        }
+        if (detail::backup_is_listing_key(f.path)) {
+            fs::remove(to, ec);
+            return "left out: a listing snapshot is derived, rebuilt from the records on the next open";
+        }
+        if (f.path == "wal/checkpoint" && m.next_txid != 0) {
+            detail::backup_write_file(to, detail::backup_wal_checkpoint(m.lsn, m.next_txid));
+            return "rebuilt from the manifest (LSN " + std::to_string(m.lsn) + ", next transaction id " +
+                   std::to_string(m.next_txid) + ")";
+        }
+        if (record || chunk) {
+            intact = false;
+            if (fs::is_regular_file(to, ec))
+                return "restored as it is, still damaged: every read of it fails with a checksum error and `stowage "
+                       "verify` names it; repair it from another backup";
+            return "not restored: the backup's copy cannot be read";
+        }
+        throw error(errc::checksum_mismatch, "backup " + m.id + ": " + f.path + ": " + problem +
+                                                 "; nothing checks this file's content when it is read and the data "
+                                                 "directory has no intact copy, so it would be restored as if good; "
+                                                 "nothing was restored");
     }
 
     template <storage Storage>
@@ -976,6 +1399,66 @@ private:
                 }
                 (record ? records : chunks).emplace_back(key, std::move(*copy));
                 report.repaired.push_back(std::move(item));
+            }
+            // Keys the database knows of that have no file: a record its
+            // collection's listing snapshot names, a chunk a blob's manifest
+            // names (deleted, or not a regular file). The backup's copy
+            // brings them back.
+            auto restore_missing = [&](const std::string& key, bool record) {
+                repair_item item{key, "missing (No such file)", {}};
+                auto copy = good_copy(m, in_backup, key, record, item.outcome);
+                if (!copy) {
+                    report.unrepairable.push_back(std::move(item));
+                    return;
+                }
+                (record ? report.records : report.chunks)++;
+                (record ? records : chunks).emplace_back(key, std::move(*copy));
+                report.repaired.push_back(std::move(item));
+            };
+            const std::set<std::string, std::less<>> present(keys.begin(), keys.end());
+            std::map<std::string, std::string, std::less<>> backup_chunk_of;  // digest hex -> key in the backup
+            for (const auto& f : m.files)
+                if (detail::backup_is_chunk_key(f.path)) backup_chunk_of.emplace(f.path.substr(f.path.rfind('/') + 1), f.path);
+            std::set<std::string, std::less<>> present_chunks;
+            for (const auto& key : keys)
+                if (detail::backup_is_chunk_key(key)) present_chunks.insert(key.substr(key.rfind('/') + 1));
+            std::set<std::string, std::less<>> wanted_chunks;
+            for (const auto& key : keys) {
+                const auto slash = key.find('/');
+                if (slash == std::string::npos) continue;
+                const std::string collection = key.substr(0, slash);
+                if (key == collection + "/listing") {
+                    std::optional<bytes> data;
+                    try {
+                        data = snap.read(key);
+                    } catch (const error&) {
+                        continue;  // a damaged snapshot is rebuilt on open; verify reports it
+                    }
+                    auto entries = data ? parse_listing_snapshot(*data) : std::nullopt;
+                    if (!entries) continue;
+                    for (const auto& entry : *entries)
+                        if (auto rk = record_key(collection, entry.first); !present.contains(rk)) restore_missing(rk, true);
+                } else if (collection == "cas_blobs" && is_record_key(collection, key)) {
+                    try {
+                        auto record = snap.read(key);
+                        if (!record) continue;
+                        envelope_header h = verify_record(*record, key);
+                        cas_manifest blob;
+                        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), blob);
+                        for (const auto& c : blob.chunks)
+                            if (!present_chunks.contains(c.digest)) wanted_chunks.insert(c.digest);
+                    } catch (const error&) {
+                        continue;  // a damaged manifest was handled above, as a record
+                    }
+                }
+            }
+            for (const auto& digest : wanted_chunks) {
+                if (auto it = backup_chunk_of.find(digest); it != backup_chunk_of.end()) {
+                    restore_missing(it->second, false);
+                } else {
+                    report.unrepairable.push_back(
+                        {"cas/" + digest, "missing (No such file): a blob's manifest names it", "not in backup " + m.id});
+                }
             }
             if (options.progress) options.progress(keys.size(), keys.size());
         }
@@ -1037,18 +1520,42 @@ private:
         return detail::backup_flock(root_ / ".lock");
     }
 
+    // A backup: a directory with a manifest, or one named like a backup id
+    // (whose manifest is then missing: damaged).
     bool exists(std::string_view id) const {
-        if (id.empty() || id.find('/') != std::string_view::npos || id.starts_with(".")) return false;
+        if (id.empty() || id.find('/') != std::string_view::npos || id.starts_with(".") || id.ends_with(".partial"))
+            return false;
         std::error_code ec;
-        return std::filesystem::is_regular_file(path_of(id) / detail::backup_manifest_name, ec);
+        if (std::filesystem::is_regular_file(path_of(id) / detail::backup_manifest_name, ec)) return true;
+        return detail::backup_looks_like_id(id) && std::filesystem::is_directory(path_of(id), ec);
     }
 
+    // not_found for an unknown id; corrupt for a missing or damaged manifest.
     detail::backup_manifest load_manifest(const std::string& id) const {
         if (!exists(id)) throw error(errc::not_found, "no backup \"" + id + "\" in " + root_.string());
         auto path = path_of(id) / detail::backup_manifest_name;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec))
+            throw error(errc::corrupt, "backup manifest " + path.string() + " is missing");
         auto m = detail::backup_parse_manifest(detail::backup_read_text(path), path.string());
         if (m.id != id) throw error(errc::corrupt, "backup manifest " + path.string() + " names backup \"" + m.id + "\"");
         return m;
+    }
+
+    // What list() says of backup `id`; a manifest that cannot be trusted
+    // makes it damaged, with its time and LSN from its id.
+    backup_info info_for(const std::string& id) const {
+        try {
+            return info_of(load_manifest(id));
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt && e.kind() != errc::unsupported && e.kind() != errc::io) throw;
+            backup_info info;
+            info.id = id;
+            detail::backup_parse_id(id, info.time, info.lsn);
+            info.state = backup_state::damaged;
+            info.problem = e.what();
+            return info;
+        }
     }
 
     backup_info info_of(const detail::backup_manifest& m) const {
@@ -1063,18 +1570,19 @@ private:
         }
         std::error_code ec;
         info.verified = std::filesystem::exists(path_of(m.id) / detail::backup_marker_name, ec);
+        info.manifest_checked = m.checksummed;
+        if (!m.damage.empty()) {
+            info.state = backup_state::damaged;
+            info.problem = std::to_string(m.damage.size()) + " records or chunks were damaged in the data directory when "
+                           "it was taken (" + m.damage.front().file + ": " + m.damage.front().what + ")";
+        } else {
+            info.state = info.verified ? backup_state::verified : backup_state::unverified;
+        }
         return info;
     }
 
     std::chrono::system_clock::time_point now() const {
         return options_.clock ? options_.clock() : std::chrono::system_clock::now();
-    }
-
-    static bool try_link(const std::filesystem::path& from, const std::filesystem::path& to) {
-        detail::backup_make_parents(to);
-        std::error_code ec;
-        std::filesystem::create_hard_link(from, to, ec);
-        return !ec;  // other filesystem, no link support: copy instead
     }
 
     void write_marker(const std::filesystem::path& dir) {
@@ -1120,8 +1628,14 @@ private:
         return id;
     }
 
+    // as_is: a safety copy (restore's backup of the state it replaces), taken
+    // also of a damaged database: records and chunks that fail their checks
+    // are copied as they are and named in the manifest ("damage"), and the
+    // backup is kept, unmarked (state damaged), when its files match the
+    // manifest. Otherwise any damage fails the backup.
     template <storage Storage>
-    backup_info create_locked(database<Storage>& db, const backup_progress& progress, std::string reason) {
+    backup_info create_locked(database<Storage>& db, const backup_progress& progress, std::string reason,
+                              bool as_is = false) {
         namespace fs = std::filesystem;
         auto snap = db.snapshot();
         // Transaction ids continue past every one used so far (taking one
@@ -1131,6 +1645,7 @@ private:
         auto t = now();
         detail::backup_manifest m;
         m.lsn = snap.lsn();
+        m.next_txid = next_txid;
         m.time_ms = detail::backup_ms(t);
         m.id = unique_id(t, m.lsn);
         m.reason = std::move(reason);
@@ -1156,23 +1671,27 @@ private:
                                                          " was removed while the backup ran (garbage collection); try again");
                     };
                     if constexpr (detail::backup_has_files<Storage>) {
+                        // A reflink or a copy: never shares mutable bytes.
                         fs::path from = raw.path_of(key);
                         if (!fs::exists(from)) throw gone();
-                        f.linked = options_.link_immutable && try_link(from, to);
-                        f.sha256 = f.linked ? detail::backup_hash_file(to, false, f.size)
-                                            : detail::backup_copy_file(from, to, f.size);
+                        f.linked = detail::backup_clone_or_copy(from, to, options_.reflink);
+                        f.sha256 = detail::backup_hash_file(to, false, f.size);
                     } else {
                         // Not files: a copy, block by block.
                         auto digest = detail::backup_copy_chunk(raw, key, to, f.size);
                         if (!digest) throw gone();
                         f.sha256 = std::move(*digest);
                     }
+                    if (as_is)
+                        if (auto problem = detail::backup_chunk_file_problem(to, key)) m.damage.push_back({key, *problem, true});
                 } else {
                     auto value = snap.read(key);
                     if (!value) continue;
                     detail::backup_write_file(to, *value);
                     f.size = value->size();
                     f.sha256 = to_hex(hash_of<sha256>(*value));
+                    if (as_is && detail::backup_is_record_key(key))
+                        if (auto problem = detail::backup_record_problem(*value, key)) m.damage.push_back({key, *problem, true});
                 }
                 m.files.push_back(std::move(f));
             }
@@ -1183,14 +1702,16 @@ private:
             detail::backup_write_file(partial / detail::backup_manifest_name, as_bytes(detail::backup_manifest_json(m)));
             detail::backup_sync_tree(partial);
 
-            // Read everything back from the device before calling it a backup.
+            // Read everything back from the device before calling it a backup
+            // (no id named on failure: the partial backup is removed).
             backup_verify_report report;
             detail::backup_check_dir(partial, m, true, report, {});
+            std::erase_if(report.problems, [](const backup_problem& p) { return p.recorded; });
             if (!report.ok())
-                throw error(errc::checksum_mismatch, "backup " + m.id + " failed verification: " +
+                throw error(errc::checksum_mismatch, "the new backup failed verification and was removed: " +
                                                          report.problems.front().file + ": " + report.problems.front().what +
                                                          " (" + std::to_string(report.problems.size()) + " problems)");
-            write_marker(partial);
+            if (m.damage.empty()) write_marker(partial);
             detail::backup_rename(partial, path_of(m.id));
             detail::backup_sync_dir(root_);
         } catch (...) {

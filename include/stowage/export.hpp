@@ -24,12 +24,20 @@
 // registered by default), and a collection with neither is refused with
 // errc::unsupported naming it — before anything is written. Nothing is
 // skipped silently: keys that are not records (store listing snapshots,
-// derived index files, the WAL, CAS chunks unless `attachments`) are
-// counted in the report. Memory stays bounded: one record (or one chunk
-// block) at a time, plus the key list.
+// full-text indexes — their manifest record and segments: derived data,
+// rebuilt rather than restored, named in report.indexes — the WAL, CAS
+// chunks unless `attachments`) are counted in the report. Memory stays
+// bounded: one record (or one chunk block) at a time, plus the key list.
+// Export only reads: a database opened read-only works (committed records
+// not yet applied are read from its log). Beside a writer in another
+// process, a record removed during the export is errc::conflict (run it
+// again) and one rewritten in place as it was read is read once more, so
+// neither is reported as damage; such an export holds the state at open
+// plus whatever that writer applied meanwhile, not one snapshot.
 //
 // Import. validate_import() reads the whole file first and changes nothing
-// (it only reads the target directory, to resolve references): the header
+// (it only reads the target directory, to resolve references and compare
+// codecs): the header
 // (format, version), every line (the validating simdjson parse json_document
 // uses: RFC 8259, UTF-8, depth limit; the DOM parser would refuse or round
 // numbers like 1e400 that documents may hold), the collection list and
@@ -39,7 +47,16 @@
 // (each chunk a cas_blobs manifest names is in the file or the directory),
 // and the trailer (count and SHA-256; a missing trailer is refused unless
 // `allow_unsigned`). Any problem is errc::bad_input (errc::unsupported for a
-// version) naming the line and the reason. apply_import() then opens the
+// version) naming the line and the reason. The file is read in blocks, and
+// a line longer than options.max_line (16 MiB) is refused naming the line
+// and the limit — except an attachment line exactly as export writes it,
+// which is decoded, hashed and later written block by block, so a CAS chunk
+// of any size imports in bounded memory. A collection the target already
+// holds keeps its codec: documents for it are written the way its records
+// are (json and gzip+json re-encoded), and any other difference (binary
+// records, a registered type's codec) is errc::bad_input naming the
+// collection and both codecs, before anything is written — a record its
+// collection's readers cannot decode is never stored. apply_import() then opens the
 // directory, makes a verified backup (backup.hpp), writes attachment chunks
 // that are missing (immutable, outside the log), and puts every document in
 // ONE transaction: all of them or none. Documents replace those with the
@@ -61,6 +78,9 @@
 // Durability: apply_import's transaction is durable (full) at return.
 #pragma once
 
+#include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -73,6 +93,8 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <variant>
 #include <vector>
 
 #include <cryptopp/base64.h>
@@ -86,6 +108,8 @@
 #include "codec/json_document.hpp"
 #include "database.hpp"
 #include "error.hpp"
+#include "hash/blake2b.hpp"
+#include "hash/crc32c.hpp"
 #include "hash/hex.hpp"
 #include "hash/sha256.hpp"
 #include "storage/file.hpp"
@@ -262,6 +286,7 @@ struct export_report {
     std::uint64_t attachments = 0;
     std::map<std::string, std::uint64_t> collections;  // name -> documents
     std::vector<std::string> skipped_keys;             // not records (derived or internal)
+    std::vector<std::string> indexes;                  // full-text indexes left out (derived: rebuilt, not exported)
     std::string sha256;                                // as in the trailer
 };
 
@@ -356,6 +381,24 @@ inline std::string export_record_json(bytes_view record, std::string_view key, c
                                        "be exported; nothing was written");
 }
 
+// Whether a record is a full-text index's manifest (inverted_index.hpp: the
+// index's store collection holds one record, "head", binary-coded with
+// crc32c, whose listed projection is the index's id, signature and next
+// batch number). An index is derived data, rebuilt from what it indexes, so
+// export leaves it out (with its segments) rather than refusing its binary
+// records; recognised by its header alone, without pulling the index in.
+inline bool export_is_index_manifest(const envelope_header& h) {
+    if (h.id != "head" || h.codec != "binary" || h.hasher != "crc32c") return false;
+    try {
+        auto p = json_document::parse(h.projection);
+        auto* signature = p.find("signature");
+        auto* next = p.find("next_number");
+        return p.size() == 3 && signature && signature->is_string() && next && next->is_number();
+    } catch (const error&) {
+        return false;
+    }
+}
+
 inline std::string export_time(std::chrono::system_clock::time_point t) {
     return backup_strftime(t, "%Y-%m-%dT%H:%M:%SZ");
 }
@@ -394,15 +437,38 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     }
     std::map<std::string, std::string> codec_of;
     std::uint64_t total = 0;
-    for (const auto& [collection, keys] : records) {
-        total += keys.size();
-        std::string codec;
+    for (auto it = records.begin(); it != records.end();) {
+        const auto& [collection, keys] = *it;
+        envelope_header first;
+        std::optional<error> unreadable;
         for (const auto& key : keys) {
             auto value = snap.read(key);
             if (!value) continue;
-            codec = parse_envelope_header(*value, key).codec;
-            break;
+            try {
+                first = parse_envelope_header(*value, key);
+                unreadable.reset();
+                break;
+            } catch (const error& e) {
+                // Read-only beside a writer: perhaps rewritten in place as
+                // it was read (see below); the next record tells the codec.
+                if (!raw.read_only()) throw;
+                if (!unreadable) unreadable = e;
+            }
         }
+        if (unreadable) throw *unreadable;
+        const std::string& codec = first.codec;
+        // A full-text index (derived) is left out, not refused: it is
+        // rebuilt from its source (`stowage index build`, inverted_index::
+        // rebuild), and the report names it.
+        if (!reg.find(collection) && keys.size() == 1 && keys.front() == record_key(collection, "head") &&
+            detail::export_is_index_manifest(first)) {
+            report.indexes.push_back(collection);
+            report.skipped_keys.push_back(keys.front());
+            it = records.erase(it);
+            continue;
+        }
+        total += keys.size();
+        ++it;
         if (!detail::export_is_json_codec(codec) && !reg.find(collection))
             throw error(errc::unsupported, "collection " + collection + ": records use codec \"" + codec +
                                                "\" and no type is registered for it (export_registry::add), so it "
@@ -434,10 +500,27 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
         std::string prefix = "{\"collection\":" + detail::export_json_string(collection);
         for (const auto& key : keys) {
             auto value = snap.read(key);
+            // Opened read-only beside a running writer in another process
+            // (as `stowage export` may be), a record can be removed between
+            // the listing and the read: a conflict to retry, not damage.
+            if (!value && raw.read_only())
+                throw error(errc::conflict, key + ": removed by another process during the export; run it again");
             if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
             std::string codec;
             std::uint32_t schema = 1;
-            std::string json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
+            std::string json;
+            try {
+                json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
+            } catch (const error& e) {
+                // ... and a record may be rewritten in place while it is read
+                // (the other writer's applier, database.hpp): read once more
+                // before calling it damage, as `stowage verify` does.
+                if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                auto again = snap.read(key);
+                if (!again || *again == *value) throw;
+                json = detail::export_record_json(*again, key, reg, collection, codec, &schema);
+            }
             if (codec != codec_of[collection] &&
                 !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
                 throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
@@ -472,9 +555,19 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
 
 // --- import ------------------------------------------------------------------
 
+// Lines of an export file longer than this are refused (errc::bad_input
+// naming the line and the limit), so one line never costs more than a
+// bounded amount of memory: a document is parsed whole, and its parsed form
+// takes up to ~40 times its text (an array of small numbers). 16 MiB is
+// MongoDB's document limit. Attachment lines as export writes them are
+// exempt: they are decoded and written block by block, never held whole
+// (a CAS chunk may be a whole video).
+inline constexpr std::size_t import_default_max_line = std::size_t{16} << 20;
+
 struct import_options {
     bool allow_unsigned = false;  // accept a file without a trailer
     const export_registry* registry = nullptr;
+    std::size_t max_line = import_default_max_line;  // bytes of one line, '\n' not counted
 };
 
 struct import_document {
@@ -490,6 +583,7 @@ struct import_attachment {
     std::uint64_t offset = 0;  // of its line in the file
     std::uint64_t length = 0;  // of its line
     std::uint64_t line = 0;
+    bool streamed = false;  // longer than max_line: decoded block by block, never whole
 };
 
 // A validated import: what apply_import() will write.
@@ -553,6 +647,335 @@ inline void import_set_schema(bytes& record, std::uint32_t schema) {
     for (int i = 0; i < 4; ++i) record[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
 }
 
+// The lines of an export file, read in blocks so that no line is held whole
+// beyond `limit` bytes: a longer one is handed over as its first `limit`
+// bytes, and the caller reads the rest in pieces (an attachment as export
+// writes it) or refuses it. std::getline would grow one string with the
+// line: a 1 GB line took 5 GB.
+class import_line_reader {
+public:
+    import_line_reader(const std::filesystem::path& file, std::size_t limit) : limit_(limit), in_(file, std::ios::binary) {
+        // "No such file or directory" naming it, as every command reports an input file.
+        if (!in_) throw_errno(errno ? errno : ENOENT, "cannot open " + file.string());
+        file_ = file.string();
+    }
+
+    // The next line (without its '\n') into `line`; false at the end of the
+    // file. `complete` is false when the line is longer than the limit:
+    // `line` then holds its first `limit` bytes and piece() reads on.
+    bool next(std::string& line, bool& complete) {
+        line.clear();
+        start_ = offset_;
+        newline_ = false;
+        complete = line_done_ = true;
+        bool any = false;
+        for (;;) {
+            if (pos_ == buf_.size() && !fill()) return any;
+            any = true;
+            auto nl = buf_.find('\n', pos_);
+            std::size_t take = (nl == std::string::npos ? buf_.size() : nl) - pos_;
+            if (line.size() + take > limit_) {
+                take = limit_ - line.size();
+                line.append(buf_, pos_, take);
+                consume(take);
+                complete = line_done_ = false;
+                return true;
+            }
+            line.append(buf_, pos_, take);
+            consume(take);
+            if (nl != std::string::npos) {
+                consume(1);
+                newline_ = true;
+                return true;
+            }
+        }
+    }
+
+    // The next bytes of an over-long line (at most `max`); empty at its end
+    // (and from then on, until next()). The view is valid until the next call.
+    std::string_view piece(std::size_t max) {
+        if (line_done_) return {};
+        if (pos_ == buf_.size() && !fill()) {
+            line_done_ = true;
+            return {};
+        }
+        if (buf_[pos_] == '\n') {
+            consume(1);
+            newline_ = line_done_ = true;
+            return {};
+        }
+        auto nl = buf_.find('\n', pos_);
+        std::size_t end = std::min(nl == std::string::npos ? buf_.size() : nl, pos_ + max);
+        std::string_view v(buf_.data() + pos_, end - pos_);
+        consume(v.size());
+        return v;
+    }
+
+    std::uint64_t line_offset() const { return start_; }
+    std::uint64_t line_length() const { return offset_ - start_ - (newline_ ? 1 : 0); }
+    bool had_newline() const { return newline_; }
+
+private:
+    bool fill() {
+        buf_.resize(block);
+        in_.read(buf_.data(), static_cast<std::streamsize>(block));
+        buf_.resize(static_cast<std::size_t>(in_.gcount()));
+        pos_ = 0;
+        if (in_.bad()) throw error(errc::io, "reading " + file_ + " failed");
+        return !buf_.empty();
+    }
+    void consume(std::size_t n) {
+        pos_ += n;
+        offset_ += n;
+    }
+
+    static constexpr std::size_t block = std::size_t{1} << 20;
+    std::size_t limit_;
+    std::ifstream in_;
+    std::string file_;
+    std::string buf_;
+    std::size_t pos_ = 0;
+    std::uint64_t offset_ = 0, start_ = 0;
+    bool newline_ = false, line_done_ = true;
+};
+
+// Strict base64 (RFC 4648: padded, canonical, no whitespace), decoded as it
+// arrives in pieces of any size; the same text export_unbase64 accepts.
+class base64_stream_decoder {
+public:
+    // Decodes text into out (appended); false when it breaks the rules.
+    bool feed(std::string_view text, bytes& out) {
+        for (char c : text) {
+            if (bad_ || done_) return !(bad_ = true);
+            int v = c == '=' ? pad : value(c);
+            if (v < 0 || (v != pad && n_ > 0 && quad_[n_ - 1] == pad)) return !(bad_ = true);
+            if (v == pad && n_ < 2) return !(bad_ = true);
+            quad_[n_++] = v;
+            if (n_ == 4) emit(out);
+        }
+        return !bad_;
+    }
+    // Whether the text ended on a whole group.
+    bool finish() const { return !bad_ && n_ == 0; }
+
+private:
+    static constexpr int pad = 64;
+    static int value(char c) {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    }
+    void emit(bytes& out) {
+        n_ = 0;
+        const std::uint32_t a = static_cast<std::uint32_t>(quad_[0]), b = static_cast<std::uint32_t>(quad_[1]);
+        out.push_back(std::byte((a << 2 | b >> 4) & 0xff));
+        if (quad_[2] == pad) {  // "xx==": one byte, and b's low bits unused (canonical: zero)
+            bad_ = quad_[3] != pad || (b & 0x0f) != 0;
+            done_ = true;
+            return;
+        }
+        const std::uint32_t c = static_cast<std::uint32_t>(quad_[2]);
+        out.push_back(std::byte((b << 4 | c >> 2) & 0xff));
+        if (quad_[3] == pad) {  // "xxx=": two bytes
+            bad_ = (c & 0x03) != 0;
+            done_ = true;
+            return;
+        }
+        out.push_back(std::byte((c << 6 | static_cast<std::uint32_t>(quad_[3])) & 0xff));
+    }
+
+    std::array<int, 4> quad_{};
+    std::size_t n_ = 0;
+    bool bad_ = false, done_ = false;  // done_: padding seen, nothing may follow
+};
+
+// A digest by hasher name, fed in pieces (digest_by_name wants it whole).
+class import_digest {
+public:
+    explicit import_digest(std::string_view name) {
+        if (name == sha256::name) h_.emplace<sha256>();
+        else if (name == blake2b::name) h_.emplace<blake2b>();
+        else if (name == crc32c::name) h_.emplace<crc32c>();
+    }
+    bool known() const { return h_.index() != 0; }
+    void update(bytes_view b) {
+        std::visit([&](auto& h) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) h.update(b);
+        }, h_);
+    }
+    std::string hex() {
+        return std::visit([](auto& h) -> std::string {
+            if constexpr (std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) return {};
+            else return to_hex(h.finish());
+        }, h_);
+    }
+
+private:
+    std::variant<std::monostate, sha256, blake2b, crc32c> h_;
+};
+
+// An attachment line exactly as export writes it,
+//   {"attachment":"KEY","size":N,"base64":"TEXT"}
+// read in pieces (`next()` gives the line's bytes after `head`, empty at
+// its end): the content goes to `sink` block by block and is never held
+// whole. Returns the problem, or "" when the line is well formed and its
+// content matches its size and its name. Only a line too long to parse whole
+// goes this way; shorter ones are parsed as JSON (any spacing or order).
+struct import_streamed_attachment {
+    std::string key;
+    std::uint64_t size = 0;
+};
+template <class Next, class Sink>
+std::string import_stream_attachment(std::string_view head, Next&& next, Sink&& sink, import_streamed_attachment& a) {
+    constexpr std::string_view open = "{\"attachment\":\"", size_field = "\",\"size\":", text_field = ",\"base64\":\"";
+    if (!head.starts_with(open)) return "not an attachment line";
+    auto key_end = head.find('"', open.size());
+    if (key_end == std::string_view::npos || !head.substr(key_end).starts_with(size_field))
+        return "not an attachment line";
+    a.key = std::string(head.substr(open.size(), key_end - open.size()));
+    if (!valid_key(a.key) || !backup_is_chunk_key(a.key)) return "attachment key \"" + a.key.substr(0, 80) + "\" is not a CAS chunk key";
+    std::size_t p = key_end + size_field.size(), digits = p;
+    while (p < head.size() && head[p] >= '0' && head[p] <= '9' && p - digits < 20) ++p;
+    auto parsed = std::from_chars(head.data() + digits, head.data() + p, a.size);
+    if (p == digits || parsed.ec != std::errc{} || (head[digits] == '0' && p - digits > 1) ||
+        !head.substr(p).starts_with(text_field))
+        return "an attachment line is {\"attachment\":KEY,\"size\":N,\"base64\":TEXT}";
+    std::string hasher = a.key.substr(4, a.key.find('/', 4) - 4);
+    import_digest digest(hasher);
+    if (!digest.known()) return "attachment " + a.key + ": unknown hasher \"" + hasher + "\"";
+    // The text ends with the line's last two bytes, "}: held back until
+    // the end so that they never reach the decoder.
+    base64_stream_decoder decoder;
+    std::string tail;
+    bytes block;
+    std::uint64_t decoded = 0;
+    auto take = [&](std::string_view text) {
+        block.clear();
+        if (!decoder.feed(text, block)) return false;
+        decoded += block.size();
+        if (decoded > a.size) return false;
+        digest.update(block);
+        sink(bytes_view(block));
+        return true;
+    };
+    auto feed = [&](std::string_view piece) {
+        if (piece.size() >= 2) {
+            bool ok = take(tail) && take(piece.substr(0, piece.size() - 2));
+            tail.assign(piece.substr(piece.size() - 2));
+            return ok;
+        }
+        tail += piece;
+        if (tail.size() <= 2) return true;
+        bool ok = take(std::string_view(tail).substr(0, tail.size() - 2));
+        tail.erase(0, tail.size() - 2);
+        return ok;
+    };
+    bool ok = feed(head.substr(p + text_field.size()));
+    for (std::string_view piece = next(); ok && !piece.empty(); piece = next()) ok = feed(piece);
+    if (!ok && decoded > a.size) return "attachment " + a.key + ": size does not match its content";
+    if (!ok || tail != "\"}" || !decoder.finish()) return "attachment " + a.key + ": malformed base64 or line end";
+    if (decoded != a.size) return "attachment " + a.key + ": size does not match its content";
+    auto name = a.key.substr(a.key.rfind('/') + 1);
+    if (digest.hex() != name || a.key.substr(a.key.rfind('/') - 2, 2) != name.substr(0, 2))
+        return "attachment " + a.key + ": content does not match its name";
+    return {};
+}
+
+// Writes a streamed attachment (import_attachment::streamed) from the file
+// to raw storage block by block, checked as validate_import checked it: on a
+// storage that renames (file_storage) appended to a temporary key, synced
+// and renamed into place, so the chunk is never held whole (cas_map::gc
+// removes a temporary key a crash leaves); elsewhere collected and written
+// at once, as such a storage writes values whole.
+template <class Storage>
+void import_write_streamed(Storage& raw, std::ifstream& in, const std::filesystem::path& file,
+                           const import_attachment& a) {
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(a.offset));
+    std::uint64_t left = a.length;
+    std::string block;
+    auto next = [&]() -> std::string_view {
+        block.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 20)));
+        in.read(block.data(), static_cast<std::streamsize>(block.size()));
+        if (static_cast<std::size_t>(in.gcount()) != block.size()) block.clear();  // shrank: the checks fail
+        left = block.empty() ? 0 : left - block.size();
+        return block;
+    };
+    const std::string head(next());
+    import_streamed_attachment got;
+    auto changed = [&] {
+        return error(errc::conflict, file.string() + ": line " + std::to_string(a.line) +
+                                         " changed since it was validated; no document was imported");
+    };
+    if constexpr (renames_keys<Storage>) {
+        const std::string temp = "cas/tmp/import-" + std::to_string(reinterpret_cast<std::uintptr_t>(&a)) + "-" +
+                                 std::to_string(a.line);
+        raw.replace(temp, {}, durability::none);
+        try {
+            auto problem = import_stream_attachment(head, next, [&](bytes_view b) { raw.append(temp, b); }, got);
+            if (!problem.empty() || got.key != a.key) throw changed();
+            raw.sync(temp);
+            raw.rename(temp, a.key, durability::full);
+        } catch (...) {
+            try {
+                raw.remove(temp, durability::none);
+            } catch (...) {
+            }
+            throw;
+        }
+    } else {
+        bytes data;
+        auto problem = import_stream_attachment(head, next, [&](bytes_view b) { append(data, b); }, got);
+        if (!problem.empty() || got.key != a.key) throw changed();
+        raw.replace(a.key, data, durability::full);
+    }
+}
+
+// The codec the records of `collection` in `target` are written with (its
+// first record's), or "" when it holds none.
+template <class Target>
+std::string import_existing_codec(const Target& target, const std::string& collection) {
+    for (const auto& key : target.list(collection + "/")) {
+        if (!is_record_key(collection, key)) continue;
+        if (auto value = target.read(key)) return parse_envelope_header(*value, key).codec;
+    }
+    return {};
+}
+
+// The codec the imported records of each collection are written with: the
+// file's (or its registered type's), or, when the target already holds the
+// collection in the other JSON codec, the target's (the documents are
+// re-encoded), so that every record of a collection reads with the same
+// codec. Any other difference is refused before anything is written: a
+// record its collection's readers cannot decode must never be stored (such
+// records failed every read while `verify` said ok).
+template <class Target>
+std::map<std::string, std::string> import_codecs(const import_plan& plan, const Target& target, const export_registry& reg,
+                                                 const std::string& where) {
+    std::set<std::string> used;
+    for (const auto& d : plan.documents) used.insert(d.collection);
+    std::map<std::string, std::string> out;
+    for (const auto& [collection, file_codec] : plan.collections) {
+        const export_type* t = reg.find(collection);
+        std::string writes = t ? t->codec : file_codec;
+        std::string existing = used.count(collection) ? import_existing_codec(target, collection) : std::string();
+        if (!existing.empty() && existing != writes) {
+            if (t || !export_is_json_codec(existing) || !export_is_json_codec(writes))
+                throw error(errc::bad_input,
+                            plan.file.string() + ": collection " + collection + " in " + where + " holds records in codec \"" +
+                                existing + "\", the file's are \"" + file_codec + "\"" +
+                                (t && t->codec != file_codec ? " (its registered type writes \"" + t->codec + "\")" : "") +
+                                ", and they cannot be re-encoded into it; nothing was imported");
+            writes = existing;
+        }
+        out[collection] = writes;
+    }
+    return out;
+}
+
 // Each chunk a cas_blobs manifest names must be in the file or in the
 // target (`has_key` asks it; empty: no target yet), named `where`.
 inline void import_check_references(const import_plan& plan, const std::function<bool(const std::string&)>& has_key,
@@ -588,8 +1011,7 @@ namespace detail {
 inline import_plan import_read_plan(const std::filesystem::path& file, const import_options& options) {
     static const export_registry default_registry;
     const export_registry& reg = options.registry ? *options.registry : default_registry;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw error(errc::not_found, "cannot open " + file.string());
+    import_line_reader in(file, options.max_line);
     import_plan plan;
     plan.file = file;
     std::map<std::string, std::uint64_t> declared;  // collection -> documents in the header
@@ -597,15 +1019,36 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
     std::map<std::string, std::uint64_t> counted;
     sha256 h;
     std::string line;
-    std::uint64_t number = 0, offset = 0;
-    bool header_seen = false, trailer_seen = false;
-    while (std::getline(in, line)) {
+    std::uint64_t number = 0;
+    bool header_seen = false, trailer_seen = false, complete = true;
+    while (in.next(line, complete)) {
         ++number;
-        bool had_newline = !in.eof();
-        std::uint64_t line_offset = offset;
-        offset += line.size() + (had_newline ? 1 : 0);
         detail::import_failure fail(file, number);
         if (trailer_seen) fail("content after the trailer");
+        if (!complete) {
+            // Too long to parse whole: only an attachment as export writes
+            // it is read on (decoded and hashed block by block).
+            import_streamed_attachment a;
+            // Enough of it to hold an attachment's key and size, whatever the limit.
+            for (std::string_view more; line.size() < 4096 && !(more = in.piece(4096 - line.size())).empty();) line += more;
+            h.update(as_bytes(line));
+            auto next = [&] {
+                auto piece = in.piece(std::size_t{1} << 20);
+                h.update(as_bytes(piece));
+                return piece;
+            };
+            std::string problem =
+                header_seen ? import_stream_attachment(line, next, [](bytes_view) {}, a) : "not an attachment line";
+            if (problem == "not an attachment line")
+                fail("the line is longer than the limit of " + std::to_string(options.max_line) +
+                     " bytes (import_options::max_line; `stowage import --max-line BYTES` raises it)");
+            if (!problem.empty()) fail(problem);
+            if (in.had_newline()) h.update(as_bytes("\n"));
+            plan.attachments.push_back({a.key, a.size, in.line_offset(), in.line_length(), number, true});
+            continue;
+        }
+        bool had_newline = in.had_newline();
+        std::uint64_t line_offset = in.line_offset();
         if (line.empty() || line == "\r") fail("empty line");
         json_document obj;
         try {
@@ -704,9 +1147,11 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
             fail("unknown line (neither a document, an attachment nor the trailer)");
         }
     }
-    if (in.bad()) throw error(errc::io, "reading " + file.string() + " failed");
+    // An empty file has no line to name ("line 0" said nothing).
+    if (!header_seen)
+        throw error(errc::bad_input, file.string() + ": the file is empty (an export starts with a header line); "
+                                                     "nothing was imported");
     detail::import_failure at_end(file, number);
-    if (!header_seen) at_end("empty file (no header)");
     if (!trailer_seen && !options.allow_unsigned)
         at_end("no trailer: the file is truncated or unsigned (allow_unsigned / --allow-unsigned accepts a "
                "hand-written file)");
@@ -724,6 +1169,7 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
 // `target` is only read, to resolve references.
 inline import_plan validate_import(const std::filesystem::path& file, const std::filesystem::path& target,
                                    import_options options = {}) {
+    static const export_registry default_registry;
     auto plan = detail::import_read_plan(file, options);
     std::optional<file_storage> dir;
     std::error_code ec;
@@ -731,6 +1177,13 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
     std::function<bool(const std::string&)> has_key;
     if (dir) has_key = [&](const std::string& key) { return dir->contains(key); };
     detail::import_check_references(plan, has_key, target.string());
+    if (dir) {
+        // Codecs that cannot be reconciled are refused here already, before
+        // the directory is opened for writing (apply_import checks again).
+        database<file_storage> db{*dir};
+        (void)detail::import_codecs(plan, db.storage(), options.registry ? *options.registry : default_registry,
+                                    target.string());
+    }
     return plan;
 }
 
@@ -738,9 +1191,14 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
 // looked up in it to resolve references).
 template <storage Storage>
 import_plan validate_import(const std::filesystem::path& file, const Storage& target, import_options options = {}) {
+    static const export_registry default_registry;
     auto plan = detail::import_read_plan(file, options);
     detail::import_check_references(plan, [&](const std::string& key) { return target.contains(key); },
                                     std::string(Storage::name) + " storage");
+    // Applied records only (the log is not replayed here); apply_import
+    // checks again through the database.
+    (void)detail::import_codecs(plan, target, options.registry ? *options.registry : default_registry,
+                                std::string(Storage::name) + " storage");
     return plan;
 }
 
@@ -754,6 +1212,7 @@ inline import_plan validate_legacy(const std::string& collection, const std::fil
     json_value root;
     try {
         root = detail::parse_json_text(text, "legacy file", [](auto& r, detail::json_session& s) {
+            s.unique_keys = true;  // input, as json_document::parse: a repeated key is refused
             simdjson::ondemand::json_type t{};
             s.check(r.type().get(t));
             if (t != simdjson::ondemand::json_type::array) s.fail("top level must be a JSON array of documents");
@@ -796,16 +1255,25 @@ import_report apply_import(database<Storage>& db, const import_plan& plan, const
     if (backup_root.empty())
         throw error(errc::bad_input, "import: a backup root is needed (the state before the import is backed up "
                                      "first); nothing was imported");
+    import_view view(db);
+    // Before anything is written (the backup included): a collection whose
+    // records the target holds in a codec the imported ones cannot take.
+    const auto codecs = detail::import_codecs(plan, view, reg, "the target");
     import_report report;
     backups bk(backup_root);
     report.backup_id = bk.create(db).id;
 
     if (!plan.attachments.empty()) {
         std::ifstream in(plan.file, std::ios::binary);
-        if (!in) throw error(errc::not_found, "cannot reopen " + plan.file.string());
+        if (!in) throw_errno(errno ? errno : ENOENT, "cannot reopen " + plan.file.string());
         Storage raw = db.raw_storage();
         for (const auto& a : plan.attachments) {
             if (raw.contains(a.key)) continue;
+            if (a.streamed) {
+                detail::import_write_streamed(raw, in, plan.file, a);
+                report.attachments_written++;
+                continue;
+            }
             std::string line(a.length, '\0');
             in.seekg(static_cast<std::streamoff>(a.offset));
             in.read(line.data(), static_cast<std::streamsize>(line.size()));
@@ -821,8 +1289,7 @@ import_report apply_import(database<Storage>& db, const import_plan& plan, const
     }
 
     std::map<std::string, std::unique_ptr<import_stager>> stagers;
-    import_view view(db);
-    for (const auto& [collection, codec] : plan.collections) {
+    for (const auto& [collection, codec] : codecs) {
         if (auto* t = reg.find(collection)) {
             stagers[collection] = t->open(view, collection);
         } else if (codec == "json") {

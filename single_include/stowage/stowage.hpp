@@ -2739,7 +2739,7 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // codec/json_document.hpp — an untyped JSON object, kept exactly.
 //
 // json_document is what the `stowage` command stores: any JSON object, with
-// every member (any nesting, duplicates included) in its original order, and
+// every member (any nesting) in its original order, and
 // every number kept as its original text, so 1e400 and
 // 123456789012345678901234567890 survive a round trip that a double or an
 // int64 would not. Strings are kept unescaped (as UTF-8) and re-escaped by
@@ -2760,7 +2760,10 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // validated (RFC 8259: no trailing commas, comments, NaN, leading zeros, raw
 // control characters, invalid UTF-8, or content after the value); errors are
 // errc::bad_input naming the byte offset and the path ("tags[3]").
-// Nesting is limited to 1000 levels.
+// Nesting is limited to 1000 levels. parse() refuses an object that holds
+// a key twice (readers disagree on which one counts); json_codec reads a
+// stored json_document as it was written, repeated keys included, so
+// records written before that rule stay readable (find() then sees the last).
 //
 // Thread safety: a value type; const member functions may be called
 // concurrently, mutation needs exclusive access.
@@ -2806,6 +2809,7 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
 
 // ---- begin stowage/codec/detail/failure.hpp ----
 // codec/detail/failure.hpp — how the codecs report a bad value with its path.
@@ -3145,6 +3149,12 @@ public:
         json_session& s_;
     };
     [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
+
+    // Whether objects read as untyped values (json_value, json_document)
+    // refuse a key they already hold. Set for input (json_document::parse);
+    // records already stored are read as they were written, so data kept by
+    // an older version stays readable.
+    bool unique_keys = false;
     void check(simdjson::error_code e) {
         if (e != simdjson::SUCCESS) fail(e);
     }
@@ -3220,6 +3230,34 @@ private:
     std::unique_ptr<parser_state> own_;
     document doc_;
     unsigned depth_ = 0;
+};
+
+// The keys of one object being read, to refuse a repeated one: RFC 8259
+// leaves its meaning to the reader (JavaScript keeps the last, others the
+// first), so a document holding one means different things to different
+// programs. The views stay valid for the whole parse: simdjson unescapes
+// keys into a buffer the parser keeps until the next document. A linear scan
+// for small objects, a hash set past 16 keys (a hostile object with a
+// million keys stays O(n)).
+class json_key_set {
+public:
+    void add(std::string_view key, json_session& s) {
+        bool repeated = false;
+        if (n_ < small_.size()) {
+            for (std::size_t i = 0; i < n_ && !repeated; ++i) repeated = small_[i] == key;
+            small_[n_++] = key;
+        } else {
+            if (hashed_.empty()) hashed_.insert(small_.begin(), small_.end());
+            repeated = !hashed_.insert(key).second;
+        }
+        if (repeated)
+            s.fail("repeated key \"" + std::string(key.substr(0, 64)) + "\" (an object may hold each key once)");
+    }
+
+private:
+    std::array<std::string_view, 16> small_{};
+    std::size_t n_ = 0;
+    std::unordered_set<std::string_view> hashed_;
 };
 
 }  // namespace stowage::detail
@@ -3478,11 +3516,13 @@ json_value read_json_value(V& v, json_session& s) {
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             json_value::object out;
+            json_key_set keys;
             for (auto field : o) {
                 simdjson::ondemand::field f;
                 s.check(std::move(field).get(f));
                 std::string_view key;
                 s.check(f.unescaped_key().get(key));
+                if (s.unique_keys) keys.add(key, s);
                 std::string k(key);
                 try {
                     out.emplace_back(std::move(k), read_json_value(f.value(), s));
@@ -3530,9 +3570,12 @@ public:
     explicit json_document(json_value::object members) noexcept : members_(std::move(members)) {}
 
     // Parses a JSON object (any members; no "id" is required here). Invalid
-    // JSON or another kind of top-level value is errc::bad_input.
+    // JSON, another kind of top-level value, or an object (at any depth)
+    // holding a key twice is errc::bad_input: input is refused rather than
+    // read one way here and another way elsewhere.
     static json_document parse(std::string_view json) {
         return detail::parse_json_text(json, "json_document", [](auto& root, detail::json_session& s) {
+            s.unique_keys = true;
             simdjson::ondemand::json_type t{};
             s.check(root.type().get(t));
             if (t != simdjson::ondemand::json_type::object) s.fail("top level must be a JSON object");
@@ -4299,7 +4342,8 @@ struct binary_codec {
 // Reading: simdjson On-Demand, visiting every value, so the whole document is
 // validated (unknown fields too) and nothing may follow it. Unknown fields are
 // ignored; an absent or null optional field is empty; a missing required
-// field, a value of the wrong kind or an integer out of the member's range is
+// field, a field or map key given twice, a value of the wrong kind or an
+// integer out of the member's range is
 // errc::bad_input naming the path ("session.tags[3]: expected string, found
 // number (at byte 57)"). Decoding builds a new value and moves it into the
 // target only when the whole document has been read, so an error never
@@ -4557,6 +4601,9 @@ void read_json_struct(V& v, json_session& s, T& out) {
             auto one = [&](const auto& fd, std::size_t i) {
                 if (key != fd.name) return false;
                 try {
+                    // A field given twice: which value counts is the
+                    // reader's guess, so neither is taken.
+                    if (seen[i]) s.fail("repeated field (an object may hold each key once)");
                     read_json(fv, s, out.*(fd.pointer));
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -4668,13 +4715,17 @@ void read_json(V& v, json_session& s, T& out) {
             std::string_view key;
             s.check(f.unescaped_key().get(key));
             typename T::mapped_type m{};
+            std::string k(key);
             try {
+                // A repeated key is refused, as in a struct: keeping either
+                // value would silently drop the other.
+                if (out.count(k)) s.fail("repeated key (an object may hold each key once)");
                 read_json(f.value(), s, m);
             } catch (codec_failure& fail) {
                 prepend_key(fail, key);
                 throw;
             }
-            out.insert_or_assign(std::string(key), std::move(m));  // a repeated key: the last wins
+            out.emplace(std::move(k), std::move(m));
         }
     } else if constexpr (std::same_as<T, json_value>) {
         out = read_json_value(v, s);
@@ -4971,10 +5022,16 @@ public:
         gzip_compress(raw, out, level_);
     }
 
+    // At most max_decoded_bytes of decompressed output per value (1 GiB):
+    // a record whose digest holds can still be a decompression bomb made by
+    // whoever could write the file; it is errc::bad_input, not 1 GiB times
+    // the ratio of memory.
+    static constexpr std::size_t max_decoded_bytes = std::size_t(1) << 30;
+
     template <class T>
         requires codec_for<Inner, T>
     void decode(bytes_view in, T& out) const {
-        const bytes raw = gzip_decompress(in);
+        const bytes raw = gzip_decompress(in, max_decoded_bytes);
         inner_.decode(raw, out);
     }
 
@@ -19313,6 +19370,7 @@ private:
 //
 //   stowage::backups bk(stowage::backups::default_root("data"));   // "data.backups"
 //   auto info = bk.create(db);                // consistent while writers run
+//   bk.create("data");                        // opens it itself (read-only if it must)
 //   for (auto& b : bk.list()) ...            // oldest first
 //   bk.rotate({.last = 7, .daily = 7, .weekly = 4});
 //   bk.restore("data", info.id);              // no writer may hold "data"
@@ -19330,19 +19388,24 @@ private:
 // "<root>/<id>.partial/" — a plain data directory whose files are the
 // snapshot fully applied — plus "wal/checkpoint" at the snapshot's LSN, so a
 // database opened on it continues the LSN and transaction-id sequences.
-// Content-addressed chunks ("cas/<hasher>/..", immutable, named by their
-// digest) are hard-linked instead of copied when the database is a
-// file_storage on the root's filesystem (from any other storage they are
-// copied out, block by block); every other file is a copy, so later writes
-// to the database never change a backup. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with
-// ".N" appended when taken twice within a second at one LSN).
+// A backup never shares mutable bytes with the database: content-addressed
+// chunks ("cas/<hasher>/..", immutable, named by their digest) of a
+// file_storage are reflinked (ioctl FICLONE: the filesystem shares the
+// blocks copy-on-write, so a later write to either file never reaches the
+// other) where the filesystem offers it, else copied in the kernel
+// (copy_file_range), else read and written; never hard-linked — with a hard
+// link one flipped byte in a live chunk would be in the backup too. From
+// any other storage chunks are copied out block by block; every other file
+// is a copy. The id is "<UTC YYYYMMDDTHHMMSSZ>-<lsn>" (with ".N" appended
+// when taken twice within a second at one LSN).
 //
 // Guarantees.
 //   - Consistency: a backup holds exactly the transactions committed up to
 //     its LSN and nothing after it, whatever writers do meanwhile (the
 //     snapshot keeps newer versions out of the files it reads).
 //   - Verified or an error: the manifest (".stowage-backup.json": id, time,
-//     LSN, every file's size and SHA-256) is written, everything is synced
+//     LSN, next transaction id, every file's size and SHA-256, and the
+//     SHA-256 of the manifest itself) is written, everything is synced
 //     (syncfs, or fsync per file and directory), the page cache is dropped
 //     for each file and every file is read back and checked against the
 //     manifest, every record's envelope digest and every chunk's name; only
@@ -19350,28 +19413,74 @@ private:
 //     to "<id>" (the directory synced). A crash leaves either no backup (a
 //     ".partial" that the next create/rotate/restore removes) or a complete,
 //     verified one. A backup that fails verification is removed and create()
-//     throws; it never reports success.
+//     throws; it never reports success (nor names an id that list() lacks).
+//   - The manifest checks itself: its last member, "manifest_sha256", is the
+//     SHA-256 of its text without that member (format 2). A manifest that
+//     fails that check, cannot be parsed or is missing makes its backup
+//     "damaged" in list() (listed, never trusted), a problem in verify(),
+//     and restore and repair refuse it. Format-1 manifests (older builds)
+//     have no checksum: they are read as before, their files still checked
+//     against them, and list()/verify() say the manifest is unchecked.
+//   - States (list(), find()): "verified" (its last verification found every
+//     file as the manifest says and sound), "unverified" (not verified, or
+//     the last verification found damage), "damaged" (the manifest is
+//     damaged, or the backup is a safety copy of a data directory that was
+//     damaged when it was taken; the manifest names the damaged files).
+//   - create(dir) opens a data directory itself: read-write (its writer lock
+//     keeps writers out) when it can, else — a read-only mount, no write
+//     permission — read-only, with the writer lock taken through a
+//     read-only descriptor (flock(2) needs no write access), so no writer
+//     starts while the snapshot is read (errc::locked if one runs); the
+//     read-only open reads the log as it is, so the backup is consistent.
 //   - Restore: restore(dir, id) copies the backup into "<dir>.restoring",
-//     checking every digest on the way (a damaged backup is refused before
-//     dir is touched), syncs it, takes dir's writer lock (errc::locked while
-//     any writer has it open), makes a backup of the current state, then
-//     swaps the copy with dir in one renameat2(RENAME_EXCHANGE)
-//     and syncs the parent; the old state is then removed. A crash leaves dir
-//     holding either the old state or the restored one, never a mix; the
-//     leftover "<dir>.restoring" is removed by the next restore.
+//     checking every file on the way, syncs it, takes dir's writer lock
+//     (errc::locked while any writer has it open), makes a backup of the
+//     current state, then swaps the copy with dir in one
+//     renameat2(RENAME_EXCHANGE) and syncs the parent; the old state is then
+//     removed. A crash leaves dir holding either the old state or the
+//     restored one, never a mix; the leftover "<dir>.restoring" is removed by
+//     the next restore.
+//   - Restore from a backup with damage (one damaged file must not cost the
+//     rest; a damaged file must never pass for good data). Every file of the
+//     backup that fails its check (size and SHA-256 against the manifest, a
+//     record's envelope and key, a chunk's name) is resolved, and listed in
+//     report.damaged with what was done:
+//       * the data directory's own copy is used when it is exactly what the
+//         backup held (a record with the manifest's SHA-256, sound; a chunk
+//         sound by its name — a chunk's content is fixed by its name);
+//       * a damaged listing snapshot ("<c>/listing") is left out: it is
+//         derived, rebuilt from the records on the next open;
+//       * a damaged "wal/checkpoint" is rebuilt from the manifest's LSN and
+//         next transaction id (format 2);
+//       * any other damaged record or chunk is restored as it is: both check
+//         themselves on every read (reading it fails with
+//         checksum_mismatch, `stowage verify` names it), and it stays where
+//         `repair --from-backup` of another backup — or of the pre-restore
+//         backup, which holds the version it replaced — finds and replaces
+//         it (a record left out would be lost without a trace);
+//       * a damaged file of any other kind (nothing checks its content when
+//         it is read) makes restore refuse, naming it, nothing changed.
+//     The restore then proceeds; report.ok() is false (the CLI exits 1).
+//   - The pre-restore backup of the current state is always taken, also
+//     when the data directory is damaged (that is when people restore): its
+//     files are copied as they are, the damaged records and chunks are named
+//     in its manifest, and it is listed with the state "damaged" (a copy
+//     matching its manifest, of a state that was damaged).
 //   - Restore into a database (restore(db, id), any Storage policy; how a
 //     RADOS pool is restored, as a pool cannot be swapped): every file of
 //     the backup is read and checked against the manifest, the record
-//     envelopes and the chunk names first (a damaged backup is refused,
-//     checksum_mismatch, before the database changes); a backup of the
-//     current state is taken; CAS chunks missing or differing are written
-//     outside the log (immutable, named by their digest, as cas_map writes
-//     them); then ONE transaction puts every other key of the backup and
-//     erases every key the backup lacks (the WAL's own keys excepted), and
-//     is applied before restore() returns. The WAL makes it atomic: a crash
-//     leaves the old state (plus unreferenced chunks, which GC removes) or,
-//     once committed, the restored one. Restored records carry the commit's
-//     LSN (the database's log continues; it never goes back). Limits: the
+//     envelopes and the chunk names first; a backup of the current state is
+//     taken; CAS chunks missing or differing are written outside the log
+//     (immutable, named by their digest, as cas_map writes them); then ONE
+//     transaction puts every other key of the backup and erases every key
+//     the backup lacks (the WAL's own keys excepted), and is applied before
+//     restore() returns. Damage is resolved as above, except that a damaged
+//     record or chunk is not written (a transaction only takes intact
+//     envelopes): the database keeps its own version of that key, reported
+//     in report.damaged. The WAL makes it atomic: a crash leaves the old
+//     state (plus unreferenced chunks, which GC removes) or, once
+//     committed, the restored one. Restored records carry the commit's LSN
+//     (the database's log continues; it never goes back). Limits: the
 //     transaction — every non-chunk value of the backup — is held in memory
 //     until applied, and a storage that caps one write (rados_storage:
 //     osd_max_write_size, 90 MB by default; the WAL appends a transaction in
@@ -19381,9 +19490,12 @@ private:
 //     meanwhile (a store's in-memory listing would miss the change).
 //   - Repair: repair(dir, id) (or repair(db, id) on any Storage policy)
 //     checks every record and CAS chunk and replaces those that fail
-//     verification with their copies from a verified backup (each copy
-//     checked again), in one transaction; what cannot be repaired is
-//     reported, nothing else changes.
+//     verification with their copies from a backup, in one transaction; each
+//     copy is checked on its own (size and SHA-256 against the manifest,
+//     envelope or name), so a backup with a damaged file — verified or not —
+//     still repairs every other key: a damaged copy makes only its key
+//     unrepairable. What cannot be repaired is reported, nothing else
+//     changes. A backup whose manifest is damaged is refused.
 //   - Rotation keeps backups as restic's `forget` does (UTC days and ISO
 //     weeks): the `last` newest, the newest of each of the `daily` most
 //     recent days that have backups, the newest of each of the `weekly` most
@@ -19393,10 +19505,14 @@ private:
 //     backup under its id.
 //
 // Limits: Linux (renameat2, syncfs); a database on another storage has no
-// default root (name one); chunk files are shared by hard links,
-// so damage to a chunk file's blocks shows in every backup linking it
-// (verify() finds it); a CAS chunk freed by garbage collection while a
-// backup runs makes create() fail with errc::conflict (try again).
+// default root (name one); a reflinked chunk shares its blocks on the
+// device with the live one until either is written (a media error in a
+// shared block shows in both; verify() finds it); backups taken by builds
+// before format 2 may share chunk files with the data directory by hard
+// link; a CAS chunk freed by garbage collection while a backup runs makes
+// create() fail with errc::conflict (try again); a read-only create(dir)
+// cannot keep out a writer that starts in a directory that never had one
+// (no ".lock" to take: a read-only mount has none).
 //
 // Thread safety: operations on one root are serialized by an exclusive
 // flock(2) on "<root>/.lock" (across threads and processes); list() reads
@@ -19407,12 +19523,14 @@ private:
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -19427,6 +19545,10 @@ private:
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/fs.h>  // FICLONE
+#include <sys/ioctl.h>
+#endif
 
 
 namespace stowage {
@@ -19437,9 +19559,22 @@ using backup_progress = std::function<void(std::uint64_t done, std::uint64_t tot
 struct backup_options {
     // The time a backup is stamped with (tests pass a fake clock).
     std::function<std::chrono::system_clock::time_point()> clock;
-    // Hard-link immutable chunk files instead of copying them.
-    bool link_immutable = true;
+    // Reflink chunk files (FICLONE, copy-on-write) where the filesystem
+    // offers it; false: always copy. Never a hard link either way.
+    bool reflink = true;
 };
+
+// What list() says of a backup (see the header).
+enum class backup_state { verified, unverified, damaged };
+
+inline std::string_view state_name(backup_state s) {
+    switch (s) {
+        case backup_state::verified: return "verified";
+        case backup_state::unverified: return "unverified";
+        case backup_state::damaged: return "damaged";
+    }
+    return "?";
+}
 
 struct backup_info {
     std::string id;
@@ -19447,13 +19582,19 @@ struct backup_info {
     std::uint64_t lsn = 0;
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;         // sum of file sizes
-    std::uint64_t linked_bytes = 0;  // of which shared by hard link
+    std::uint64_t linked_bytes = 0;  // of which reflinked (format 1: hard-linked)
     bool verified = false;           // passed its last verification
+    backup_state state = backup_state::unverified;
+    bool manifest_checked = false;   // the manifest carries its own checksum (format 2) and it matched
+    std::string problem;             // state damaged: what is wrong (the manifest, or the damage it records)
 };
 
 struct backup_problem {
     std::string file;  // path inside the backup
     std::string what;
+    // Damage the manifest records: the data directory already had it when
+    // the backup was taken (a pre-restore copy of a damaged directory).
+    bool recorded = false;
 };
 
 struct backup_verify_report {
@@ -19461,6 +19602,7 @@ struct backup_verify_report {
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::vector<backup_problem> problems;
+    bool manifest_checked = false;  // the manifest's own checksum matched (false: format 1, none)
     bool ok() const { return problems.empty(); }
 };
 
@@ -19476,18 +19618,27 @@ struct backup_rotate_report {
     std::vector<std::string> removed;  // oldest first
 };
 
+// One damaged record or chunk that repair() found (or a damaged file of
+// the backup that restore() met).
+struct repair_item {
+    std::string key;      // storage key in the data directory
+    std::string problem;  // what verification found
+    std::string outcome;  // repaired: where the copy came from; else why it could not be
+};
+
 struct backup_restore_report {
     std::optional<backup_info> previous;  // the backup of the state that was replaced
     std::uint64_t files = 0;
     std::uint64_t bytes = 0;
     std::uint64_t lsn = 0;  // restore into a database: the commit LSN of its transaction
-};
-
-// One damaged record or chunk that repair() found.
-struct repair_item {
-    std::string key;      // storage key in the data directory
-    std::string problem;  // what verification found
-    std::string outcome;  // repaired: where the copy came from; else why it could not be
+    // Files of the backup that failed their check, and what was restored
+    // instead (see the header); empty when the backup was intact.
+    std::vector<repair_item> damaged;
+    // Of those, how many were restored still damaged or not at all (the
+    // others came back intact: taken from the data directory, rebuilt, or
+    // a derived file left out).
+    std::uint64_t unresolved = 0;
+    bool ok() const { return damaged.empty(); }
 };
 
 struct repair_options {
@@ -19512,21 +19663,27 @@ namespace fs = std::filesystem;
 inline constexpr std::string_view backup_manifest_name = ".stowage-backup.json";
 inline constexpr std::string_view backup_marker_name = ".stowage-verified";
 inline constexpr std::string_view backup_format = "stowage-backup";
-inline constexpr std::uint64_t backup_format_version = 1;
+inline constexpr std::uint64_t backup_format_version = 2;  // 1: no manifest checksum, still read
+inline constexpr std::string_view backup_manifest_checksum_member = ",\"manifest_sha256\":\"";
 
 struct backup_file {
     std::string path;  // storage key, relative to the backup directory
     std::uint64_t size = 0;
     std::string sha256;  // hex
-    bool linked = false;
+    bool linked = false;  // reflinked ("cloned"); format 1: hard-linked ("linked")
 };
 
 struct backup_manifest {
     std::string id;
     std::int64_t time_ms = 0;
     std::uint64_t lsn = 0;
+    std::uint64_t next_txid = 0;  // 0: unknown (format 1)
     std::string reason;
     std::vector<backup_file> files;
+    // Records and chunks that were damaged in the data directory when the
+    // backup was taken (a pre-restore copy of a damaged state).
+    std::vector<backup_problem> damage;
+    bool checksummed = false;  // format 2: its own SHA-256 matched
 };
 
 inline std::tm backup_utc(std::chrono::system_clock::time_point t) {
@@ -19649,20 +19806,47 @@ void backup_read_blocks(const fs::path& path, bool drop_cache, Fn fn) {
     }
 }
 
-// Copies src to dst block by block (dst created, not synced); returns the
-// SHA-256 (hex) of what was copied and its size.
-inline std::string backup_copy_file(const fs::path& src, const fs::path& dst, std::uint64_t& size) {
+// Makes dst (new, not synced) a copy of src that shares no mutable bytes
+// with it: a reflink where the filesystem offers one (ioctl FICLONE: blocks
+// shared copy-on-write, so a write to either never reaches the other), else
+// copy_file_range(2) (the kernel copies, or the filesystem shares extents
+// copy-on-write), else read and write. Never a hard link: with one, a byte
+// flipped in the live file would be flipped in the backup too. Returns
+// whether it was a reflink.
+inline bool backup_clone_or_copy(const fs::path& src, const fs::path& dst, bool reflink) {
     backup_make_parents(dst);
+    auto in = open_fd(src.string(), O_RDONLY | O_NONBLOCK);
+    if (!in) throw_errno(errno, "open " + src.string());
+    struct stat st{};
+    if (::fstat(in.get(), &st) != 0) throw_errno(errno, "stat " + src.string());
+    if (!S_ISREG(st.st_mode)) throw error(errc::corrupt, src.string() + " is not a regular file");
     auto out = open_fd(dst.string(), O_WRONLY | O_CREAT | O_TRUNC);
     if (!out) throw_errno(errno, "create " + dst.string());
-    sha256 h;
-    size = 0;
-    backup_read_blocks(src, false, [&](bytes_view b) {
-        h.update(b);
-        size += b.size();
-        if (int e = write_all(out.get(), b)) throw_errno(e, "write " + dst.string());
-    });
-    return to_hex(h.finish());
+#ifdef FICLONE
+    if (reflink && ::ioctl(out.get(), FICLONE, in.get()) == 0) return true;
+#else
+    (void)reflink;
+#endif
+    loff_t off_in = 0, off_out = 0;
+    for (;;) {
+        ssize_t n = ::copy_file_range(in.get(), &off_in, out.get(), &off_out, std::size_t(1) << 30, 0);
+        if (n > 0) continue;
+        if (n == 0) return false;
+        if (errno == EINTR) continue;
+        if (off_in != 0 || (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP &&
+                            errno != EPERM && errno != ETXTBSY))
+            throw_errno(errno, "copy " + src.string() + " to " + dst.string());
+        break;  // no copy_file_range between these files: read and write
+    }
+    bytes block(1 << 20);
+    for (std::uint64_t offset = 0;;) {
+        std::size_t got = 0;
+        if (int e = pread_all(in.get(), block.data(), block.size(), offset, got)) throw_errno(e, "read " + src.string());
+        if (got == 0) break;
+        if (int e = write_all(out.get(), bytes_view(block).first(got))) throw_errno(e, "write " + dst.string());
+        offset += got;
+    }
+    return false;
 }
 
 inline std::string backup_hash_file(const fs::path& path, bool drop_cache, std::uint64_t& size) {
@@ -19687,6 +19871,10 @@ inline bytes backup_wal_checkpoint(std::uint64_t lsn, std::uint64_t next_txid) {
     return out;
 }
 
+// The manifest's text (format 2). Its last member is its own checksum:
+// "manifest_sha256" is the SHA-256 of the text without that member (the
+// JSON object closed right before it), so a reader checks the exact bytes
+// without re-serialising anything.
 inline std::string backup_manifest_json(const backup_manifest& m) {
     json_value::array files;
     files.reserve(m.files.size());
@@ -19695,8 +19883,15 @@ inline std::string backup_manifest_json(const backup_manifest& m) {
         o.emplace_back("path", f.path);
         o.emplace_back("size", f.size);
         o.emplace_back("sha256", f.sha256);
-        o.emplace_back("linked", f.linked);
+        o.emplace_back("cloned", f.linked);
         files.emplace_back(std::move(o));
+    }
+    json_value::array damage;
+    for (const auto& d : m.damage) {
+        json_value::object o;
+        o.emplace_back("path", d.file);
+        o.emplace_back("problem", d.what);
+        damage.emplace_back(std::move(o));
     }
     json_document doc;
     doc.set("format", backup_format);
@@ -19706,9 +19901,29 @@ inline std::string backup_manifest_json(const backup_manifest& m) {
                                     "%Y-%m-%dT%H:%M:%SZ"));
     doc.set("time_ms", m.time_ms);
     doc.set("lsn", m.lsn);
+    doc.set("next_txid", m.next_txid);
     doc.set("reason", m.reason);
     doc.set("files", std::move(files));
-    return doc.dump() + "\n";
+    if (!m.damage.empty()) doc.set("damage", std::move(damage));
+    std::string body = doc.dump();
+    std::string sum = to_hex(hash_of<sha256>(as_bytes(body)));
+    body.pop_back();  // the closing brace, put back after the checksum
+    return body + std::string(backup_manifest_checksum_member) + sum + "\"}\n";
+}
+
+// Checks a format-2 manifest's own checksum (see backup_manifest_json):
+// nullopt when it matches, else what is wrong.
+inline std::optional<std::string> backup_manifest_checksum_problem(std::string_view text) {
+    auto at = text.rfind(backup_manifest_checksum_member);
+    if (at == std::string_view::npos) return "it has no \"manifest_sha256\" (its checksum)";
+    std::string_view rest = text.substr(at + backup_manifest_checksum_member.size());
+    if (rest.size() < 66 || rest.substr(64, 2) != "\"}" || rest.substr(66).find_first_not_of(" \t\r\n") != std::string_view::npos)
+        return "its checksum is not its last member";
+    std::string body(text.substr(0, at));
+    body += '}';
+    if (to_hex(hash_of<sha256>(as_bytes(body))) != rest.substr(0, 64))
+        return "its SHA-256 does not match its \"manifest_sha256\"";
+    return std::nullopt;
 }
 
 inline backup_manifest backup_parse_manifest(std::string_view text, const std::string& where) {
@@ -19732,12 +19947,25 @@ inline backup_manifest backup_parse_manifest(std::string_view text, const std::s
         return *n;
     };
     if (str(doc.find("format"), "format") != backup_format) throw fail("not a stowage backup manifest");
-    if (auto v = num(doc.find("version"), "version"); v != backup_format_version)
-        throw error(errc::unsupported, "backup manifest " + where + ": version " + std::to_string(v) +
-                                           " (this build reads version 1)");
+    auto version = num(doc.find("version"), "version");
+    if (version != 1 && version != backup_format_version)
+        throw error(errc::unsupported, "backup manifest " + where + ": version " + std::to_string(version) +
+                                           " (this build reads versions 1 and 2)");
     backup_manifest m;
+    // A format-1 manifest has no checksum: read as it is (its files are
+    // still checked against it). A format-2 one must match its own.
+    if (version >= 2) {
+        if (auto problem = backup_manifest_checksum_problem(text)) throw fail(*problem);
+        m.checksummed = true;
+        m.next_txid = num(doc.find("next_txid"), "next_txid");
+    }
     m.id = str(doc.find("id"), "id");
-    m.time_ms = static_cast<std::int64_t>(num(doc.find("time_ms"), "time_ms"));
+    // A time the clock can hold (system_clock counts nanoseconds in 64
+    // bits: to the year 2262); past that it is damage, not an overflow.
+    const std::uint64_t time_ms = num(doc.find("time_ms"), "time_ms");
+    if (time_ms > std::uint64_t(std::numeric_limits<std::int64_t>::max() / 1'000'000))
+        throw fail("\"time_ms\" out of range");
+    m.time_ms = static_cast<std::int64_t>(time_ms);
     m.lsn = num(doc.find("lsn"), "lsn");
     if (auto* r = doc.find("reason"); r && r->is_string()) m.reason = r->as_string();
     const json_value* files = doc.find("files");
@@ -19748,10 +19976,17 @@ inline backup_manifest backup_parse_manifest(std::string_view text, const std::s
         bf.path = str(f.find("path"), "path");
         bf.size = num(f.find("size"), "size");
         bf.sha256 = str(f.find("sha256"), "sha256");
-        const json_value* linked = f.find("linked");
+        const json_value* linked = f.find(version >= 2 ? "cloned" : "linked");
         bf.linked = linked && linked->is_bool() && linked->as_bool();
         if (!valid_key(bf.path)) throw fail("file path \"" + bf.path.substr(0, 80) + "\" is not a storage key");
         m.files.push_back(std::move(bf));
+    }
+    if (const json_value* damage = doc.find("damage")) {
+        if (!damage->is_array()) throw fail("\"damage\" is not an array");
+        for (const auto& d : damage->as_array()) {
+            if (!d.is_object()) throw fail("damage entry is not an object");
+            m.damage.push_back({str(d.find("path"), "path"), str(d.find("problem"), "problem"), true});
+        }
     }
     return m;
 }
@@ -19774,43 +20009,96 @@ inline std::optional<std::string> backup_chunk_digest(std::string_view hasher_na
     return std::nullopt;
 }
 
+// What is wrong with a store record read from `key`, or nullopt when it is
+// intact: the envelope (header CRC, payload length and digest) and the id
+// it holds must be the one its key was derived from.
+inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
+    try {
+        envelope_header h = verify_record(record, key);
+        auto collection = key.substr(0, key.find('/'));
+        if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
+    } catch (const error& e) {
+        return std::string(e.what());
+    }
+    return std::nullopt;
+}
+
+// What is wrong with a CAS chunk's content, or nullopt when it matches its
+// name (chunks of a hasher this build does not know are taken as they are).
+inline std::optional<std::string> backup_chunk_problem(bytes_view content, std::string_view key) {
+    auto a = key.find('/', 4);
+    auto hasher_name = key.substr(4, a - 4);
+    auto digest = digest_by_name(hasher_name, content);
+    if (!digest) return std::nullopt;
+    if (to_hex(*digest) != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
+    return std::nullopt;
+}
+
+// One file of a backup read back and checked: its size, and what is wrong
+// with it (nullopt: nothing). matches_manifest: size and SHA-256 are the
+// manifest's (a problem then lies in the content itself: a record's
+// envelope or key, a chunk's name). Throws when it cannot be read.
+struct backup_file_check {
+    std::uint64_t size = 0;
+    bool matches_manifest = false;
+    std::optional<std::string> problem;
+};
+
+inline backup_file_check backup_check_file(const fs::path& p, const backup_file& f, bool drop_cache) {
+    backup_file_check out;
+    std::string digest;
+    bytes content;
+    bool record = backup_is_record_key(f.path);
+    if (record) {
+        backup_read_blocks(p, drop_cache, [&](bytes_view b) { append(content, b); });
+        out.size = content.size();
+        digest = to_hex(hash_of<sha256>(content));
+    } else {
+        digest = backup_hash_file(p, drop_cache, out.size);
+    }
+    if (out.size != f.size) {
+        out.problem = "size " + std::to_string(out.size) + ", manifest says " + std::to_string(f.size);
+        return out;
+    }
+    if (digest != f.sha256) {
+        out.problem = "SHA-256 does not match the manifest";
+        return out;
+    }
+    out.matches_manifest = true;
+    if (record) {
+        out.problem = backup_record_problem(content, f.path);
+    } else if (backup_is_chunk_key(f.path)) {
+        auto a = f.path.find('/', 4);
+        std::string_view hasher_name = std::string_view(f.path).substr(4, a - 4);
+        auto name_digest = hasher_name == sha256::name ? std::optional<std::string>(digest) : backup_chunk_digest(hasher_name, p);
+        if (name_digest && *name_digest != f.path.substr(f.path.rfind('/') + 1))
+            out.problem = "chunk content does not match its name";
+    }
+    return out;
+}
+
 // Reads every file of a backup directory back and checks it against the
 // manifest (size, SHA-256), records against their envelope digests and
 // chunks against their names; files the manifest does not list are
-// problems too.
+// problems too. Damage the manifest records (the data directory had it
+// when the backup was taken) is marked `recorded`.
 inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool drop_cache,
                              backup_verify_report& report, const backup_progress& progress) {
     report.id = m.id;
-    std::set<std::string> listed;
+    report.manifest_checked = m.checksummed;
+    std::set<std::string> listed, recorded;
+    for (const auto& d : m.damage) recorded.insert(d.file);
     std::uint64_t done = 0;
     for (const auto& f : m.files) {
         listed.insert(f.path);
-        fs::path p = dir / f.path;
         try {
-            std::uint64_t size = 0;
-            std::string digest;
-            if (backup_is_record_key(f.path)) {
-                bytes content;
-                backup_read_blocks(p, drop_cache, [&](bytes_view b) { append(content, b); });
-                size = content.size();
-                digest = to_hex(hash_of<sha256>(content));
-                if (digest == f.sha256) verify_record(content, f.path);
-            } else {
-                digest = backup_hash_file(p, drop_cache, size);
-            }
+            auto check = backup_check_file(dir / f.path, f, drop_cache);
             report.files++;
-            report.bytes += size;
-            if (size != f.size)
-                report.problems.push_back({f.path, "size " + std::to_string(size) + ", manifest says " + std::to_string(f.size)});
-            else if (digest != f.sha256)
-                report.problems.push_back({f.path, "SHA-256 does not match the manifest"});
-            else if (backup_is_chunk_key(f.path)) {
-                auto a = f.path.find('/', 4);
-                std::string_view hasher_name = std::string_view(f.path).substr(4, a - 4);
-                auto name_digest = hasher_name == sha256::name ? std::optional<std::string>(digest)
-                                                               : backup_chunk_digest(hasher_name, p);
-                if (name_digest && *name_digest != f.path.substr(f.path.rfind('/') + 1))
-                    report.problems.push_back({f.path, "chunk content does not match its name"});
+            report.bytes += check.size;
+            if (check.problem) {
+                bool known = check.matches_manifest && recorded.count(f.path);
+                report.problems.push_back(
+                    {f.path, *check.problem + (known ? " (damaged in the data directory when the backup was taken)" : ""), known});
             }
         } catch (const error& e) {
             report.problems.push_back({f.path, e.what()});
@@ -19828,7 +20116,7 @@ inline void backup_check_dir(const fs::path& dir, const backup_manifest& m, bool
     if (ec) report.problems.push_back({dir.string(), "cannot list: " + ec.message()});
 }
 
-// A storage whose keys are files (file_storage): chunks can be hard-linked.
+// A storage whose keys are files (file_storage): chunks can be reflinked.
 template <class S>
 concept backup_has_files = requires(const S& s, std::string_view key) {
     { s.path_of(key) } -> std::convertible_to<fs::path>;
@@ -19871,29 +20159,82 @@ inline std::uint64_t backup_wal_bytes(std::uint64_t payload_bytes, std::uint64_t
     return payload_bytes + (payload_bytes / 32000 + 2 * ops + 2) * 64;
 }
 
-// What is wrong with a store record read from `key`, or nullopt when it is
-// intact: the envelope (header CRC, payload length and digest) and the id
-// it holds must be the one its key was derived from.
-inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
-    try {
-        envelope_header h = verify_record(record, key);
-        auto collection = key.substr(0, key.find('/'));
-        if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
-    } catch (const error& e) {
-        return std::string(e.what());
-    }
+// Whether key is a collection's listing snapshot ("<collection>/listing"):
+// derived from the records, rebuilt when absent.
+inline bool backup_is_listing_key(std::string_view key) {
+    auto slash = key.find('/');
+    return slash != std::string_view::npos && slash > 0 && key.substr(slash) == "/listing";
+}
+
+// What is wrong with a chunk file in dir (nullopt: its content matches its
+// name, or its hasher is one this build does not know).
+inline std::optional<std::string> backup_chunk_file_problem(const fs::path& path, std::string_view key) {
+    auto a = key.find('/', 4);
+    auto digest = backup_chunk_digest(key.substr(4, a - 4), path);
+    if (digest && *digest != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
     return std::nullopt;
 }
 
-// What is wrong with a CAS chunk's content, or nullopt when it matches its
-// name (chunks of a hasher this build does not know are taken as they are).
-inline std::optional<std::string> backup_chunk_problem(bytes_view content, std::string_view key) {
-    auto a = key.find('/', 4);
-    auto hasher_name = key.substr(4, a - 4);
-    auto digest = digest_by_name(hasher_name, content);
-    if (!digest) return std::nullopt;
-    if (to_hex(*digest) != key.substr(key.rfind('/') + 1)) return "chunk content does not match its name";
-    return std::nullopt;
+// Whether name has the shape of a backup id ("YYYYMMDDTHHMMSSZ-<lsn>[.N]").
+inline bool backup_looks_like_id(std::string_view name) {
+    auto digits = [](std::string_view s) {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string_view::npos;
+    };
+    if (name.size() < 18 || !digits(name.substr(0, 8)) || name[8] != 'T' || !digits(name.substr(9, 6)) ||
+        name.substr(15, 2) != "Z-")
+        return false;
+    auto rest = name.substr(17);
+    auto dot = rest.find('.');
+    return digits(rest.substr(0, dot)) && (dot == std::string_view::npos || digits(rest.substr(dot + 1)));
+}
+
+// The time and LSN an id names (for a backup whose manifest is damaged).
+inline void backup_parse_id(std::string_view id, std::chrono::system_clock::time_point& time, std::uint64_t& lsn) {
+    if (!backup_looks_like_id(id)) return;
+    auto n = [&](std::size_t at, std::size_t len) {
+        int v = 0;
+        for (char c : id.substr(at, len)) v = v * 10 + (c - '0');
+        return v;
+    };
+    std::tm tm{};
+    tm.tm_year = n(0, 4) - 1900;
+    tm.tm_mon = n(4, 2) - 1;
+    tm.tm_mday = n(6, 2);
+    tm.tm_hour = n(9, 2);
+    tm.tm_min = n(11, 2);
+    tm.tm_sec = n(13, 2);
+    time = std::chrono::system_clock::from_time_t(::timegm(&tm));
+    auto rest = id.substr(17);
+    rest = rest.substr(0, rest.find('.'));
+    std::uint64_t number = 0;
+    if (std::from_chars(rest.data(), rest.data() + rest.size(), number).ec == std::errc()) lsn = number;
+}
+
+// Whether dir cannot be written by this process (a read-only mount, no
+// write permission).
+inline bool backup_unwritable(const fs::path& dir) {
+    if (::faccessat(AT_FDCWD, dir.c_str(), W_OK, AT_EACCESS) == 0) return false;
+    return errno == EROFS || errno == EACCES || errno == EPERM;
+}
+
+// dir's writer lock, taken through a read-only descriptor (flock(2) needs
+// no write access): no writer can open dir while it is held; errc::locked
+// while one has it. No ".lock" at all (no writer ever opened dir; none can
+// be created on a read-only mount): nothing to take.
+inline unique_fd backup_reader_lock(const fs::path& dir) {
+    std::string path = (dir / ".lock").string();
+    auto fd = open_fd(path, O_RDONLY | O_NONBLOCK);
+    if (!fd) {
+        if (errno == ENOENT) return {};
+        throw_errno(errno, "open lock file " + path);
+    }
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            throw error(errc::locked, "data directory " + dir.string() +
+                                          " is locked by another writer (a writer backs up its database in-process)");
+        throw_errno(errno, "lock " + path);
+    }
+    return fd;
 }
 
 }  // namespace detail
@@ -19924,6 +20265,24 @@ public:
         return create_locked(db, progress, std::move(reason));
     }
 
+    // The same of the data directory at data_dir, opened here: read-write
+    // when it can be (the writer lock keeps writers out: errc::locked while
+    // one runs), else — a read-only mount, no write permission — read-only,
+    // holding the writer lock through a read-only descriptor, so the
+    // snapshot it reads is consistent (see the header).
+    backup_info create(const std::filesystem::path& data_dir, backup_progress progress = {}, std::string reason = "manual") {
+        detail::unique_fd reader_lock;  // outlives db
+        std::optional<database<file_storage>> db;
+        try {
+            db.emplace(file_storage(data_dir, open_mode::read_write));
+        } catch (const error& e) {
+            if (e.kind() == errc::locked || !detail::backup_unwritable(data_dir)) throw;
+            reader_lock = detail::backup_reader_lock(data_dir);
+            db.emplace(file_storage(data_dir, open_mode::read_only));
+        }
+        return create(*db, std::move(progress), std::move(reason));
+    }
+
     // A pinned backup is never removed by rotate() (a migration pins its
     // rollback point while it runs). Pins are files "<root>/.pin-<id>";
     // unpin of an unpinned backup does nothing.
@@ -19946,7 +20305,9 @@ public:
         return !id.empty() && std::filesystem::exists(root_ / (".pin-" + std::string(id)), ec);
     }
 
-    // Finished backups, oldest first.
+    // Finished backups, oldest first. A backup whose manifest is damaged or
+    // missing is listed too, with state damaged (and its time and LSN taken
+    // from its id): one bad manifest neither hides it nor stops the list.
     std::vector<backup_info> list() const {
         std::vector<backup_info> out;
         std::error_code ec;
@@ -19954,8 +20315,8 @@ public:
         for (const auto& entry : std::filesystem::directory_iterator(root_, ec)) {
             std::string name = entry.path().filename().string();
             if (name.starts_with(".") || name.ends_with(".partial") || !entry.is_directory(ec)) continue;
-            if (!std::filesystem::exists(entry.path() / detail::backup_manifest_name)) continue;
-            out.push_back(info_of(load_manifest(name)));
+            if (!exists(name)) continue;
+            out.push_back(info_for(name));
         }
         std::sort(out.begin(), out.end(), [](const backup_info& a, const backup_info& b) {
             return a.time != b.time ? a.time < b.time : a.id < b.id;
@@ -19965,16 +20326,24 @@ public:
 
     std::optional<backup_info> find(std::string_view id) const {
         if (!exists(id)) return std::nullopt;
-        return info_of(load_manifest(std::string(id)));
+        return info_for(std::string(id));
     }
 
     // Reads the whole backup back and checks every digest. Marks it verified
-    // (or, on any problem, unverified) and returns what was found.
+    // (or, on any problem, unverified) and returns what was found. A damaged
+    // manifest is a problem of ".stowage-backup.json" (nothing else can be
+    // checked against it); not_found for an unknown id.
     backup_verify_report verify(std::string_view id, backup_progress progress = {}) {
         auto lock = lock_root();
-        auto m = load_manifest(std::string(id));
         backup_verify_report report;
-        detail::backup_check_dir(path_of(id), m, true, report, progress);
+        report.id = std::string(id);
+        try {
+            auto m = load_manifest(std::string(id));
+            detail::backup_check_dir(path_of(id), m, true, report, progress);
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;
+            report.problems.push_back({std::string(detail::backup_manifest_name), e.what()});
+        }
         auto marker = path_of(id) / detail::backup_marker_name;
         if (report.ok()) {
             write_marker(path_of(id));
@@ -20025,8 +20394,11 @@ public:
 
     // Replaces the data directory's contents with backup `id` (see the
     // header). errc::locked when a writer has data_dir open; not_found for
-    // an unknown id; checksum_mismatch (nothing changed) when the backup is
-    // damaged.
+    // an unknown id; corrupt when its manifest is damaged. A damaged file of
+    // the backup is resolved as the header says and listed in
+    // report.damaged; only a damaged file that nothing would check when it
+    // is read (and that data_dir has no intact copy of) makes it refuse,
+    // checksum_mismatch, nothing changed.
     backup_restore_report restore(const std::filesystem::path& data_dir, std::string_view id,
                                   backup_progress progress = {}) {
         namespace fs = std::filesystem;
@@ -20050,19 +20422,37 @@ public:
             fs::path src = path_of(id);
             std::uint64_t done = 0;
             for (const auto& f : m.files) {
-                fs::path from = src / f.path, to = restoring / f.path;
-                std::uint64_t size = 0;
-                std::string digest;
-                if (f.linked && options_.link_immutable && try_link(from, to)) {
-                    digest = detail::backup_hash_file(to, false, size);
-                } else {
-                    digest = detail::backup_copy_file(from, to, size);
+                fs::path to = restoring / f.path;
+                std::optional<std::string> problem;
+                try {
+                    detail::backup_clone_or_copy(src / f.path, to, options_.reflink);
+                    problem = detail::backup_check_file(to, f, false).problem;
+                } catch (const error&) {
+                    // Damage only when the backup's file is what fails (not,
+                    // say, a full disk under the copy: that is thrown).
+                    fs::path from = src / f.path;
+                    std::uint64_t size = 0;
+                    try {
+                        if (fs::is_regular_file(from, ec)) (void)detail::backup_hash_file(from, false, size);
+                        else problem = "missing, or not a regular file";
+                    } catch (const error& read) {
+                        problem = "cannot be read: " + std::string(read.what());
+                    }
+                    if (!problem) throw;
+                    fs::remove(to, ec);  // a partial copy is not the backup's
                 }
-                if (size != f.size || digest != f.sha256)
-                    throw error(errc::checksum_mismatch, "backup " + std::string(id) + ": " + f.path +
-                                                             " does not match the manifest; nothing was restored");
-                report.files++;
-                report.bytes += size;
+                if (problem) {
+                    bool intact = false;
+                    std::string outcome = restore_damaged_file(m, f, *problem, existed ? dir : fs::path(), to, intact);
+                    report.damaged.push_back({f.path, *problem, std::move(outcome)});
+                    report.unresolved += !intact;
+                }
+                std::uint64_t size = 0;
+                if (fs::is_regular_file(to, ec)) {
+                    size = fs::file_size(to, ec);
+                    report.files++;
+                    report.bytes += size;
+                }
                 if (progress) progress(++done, m.files.size());
             }
             detail::backup_sync_tree(restoring);
@@ -20075,8 +20465,9 @@ public:
         if (existed) {
             try {
                 holder.emplace(dir, open_mode::read_write);
+                // Taken also when dir is damaged (its damage is recorded).
                 database<file_storage> current(file_storage(dir, open_mode::read_only));
-                report.previous = create_locked(current, {}, "pre-restore of " + std::string(id));
+                report.previous = create_locked(current, {}, "pre-restore of " + std::string(id), true);
             } catch (...) {
                 holder.reset();
                 fs::remove_all(restoring, ec);
@@ -20101,8 +20492,10 @@ public:
 
     // Replaces everything a database on any Storage policy holds with backup
     // `id`, as ONE transaction (see the header): the backup is checked whole
-    // first (checksum_mismatch, nothing changed, when it is damaged), then a
-    // backup of the current state is taken (report.previous), missing or
+    // first (a damaged record or chunk is left as the database holds it and
+    // reported in report.damaged; a damaged file nothing checks on read
+    // refuses, checksum_mismatch, nothing changed), then a backup of the
+    // current state is taken (report.previous, also of a damaged state), missing or
     // differing CAS chunks are written outside the log (immutable, named by
     // their digest), and one transaction puts every other key of the backup
     // and erases every key the backup does not have (the WAL's own keys
@@ -20119,15 +20512,48 @@ public:
         const std::uint64_t steps = 2 * m.files.size();
         backup_restore_report report;
 
-        // 1. Every file of the backup read and checked before the target changes.
+        Storage raw = db.raw_storage();
+
+        // 1. Every file of the backup read and checked before the target
+        // changes; each damaged one resolved (see the header) — a damaged
+        // file nothing checks on read refuses the whole restore here.
+        std::set<std::string, std::less<>> damaged;  // records and chunks the database keeps as it has them
+        std::set<std::string, std::less<>> left_out;  // derived: erased, rebuilt on open
         {
             backup_verify_report check;
             detail::backup_check_dir(path_of(id), m, false, check, [&](std::uint64_t done, std::uint64_t) {
                 if (progress) progress(done, steps);
             });
-            if (!check.ok())
-                throw error(errc::checksum_mismatch, "backup " + name + ": " + check.problems.front().file + ": " +
-                                                         check.problems.front().what + "; nothing was restored");
+            std::set<std::string, std::less<>> listed;
+            for (const auto& f : m.files) listed.insert(f.path);
+            for (const auto& p : check.problems) {
+                // Files the manifest does not list are not restored; the
+                // target keeps its own log.
+                if (!listed.count(p.file) || p.file.starts_with("wal/")) continue;
+                bool record = detail::backup_is_record_key(p.file), chunk = detail::backup_is_chunk_key(p.file);
+                std::string outcome;
+                if (detail::backup_is_listing_key(p.file)) {
+                    left_out.insert(p.file);
+                    outcome = "left out (erased): a listing snapshot is derived, rebuilt from the records on the next open";
+                } else if (chunk) {
+                    auto current = raw.read(p.file);
+                    damaged.insert(p.file);
+                    bool intact = current && !detail::backup_chunk_problem(*current, p.file);
+                    outcome = intact ? "the database's own copy is intact and kept (a chunk's content is fixed by its name)"
+                                     : "not restored: the database keeps what it has at this key (none, or damaged)";
+                    report.unresolved += !intact;
+                } else if (record) {
+                    damaged.insert(p.file);
+                    outcome = "not restored: the database keeps its own version of this key (a transaction takes only "
+                              "intact records)";
+                    report.unresolved++;
+                } else {
+                    throw error(errc::checksum_mismatch, "backup " + name + ": " + p.file + ": " + p.what +
+                                                             "; nothing checks this file's content when it is read, so it "
+                                                             "would be restored as if good; nothing was restored");
+                }
+                report.damaged.push_back({p.file, p.what, std::move(outcome)});
+            }
         }
 
         // 2. The transaction: its size is known before anything is written.
@@ -20135,8 +20561,9 @@ public:
         std::uint64_t payload = 0, ops = 0;
         for (const auto& f : m.files) {
             if (f.path.starts_with("wal/")) continue;  // the target keeps its own log
+            if (left_out.count(f.path)) continue;
             in_backup.insert(f.path);
-            if (detail::backup_is_chunk_key(f.path)) continue;
+            if (detail::backup_is_chunk_key(f.path) || damaged.count(f.path)) continue;
             payload += f.size + f.path.size() + 2;
             ops++;
         }
@@ -20149,7 +20576,6 @@ public:
         }
         for (const auto& key : doomed) payload += key.size() + 2;
         ops += doomed.size();
-        Storage raw = db.raw_storage();
         if constexpr (requires { { raw.max_write_size() } -> std::convertible_to<std::uint64_t>; }) {
             std::uint64_t need = detail::backup_wal_bytes(payload, ops), limit = raw.max_write_size();
             if (need > limit)
@@ -20160,8 +20586,8 @@ public:
                                 "(restore into a data directory and copy, or raise osd_max_write_size)");
         }
 
-        // 3. The current state, kept as a backup first.
-        if (holds_anything) report.previous = create_locked(db, {}, "pre-restore of " + name);
+        // 3. The current state, kept as a backup first (also when it is damaged).
+        if (holds_anything) report.previous = create_locked(db, {}, "pre-restore of " + name, true);
 
         // 4. Chunks, outside the log, each checked again as it is read.
         std::uint64_t done = m.files.size();
@@ -20178,7 +20604,7 @@ public:
             return content;
         };
         for (const auto& f : m.files) {
-            if (!detail::backup_is_chunk_key(f.path)) continue;
+            if (!detail::backup_is_chunk_key(f.path) || damaged.count(f.path)) continue;
             bytes content = copy_of(f);
             auto current = raw.size(f.path) == f.size ? raw.read(f.path) : std::nullopt;
             if (!current || to_hex(hash_of<sha256>(*current)) != f.sha256) raw.replace(f.path, content, durability::full);
@@ -20191,7 +20617,7 @@ public:
                 if (progress) progress(++done, steps);
                 continue;
             }
-            if (detail::backup_is_chunk_key(f.path)) continue;
+            if (detail::backup_is_chunk_key(f.path) || damaged.count(f.path) || left_out.count(f.path)) continue;
             tx.stage({f.path, copy_of(f), {}});
         }
         for (auto& key : doomed) tx.stage({std::move(key), std::nullopt, {}});
@@ -20205,9 +20631,10 @@ public:
     // with their copies from backup `id`, and reports the ones it cannot
     // replace (not in the backup, or damaged there too). Like restore(), it
     // needs data_dir's writer lock (errc::locked while a writer has it
-    // open); the backup must be verified (errc::failed_state otherwise) and
-    // every copy taken from it is checked again against the manifest and its
-    // own digest before it is used. All replaced records are written in ONE
+    // open). Every copy taken from the backup is checked on its own against
+    // the manifest and its own digest before it is used, so the backup need
+    // not be verified: a damaged copy makes only its key unrepairable (a
+    // damaged manifest refuses the whole repair, errc::corrupt). All replaced records are written in ONE
     // transaction, together with the removal of the listing snapshots of
     // the collections they belong to (their projections may differ): a
     // crash leaves all of them repaired or none. Chunks are replaced one by
@@ -20216,7 +20643,7 @@ public:
     // the backup has, which may be older than the damaged one.
     repair_report repair(const std::filesystem::path& data_dir, std::string_view id, repair_options options = {}) {
         auto lock = lock_root();
-        auto m = load_verified_manifest(id);
+        auto m = load_manifest(std::string(id));
         std::error_code ec;
         if (!std::filesystem::is_directory(data_dir, ec))
             throw error(errc::not_found, "repair: no data directory " + data_dir.string());
@@ -20230,17 +20657,68 @@ public:
     template <storage Storage>
     repair_report repair(database<Storage>& db, std::string_view id, repair_options options = {}) {
         auto lock = lock_root();
-        auto m = load_verified_manifest(id);
+        auto m = load_manifest(std::string(id));
         return repair_locked(db, m, options);
     }
 
 private:
-    detail::backup_manifest load_verified_manifest(std::string_view id) const {
-        auto m = load_manifest(std::string(id));
-        if (!std::filesystem::exists(path_of(id) / detail::backup_marker_name))
-            throw error(errc::failed_state, "backup " + std::string(id) +
-                                                " is not verified (its last verification failed); repair from another one");
-        return m;
+    // What restore(dir) puts at `to` when the backup's copy of f (there, if
+    // it could be read) failed its check; returns the outcome for the report
+    // (see the header); intact: what is at `to` now is sound. live_dir: the
+    // data directory (empty: none). Throws checksum_mismatch when nothing
+    // would check f's content on read and live_dir has no copy of it as the
+    // backup held it.
+    std::string restore_damaged_file(const detail::backup_manifest& m, const detail::backup_file& f,
+                                     const std::string& problem, const std::filesystem::path& live_dir,
+                                     const std::filesystem::path& to, bool& intact) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        intact = true;
+        bool record = detail::backup_is_record_key(f.path), chunk = detail::backup_is_chunk_key(f.path);
+        // The data directory's copy, when it is what the backup held (copied
+        // first, then checked: a writer may replace it meanwhile).
+        if (!live_dir.empty() && fs::is_regular_file(live_dir / f.path, ec)) {
+            fs::path aside = to.parent_path() / (".live." + to.filename().string());  // no key starts with '.'
+            try {
+                detail::backup_clone_or_copy(live_dir / f.path, aside, options_.reflink);
+                auto wrong = detail::backup_check_file(aside, f, false).problem;
+                // A chunk's content is fixed by its name: any intact copy is the one.
+                if (wrong && chunk) {
+                    auto a = f.path.find('/', 4);
+                    auto digest = detail::backup_chunk_digest(std::string_view(f.path).substr(4, a - 4), aside);
+                    if (digest && *digest == f.path.substr(f.path.rfind('/') + 1)) wrong.reset();
+                }
+                if (!wrong) {
+                    detail::backup_rename(aside, to);
+                    return "taken from the data directory, whose copy is " +
+                           std::string(chunk ? "intact (a chunk's content is fixed by its name)"
+                                             : "exactly what the backup held");
+                }
+            } catch (const error&) {
+                // Unreadable there too: resolved below.
+            }
+            fs::remove(aside, ec);
+        }
+        if (detail::backup_is_listing_key(f.path)) {
+            fs::remove(to, ec);
+            return "left out: a listing snapshot is derived, rebuilt from the records on the next open";
+        }
+        if (f.path == "wal/checkpoint" && m.next_txid != 0) {
+            detail::backup_write_file(to, detail::backup_wal_checkpoint(m.lsn, m.next_txid));
+            return "rebuilt from the manifest (LSN " + std::to_string(m.lsn) + ", next transaction id " +
+                   std::to_string(m.next_txid) + ")";
+        }
+        if (record || chunk) {
+            intact = false;
+            if (fs::is_regular_file(to, ec))
+                return "restored as it is, still damaged: every read of it fails with a checksum error and `stowage "
+                       "verify` names it; repair it from another backup";
+            return "not restored: the backup's copy cannot be read";
+        }
+        throw error(errc::checksum_mismatch, "backup " + m.id + ": " + f.path + ": " + problem +
+                                                 "; nothing checks this file's content when it is read and the data "
+                                                 "directory has no intact copy, so it would be restored as if good; "
+                                                 "nothing was restored");
     }
 
     template <storage Storage>
@@ -20274,6 +20752,66 @@ private:
                 }
                 (record ? records : chunks).emplace_back(key, std::move(*copy));
                 report.repaired.push_back(std::move(item));
+            }
+            // Keys the database knows of that have no file: a record its
+            // collection's listing snapshot names, a chunk a blob's manifest
+            // names (deleted, or not a regular file). The backup's copy
+            // brings them back.
+            auto restore_missing = [&](const std::string& key, bool record) {
+                repair_item item{key, "missing (No such file)", {}};
+                auto copy = good_copy(m, in_backup, key, record, item.outcome);
+                if (!copy) {
+                    report.unrepairable.push_back(std::move(item));
+                    return;
+                }
+                (record ? report.records : report.chunks)++;
+                (record ? records : chunks).emplace_back(key, std::move(*copy));
+                report.repaired.push_back(std::move(item));
+            };
+            const std::set<std::string, std::less<>> present(keys.begin(), keys.end());
+            std::map<std::string, std::string, std::less<>> backup_chunk_of;  // digest hex -> key in the backup
+            for (const auto& f : m.files)
+                if (detail::backup_is_chunk_key(f.path)) backup_chunk_of.emplace(f.path.substr(f.path.rfind('/') + 1), f.path);
+            std::set<std::string, std::less<>> present_chunks;
+            for (const auto& key : keys)
+                if (detail::backup_is_chunk_key(key)) present_chunks.insert(key.substr(key.rfind('/') + 1));
+            std::set<std::string, std::less<>> wanted_chunks;
+            for (const auto& key : keys) {
+                const auto slash = key.find('/');
+                if (slash == std::string::npos) continue;
+                const std::string collection = key.substr(0, slash);
+                if (key == collection + "/listing") {
+                    std::optional<bytes> data;
+                    try {
+                        data = snap.read(key);
+                    } catch (const error&) {
+                        continue;  // a damaged snapshot is rebuilt on open; verify reports it
+                    }
+                    auto entries = data ? parse_listing_snapshot(*data) : std::nullopt;
+                    if (!entries) continue;
+                    for (const auto& entry : *entries)
+                        if (auto rk = record_key(collection, entry.first); !present.contains(rk)) restore_missing(rk, true);
+                } else if (collection == "cas_blobs" && is_record_key(collection, key)) {
+                    try {
+                        auto record = snap.read(key);
+                        if (!record) continue;
+                        envelope_header h = verify_record(*record, key);
+                        cas_manifest blob;
+                        binary_codec{}.decode(bytes_view(*record).subspan(h.payload_offset), blob);
+                        for (const auto& c : blob.chunks)
+                            if (!present_chunks.contains(c.digest)) wanted_chunks.insert(c.digest);
+                    } catch (const error&) {
+                        continue;  // a damaged manifest was handled above, as a record
+                    }
+                }
+            }
+            for (const auto& digest : wanted_chunks) {
+                if (auto it = backup_chunk_of.find(digest); it != backup_chunk_of.end()) {
+                    restore_missing(it->second, false);
+                } else {
+                    report.unrepairable.push_back(
+                        {"cas/" + digest, "missing (No such file): a blob's manifest names it", "not in backup " + m.id});
+                }
             }
             if (options.progress) options.progress(keys.size(), keys.size());
         }
@@ -20335,18 +20873,42 @@ private:
         return detail::backup_flock(root_ / ".lock");
     }
 
+    // A backup: a directory with a manifest, or one named like a backup id
+    // (whose manifest is then missing: damaged).
     bool exists(std::string_view id) const {
-        if (id.empty() || id.find('/') != std::string_view::npos || id.starts_with(".")) return false;
+        if (id.empty() || id.find('/') != std::string_view::npos || id.starts_with(".") || id.ends_with(".partial"))
+            return false;
         std::error_code ec;
-        return std::filesystem::is_regular_file(path_of(id) / detail::backup_manifest_name, ec);
+        if (std::filesystem::is_regular_file(path_of(id) / detail::backup_manifest_name, ec)) return true;
+        return detail::backup_looks_like_id(id) && std::filesystem::is_directory(path_of(id), ec);
     }
 
+    // not_found for an unknown id; corrupt for a missing or damaged manifest.
     detail::backup_manifest load_manifest(const std::string& id) const {
         if (!exists(id)) throw error(errc::not_found, "no backup \"" + id + "\" in " + root_.string());
         auto path = path_of(id) / detail::backup_manifest_name;
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec))
+            throw error(errc::corrupt, "backup manifest " + path.string() + " is missing");
         auto m = detail::backup_parse_manifest(detail::backup_read_text(path), path.string());
         if (m.id != id) throw error(errc::corrupt, "backup manifest " + path.string() + " names backup \"" + m.id + "\"");
         return m;
+    }
+
+    // What list() says of backup `id`; a manifest that cannot be trusted
+    // makes it damaged, with its time and LSN from its id.
+    backup_info info_for(const std::string& id) const {
+        try {
+            return info_of(load_manifest(id));
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt && e.kind() != errc::unsupported && e.kind() != errc::io) throw;
+            backup_info info;
+            info.id = id;
+            detail::backup_parse_id(id, info.time, info.lsn);
+            info.state = backup_state::damaged;
+            info.problem = e.what();
+            return info;
+        }
     }
 
     backup_info info_of(const detail::backup_manifest& m) const {
@@ -20361,18 +20923,19 @@ private:
         }
         std::error_code ec;
         info.verified = std::filesystem::exists(path_of(m.id) / detail::backup_marker_name, ec);
+        info.manifest_checked = m.checksummed;
+        if (!m.damage.empty()) {
+            info.state = backup_state::damaged;
+            info.problem = std::to_string(m.damage.size()) + " records or chunks were damaged in the data directory when "
+                           "it was taken (" + m.damage.front().file + ": " + m.damage.front().what + ")";
+        } else {
+            info.state = info.verified ? backup_state::verified : backup_state::unverified;
+        }
         return info;
     }
 
     std::chrono::system_clock::time_point now() const {
         return options_.clock ? options_.clock() : std::chrono::system_clock::now();
-    }
-
-    static bool try_link(const std::filesystem::path& from, const std::filesystem::path& to) {
-        detail::backup_make_parents(to);
-        std::error_code ec;
-        std::filesystem::create_hard_link(from, to, ec);
-        return !ec;  // other filesystem, no link support: copy instead
     }
 
     void write_marker(const std::filesystem::path& dir) {
@@ -20418,8 +20981,14 @@ private:
         return id;
     }
 
+    // as_is: a safety copy (restore's backup of the state it replaces), taken
+    // also of a damaged database: records and chunks that fail their checks
+    // are copied as they are and named in the manifest ("damage"), and the
+    // backup is kept, unmarked (state damaged), when its files match the
+    // manifest. Otherwise any damage fails the backup.
     template <storage Storage>
-    backup_info create_locked(database<Storage>& db, const backup_progress& progress, std::string reason) {
+    backup_info create_locked(database<Storage>& db, const backup_progress& progress, std::string reason,
+                              bool as_is = false) {
         namespace fs = std::filesystem;
         auto snap = db.snapshot();
         // Transaction ids continue past every one used so far (taking one
@@ -20429,6 +20998,7 @@ private:
         auto t = now();
         detail::backup_manifest m;
         m.lsn = snap.lsn();
+        m.next_txid = next_txid;
         m.time_ms = detail::backup_ms(t);
         m.id = unique_id(t, m.lsn);
         m.reason = std::move(reason);
@@ -20454,23 +21024,27 @@ private:
                                                          " was removed while the backup ran (garbage collection); try again");
                     };
                     if constexpr (detail::backup_has_files<Storage>) {
+                        // A reflink or a copy: never shares mutable bytes.
                         fs::path from = raw.path_of(key);
                         if (!fs::exists(from)) throw gone();
-                        f.linked = options_.link_immutable && try_link(from, to);
-                        f.sha256 = f.linked ? detail::backup_hash_file(to, false, f.size)
-                                            : detail::backup_copy_file(from, to, f.size);
+                        f.linked = detail::backup_clone_or_copy(from, to, options_.reflink);
+                        f.sha256 = detail::backup_hash_file(to, false, f.size);
                     } else {
                         // Not files: a copy, block by block.
                         auto digest = detail::backup_copy_chunk(raw, key, to, f.size);
                         if (!digest) throw gone();
                         f.sha256 = std::move(*digest);
                     }
+                    if (as_is)
+                        if (auto problem = detail::backup_chunk_file_problem(to, key)) m.damage.push_back({key, *problem, true});
                 } else {
                     auto value = snap.read(key);
                     if (!value) continue;
                     detail::backup_write_file(to, *value);
                     f.size = value->size();
                     f.sha256 = to_hex(hash_of<sha256>(*value));
+                    if (as_is && detail::backup_is_record_key(key))
+                        if (auto problem = detail::backup_record_problem(*value, key)) m.damage.push_back({key, *problem, true});
                 }
                 m.files.push_back(std::move(f));
             }
@@ -20481,14 +21055,16 @@ private:
             detail::backup_write_file(partial / detail::backup_manifest_name, as_bytes(detail::backup_manifest_json(m)));
             detail::backup_sync_tree(partial);
 
-            // Read everything back from the device before calling it a backup.
+            // Read everything back from the device before calling it a backup
+            // (no id named on failure: the partial backup is removed).
             backup_verify_report report;
             detail::backup_check_dir(partial, m, true, report, {});
+            std::erase_if(report.problems, [](const backup_problem& p) { return p.recorded; });
             if (!report.ok())
-                throw error(errc::checksum_mismatch, "backup " + m.id + " failed verification: " +
+                throw error(errc::checksum_mismatch, "the new backup failed verification and was removed: " +
                                                          report.problems.front().file + ": " + report.problems.front().what +
                                                          " (" + std::to_string(report.problems.size()) + " problems)");
-            write_marker(partial);
+            if (m.damage.empty()) write_marker(partial);
             detail::backup_rename(partial, path_of(m.id));
             detail::backup_sync_dir(root_);
         } catch (...) {
@@ -20732,12 +21308,20 @@ private:
 // registered by default), and a collection with neither is refused with
 // errc::unsupported naming it — before anything is written. Nothing is
 // skipped silently: keys that are not records (store listing snapshots,
-// derived index files, the WAL, CAS chunks unless `attachments`) are
-// counted in the report. Memory stays bounded: one record (or one chunk
-// block) at a time, plus the key list.
+// full-text indexes — their manifest record and segments: derived data,
+// rebuilt rather than restored, named in report.indexes — the WAL, CAS
+// chunks unless `attachments`) are counted in the report. Memory stays
+// bounded: one record (or one chunk block) at a time, plus the key list.
+// Export only reads: a database opened read-only works (committed records
+// not yet applied are read from its log). Beside a writer in another
+// process, a record removed during the export is errc::conflict (run it
+// again) and one rewritten in place as it was read is read once more, so
+// neither is reported as damage; such an export holds the state at open
+// plus whatever that writer applied meanwhile, not one snapshot.
 //
 // Import. validate_import() reads the whole file first and changes nothing
-// (it only reads the target directory, to resolve references): the header
+// (it only reads the target directory, to resolve references and compare
+// codecs): the header
 // (format, version), every line (the validating simdjson parse json_document
 // uses: RFC 8259, UTF-8, depth limit; the DOM parser would refuse or round
 // numbers like 1e400 that documents may hold), the collection list and
@@ -20747,7 +21331,16 @@ private:
 // (each chunk a cas_blobs manifest names is in the file or the directory),
 // and the trailer (count and SHA-256; a missing trailer is refused unless
 // `allow_unsigned`). Any problem is errc::bad_input (errc::unsupported for a
-// version) naming the line and the reason. apply_import() then opens the
+// version) naming the line and the reason. The file is read in blocks, and
+// a line longer than options.max_line (16 MiB) is refused naming the line
+// and the limit — except an attachment line exactly as export writes it,
+// which is decoded, hashed and later written block by block, so a CAS chunk
+// of any size imports in bounded memory. A collection the target already
+// holds keeps its codec: documents for it are written the way its records
+// are (json and gzip+json re-encoded), and any other difference (binary
+// records, a registered type's codec) is errc::bad_input naming the
+// collection and both codecs, before anything is written — a record its
+// collection's readers cannot decode is never stored. apply_import() then opens the
 // directory, makes a verified backup (backup.hpp), writes attachment chunks
 // that are missing (immutable, outside the log), and puts every document in
 // ONE transaction: all of them or none. Documents replace those with the
@@ -20768,6 +21361,9 @@ private:
 // Thread safety: free functions; the registry is immutable once built.
 // Durability: apply_import's transaction is durable (full) at return.
 
+#include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -20780,6 +21376,8 @@ private:
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <variant>
 #include <vector>
 
 #include <cryptopp/base64.h>
@@ -20957,6 +21555,7 @@ struct export_report {
     std::uint64_t attachments = 0;
     std::map<std::string, std::uint64_t> collections;  // name -> documents
     std::vector<std::string> skipped_keys;             // not records (derived or internal)
+    std::vector<std::string> indexes;                  // full-text indexes left out (derived: rebuilt, not exported)
     std::string sha256;                                // as in the trailer
 };
 
@@ -21051,6 +21650,24 @@ inline std::string export_record_json(bytes_view record, std::string_view key, c
                                        "be exported; nothing was written");
 }
 
+// Whether a record is a full-text index's manifest (inverted_index.hpp: the
+// index's store collection holds one record, "head", binary-coded with
+// crc32c, whose listed projection is the index's id, signature and next
+// batch number). An index is derived data, rebuilt from what it indexes, so
+// export leaves it out (with its segments) rather than refusing its binary
+// records; recognised by its header alone, without pulling the index in.
+inline bool export_is_index_manifest(const envelope_header& h) {
+    if (h.id != "head" || h.codec != "binary" || h.hasher != "crc32c") return false;
+    try {
+        auto p = json_document::parse(h.projection);
+        auto* signature = p.find("signature");
+        auto* next = p.find("next_number");
+        return p.size() == 3 && signature && signature->is_string() && next && next->is_number();
+    } catch (const error&) {
+        return false;
+    }
+}
+
 inline std::string export_time(std::chrono::system_clock::time_point t) {
     return backup_strftime(t, "%Y-%m-%dT%H:%M:%SZ");
 }
@@ -21089,15 +21706,38 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     }
     std::map<std::string, std::string> codec_of;
     std::uint64_t total = 0;
-    for (const auto& [collection, keys] : records) {
-        total += keys.size();
-        std::string codec;
+    for (auto it = records.begin(); it != records.end();) {
+        const auto& [collection, keys] = *it;
+        envelope_header first;
+        std::optional<error> unreadable;
         for (const auto& key : keys) {
             auto value = snap.read(key);
             if (!value) continue;
-            codec = parse_envelope_header(*value, key).codec;
-            break;
+            try {
+                first = parse_envelope_header(*value, key);
+                unreadable.reset();
+                break;
+            } catch (const error& e) {
+                // Read-only beside a writer: perhaps rewritten in place as
+                // it was read (see below); the next record tells the codec.
+                if (!raw.read_only()) throw;
+                if (!unreadable) unreadable = e;
+            }
         }
+        if (unreadable) throw *unreadable;
+        const std::string& codec = first.codec;
+        // A full-text index (derived) is left out, not refused: it is
+        // rebuilt from its source (`stowage index build`, inverted_index::
+        // rebuild), and the report names it.
+        if (!reg.find(collection) && keys.size() == 1 && keys.front() == record_key(collection, "head") &&
+            detail::export_is_index_manifest(first)) {
+            report.indexes.push_back(collection);
+            report.skipped_keys.push_back(keys.front());
+            it = records.erase(it);
+            continue;
+        }
+        total += keys.size();
+        ++it;
         if (!detail::export_is_json_codec(codec) && !reg.find(collection))
             throw error(errc::unsupported, "collection " + collection + ": records use codec \"" + codec +
                                                "\" and no type is registered for it (export_registry::add), so it "
@@ -21129,10 +21769,27 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
         std::string prefix = "{\"collection\":" + detail::export_json_string(collection);
         for (const auto& key : keys) {
             auto value = snap.read(key);
+            // Opened read-only beside a running writer in another process
+            // (as `stowage export` may be), a record can be removed between
+            // the listing and the read: a conflict to retry, not damage.
+            if (!value && raw.read_only())
+                throw error(errc::conflict, key + ": removed by another process during the export; run it again");
             if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
             std::string codec;
             std::uint32_t schema = 1;
-            std::string json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
+            std::string json;
+            try {
+                json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
+            } catch (const error& e) {
+                // ... and a record may be rewritten in place while it is read
+                // (the other writer's applier, database.hpp): read once more
+                // before calling it damage, as `stowage verify` does.
+                if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                auto again = snap.read(key);
+                if (!again || *again == *value) throw;
+                json = detail::export_record_json(*again, key, reg, collection, codec, &schema);
+            }
             if (codec != codec_of[collection] &&
                 !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
                 throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
@@ -21167,9 +21824,19 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
 
 // --- import ------------------------------------------------------------------
 
+// Lines of an export file longer than this are refused (errc::bad_input
+// naming the line and the limit), so one line never costs more than a
+// bounded amount of memory: a document is parsed whole, and its parsed form
+// takes up to ~40 times its text (an array of small numbers). 16 MiB is
+// MongoDB's document limit. Attachment lines as export writes them are
+// exempt: they are decoded and written block by block, never held whole
+// (a CAS chunk may be a whole video).
+inline constexpr std::size_t import_default_max_line = std::size_t{16} << 20;
+
 struct import_options {
     bool allow_unsigned = false;  // accept a file without a trailer
     const export_registry* registry = nullptr;
+    std::size_t max_line = import_default_max_line;  // bytes of one line, '\n' not counted
 };
 
 struct import_document {
@@ -21185,6 +21852,7 @@ struct import_attachment {
     std::uint64_t offset = 0;  // of its line in the file
     std::uint64_t length = 0;  // of its line
     std::uint64_t line = 0;
+    bool streamed = false;  // longer than max_line: decoded block by block, never whole
 };
 
 // A validated import: what apply_import() will write.
@@ -21248,6 +21916,335 @@ inline void import_set_schema(bytes& record, std::uint32_t schema) {
     for (int i = 0; i < 4; ++i) record[total - 4 + i] = std::byte((crc >> (8 * i)) & 0xff);
 }
 
+// The lines of an export file, read in blocks so that no line is held whole
+// beyond `limit` bytes: a longer one is handed over as its first `limit`
+// bytes, and the caller reads the rest in pieces (an attachment as export
+// writes it) or refuses it. std::getline would grow one string with the
+// line: a 1 GB line took 5 GB.
+class import_line_reader {
+public:
+    import_line_reader(const std::filesystem::path& file, std::size_t limit) : limit_(limit), in_(file, std::ios::binary) {
+        // "No such file or directory" naming it, as every command reports an input file.
+        if (!in_) throw_errno(errno ? errno : ENOENT, "cannot open " + file.string());
+        file_ = file.string();
+    }
+
+    // The next line (without its '\n') into `line`; false at the end of the
+    // file. `complete` is false when the line is longer than the limit:
+    // `line` then holds its first `limit` bytes and piece() reads on.
+    bool next(std::string& line, bool& complete) {
+        line.clear();
+        start_ = offset_;
+        newline_ = false;
+        complete = line_done_ = true;
+        bool any = false;
+        for (;;) {
+            if (pos_ == buf_.size() && !fill()) return any;
+            any = true;
+            auto nl = buf_.find('\n', pos_);
+            std::size_t take = (nl == std::string::npos ? buf_.size() : nl) - pos_;
+            if (line.size() + take > limit_) {
+                take = limit_ - line.size();
+                line.append(buf_, pos_, take);
+                consume(take);
+                complete = line_done_ = false;
+                return true;
+            }
+            line.append(buf_, pos_, take);
+            consume(take);
+            if (nl != std::string::npos) {
+                consume(1);
+                newline_ = true;
+                return true;
+            }
+        }
+    }
+
+    // The next bytes of an over-long line (at most `max`); empty at its end
+    // (and from then on, until next()). The view is valid until the next call.
+    std::string_view piece(std::size_t max) {
+        if (line_done_) return {};
+        if (pos_ == buf_.size() && !fill()) {
+            line_done_ = true;
+            return {};
+        }
+        if (buf_[pos_] == '\n') {
+            consume(1);
+            newline_ = line_done_ = true;
+            return {};
+        }
+        auto nl = buf_.find('\n', pos_);
+        std::size_t end = std::min(nl == std::string::npos ? buf_.size() : nl, pos_ + max);
+        std::string_view v(buf_.data() + pos_, end - pos_);
+        consume(v.size());
+        return v;
+    }
+
+    std::uint64_t line_offset() const { return start_; }
+    std::uint64_t line_length() const { return offset_ - start_ - (newline_ ? 1 : 0); }
+    bool had_newline() const { return newline_; }
+
+private:
+    bool fill() {
+        buf_.resize(block);
+        in_.read(buf_.data(), static_cast<std::streamsize>(block));
+        buf_.resize(static_cast<std::size_t>(in_.gcount()));
+        pos_ = 0;
+        if (in_.bad()) throw error(errc::io, "reading " + file_ + " failed");
+        return !buf_.empty();
+    }
+    void consume(std::size_t n) {
+        pos_ += n;
+        offset_ += n;
+    }
+
+    static constexpr std::size_t block = std::size_t{1} << 20;
+    std::size_t limit_;
+    std::ifstream in_;
+    std::string file_;
+    std::string buf_;
+    std::size_t pos_ = 0;
+    std::uint64_t offset_ = 0, start_ = 0;
+    bool newline_ = false, line_done_ = true;
+};
+
+// Strict base64 (RFC 4648: padded, canonical, no whitespace), decoded as it
+// arrives in pieces of any size; the same text export_unbase64 accepts.
+class base64_stream_decoder {
+public:
+    // Decodes text into out (appended); false when it breaks the rules.
+    bool feed(std::string_view text, bytes& out) {
+        for (char c : text) {
+            if (bad_ || done_) return !(bad_ = true);
+            int v = c == '=' ? pad : value(c);
+            if (v < 0 || (v != pad && n_ > 0 && quad_[n_ - 1] == pad)) return !(bad_ = true);
+            if (v == pad && n_ < 2) return !(bad_ = true);
+            quad_[n_++] = v;
+            if (n_ == 4) emit(out);
+        }
+        return !bad_;
+    }
+    // Whether the text ended on a whole group.
+    bool finish() const { return !bad_ && n_ == 0; }
+
+private:
+    static constexpr int pad = 64;
+    static int value(char c) {
+        if (c >= 'A' && c <= 'Z') return c - 'A';
+        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+        if (c >= '0' && c <= '9') return c - '0' + 52;
+        if (c == '+') return 62;
+        if (c == '/') return 63;
+        return -1;
+    }
+    void emit(bytes& out) {
+        n_ = 0;
+        const std::uint32_t a = static_cast<std::uint32_t>(quad_[0]), b = static_cast<std::uint32_t>(quad_[1]);
+        out.push_back(std::byte((a << 2 | b >> 4) & 0xff));
+        if (quad_[2] == pad) {  // "xx==": one byte, and b's low bits unused (canonical: zero)
+            bad_ = quad_[3] != pad || (b & 0x0f) != 0;
+            done_ = true;
+            return;
+        }
+        const std::uint32_t c = static_cast<std::uint32_t>(quad_[2]);
+        out.push_back(std::byte((b << 4 | c >> 2) & 0xff));
+        if (quad_[3] == pad) {  // "xxx=": two bytes
+            bad_ = (c & 0x03) != 0;
+            done_ = true;
+            return;
+        }
+        out.push_back(std::byte((c << 6 | static_cast<std::uint32_t>(quad_[3])) & 0xff));
+    }
+
+    std::array<int, 4> quad_{};
+    std::size_t n_ = 0;
+    bool bad_ = false, done_ = false;  // done_: padding seen, nothing may follow
+};
+
+// A digest by hasher name, fed in pieces (digest_by_name wants it whole).
+class import_digest {
+public:
+    explicit import_digest(std::string_view name) {
+        if (name == sha256::name) h_.emplace<sha256>();
+        else if (name == blake2b::name) h_.emplace<blake2b>();
+        else if (name == crc32c::name) h_.emplace<crc32c>();
+    }
+    bool known() const { return h_.index() != 0; }
+    void update(bytes_view b) {
+        std::visit([&](auto& h) {
+            if constexpr (!std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) h.update(b);
+        }, h_);
+    }
+    std::string hex() {
+        return std::visit([](auto& h) -> std::string {
+            if constexpr (std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) return {};
+            else return to_hex(h.finish());
+        }, h_);
+    }
+
+private:
+    std::variant<std::monostate, sha256, blake2b, crc32c> h_;
+};
+
+// An attachment line exactly as export writes it,
+//   {"attachment":"KEY","size":N,"base64":"TEXT"}
+// read in pieces (`next()` gives the line's bytes after `head`, empty at
+// its end): the content goes to `sink` block by block and is never held
+// whole. Returns the problem, or "" when the line is well formed and its
+// content matches its size and its name. Only a line too long to parse whole
+// goes this way; shorter ones are parsed as JSON (any spacing or order).
+struct import_streamed_attachment {
+    std::string key;
+    std::uint64_t size = 0;
+};
+template <class Next, class Sink>
+std::string import_stream_attachment(std::string_view head, Next&& next, Sink&& sink, import_streamed_attachment& a) {
+    constexpr std::string_view open = "{\"attachment\":\"", size_field = "\",\"size\":", text_field = ",\"base64\":\"";
+    if (!head.starts_with(open)) return "not an attachment line";
+    auto key_end = head.find('"', open.size());
+    if (key_end == std::string_view::npos || !head.substr(key_end).starts_with(size_field))
+        return "not an attachment line";
+    a.key = std::string(head.substr(open.size(), key_end - open.size()));
+    if (!valid_key(a.key) || !backup_is_chunk_key(a.key)) return "attachment key \"" + a.key.substr(0, 80) + "\" is not a CAS chunk key";
+    std::size_t p = key_end + size_field.size(), digits = p;
+    while (p < head.size() && head[p] >= '0' && head[p] <= '9' && p - digits < 20) ++p;
+    auto parsed = std::from_chars(head.data() + digits, head.data() + p, a.size);
+    if (p == digits || parsed.ec != std::errc{} || (head[digits] == '0' && p - digits > 1) ||
+        !head.substr(p).starts_with(text_field))
+        return "an attachment line is {\"attachment\":KEY,\"size\":N,\"base64\":TEXT}";
+    std::string hasher = a.key.substr(4, a.key.find('/', 4) - 4);
+    import_digest digest(hasher);
+    if (!digest.known()) return "attachment " + a.key + ": unknown hasher \"" + hasher + "\"";
+    // The text ends with the line's last two bytes, "}: held back until
+    // the end so that they never reach the decoder.
+    base64_stream_decoder decoder;
+    std::string tail;
+    bytes block;
+    std::uint64_t decoded = 0;
+    auto take = [&](std::string_view text) {
+        block.clear();
+        if (!decoder.feed(text, block)) return false;
+        decoded += block.size();
+        if (decoded > a.size) return false;
+        digest.update(block);
+        sink(bytes_view(block));
+        return true;
+    };
+    auto feed = [&](std::string_view piece) {
+        if (piece.size() >= 2) {
+            bool ok = take(tail) && take(piece.substr(0, piece.size() - 2));
+            tail.assign(piece.substr(piece.size() - 2));
+            return ok;
+        }
+        tail += piece;
+        if (tail.size() <= 2) return true;
+        bool ok = take(std::string_view(tail).substr(0, tail.size() - 2));
+        tail.erase(0, tail.size() - 2);
+        return ok;
+    };
+    bool ok = feed(head.substr(p + text_field.size()));
+    for (std::string_view piece = next(); ok && !piece.empty(); piece = next()) ok = feed(piece);
+    if (!ok && decoded > a.size) return "attachment " + a.key + ": size does not match its content";
+    if (!ok || tail != "\"}" || !decoder.finish()) return "attachment " + a.key + ": malformed base64 or line end";
+    if (decoded != a.size) return "attachment " + a.key + ": size does not match its content";
+    auto name = a.key.substr(a.key.rfind('/') + 1);
+    if (digest.hex() != name || a.key.substr(a.key.rfind('/') - 2, 2) != name.substr(0, 2))
+        return "attachment " + a.key + ": content does not match its name";
+    return {};
+}
+
+// Writes a streamed attachment (import_attachment::streamed) from the file
+// to raw storage block by block, checked as validate_import checked it: on a
+// storage that renames (file_storage) appended to a temporary key, synced
+// and renamed into place, so the chunk is never held whole (cas_map::gc
+// removes a temporary key a crash leaves); elsewhere collected and written
+// at once, as such a storage writes values whole.
+template <class Storage>
+void import_write_streamed(Storage& raw, std::ifstream& in, const std::filesystem::path& file,
+                           const import_attachment& a) {
+    in.clear();
+    in.seekg(static_cast<std::streamoff>(a.offset));
+    std::uint64_t left = a.length;
+    std::string block;
+    auto next = [&]() -> std::string_view {
+        block.resize(static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 20)));
+        in.read(block.data(), static_cast<std::streamsize>(block.size()));
+        if (static_cast<std::size_t>(in.gcount()) != block.size()) block.clear();  // shrank: the checks fail
+        left = block.empty() ? 0 : left - block.size();
+        return block;
+    };
+    const std::string head(next());
+    import_streamed_attachment got;
+    auto changed = [&] {
+        return error(errc::conflict, file.string() + ": line " + std::to_string(a.line) +
+                                         " changed since it was validated; no document was imported");
+    };
+    if constexpr (renames_keys<Storage>) {
+        const std::string temp = "cas/tmp/import-" + std::to_string(reinterpret_cast<std::uintptr_t>(&a)) + "-" +
+                                 std::to_string(a.line);
+        raw.replace(temp, {}, durability::none);
+        try {
+            auto problem = import_stream_attachment(head, next, [&](bytes_view b) { raw.append(temp, b); }, got);
+            if (!problem.empty() || got.key != a.key) throw changed();
+            raw.sync(temp);
+            raw.rename(temp, a.key, durability::full);
+        } catch (...) {
+            try {
+                raw.remove(temp, durability::none);
+            } catch (...) {
+            }
+            throw;
+        }
+    } else {
+        bytes data;
+        auto problem = import_stream_attachment(head, next, [&](bytes_view b) { append(data, b); }, got);
+        if (!problem.empty() || got.key != a.key) throw changed();
+        raw.replace(a.key, data, durability::full);
+    }
+}
+
+// The codec the records of `collection` in `target` are written with (its
+// first record's), or "" when it holds none.
+template <class Target>
+std::string import_existing_codec(const Target& target, const std::string& collection) {
+    for (const auto& key : target.list(collection + "/")) {
+        if (!is_record_key(collection, key)) continue;
+        if (auto value = target.read(key)) return parse_envelope_header(*value, key).codec;
+    }
+    return {};
+}
+
+// The codec the imported records of each collection are written with: the
+// file's (or its registered type's), or, when the target already holds the
+// collection in the other JSON codec, the target's (the documents are
+// re-encoded), so that every record of a collection reads with the same
+// codec. Any other difference is refused before anything is written: a
+// record its collection's readers cannot decode must never be stored (such
+// records failed every read while `verify` said ok).
+template <class Target>
+std::map<std::string, std::string> import_codecs(const import_plan& plan, const Target& target, const export_registry& reg,
+                                                 const std::string& where) {
+    std::set<std::string> used;
+    for (const auto& d : plan.documents) used.insert(d.collection);
+    std::map<std::string, std::string> out;
+    for (const auto& [collection, file_codec] : plan.collections) {
+        const export_type* t = reg.find(collection);
+        std::string writes = t ? t->codec : file_codec;
+        std::string existing = used.count(collection) ? import_existing_codec(target, collection) : std::string();
+        if (!existing.empty() && existing != writes) {
+            if (t || !export_is_json_codec(existing) || !export_is_json_codec(writes))
+                throw error(errc::bad_input,
+                            plan.file.string() + ": collection " + collection + " in " + where + " holds records in codec \"" +
+                                existing + "\", the file's are \"" + file_codec + "\"" +
+                                (t && t->codec != file_codec ? " (its registered type writes \"" + t->codec + "\")" : "") +
+                                ", and they cannot be re-encoded into it; nothing was imported");
+            writes = existing;
+        }
+        out[collection] = writes;
+    }
+    return out;
+}
+
 // Each chunk a cas_blobs manifest names must be in the file or in the
 // target (`has_key` asks it; empty: no target yet), named `where`.
 inline void import_check_references(const import_plan& plan, const std::function<bool(const std::string&)>& has_key,
@@ -21283,8 +22280,7 @@ namespace detail {
 inline import_plan import_read_plan(const std::filesystem::path& file, const import_options& options) {
     static const export_registry default_registry;
     const export_registry& reg = options.registry ? *options.registry : default_registry;
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw error(errc::not_found, "cannot open " + file.string());
+    import_line_reader in(file, options.max_line);
     import_plan plan;
     plan.file = file;
     std::map<std::string, std::uint64_t> declared;  // collection -> documents in the header
@@ -21292,15 +22288,36 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
     std::map<std::string, std::uint64_t> counted;
     sha256 h;
     std::string line;
-    std::uint64_t number = 0, offset = 0;
-    bool header_seen = false, trailer_seen = false;
-    while (std::getline(in, line)) {
+    std::uint64_t number = 0;
+    bool header_seen = false, trailer_seen = false, complete = true;
+    while (in.next(line, complete)) {
         ++number;
-        bool had_newline = !in.eof();
-        std::uint64_t line_offset = offset;
-        offset += line.size() + (had_newline ? 1 : 0);
         detail::import_failure fail(file, number);
         if (trailer_seen) fail("content after the trailer");
+        if (!complete) {
+            // Too long to parse whole: only an attachment as export writes
+            // it is read on (decoded and hashed block by block).
+            import_streamed_attachment a;
+            // Enough of it to hold an attachment's key and size, whatever the limit.
+            for (std::string_view more; line.size() < 4096 && !(more = in.piece(4096 - line.size())).empty();) line += more;
+            h.update(as_bytes(line));
+            auto next = [&] {
+                auto piece = in.piece(std::size_t{1} << 20);
+                h.update(as_bytes(piece));
+                return piece;
+            };
+            std::string problem =
+                header_seen ? import_stream_attachment(line, next, [](bytes_view) {}, a) : "not an attachment line";
+            if (problem == "not an attachment line")
+                fail("the line is longer than the limit of " + std::to_string(options.max_line) +
+                     " bytes (import_options::max_line; `stowage import --max-line BYTES` raises it)");
+            if (!problem.empty()) fail(problem);
+            if (in.had_newline()) h.update(as_bytes("\n"));
+            plan.attachments.push_back({a.key, a.size, in.line_offset(), in.line_length(), number, true});
+            continue;
+        }
+        bool had_newline = in.had_newline();
+        std::uint64_t line_offset = in.line_offset();
         if (line.empty() || line == "\r") fail("empty line");
         json_document obj;
         try {
@@ -21399,9 +22416,11 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
             fail("unknown line (neither a document, an attachment nor the trailer)");
         }
     }
-    if (in.bad()) throw error(errc::io, "reading " + file.string() + " failed");
+    // An empty file has no line to name ("line 0" said nothing).
+    if (!header_seen)
+        throw error(errc::bad_input, file.string() + ": the file is empty (an export starts with a header line); "
+                                                     "nothing was imported");
     detail::import_failure at_end(file, number);
-    if (!header_seen) at_end("empty file (no header)");
     if (!trailer_seen && !options.allow_unsigned)
         at_end("no trailer: the file is truncated or unsigned (allow_unsigned / --allow-unsigned accepts a "
                "hand-written file)");
@@ -21419,6 +22438,7 @@ inline import_plan import_read_plan(const std::filesystem::path& file, const imp
 // `target` is only read, to resolve references.
 inline import_plan validate_import(const std::filesystem::path& file, const std::filesystem::path& target,
                                    import_options options = {}) {
+    static const export_registry default_registry;
     auto plan = detail::import_read_plan(file, options);
     std::optional<file_storage> dir;
     std::error_code ec;
@@ -21426,6 +22446,13 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
     std::function<bool(const std::string&)> has_key;
     if (dir) has_key = [&](const std::string& key) { return dir->contains(key); };
     detail::import_check_references(plan, has_key, target.string());
+    if (dir) {
+        // Codecs that cannot be reconciled are refused here already, before
+        // the directory is opened for writing (apply_import checks again).
+        database<file_storage> db{*dir};
+        (void)detail::import_codecs(plan, db.storage(), options.registry ? *options.registry : default_registry,
+                                    target.string());
+    }
     return plan;
 }
 
@@ -21433,9 +22460,14 @@ inline import_plan validate_import(const std::filesystem::path& file, const std:
 // looked up in it to resolve references).
 template <storage Storage>
 import_plan validate_import(const std::filesystem::path& file, const Storage& target, import_options options = {}) {
+    static const export_registry default_registry;
     auto plan = detail::import_read_plan(file, options);
     detail::import_check_references(plan, [&](const std::string& key) { return target.contains(key); },
                                     std::string(Storage::name) + " storage");
+    // Applied records only (the log is not replayed here); apply_import
+    // checks again through the database.
+    (void)detail::import_codecs(plan, target, options.registry ? *options.registry : default_registry,
+                                std::string(Storage::name) + " storage");
     return plan;
 }
 
@@ -21449,6 +22481,7 @@ inline import_plan validate_legacy(const std::string& collection, const std::fil
     json_value root;
     try {
         root = detail::parse_json_text(text, "legacy file", [](auto& r, detail::json_session& s) {
+            s.unique_keys = true;  // input, as json_document::parse: a repeated key is refused
             simdjson::ondemand::json_type t{};
             s.check(r.type().get(t));
             if (t != simdjson::ondemand::json_type::array) s.fail("top level must be a JSON array of documents");
@@ -21491,16 +22524,25 @@ import_report apply_import(database<Storage>& db, const import_plan& plan, const
     if (backup_root.empty())
         throw error(errc::bad_input, "import: a backup root is needed (the state before the import is backed up "
                                      "first); nothing was imported");
+    import_view view(db);
+    // Before anything is written (the backup included): a collection whose
+    // records the target holds in a codec the imported ones cannot take.
+    const auto codecs = detail::import_codecs(plan, view, reg, "the target");
     import_report report;
     backups bk(backup_root);
     report.backup_id = bk.create(db).id;
 
     if (!plan.attachments.empty()) {
         std::ifstream in(plan.file, std::ios::binary);
-        if (!in) throw error(errc::not_found, "cannot reopen " + plan.file.string());
+        if (!in) throw_errno(errno ? errno : ENOENT, "cannot reopen " + plan.file.string());
         Storage raw = db.raw_storage();
         for (const auto& a : plan.attachments) {
             if (raw.contains(a.key)) continue;
+            if (a.streamed) {
+                detail::import_write_streamed(raw, in, plan.file, a);
+                report.attachments_written++;
+                continue;
+            }
             std::string line(a.length, '\0');
             in.seekg(static_cast<std::streamoff>(a.offset));
             in.read(line.data(), static_cast<std::streamsize>(line.size()));
@@ -21516,8 +22558,7 @@ import_report apply_import(database<Storage>& db, const import_plan& plan, const
     }
 
     std::map<std::string, std::unique_ptr<import_stager>> stagers;
-    import_view view(db);
-    for (const auto& [collection, codec] : plan.collections) {
+    for (const auto& [collection, codec] : codecs) {
         if (auto* t = reg.find(collection)) {
             stagers[collection] = t->open(view, collection);
         } else if (codec == "json") {

@@ -3,6 +3,9 @@ stowage_test(backup_test backup_test.cpp COST 25 GROUP services TIMEOUT 300)
 stowage_test(export_test export_test.cpp GROUP services DATA TIMEOUT 300)
 if(STOWAGE_BUILD_TOOLS)
   stowage_test(cli_backup_test cli_backup_test.cpp COST 25 GROUP cli DATA LABELS cli DEPENDS stowage_cli TIMEOUT 300)
+  # Issue 19 through the command: codecs on import, export beside an index
+  # and a writer, input limits, messages and exit codes.
+  stowage_test(cli_limits_test cli_limits_test.cpp GROUP cli LABELS cli DEPENDS stowage_cli TIMEOUT 300)
 endif()
 # `stowage repair` in-process (its table entry is in cli/backup_commands.hpp).
 if(STOWAGE_BUILD_TOOLS)

@@ -1,14 +1,17 @@
 // cli/backup_commands.hpp — backups, export and import from the shell:
 //
-//   stowage backup create DIR [--root R]          a verified backup; prints its id
-//   stowage backup list DIR [--root R]            "<id>\t<time>\t<lsn>\t<files>\t<bytes>\t<verified|unverified>",
+//   stowage backup create DIR [--root R]          a verified backup; prints its list line
+//   stowage backup list DIR [--root R]            "<id>\t<time>\t<lsn>\t<files>\t<bytes>\t<verified|unverified|damaged>",
 //                                                 oldest first
 //   stowage backup verify DIR ID [--root R]       reads it all back; damage exits 1
 //   stowage backup restore DIR ID [--root R]      backs up the current state, then swaps atomically
 //   stowage backup rotate DIR [--keep-last N] [--keep-daily N] [--keep-weekly N] [--root R]
 //   stowage export DIR [--attachments] > dump.jsonl
-//   stowage import DIR FILE [--allow-unsigned] [--root R]
+//   stowage import DIR FILE [--allow-unsigned] [--max-line BYTES] [--root R]
 //   stowage import DIR --legacy COLLECTION FILE [--root R]
+//   stowage repair DIR --log salvage|point-in-time|drop-applied [--dry-run] [--root R]
+//                                                 recovers a damaged write-ahead log (docs/damage.md)
+//   stowage repair DIR --rebuild-listings         rewrites every listing snapshot from the records
 //   stowage repair DIR --from-backup ID [--root R] [--dry-run]
 //                                                 "repaired\t<key>\t<problem>" per record or chunk replaced,
 //                                                 "unrepairable\t<key>\t<problem>\t<why>" per one left;
@@ -19,19 +22,22 @@
 // it, so --root R is required there (a usage error without it); restore
 // into a pool is one database transaction instead of a directory swap
 // (backup.hpp says what each guarantees).
-// The backup root defaults to "<DIR>.backups" (backup.hpp). create, export
-// and import open DIR for writing, so they take its writer lock (a running
+// The backup root defaults to "<DIR>.backups" (backup.hpp). create and
+// import open DIR for writing, so they take its writer lock (a running
 // writer makes them fail with "locked"; a backup of a live database is taken
-// in-process through stowage::backups). import checks the whole file before
+// in-process through stowage::backups); export only reads, and opens DIR
+// read-only. import checks the whole file before
 // it opens DIR: a rejected file leaves DIR byte-for-byte unchanged.
 // Long operations draw a progress bar (percentage and rate) on stderr when
 // stderr is a terminal, and print nothing there otherwise.
 // Thread safety: single-threaded (one command per process).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -101,9 +107,11 @@ inline std::size_t count(arguments& args, std::string_view name) {
     }
 }
 
+// A backup's list line; the last column is its state: verified, unverified
+// or damaged (backup_state).
 inline std::string line_of(const backup_info& b) {
     return b.id + '\t' + detail::backup_strftime(b.time, "%Y-%m-%dT%H:%M:%SZ") + '\t' + std::to_string(b.lsn) + '\t' +
-           std::to_string(b.files) + '\t' + std::to_string(b.bytes) + '\t' + (b.verified ? "verified" : "unverified");
+           std::to_string(b.files) + '\t' + std::to_string(b.bytes) + '\t' + std::string(state_name(b.state));
 }
 
 // The backup root: --root R, else "<DIR>.backups" beside a directory; a
@@ -126,16 +134,21 @@ inline int backup(arguments& args) {
         auto pos = args.positionals(1, 1);
         backups bk(root_of(pos[0]));
         progress_bar bar("backup");
-        auto info = with_storage(pos[0], open_mode::read_write, [&](auto storage) {
-            database<decltype(storage)> db(std::move(storage));
-            return bk.create(db, bar.callback());
-        });
+        // A directory is opened by the library: read-only when it cannot be written.
+        auto info = !is_pool(pos[0]) ? bk.create(pos[0], bar.callback())
+                                     : with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+                                           database<decltype(storage)> db(std::move(storage));
+                                           return bk.create(db, bar.callback());
+                                       });
         std::cout << line_of(info) << '\n';
         return exit_ok;
     }
     if (*sub == "list") {
         auto pos = args.positionals(1, 1);
-        for (const auto& b : backups(root_of(pos[0])).list()) std::cout << line_of(b) << '\n';
+        for (const auto& b : backups(root_of(pos[0])).list()) {
+            std::cout << line_of(b) << '\n';
+            if (b.state == backup_state::damaged) std::cerr << "stowage: backup " << b.id << " is damaged: " << b.problem << '\n';
+        }
         return exit_ok;
     }
     if (*sub == "verify") {
@@ -147,8 +160,8 @@ inline int backup(arguments& args) {
         if (!report.ok())
             throw damage_found("backup " + pos[1] + ": " + std::to_string(report.problems.size()) + " damaged of " +
                                std::to_string(report.files) + " files");
-        std::cout << "ok: backup " << pos[1] << ", " << report.files << " files, " << report.bytes
-                  << " bytes verified\n";
+        std::cout << "ok: backup " << pos[1] << ", " << report.files << " files, " << report.bytes << " bytes verified"
+                  << (report.manifest_checked ? "" : " (its manifest has no checksum: written before format 2)") << '\n';
         return exit_ok;
     }
     if (*sub == "restore") {
@@ -161,9 +174,21 @@ inline int backup(arguments& args) {
                                              database<decltype(storage)> db(std::move(storage));
                                              return bk.restore(db, pos[1], bar.callback());
                                          });
+        // Damage in the backup does not stop the restore; each damaged file
+        // is named with what was restored in its place, and it exits 1.
+        for (const auto& d : report.damaged) std::cout << "damaged\t" << d.key << '\t' << d.problem << '\t' << d.outcome << '\n';
         std::cout << "restored " << pos[1] << " into " << pos[0];
-        if (report.previous) std::cout << " (the previous state is backup " << report.previous->id << ")";
+        if (report.previous) {
+            std::cout << " (the previous state is backup " << report.previous->id;
+            if (report.previous->state == backup_state::damaged) std::cout << ", " << state_name(report.previous->state) << ": " << report.previous->problem;
+            std::cout << ")";
+        }
         std::cout << '\n';
+        if (!report.ok())
+            throw damage_found("backup " + pos[1] + ": " + std::to_string(report.damaged.size()) + " damaged files (" +
+                               std::to_string(report.unresolved) + " of them restored damaged or not at all, the rest " +
+                               "intact); everything else was restored" +
+                               (report.previous ? " (the state before is backup " + report.previous->id + ")" : ""));
         return exit_ok;
     }
     if (*sub == "rotate") {
@@ -189,21 +214,50 @@ inline int export_(arguments& args) {
     progress_bar bar("export");
     o.progress = bar.callback();
     std::ios::sync_with_stdio(false);
-    auto report = with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+    // Export only reads: opened read-only it takes no writer lock, so it
+    // works on a read-only mount and beside a running writer (records
+    // committed but not yet applied are read from the log all the same).
+    auto report = with_storage(pos[0], open_mode::read_only, [&](auto storage) {
         database<decltype(storage)> db(std::move(storage));
         return export_database(db, std::cout, o);
     });
-    if (::isatty(2) == 1)
-        std::fprintf(stderr, "exported %llu documents from %zu collections, %llu attachments; %zu keys that are not "
-                             "documents (listings, derived data) left out\n",
-                     static_cast<unsigned long long>(report.documents), report.collections.size(),
-                     static_cast<unsigned long long>(report.attachments), report.skipped_keys.size());
+    // Always on stderr (stdout is the export): what was left out, and why
+    // that loses nothing.
+    std::map<std::string, std::size_t> index_keys;  // every key under an index's name is the index's
+    std::size_t listings = 0, chunks = 0, other = 0;
+    for (const auto& key : report.skipped_keys) {
+        auto top = key.substr(0, key.find('/'));
+        if (std::find(report.indexes.begin(), report.indexes.end(), top) != report.indexes.end()) index_keys[top]++;
+        else if (key.ends_with("/listing")) listings++;
+        else if (detail::backup_is_chunk_key(key)) chunks++;
+        else other++;
+    }
+    std::string summary = "export: " + std::to_string(report.documents) + " documents from " +
+                          std::to_string(report.collections.size()) + " collections, " +
+                          std::to_string(report.attachments) + " attachments";
+    std::string left_out;
+    auto add = [&](const std::string& what) { left_out += (left_out.empty() ? "" : ", ") + what; };
+    for (const auto& [name, n] : index_keys)
+        add("full-text index \"" + name + "\" (" + std::to_string(n) + " keys; rebuild it with 'stowage index build')");
+    if (listings) add(std::to_string(listings) + " listings (rebuilt from the documents)");
+    if (chunks) add(std::to_string(chunks) + " CAS chunks (add --attachments to include them)");
+    if (other) add(std::to_string(other) + " other keys that are not documents (internal data)");
+    if (!left_out.empty()) summary += "; left out: " + left_out;
+    std::fprintf(stderr, "%s\n", summary.c_str());
     return exit_ok;
 }
 
 inline int import(arguments& args) {
     import_options o;
     o.allow_unsigned = args.flag("--allow-unsigned");
+    // A line longer than this is refused (bounded memory); a user with a
+    // bigger document raises it rather than being locked out.
+    if (auto max = args.option("--max-line")) {
+        if (max->empty() || max->size() > 19 || max->find_first_not_of("0123456789") != std::string::npos ||
+            std::stoull(*max) == 0)
+            throw usage_error("import: --max-line needs a positive number of bytes, got '" + *max + "'");
+        o.max_line = static_cast<std::size_t>(std::stoull(*max));
+    }
     auto legacy = args.option("--legacy");
     auto root = args.option("--root");
     auto pos = args.positionals(2, 2);
@@ -392,13 +446,19 @@ inline constexpr command backup_command{
     "backup", "create|list|verify|restore|rotate DIR [ID] [--root R] [--keep-last N --keep-daily N --keep-weekly N]",
     "verified backups of a data directory: create, list, verify, restore, rotate",
     "Backups live in R (default: DIR.backups beside DIR); each is a verified copy of one\n"
-    "consistent state (CAS chunks hard-linked). DIR may be rados:POOL:CONF, with --root R\n"
-    "required; restore into a pool is one transaction.\n"
-    "  create DIR          take a backup (needs DIR's writer lock); prints its list line\n"
+    "consistent state sharing no bytes with DIR (CAS chunks reflinked where the filesystem\n"
+    "can, else copied), with a manifest that carries its own checksum. DIR may be\n"
+    "rados:POOL:CONF, with --root R required; restore into a pool is one transaction.\n"
+    "  create DIR          take a backup (takes DIR's writer lock; a DIR that cannot be\n"
+    "                      written, e.g. a read-only mount, is read as it is); prints its list line\n"
     "  list DIR            one backup per line, oldest first:\n"
-    "                      <id>\\t<time>\\t<lsn>\\t<files>\\t<bytes>\\t<verified|unverified>\n"
+    "                      <id>\\t<time>\\t<lsn>\\t<files>\\t<bytes>\\t<verified|unverified|damaged>\n"
+    "                      (damaged: its manifest is, or it holds a damaged state; why on stderr)\n"
     "  verify DIR ID       read every file back and check its digest; damage exits 1\n"
-    "  restore DIR ID      back up the current state, then replace DIR atomically\n"
+    "  restore DIR ID      back up the current state (also a damaged one), then replace DIR\n"
+    "                      atomically; a damaged file of the backup is printed as\n"
+    "                      \"damaged\\t<file>\\t<problem>\\t<what was restored instead>\", the rest\n"
+    "                      is restored, and it exits 1\n"
     "  rotate DIR          keep --keep-last N, the newest of each of --keep-daily N days and\n"
     "                      --keep-weekly N ISO weeks (UTC), remove the rest",
     backup_detail::backup};
@@ -408,17 +468,26 @@ inline constexpr command export_command{
     "A header line (format, version, time, collections), one {\"collection\",\"document\"}\n"
     "line per document, with --attachments one line per CAS chunk (base64), and a trailer\n"
     "with the document count and the SHA-256 of every byte before it. Collections whose\n"
-    "records are neither JSON nor a known type are refused before anything is written.",
+    "records are neither JSON nor a known type are refused before anything is written.\n"
+    "Derived data is left out, as it is rebuilt rather than restored: full-text indexes\n"
+    "('stowage index build' again) and listings; a summary line on stderr names what was\n"
+    "left out. DIR is opened read-only (no writer lock): export works on a read-only\n"
+    "mount and beside a running writer, whose later commits it may or may not include.",
     backup_detail::export_};
 
 inline constexpr command import_command{
-    "import", "DIR FILE [--allow-unsigned] [--root R] | DIR --legacy COLLECTION FILE [--root R]",
+    "import", "DIR FILE [--allow-unsigned] [--max-line BYTES] [--root R] | DIR --legacy COLLECTION FILE [--root R]",
     "check a whole export file, then apply it as one transaction after a backup",
     "Every line is checked before DIR is opened (header, version, trailer count and\n"
     "SHA-256, JSON syntax, ids, types, references); any problem names the line and exits\n"
     "with DIR unchanged. --allow-unsigned accepts a file without a trailer. --legacy\n"
     "imports a JSON array of documents (the seed app's file) into COLLECTION. The backup\n"
-    "taken first goes to R (default: DIR.backups; required for rados:POOL:CONF).",
+    "taken first goes to R (default: DIR.backups; required for rados:POOL:CONF).\n"
+    "Documents go into a collection DIR already holds in the codec its records use\n"
+    "(json and gzip+json are re-encoded); any other codec difference is refused, naming\n"
+    "the collection and both codecs. A line may hold at most 16 MiB (16777216 bytes;\n"
+    "--max-line raises it), so memory stays bounded; attachment lines as export writes\n"
+    "them may be longer: they are decoded and written block by block.",
     backup_detail::import};
 
 inline constexpr command repair_command{

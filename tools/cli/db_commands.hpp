@@ -55,6 +55,18 @@ inline int stress(arguments& args) {
     auto writers = positive(args, "--writers");
     auto transactions = positive(args, "--transactions");
     auto ops = positive(args, "--ops");
+    // Each writer holds its open transaction's K documents in memory (about
+    // 3 KB each) until it commits, and is a thread: bounded, or memory grew
+    // without limit (--ops 18446744073709551615). Far above any useful run.
+    constexpr std::uint64_t max_writers = 256, max_in_flight = 1000000;
+    if (writers > max_writers)
+        throw usage_error("stress: --writers " + std::to_string(writers) + " is above the limit of " +
+                          std::to_string(max_writers) + " threads");
+    if (ops > max_in_flight / writers)
+        throw usage_error("stress: --writers x --ops (" + std::to_string(writers) + " x " + std::to_string(ops) +
+                          ") is above the limit of " + std::to_string(max_in_flight) +
+                          " documents held in memory at once (each writer's transaction holds its K documents "
+                          "until it commits)");
     durability d = durability::full;
     if (auto mode = args.option("--durability")) {
         if (*mode == "batched") d = durability::batched;
@@ -194,7 +206,9 @@ inline constexpr command stress_command{
     "commit transactions from many threads, printing each acknowledged one",
     "W threads commit N transactions each; each puts K documents \"<txid>.<j>\" into collection\n"
     "\"stress\". After each commit returns, \"committed <txid>\" is printed and flushed. Kill it at\n"
-    "any moment: afterwards every printed transaction is complete and no other is partial.",
+    "any moment: afterwards every printed transaction is complete and no other is partial.\n"
+    "Limits (memory stays bounded: each open transaction holds its K documents, ~3 KB each):\n"
+    "W at most 256, W x K at most 1000000; beyond them it exits 2 and writes nothing.",
     db_detail::stress};
 
 inline constexpr command race_command{

@@ -1,10 +1,14 @@
 // cli/index_commands.hpp — full-text indexes from the shell:
 //
 //   stowage index build DIR --tsv FILE [--tokenizer ascii|unicode]
-//       index FILE ("-" = standard input; gzip'd when it ends in .gz): one
-//       document per line, id<TAB>field1<TAB>field2..., the id a
-//       non-negative integer, every field text (fields f1, f2, ...);
-//       replaces any index DIR already holds; prints a summary line
+//       index FILE ("-" = standard input; gunzipped when it starts with
+//       gzip's magic bytes): one document per line,
+//       id<TAB>field1<TAB>field2..., the id an integer from 0 to 2^64 - 1,
+//       every field text (fields f1, f2, ...); replaces any index DIR
+//       already holds; prints a summary line. The input is read (and
+//       gunzipped) in blocks: a line over 16 MiB or a token over 64 KiB is
+//       refused (bad_input, exit 2, naming the line and the limit), as is a
+//       truncated or corrupt .gz (naming the file) — input errors, not damage.
 //   stowage index search DIR [--mode and|or] [--top K] QUERY...
 //       the ids of the documents holding every (and, default) or some (or)
 //       token of the query, ascending, one per line; with --top, the K best
@@ -21,14 +25,20 @@
 // Thread safety: single-threaded (one command per process).
 #pragma once
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <iostream>
-#include <iterator>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include <stowage/codec/gzip.hpp>
 #include <stowage/database.hpp>
 #include <stowage/index/ascii_tokenizer.hpp>
 #include <stowage/index/unicode_tokenizer.hpp>
@@ -46,56 +56,224 @@ inline constexpr std::string_view index_name = "index";
 template <class Storage>
 using manifest_store = db_store<fts::manifest, Storage, binary_codec, crc32c>;
 
-inline std::string read_input(const std::string& file) {
-    std::string raw;
-    if (file == "-") {
-        raw.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-        if (std::cin.bad()) throw error(errc::io, "cannot read standard input");
-    } else {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw error(errc::io, "cannot open " + file);
-        raw.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-        if (in.bad()) throw error(errc::io, "cannot read " + file);
+// Limits of `index build`, so that memory never grows with one line or one
+// token (a 3 MB .gz of zeros is one line of gigabytes; it took 7.3 GB): the
+// input is read and gunzipped in blocks, and a line or a token past these is
+// bad_input naming the file, the line and the limit. No real TSV comes near
+// them; a token of 64 KiB is no word anyone searches for (Lucene refuses
+// terms past 32 KiB).
+inline constexpr std::size_t max_line = std::size_t{16} << 20;   // bytes of one line, '\n' not counted
+inline constexpr std::size_t max_token = std::size_t{64} << 10;  // bytes of one token
+
+// FILE ("-": standard input) as a stream of bytes, gunzipped on the fly when
+// it starts with gzip's magic bytes. Any problem with the input itself (a
+// truncated or corrupt .gz) is bad_input naming the file: it is not damage
+// to stored data.
+class input {
+public:
+    explicit input(const std::string& file) : name_(file == "-" ? "standard input" : file) {
+        if (file == "-") {
+            f_ = stdin;
+        } else {
+            owned_.reset(std::fopen(file.c_str(), "rb"));
+            // "No such file or directory" naming it, as every command reports an input file.
+            if (!owned_) throw_errno(errno, "cannot open " + file);
+            f_ = owned_.get();
+        }
+        raw_.resize(block);
+        fill_raw();
+        gzip_ = raw_end_ >= 2 && static_cast<unsigned char>(raw_[0]) == 0x1f && static_cast<unsigned char>(raw_[1]) == 0x8b;
+        if (gzip_) {
+            if (inflateInit2(&zs_, 15 + 16) != Z_OK) throw std::bad_alloc();
+            zs_open_ = true;
+        }
     }
-    if (raw.size() >= 2 && static_cast<unsigned char>(raw[0]) == 0x1f && static_cast<unsigned char>(raw[1]) == 0x8b)
-        return to_string(gzip_decompress(as_bytes(raw)));
-    return raw;
-}
+    ~input() {
+        if (zs_open_) inflateEnd(&zs_);
+    }
+    input(const input&) = delete;
+    input& operator=(const input&) = delete;
+
+    const std::string& name() const { return name_; }
+
+    // Up to n bytes into out; 0 at the end of the input.
+    std::size_t read(char* out, std::size_t n) {
+        if (!gzip_) {
+            if (raw_pos_ == raw_end_ && !fill_raw()) return 0;
+            std::size_t k = std::min(n, raw_end_ - raw_pos_);
+            std::memcpy(out, raw_.data() + raw_pos_, k);
+            raw_pos_ += k;
+            return k;
+        }
+        for (;;) {
+            if (member_done_) {
+                // Another member (`cat a.gz b.gz`) or the end of the input.
+                if (raw_pos_ == raw_end_ && !fill_raw()) return 0;
+                if (inflateReset(&zs_) != Z_OK) bad("cannot restart inflate");
+                member_done_ = false;
+            }
+            if (raw_pos_ == raw_end_ && !fill_raw())
+                bad("truncated gzip stream (it ends at byte " + std::to_string(consumed_) + ")");
+            zs_.next_in = reinterpret_cast<Bytef*>(raw_.data() + raw_pos_);
+            zs_.avail_in = static_cast<uInt>(raw_end_ - raw_pos_);
+            zs_.next_out = reinterpret_cast<Bytef*>(out);
+            zs_.avail_out = static_cast<uInt>(std::min<std::size_t>(n, std::size_t{1} << 30));
+            const std::size_t before_in = zs_.avail_in, before_out = zs_.avail_out;
+            const int rc = inflate(&zs_, Z_NO_FLUSH);
+            raw_pos_ += before_in - zs_.avail_in;
+            consumed_ += before_in - zs_.avail_in;
+            const std::size_t got = before_out - zs_.avail_out;
+            if (rc == Z_STREAM_END) member_done_ = true;
+            else if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+            else if (rc != Z_OK && rc != Z_BUF_ERROR)
+                bad("corrupt gzip stream near byte " + std::to_string(consumed_) + " (" +
+                    (zs_.msg ? zs_.msg : "zlib error " + std::to_string(rc)) + ")");
+            if (got > 0) return got;
+        }
+    }
+
+private:
+    bool fill_raw() {
+        raw_pos_ = 0;
+        raw_end_ = std::fread(raw_.data(), 1, raw_.size(), f_);
+        if (raw_end_ == 0 && std::ferror(f_)) throw_errno(errno, "cannot read " + name_);
+        return raw_end_ > 0;
+    }
+    [[noreturn]] void bad(const std::string& why) { throw error(errc::bad_input, name_ + ": " + why); }
+
+    static constexpr std::size_t block = std::size_t{1} << 16;
+    std::string name_;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> owned_{nullptr, &std::fclose};
+    std::FILE* f_ = nullptr;
+    std::string raw_;
+    std::size_t raw_pos_ = 0, raw_end_ = 0;
+    std::uint64_t consumed_ = 0;
+    bool gzip_ = false, zs_open_ = false, member_done_ = false;
+    z_stream zs_{};
+};
+
+// The lines of an input, each at most max_line bytes.
+class line_reader {
+public:
+    explicit line_reader(input& in) : in_(in) {}
+    std::size_t number() const { return number_; }
+
+    // The next line (without '\n') into `line`; false at the end.
+    bool next(std::string& line) {
+        line.clear();
+        bool any = false;
+        for (;;) {
+            if (pos_ == end_) {
+                end_ = in_.read(buf_.data(), buf_.size());
+                pos_ = 0;
+                if (end_ == 0) {
+                    if (any) ++number_;
+                    return any;
+                }
+            }
+            any = true;
+            const char* start = buf_.data() + pos_;
+            const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+            std::size_t take = nl ? static_cast<std::size_t>(nl - start) : end_ - pos_;
+            if (line.size() + take > max_line)
+                throw error(errc::bad_input, in_.name() + ":" + std::to_string(number_ + 1) +
+                                                 ": the line is longer than the limit of " + std::to_string(max_line) +
+                                                 " bytes (16 MiB)");
+            line.append(start, take);
+            pos_ += take + (nl ? 1 : 0);
+            if (nl) {
+                ++number_;
+                return true;
+            }
+        }
+    }
+
+private:
+    input& in_;
+    std::array<char, std::size_t{1} << 16> buf_{};
+    std::size_t pos_ = 0, end_ = 0, number_ = 0;
+};
 
 struct tsv {
-    std::vector<std::pair<std::uint64_t, std::vector<std::string_view>>> rows;
+    index_batch<std::uint64_t> batch;
     std::size_t fields = 0;
 };
 
-// Parses the whole text (views into it); bad_input names the line.
-inline tsv parse_tsv(std::string_view text, const std::string& file) {
-    tsv t;
-    std::size_t line_no = 0;
-    while (!text.empty()) {
-        auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) continue;
-        auto where = [&] { return file + ":" + std::to_string(line_no); };
-        auto tab = line.find('\t');
-        std::string_view id_text = line.substr(0, tab);
-        std::uint64_t id = 0;
-        if (id_text.empty() || id_text.size() > 19) throw error(errc::bad_input, where() + ": the id must be a non-negative integer");
-        for (char c : id_text) {
-            if (c < '0' || c > '9') throw error(errc::bad_input, where() + ": the id \"" + std::string(id_text.substr(0, 40)) + "\" is not a non-negative integer");
-            id = id * 10 + static_cast<std::uint64_t>(c - '0');
-        }
-        std::vector<std::string_view> fields;
-        while (tab != std::string_view::npos) {
-            line = line.substr(tab + 1);
-            tab = line.find('\t');
-            fields.push_back(line.substr(0, tab));
-        }
-        t.fields = std::max(t.fields, fields.size());
-        t.rows.emplace_back(id, std::move(fields));
+// The longest run of bytes that no tokenizer splits (ASCII letters and
+// digits, and every byte of a multi-byte character): an upper bound on the
+// length of any token of `text`, before case folding.
+inline std::size_t longest_word_run(std::string_view text) {
+    std::size_t best = 0, run = 0;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        bool word = u >= 0x80 || (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z');
+        run = word ? run + 1 : 0;
+        best = std::max(best, run);
     }
+    return best;
+}
+
+// The id column: a decimal integer from 0 to 2^64 - 1 (the index's keys are
+// std::uint64_t; every value works).
+inline std::uint64_t parse_id(std::string_view text, const std::string& where) {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string_view::npos) {
+        std::string shown;  // control bytes (a binary file's NULs) escaped, so the message stays readable
+        for (char c : text.substr(0, 40)) {
+            auto u = static_cast<unsigned char>(c);
+            char hex[5];
+            std::snprintf(hex, sizeof hex, "\\x%02x", u);
+            shown += u < 0x20 || u == 0x7f ? std::string(hex) : std::string(1, c);
+        }
+        throw error(errc::bad_input, where + ": the id \"" + shown + "\" is not a non-negative integer");
+    }
+    std::uint64_t id = 0;
+    auto r = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (r.ec != std::errc{})
+        throw error(errc::bad_input, where + ": the id " + std::string(text.substr(0, 40)) +
+                                         " is above the largest id, 18446744073709551615 (2^64 - 1)");
+    return id;
+}
+
+// Reads the whole input before the directory is opened (a bad line leaves
+// the index alone), one line at a time: only the documents are kept.
+// bad_input names the line.
+template <class Tokenizer>
+tsv read_tsv(const std::string& file, const Tokenizer& tok) {
+    input in(file);
+    line_reader lines(in);
+    tsv t;
+    std::vector<std::uint64_t> ids;
+    std::string line;
+    while (lines.next(line)) {
+        std::string_view rest = line;
+        if (!rest.empty() && rest.back() == '\r') rest.remove_suffix(1);
+        if (rest.empty()) continue;
+        auto where = [&] { return in.name() + ":" + std::to_string(lines.number()); };
+        auto tab = rest.find('\t');
+        std::uint64_t id = parse_id(rest.substr(0, tab), where());
+        text_document doc;
+        std::size_t fields = 0;
+        while (tab != std::string_view::npos) {
+            rest = rest.substr(tab + 1);
+            tab = rest.find('\t');
+            std::string_view field = rest.substr(0, tab);
+            ++fields;
+            if (longest_word_run(field) > max_token)  // rare: only then tokenize to know
+                tok.tokenize(field, [&](std::string_view token) {
+                    if (token.size() > max_token)
+                        throw error(errc::bad_input, where() + ": field " + std::to_string(fields) + " holds a token of " +
+                                                         std::to_string(token.size()) + " bytes, over the limit of " +
+                                                         std::to_string(max_token) + " bytes (64 KiB)");
+                }, false);
+            doc.text("f" + std::to_string(fields), std::string(field));
+        }
+        t.fields = std::max(t.fields, fields);
+        ids.push_back(id);
+        t.batch.add(id, std::move(doc));
+    }
+    std::sort(ids.begin(), ids.end());
+    if (auto d = std::adjacent_find(ids.begin(), ids.end()); d != ids.end())
+        throw error(errc::bad_input, in.name() + ": id " + std::to_string(*d) + " appears on more than one line");
     return t;
 }
 
@@ -133,7 +311,7 @@ std::optional<fts::manifest> read_manifest(database<Storage>& db) {
 }
 
 template <class Storage, class Tokenizer>
-int build_with(Storage storage, const tsv& t, Tokenizer tok) {
+int build_with(Storage storage, tsv& t, Tokenizer tok) {
     database<Storage> db{std::move(storage)};
     auto schema = schema_of(t.fields);
     // An index built before with other fields or another tokenizer goes first.
@@ -148,14 +326,8 @@ int build_with(Storage storage, const tsv& t, Tokenizer tok) {
         }
     }
     document_index<std::uint64_t, Storage, Tokenizer> idx(db, std::string(index_name), schema, tok);
-    index_batch<std::uint64_t> b;
-    for (const auto& [id, fields] : t.rows) {
-        text_document doc;
-        for (std::size_t f = 0; f < fields.size(); ++f) doc.text("f" + std::to_string(f + 1), std::string(fields[f]));
-        b.add(id, std::move(doc));
-    }
     auto tx = db.transaction();
-    idx.replace_all(tx, std::move(b));
+    idx.replace_all(tx, std::move(t.batch));
     tx.commit();
     auto st = idx.stats();
     std::cout << "indexed " << st.documents << " documents, " << t.fields << " fields, " << st.terms << " terms, "
@@ -170,18 +342,13 @@ inline int build(arguments& args) {
     if (!file) throw usage_error("index build: --tsv FILE is required");
     if (tokenizer != "ascii" && tokenizer != "unicode")
         throw usage_error("index build: --tokenizer must be ascii or unicode, got '" + tokenizer + "'");
-    std::string text = read_input(*file);
-    tsv t = parse_tsv(text, *file);
-    std::vector<std::uint64_t> ids;
-    ids.reserve(t.rows.size());
-    for (const auto& r : t.rows) ids.push_back(r.first);
-    std::sort(ids.begin(), ids.end());
-    if (auto d = std::adjacent_find(ids.begin(), ids.end()); d != ids.end())
-        throw error(errc::bad_input, *file + ": id " + std::to_string(*d) + " appears on more than one line");
-    return with_storage(pos[0], open_mode::read_write, [&](auto storage) {
-        if (tokenizer == "ascii") return build_with(std::move(storage), t, ascii_tokenizer());
-        return build_with(std::move(storage), t, unicode_tokenizer());
-    });
+    auto build_from = [&](auto tok) {
+        tsv t = read_tsv(*file, tok);
+        return with_storage(pos[0], open_mode::read_write,
+                            [&](auto storage) { return build_with(std::move(storage), t, tok); });
+    };
+    if (tokenizer == "ascii") return build_from(ascii_tokenizer());
+    return build_from(unicode_tokenizer());
 }
 
 template <class Storage, class Tokenizer, class Fn>
@@ -263,7 +430,9 @@ inline constexpr command index_command{
     "index", "build|search|stats DIR ...", "full-text index of a TSV file: build, search, stats",
     "  index build DIR --tsv FILE [--tokenizer ascii|unicode]\n"
     "      index FILE (- = standard input; .gz accepted): id<TAB>field1<TAB>field2... per line,\n"
-    "      ids non-negative integers, fields text; replaces DIR's index\n"
+    "      ids integers from 0 to 18446744073709551615, fields text; replaces DIR's index.\n"
+    "      Limits: a line at most 16 MiB, a token at most 64 KiB; beyond them, or for a\n"
+    "      truncated .gz, it exits 2 naming the line (or file) and leaves the index alone\n"
     "  index search DIR [--mode and|or] [--top K] QUERY...\n"
     "      ids of matching documents, ascending, one per line; with --top K the K best\n"
     "      by BM25 as \"id<TAB>score\", best first; a query without tokens matches nothing\n"

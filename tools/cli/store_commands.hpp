@@ -230,27 +230,35 @@ inline int verify(arguments& args) {
     std::set<std::string> listings;
     std::set<std::string, std::less<>> chunk_names;  // hex digests of the chunks there are
     std::vector<std::pair<std::string, bytes>> manifests;  // intact cas_blobs records: key, record
+    // A whole file checked by `problem` (nullopt when it is sound): counted,
+    // and reported when damaged or not a regular file. An I/O error is not
+    // damage: it propagates (exit 3).
+    auto check_file = [&](const std::string& key, auto problem) {
+        ++records;
+        try {
+            auto data = fs.read(key);
+            if (!data) {  // removed by a writer since the listing
+                --records;
+                return;
+            }
+            bytes_read += data->size();
+            if (std::optional<std::string> what = problem(bytes_view(*data))) report_damage(key, *what);
+        } catch (const error& e) {
+            if (e.kind() != errc::corrupt) throw;
+            report_damage(key, e.what());
+        }
+    };
     for (const auto& key : fs.list("")) {
         // Content-addressed chunks: the name is the digest of the content.
         if (key.starts_with("cas/") && key.rfind('/') > 4) {
             std::string_view hasher_name = std::string_view(key).substr(4, key.find('/', 4) - 4);
             if (hasher_name == "tmp") continue;
-            ++records;
             chunk_names.insert(key.substr(key.rfind('/') + 1));
-            try {
-                auto data = fs.read(key);
-                if (!data) {
-                    --records;
-                    continue;
-                }
-                bytes_read += data->size();
-                auto digest = digest_by_name(hasher_name, *data);
-                if (!digest || to_hex(*digest) != key.substr(key.rfind('/') + 1))
-                    report_damage(key, key + ": chunk content does not match its digest");
-            } catch (const error& e) {
-                if (e.kind() != errc::corrupt) throw;
-                report_damage(key, e.what());
-            }
+            check_file(key, [&](bytes_view data) -> std::optional<std::string> {
+                auto digest = digest_by_name(hasher_name, data);
+                if (digest && to_hex(*digest) == key.substr(key.rfind('/') + 1)) return std::nullopt;
+                return key + ": chunk content does not match its digest";
+            });
             continue;
         }
         auto slash = key.find('/');
@@ -264,22 +272,12 @@ inline int verify(arguments& args) {
         }
         // A search index's segments (derived data, CRC-checked as a whole).
         if (key.starts_with(top + "/segments/")) {
-            ++records;
-            try {
-                auto data = fs.read(key);
-                if (!data) {
-                    --records;
-                    continue;
-                }
-                bytes_read += data->size();
-                bytes_view v(*data);
-                if (v.size() < 12 || as_chars(v.first(4)) != "STIX" ||
-                    crc32c::of(v.first(v.size() - 4)) != detail::get_le(v.data() + v.size() - 4, 4))
-                    report_damage(key, "index segment is damaged (derived data: rebuild the index from its documents)");
-            } catch (const error& e) {
-                if (e.kind() != errc::corrupt) throw;
-                report_damage(key, e.what());
-            }
+            check_file(key, [](bytes_view v) -> std::optional<std::string> {
+                if (v.size() >= 12 && as_chars(v.first(4)) == "STIX" &&
+                    crc32c::of(v.first(v.size() - 4)) == detail::get_le(v.data() + v.size() - 4, 4))
+                    return std::nullopt;
+                return "index segment is damaged (derived data: rebuild the index from its documents)";
+            });
             continue;
         }
         if (!is_record_key(top, key)) continue;

@@ -258,10 +258,16 @@ public:
         gzip_compress(raw, out, level_);
     }
 
+    // At most max_decoded_bytes of decompressed output per value (1 GiB):
+    // a record whose digest holds can still be a decompression bomb made by
+    // whoever could write the file; it is errc::bad_input, not 1 GiB times
+    // the ratio of memory.
+    static constexpr std::size_t max_decoded_bytes = std::size_t(1) << 30;
+
     template <class T>
         requires codec_for<Inner, T>
     void decode(bytes_view in, T& out) const {
-        const bytes raw = gzip_decompress(in);
+        const bytes raw = gzip_decompress(in, max_decoded_bytes);
         inner_.decode(raw, out);
     }
 

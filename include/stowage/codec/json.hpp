@@ -18,7 +18,8 @@
 // Reading: simdjson On-Demand, visiting every value, so the whole document is
 // validated (unknown fields too) and nothing may follow it. Unknown fields are
 // ignored; an absent or null optional field is empty; a missing required
-// field, a value of the wrong kind or an integer out of the member's range is
+// field, a field or map key given twice, a value of the wrong kind or an
+// integer out of the member's range is
 // errc::bad_input naming the path ("session.tags[3]: expected string, found
 // number (at byte 57)"). Decoding builds a new value and moves it into the
 // target only when the whole document has been read, so an error never
@@ -283,6 +284,9 @@ void read_json_struct(V& v, json_session& s, T& out) {
             auto one = [&](const auto& fd, std::size_t i) {
                 if (key != fd.name) return false;
                 try {
+                    // A field given twice: which value counts is the
+                    // reader's guess, so neither is taken.
+                    if (seen[i]) s.fail("repeated field (an object may hold each key once)");
                     read_json(fv, s, out.*(fd.pointer));
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -394,13 +398,17 @@ void read_json(V& v, json_session& s, T& out) {
             std::string_view key;
             s.check(f.unescaped_key().get(key));
             typename T::mapped_type m{};
+            std::string k(key);
             try {
+                // A repeated key is refused, as in a struct: keeping either
+                // value would silently drop the other.
+                if (out.count(k)) s.fail("repeated key (an object may hold each key once)");
                 read_json(f.value(), s, m);
             } catch (codec_failure& fail) {
                 prepend_key(fail, key);
                 throw;
             }
-            out.insert_or_assign(std::string(key), std::move(m));  // a repeated key: the last wins
+            out.emplace(std::move(k), std::move(m));
         }
     } else if constexpr (std::same_as<T, json_value>) {
         out = read_json_value(v, s);

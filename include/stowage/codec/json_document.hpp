@@ -1,7 +1,7 @@
 // codec/json_document.hpp — an untyped JSON object, kept exactly.
 //
 // json_document is what the `stowage` command stores: any JSON object, with
-// every member (any nesting, duplicates included) in its original order, and
+// every member (any nesting) in its original order, and
 // every number kept as its original text, so 1e400 and
 // 123456789012345678901234567890 survive a round trip that a double or an
 // int64 would not. Strings are kept unescaped (as UTF-8) and re-escaped by
@@ -22,7 +22,10 @@
 // validated (RFC 8259: no trailing commas, comments, NaN, leading zeros, raw
 // control characters, invalid UTF-8, or content after the value); errors are
 // errc::bad_input naming the byte offset and the path ("tags[3]").
-// Nesting is limited to 1000 levels.
+// Nesting is limited to 1000 levels. parse() refuses an object that holds
+// a key twice (readers disagree on which one counts); json_codec reads a
+// stored json_document as it was written, repeated keys included, so
+// records written before that rule stay readable (find() then sees the last).
 //
 // Thread safety: a value type; const member functions may be called
 // concurrently, mutation needs exclusive access.
@@ -298,11 +301,13 @@ json_value read_json_value(V& v, json_session& s) {
             simdjson::ondemand::object o;
             s.check(v.get_object().get(o));
             json_value::object out;
+            json_key_set keys;
             for (auto field : o) {
                 simdjson::ondemand::field f;
                 s.check(std::move(field).get(f));
                 std::string_view key;
                 s.check(f.unescaped_key().get(key));
+                if (s.unique_keys) keys.add(key, s);
                 std::string k(key);
                 try {
                     out.emplace_back(std::move(k), read_json_value(f.value(), s));
@@ -350,9 +355,12 @@ public:
     explicit json_document(json_value::object members) noexcept : members_(std::move(members)) {}
 
     // Parses a JSON object (any members; no "id" is required here). Invalid
-    // JSON or another kind of top-level value is errc::bad_input.
+    // JSON, another kind of top-level value, or an object (at any depth)
+    // holding a key twice is errc::bad_input: input is refused rather than
+    // read one way here and another way elsewhere.
     static json_document parse(std::string_view json) {
         return detail::parse_json_text(json, "json_document", [](auto& root, detail::json_session& s) {
+            s.unique_keys = true;
             simdjson::ondemand::json_type t{};
             s.check(root.type().get(t));
             if (t != simdjson::ondemand::json_type::object) s.fail("top level must be a JSON object");

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
 
 #include "../../bytes.hpp"
 #include "../../error.hpp"
@@ -308,6 +309,12 @@ public:
         json_session& s_;
     };
     [[noreturn]] void fail(simdjson::error_code e) { fail(describe(e)); }
+
+    // Whether objects read as untyped values (json_value, json_document)
+    // refuse a key they already hold. Set for input (json_document::parse);
+    // records already stored are read as they were written, so data kept by
+    // an older version stays readable.
+    bool unique_keys = false;
     void check(simdjson::error_code e) {
         if (e != simdjson::SUCCESS) fail(e);
     }
@@ -383,6 +390,34 @@ private:
     std::unique_ptr<parser_state> own_;
     document doc_;
     unsigned depth_ = 0;
+};
+
+// The keys of one object being read, to refuse a repeated one: RFC 8259
+// leaves its meaning to the reader (JavaScript keeps the last, others the
+// first), so a document holding one means different things to different
+// programs. The views stay valid for the whole parse: simdjson unescapes
+// keys into a buffer the parser keeps until the next document. A linear scan
+// for small objects, a hash set past 16 keys (a hostile object with a
+// million keys stays O(n)).
+class json_key_set {
+public:
+    void add(std::string_view key, json_session& s) {
+        bool repeated = false;
+        if (n_ < small_.size()) {
+            for (std::size_t i = 0; i < n_ && !repeated; ++i) repeated = small_[i] == key;
+            small_[n_++] = key;
+        } else {
+            if (hashed_.empty()) hashed_.insert(small_.begin(), small_.end());
+            repeated = !hashed_.insert(key).second;
+        }
+        if (repeated)
+            s.fail("repeated key \"" + std::string(key.substr(0, 64)) + "\" (an object may hold each key once)");
+    }
+
+private:
+    std::array<std::string_view, 16> small_{};
+    std::size_t n_ = 0;
+    std::unordered_set<std::string_view> hashed_;
 };
 
 }  // namespace stowage::detail

@@ -419,3 +419,23 @@ BOOST_AUTO_TEST_CASE(verify_checks_index_segments) {
     BOOST_TEST(v.first == 1, v.second);
     BOOST_TEST(v.second.find("index segment is damaged") != std::string::npos, v.second);
 }
+
+// An export never leaves out a record the database knows of: a record its
+// listing names but whose file is gone is refused before any output (it
+// used to export the rest with a valid trailer).
+BOOST_AUTO_TEST_CASE(export_refuses_a_directory_that_lost_a_record) {
+    scratch_dir dir("cli-export-lost");
+    std::string d = dir.str() + "/data";
+    make_notes(d, 3);
+    BOOST_TEST(run(cli + " export " + d + " >/dev/null 2>&1").first == 0);
+    for (const auto& e : fs::recursive_directory_iterator(fs::path(d) / "notes"))
+        if (e.path().filename() == "d1") {
+            fs::remove(e.path());
+            break;
+        }
+    auto out = run(cli + " export " + d + " 2>/dev/null");
+    BOOST_TEST(out.first == 1);
+    BOOST_TEST(out.second.empty(), out.second);
+    auto err = run(cli + " export " + d + " 2>&1 >/dev/null");
+    BOOST_TEST(err.second.find("the record of \"d1\" is missing") != std::string::npos, err.second);
+}

@@ -392,8 +392,25 @@ BOOST_AUTO_TEST_CASE(json_test_suite_through_the_command, *boost::unit_test::lab
     put_many(d, "docs", 0, 3, "keep");
     auto before = fingerprint(d);
     auto backups_before = run(cli + " backup list " + d).second;
-    int files = 0;
+    int files = 0, seen = 0;
+    // Under the sanitizers each command costs ~0.45 s of start-up alone (a
+    // 40 MB instrumented binary): there every fourth file goes through the
+    // command (the parser itself meets every file in-process under the
+    // sanitizers in json_document_test, and all of them here in the
+    // optimized build).
+#if defined(__SANITIZE_ADDRESS__)
+    const int every = 4;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+    const int every = 4;
+#else
+    const int every = 1;
+#endif
+#else
+    const int every = 1;
+#endif
     for (auto& e : fs::directory_iterator(suite)) {
+        if (seen++ % every != 0) continue;
         std::string name = e.path().filename().string();
         auto r = run("timeout 20 " + cli + " import " + d + " '" + e.path().string() + "' 2>&1");
         ++files;
@@ -401,7 +418,7 @@ BOOST_AUTO_TEST_CASE(json_test_suite_through_the_command, *boost::unit_test::lab
         BOOST_TEST(r.second.starts_with("stowage: "), name << ": " << r.second);
         BOOST_TEST(std::count(r.second.begin(), r.second.end(), '\n') == 1, name << ": " << r.second);
     }
-    BOOST_TEST(files > 300);
+    BOOST_TEST(files > 300 / every);
     BOOST_TEST((fingerprint(d) == before), "an import of a rejected file changed the directory");
     BOOST_TEST(run(cli + " backup list " + d).second == backups_before);
 }

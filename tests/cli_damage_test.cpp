@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 using stowage::test::run;
+using stowage::test::slurp;
 using stowage::test::scratch_dir;
 namespace fs = std::filesystem;
 
@@ -31,17 +32,7 @@ std::pair<int, std::string> put(const std::string& dir, const std::string& coll,
     return run("printf '%s' " + q(json) + " | " + cli + " put " + dir + " " + coll + " 2>&1");
 }
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void flip(const fs::path& p, std::size_t at) {
-    std::string c = slurp(p);
-    BOOST_REQUIRE(at < c.size());
-    c[at] = static_cast<char>(c[at] ^ 0x5a);
-    std::ofstream(p, std::ios::binary | std::ios::trunc) << c;
-}
+void flip(const fs::path& p, std::size_t at) { stowage::test::flip_byte_at(p, at); }
 
 fs::path last_segment(const fs::path& dir) {
     std::vector<fs::path> out;
@@ -50,14 +41,6 @@ fs::path last_segment(const fs::path& dir) {
     BOOST_REQUIRE(!out.empty());
     std::sort(out.begin(), out.end());
     return out.back();
-}
-
-// Every file below dir with its contents: "nothing changed" is equality.
-std::map<std::string, std::string> snapshot_of(const fs::path& dir) {
-    std::map<std::string, std::string> out;
-    for (const auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file()) out[e.path().lexically_relative(dir).string()] = slurp(e.path());
-    return out;
 }
 
 // A directory with documents d0..d(n-1) in collection "notes", each put by its own command.
@@ -170,12 +153,12 @@ BOOST_AUTO_TEST_CASE(damage_to_unapplied_records_is_repaired_by_repair_log) {
     BOOST_TEST(v.first == 1);
     BOOST_TEST(v.second.find("acknowledged records may be lost") != std::string::npos, v.second);
 
-    auto before = snapshot_of(d);
+    auto before = stowage::test::directory_contents(d);
     auto dry = run(cli + " repair " + d + " --log salvage --dry-run 2>&1");
     BOOST_TEST(dry.first == 0, dry.second);
     BOOST_TEST(dry.second.find("damage\t") != std::string::npos, dry.second);
     BOOST_TEST(dry.second.find("dry run: ") != std::string::npos, dry.second);
-    BOOST_TEST((snapshot_of(d) == before));
+    BOOST_TEST((stowage::test::directory_contents(d) == before));
 
     auto fixed = run(cli + " repair " + d + " --log salvage 2>&1");
     BOOST_TEST(fixed.first == 0, fixed.second);

@@ -27,20 +27,9 @@ namespace fs = std::filesystem;
 
 static const std::string cli = STOWAGE_CLI;
 
-static std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-// Every file of a directory and its content's digest.
-static std::map<std::string, std::string> fingerprint(const fs::path& dir) {
-    std::map<std::string, std::string> out;
-    for (auto& e : fs::recursive_directory_iterator(dir))
-        if (e.is_regular_file())
-            out[e.path().lexically_relative(dir).string()] =
-                stowage::to_hex(stowage::hash_of<stowage::sha256>(stowage::as_bytes(slurp(e.path()))));
-    return out;
-}
+using stowage::test::slurp;
+// Every file of a directory with its content.
+static std::map<std::string, std::string> fingerprint(const fs::path& dir) { return stowage::test::directory_contents(dir); }
 
 static std::vector<std::string> lines_of(const std::string& s) {
     std::vector<std::string> out;

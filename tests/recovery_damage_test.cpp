@@ -30,19 +30,9 @@ STOWAGE_DESCRIBE(note, id, text)
 
 using notes_t = db_store<note, file_storage>;
 
-std::string slurp(const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
 void write_file(const fs::path& p, const std::string& c) { std::ofstream(p, std::ios::binary | std::ios::trunc) << c; }
 
-void flip(const fs::path& p, std::size_t at) {
-    std::string c = slurp(p);
-    BOOST_REQUIRE(at < c.size());
-    c[at] = static_cast<char>(c[at] ^ 0x5a);
-    write_file(p, c);
-}
+void flip(const fs::path& p, std::size_t at) { stowage::test::flip_byte_at(p, at); }
 
 std::vector<fs::path> segments(const fs::path& dir) {
     std::vector<fs::path> out;

@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +21,29 @@
 namespace stowage::test {
 
 namespace fs = std::filesystem;
+
+// A file's whole content.
+inline std::string slurp(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Every regular file below dir (relative path) with its content: "nothing
+// changed" is equality of two of these.
+inline std::map<std::string, std::string> directory_contents(const fs::path& dir) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) out[e.path().lexically_relative(dir).string()] = slurp(e.path());
+    return out;
+}
+
+// Flips bits of the byte at `at` (damage a test can aim).
+inline void flip_byte_at(const fs::path& p, std::size_t at) {
+    std::string c = slurp(p);
+    BOOST_REQUIRE_MESSAGE(at < c.size(), p << " has only " << c.size() << " bytes");
+    c[at] = static_cast<char>(c[at] ^ 0x5a);
+    std::ofstream(p, std::ios::binary | std::ios::trunc) << c;
+}
 
 // A fresh directory under the build tree, removed when the object dies.
 class scratch_dir {

@@ -19,6 +19,7 @@
 // Thread safety: single-threaded (one command per process).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <iterator>
@@ -231,8 +232,8 @@ inline int verify(arguments& args) {
     std::set<std::string, std::less<>> chunk_names;  // hex digests of the chunks there are
     std::vector<std::pair<std::string, bytes>> manifests;  // intact cas_blobs records: key, record
     // A whole file checked by `problem` (nullopt when it is sound): counted,
-    // and reported when damaged or not a regular file. An I/O error is not
-    // damage: it propagates (exit 3).
+    // and reported when damaged or not a regular file. An I/O error (a
+    // permission, a device) is not damage: it propagates (exit 3).
     auto check_file = [&](const std::string& key, auto problem) {
         ++records;
         try {
@@ -283,31 +284,22 @@ inline int verify(arguments& args) {
         if (!is_record_key(top, key)) continue;
         collections.insert(top);
         files_of[top].insert(key);
-        ++records;
-        try {
-            auto record = fs.read(key);
-            if (!record) {  // removed by a writer since the listing
-                --records;
-                continue;
-            }
-            bytes_read += record->size();
+        check_file(key, [&](bytes_view record) -> std::optional<std::string> {
             try {
-                verify_record(*record, key);
-                if (top == "cas_blobs") manifests.emplace_back(key, std::move(*record));
-            } catch (const error&) {
-                if (pending.contains(key)) continue;
+                verify_record(record, key);
+                if (top == "cas_blobs") manifests.emplace_back(key, bytes(record.begin(), record.end()));
+                return std::nullopt;
+            } catch (const error& e) {
+                if (pending.contains(key)) return std::nullopt;
                 // A writer that started after the log was read may be
                 // rewriting it (in place): read once more before calling it damage.
                 std::this_thread::sleep_for(std::chrono::milliseconds(20));
                 auto again = fs.read(key);
-                if (!again || (*again != *record && verify_record_ok(*again, key))) continue;
-                throw;
+                const bool rewritten = again && !std::equal(again->begin(), again->end(), record.begin(), record.end());
+                if (!again || (rewritten && verify_record_ok(*again, key))) return std::nullopt;
+                return std::string(e.what());
             }
-        } catch (const error& e) {
-            if (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch && e.kind() != errc::unsupported)
-                throw;  // an I/O error (permission, device) is not damage: exit 3 naming the file
-            report_damage(key, e.what());
-        }
+        });
     }
     // Every chunk a blob's manifest names exists (its content was checked
     // above). Manifests still only in the log are checked once applied.

@@ -256,6 +256,7 @@ struct record_required {  // a new field that is required
     std::string owner;
 };
 STOWAGE_DESCRIBE(record_required, id, n, owner)
+STOWAGE_FIELD_RULES(record_required, stowage::required("owner"))
 
 struct record_retyped {  // field 2 changed from integer to string
     std::string id;
@@ -340,22 +341,28 @@ bool contains(const std::string& s, std::string_view part) { return s.find(part)
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(wire_format_is_as_documented) {
-    // version 1 | field 1 varint 150 | field 2 zigzag(-2)=3 | field 3 "hi" | (4 absent) | field 5 true
-    BOOST_TEST((encode(v1::small{150, -2, "hi", std::nullopt, true}) == hex("01 08 9601 10 03 1a 02 6869 28 01")));
-    BOOST_TEST((encode(v1::small{0, 0, "", 7, false}) == hex("01 08 00 10 00 1a 00 20 0e 28 00")));
+    // version 2 | field 1 varint 150 | field 2 zigzag(-2)=3 | field 3 "hi" | (4 absent) | field 5 true | end 00
+    BOOST_TEST((encode(v1::small{150, -2, "hi", std::nullopt, true}) == hex("02 08 9601 10 03 1a 02 6869 28 01 00")));
+    BOOST_TEST((encode(v1::small{0, 0, "", 7, false}) == hex("02 08 00 10 00 1a 00 20 0e 28 00 00")));
     // double is wire type 1 (8 bytes LE), float wire type 5 (4 bytes LE); nested struct: length, fields
     v2::record r{"i", 1, std::vector<std::string>{"a"}, 1.0, 1.0f, v2::nested{"x"}, 300, std::nullopt};
-    BOOST_TEST((encode(r) == hex("01 0a 01 69 10 02 1a 03 01 01 61 21 000000000000f03f 2d 0000803f"
-                                 " 32 03 0a 01 78 38 ac02")));
-    // non-struct values: version, then the value
-    BOOST_TEST((encode(std::int64_t{-1}) == hex("01 01")));
-    BOOST_TEST((encode(std::numeric_limits<std::uint64_t>::max()) == hex("01 ffffffffffffffffff01")));
-    BOOST_TEST((encode(std::vector<std::optional<bool>>{true, std::nullopt}) == hex("01 02 01 01 00")));
-    BOOST_TEST((encode(std::map<std::string, int>{{"b", 1}, {"a", -1}}) == hex("01 02 01 61 01 01 62 02")));
-    BOOST_TEST((encode(t::color::blue) == hex("01 04 626c7565")));  // enums by name
+    BOOST_TEST((encode(r) == hex("02 0a 01 69 10 02 1a 03 01 01 61 21 000000000000f03f 2d 0000803f"
+                                 " 32 03 0a 01 78 38 ac02 00")));
+    // non-struct values: version, then the value (self-delimiting: no end marker)
+    BOOST_TEST((encode(std::int64_t{-1}) == hex("02 01")));
+    BOOST_TEST((encode(std::numeric_limits<std::uint64_t>::max()) == hex("02 ffffffffffffffffff01")));
+    BOOST_TEST((encode(std::vector<std::optional<bool>>{true, std::nullopt}) == hex("02 02 01 01 00")));
+    BOOST_TEST((encode(std::map<std::string, int>{{"b", 1}, {"a", -1}}) == hex("02 02 01 61 01 01 62 02")));
+    BOOST_TEST((encode(t::color::blue) == hex("02 04 626c7565")));  // enums by name
     BOOST_TEST((encode(json_value(json_value::array{nullptr, false, true, json_value::number("1e400"), "s",
                                                     json_value::object{{"k", json_value::array{}}}})) ==
-                hex("01 05 06 00 01 02 03 05 3165343030 04 01 73 06 01 01 6b 05 00")));
+                hex("02 05 06 00 01 02 03 05 3165343030 04 01 73 06 01 01 6b 05 00")));
+}
+
+BOOST_AUTO_TEST_CASE(version_1_records_still_read) {
+    // Written before the end-of-record marker: fields to the end.
+    BOOST_TEST((decode<v1::small>(hex("01 08 9601 10 03 1a 02 6869 28 01")) == v1::small{150, -2, "hi", std::nullopt, true}));
+    BOOST_TEST((decode<std::int64_t>(hex("01 01")) == -1));
 }
 
 BOOST_AUTO_TEST_CASE(long_nested_values_get_multi_byte_lengths) {
@@ -406,10 +413,10 @@ BOOST_AUTO_TEST_CASE(is_more_compact_than_json) {
 
 BOOST_AUTO_TEST_CASE(version_byte_is_checked) {
     bytes b = encode(v1::record{"x", 1});
-    b[0] = std::byte{2};
+    b[0] = std::byte{3};
     std::string what;
     BOOST_TEST((decode_error<v1::record>(b, &what) == errc::unsupported));
-    BOOST_TEST(contains(what, "format version 2"), what);
+    BOOST_TEST(contains(what, "format version 3 (this build reads versions 1 to 2)"), what);
     b[0] = std::byte{0};
     BOOST_TEST((decode_error<v1::record>(b) == errc::corrupt));
     BOOST_TEST((decode_error<v1::record>(bytes{}) == errc::corrupt));
@@ -426,7 +433,9 @@ BOOST_AUTO_TEST_CASE(malformed_records_are_corrupt) {
         {"01 0a 02 6869 10 02 00 00", "field number 0"},
         {"01 0a 02 6869 10 02 0b", "unknown binary_wire type 3"},
         {"01 0a 02 6869 10 02 50 ff", "unknown field truncated"},
-        {"01 0a 02 6869", "required field missing"},
+        {"02 0a 02 6869", "version 2 without its end-of-record marker"},
+        {"02 0a 02 6869 10 02 00 00", "bytes after the end-of-record marker"},
+        {"02 0a 02 6869 10 02 00 10 04", "a field after the end-of-record marker"},
         {"01 0a 02 6869 10", "truncated varint"},
     };
     for (const auto& [h, why] : cases)
@@ -485,8 +494,8 @@ BOOST_AUTO_TEST_CASE(errors_name_the_path) {
     t::wrapper w;
     w.hs.resize(3);
     bytes b = encode(w);
-    BOOST_REQUIRE(std::to_integer<int>(b[b.size() - 2]) == 0x20);  // the last holder's field 4, a varint
-    b[b.size() - 2] = std::byte{0x23};                              // now of the unknown wire type 3
+    BOOST_REQUIRE(std::to_integer<int>(b[b.size() - 3]) == 0x20);  // the last holder's field 4, a varint
+    b[b.size() - 3] = std::byte{0x23};                              // now of the unknown wire type 3
     std::string what;
     BOOST_TEST((decode_error<t::wrapper>(b, &what) == errc::corrupt));
     BOOST_TEST(contains(what, "wrapper.hs[2]: unknown binary_wire type 3"), what);
@@ -502,7 +511,7 @@ BOOST_AUTO_TEST_CASE(encode_refuses_undescribed_enum_values_and_appends_nothing)
 
 BOOST_AUTO_TEST_CASE(a_failed_decode_leaves_the_target_untouched) {
     v1::record r{"keep", 1};
-    BOOST_CHECK_THROW(binary_codec{}.decode(hex("01 0a 01 6e"), r), stowage::error);
+    BOOST_CHECK_THROW(binary_codec{}.decode(hex("02 0a 01 6e"), r), stowage::error);
     BOOST_TEST(r.id == "keep");
 }
 
@@ -571,7 +580,8 @@ BOOST_AUTO_TEST_CASE(truncation_at_every_byte_is_refused) {
     int failures = 0, decoded = 0;
     for (int i = 0; i < 60; ++i) {
         const bytes b = encode(gen.make<t::everything>());
-        // `everything` ends with a required field, so no proper prefix is a record.
+        // A version-2 record ends with its end-of-record marker, so no proper
+        // prefix is a record (a missing field alone would not show the cut).
         for (std::size_t n = 0; n < b.size(); ++n) {
             int before = decoded;
             expect_clean_failure_or_value<t::everything>(bytes_view(b.data(), n), failures, decoded);

@@ -28,6 +28,7 @@
 //   for_each_field(obj, f)               f(std::string_view name, member&), in order
 //   for_each_field_descriptor<T>(f)      f(const field<C, M>&), in order (no object)
 //   enum_name(e), enum_from_name<E>(s)   enumerator <-> name; enum_values_v<E>
+//   field_required<T>(i), field_old_name<T>(i, name)   STOWAGE_FIELD_RULES
 //
 // Thread safety: everything is constexpr data; safe from any thread.
 // Durability: not applicable.
@@ -87,6 +88,24 @@
             #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
+// Field rules for schema evolution, next to the description (at namespace
+// scope, in the type's namespace; members may be private):
+//
+//     STOWAGE_FIELD_RULES(session, stowage::required("id"),
+//                         stowage::renamed("title", "name"))   // read "name" as title
+//
+// By default a field missing from a stored record keeps the value the type's
+// default constructor gives it; `required` makes its absence an error.
+// `renamed(field, old_name)` lets JSON readers take the member under its old
+// name too (the binary codec numbers fields, so a rename needs nothing there);
+// list a rule per old name. Checked at compile time: every field named must be
+// described, an old name must not be another field's current name, and a
+// rule may not be given twice.
+#define STOWAGE_FIELD_RULES(Type, ...)                                                               \
+    [[maybe_unused]] constexpr auto stowage_field_rules(::stowage::detail::describe_tag<Type>) noexcept { \
+        return ::stowage::detail::make_field_rules<Type>(__VA_ARGS__);                               \
+    }
+
 // Describes an enumeration's values; codecs store them by name.
 #define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                            \
     [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::describe_tag<Enum>) noexcept { \
@@ -114,6 +133,22 @@ struct enum_entry {
     E value;
     std::string_view name;
 };
+
+// One schema-evolution rule (see STOWAGE_FIELD_RULES).
+struct field_rule {
+    enum class kind { required, renamed };
+    kind what;
+    std::string_view field;
+    std::string_view old_name;  // for renamed
+};
+
+// The field must be present in every record read (absent is an error).
+constexpr field_rule required(std::string_view field) noexcept { return {field_rule::kind::required, field, {}}; }
+
+// Readers also accept the field under old_name (JSON; binary numbers fields).
+constexpr field_rule renamed(std::string_view field, std::string_view old_name) noexcept {
+    return {field_rule::kind::renamed, field, old_name};
+}
 
 namespace detail {
 
@@ -176,6 +211,7 @@ constexpr auto make_enum_description(std::string_view type_name, Es... es) {
 // dependent lookup finds next to the client's type.
 void stowage_describe() = delete;
 void stowage_describe_enum() = delete;
+void stowage_field_rules() = delete;
 
 template <class T>
 concept has_description = requires { stowage_describe(describe_tag<T>{}); };
@@ -186,6 +222,44 @@ template <class T>
 inline constexpr auto type_description_v = stowage_describe(describe_tag<T>{});
 template <class E>
 inline constexpr auto enum_description_v = stowage_describe_enum(describe_tag<E>{});
+
+template <class T>
+concept has_field_rules = requires { stowage_field_rules(describe_tag<T>{}); };
+
+// Checked at compile time, when a codec first meets the type (a constant
+// expression: a bad rule stops compilation with the message below).
+template <class T, class... Rs>
+constexpr std::array<field_rule, sizeof...(Rs)> make_field_rules(Rs... rules) {
+    static_assert((std::is_same_v<Rs, field_rule> && ...),
+                  "STOWAGE_FIELD_RULES takes stowage::required(\"field\") and stowage::renamed(\"field\", \"old\")");
+    std::array<field_rule, sizeof...(Rs)> out{rules...};
+    const auto& names = stowage_describe(describe_tag<T>{}).fields;
+    auto is_field = [&](std::string_view n) {
+        return std::apply([&](const auto&... f) { return ((f.name == n) || ...); }, names);
+    };
+    for (std::size_t a = 0; a < out.size(); ++a) {
+        if (!is_field(out[a].field)) throw "STOWAGE_FIELD_RULES: a rule names a field the description does not list";
+        if (out[a].what == field_rule::kind::renamed && (out[a].old_name.empty() || is_field(out[a].old_name)))
+            throw "STOWAGE_FIELD_RULES: an old name is empty or is the current name of a field";
+        for (std::size_t b = 0; b < a; ++b) {
+            if (out[a].what == out[b].what && out[a].field == out[b].field && out[a].old_name == out[b].old_name)
+                throw "STOWAGE_FIELD_RULES: a rule is given twice";
+            if (out[a].what == field_rule::kind::renamed && out[b].what == field_rule::kind::renamed &&
+                out[a].old_name == out[b].old_name)
+                throw "STOWAGE_FIELD_RULES: two fields claim the same old name";
+        }
+    }
+    return out;
+}
+
+template <class T>
+constexpr auto field_rules_of() {
+    if constexpr (has_field_rules<T>) return stowage_field_rules(describe_tag<T>{});
+    else return std::array<field_rule, 0>{};
+}
+
+template <class T>
+inline constexpr auto field_rules_v = field_rules_of<T>();
 
 }  // namespace detail
 
@@ -234,6 +308,22 @@ constexpr std::optional<std::size_t> field_index(std::string_view name) noexcept
     for (std::size_t i = 0; i < field_names_v<T>.size(); ++i)
         if (field_names_v<T>[i] == name) return i;
     return std::nullopt;
+}
+
+// Whether the field at `index` is marked stowage::required.
+template <described T>
+constexpr bool field_required(std::size_t index) noexcept {
+    for (const auto& r : detail::field_rules_v<std::remove_cv_t<T>>)
+        if (r.what == field_rule::kind::required && r.field == field_names_v<T>[index]) return true;
+    return false;
+}
+
+// Whether `name` is an old name of the field at `index` (stowage::renamed).
+template <described T>
+constexpr bool field_old_name(std::size_t index, std::string_view name) noexcept {
+    for (const auto& r : detail::field_rules_v<std::remove_cv_t<T>>)
+        if (r.what == field_rule::kind::renamed && r.old_name == name && r.field == field_names_v<T>[index]) return true;
+    return false;
 }
 
 // ---------------------------------------------------------------------------

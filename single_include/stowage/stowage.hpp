@@ -2403,6 +2403,7 @@ static_assert(writes_logs_at<memory_storage>);
 //   for_each_field(obj, f)               f(std::string_view name, member&), in order
 //   for_each_field_descriptor<T>(f)      f(const field<C, M>&), in order (no object)
 //   enum_name(e), enum_from_name<E>(s)   enumerator <-> name; enum_values_v<E>
+//   field_required<T>(i), field_old_name<T>(i, name)   STOWAGE_FIELD_RULES
 //
 // Thread safety: everything is constexpr data; safe from any thread.
 // Durability: not applicable.
@@ -2460,6 +2461,24 @@ static_assert(writes_logs_at<memory_storage>);
             #Type, STOWAGE_PP_FOR_EACH(STOWAGE_DETAIL_DESCRIBE_FIELD, Type, __VA_ARGS__));          \
     }
 
+// Field rules for schema evolution, next to the description (at namespace
+// scope, in the type's namespace; members may be private):
+//
+//     STOWAGE_FIELD_RULES(session, stowage::required("id"),
+//                         stowage::renamed("title", "name"))   // read "name" as title
+//
+// By default a field missing from a stored record keeps the value the type's
+// default constructor gives it; `required` makes its absence an error.
+// `renamed(field, old_name)` lets JSON readers take the member under its old
+// name too (the binary codec numbers fields, so a rename needs nothing there);
+// list a rule per old name. Checked at compile time: every field named must be
+// described, an old name must not be another field's current name, and a
+// rule may not be given twice.
+#define STOWAGE_FIELD_RULES(Type, ...)                                                               \
+    [[maybe_unused]] constexpr auto stowage_field_rules(::stowage::detail::describe_tag<Type>) noexcept { \
+        return ::stowage::detail::make_field_rules<Type>(__VA_ARGS__);                               \
+    }
+
 // Describes an enumeration's values; codecs store them by name.
 #define STOWAGE_DESCRIBE_ENUM(Enum, ...)                                                            \
     [[maybe_unused]] constexpr auto stowage_describe_enum(::stowage::detail::describe_tag<Enum>) noexcept { \
@@ -2487,6 +2506,22 @@ struct enum_entry {
     E value;
     std::string_view name;
 };
+
+// One schema-evolution rule (see STOWAGE_FIELD_RULES).
+struct field_rule {
+    enum class kind { required, renamed };
+    kind what;
+    std::string_view field;
+    std::string_view old_name;  // for renamed
+};
+
+// The field must be present in every record read (absent is an error).
+constexpr field_rule required(std::string_view field) noexcept { return {field_rule::kind::required, field, {}}; }
+
+// Readers also accept the field under old_name (JSON; binary numbers fields).
+constexpr field_rule renamed(std::string_view field, std::string_view old_name) noexcept {
+    return {field_rule::kind::renamed, field, old_name};
+}
 
 namespace detail {
 
@@ -2549,6 +2584,7 @@ constexpr auto make_enum_description(std::string_view type_name, Es... es) {
 // dependent lookup finds next to the client's type.
 void stowage_describe() = delete;
 void stowage_describe_enum() = delete;
+void stowage_field_rules() = delete;
 
 template <class T>
 concept has_description = requires { stowage_describe(describe_tag<T>{}); };
@@ -2559,6 +2595,44 @@ template <class T>
 inline constexpr auto type_description_v = stowage_describe(describe_tag<T>{});
 template <class E>
 inline constexpr auto enum_description_v = stowage_describe_enum(describe_tag<E>{});
+
+template <class T>
+concept has_field_rules = requires { stowage_field_rules(describe_tag<T>{}); };
+
+// Checked at compile time, when a codec first meets the type (a constant
+// expression: a bad rule stops compilation with the message below).
+template <class T, class... Rs>
+constexpr std::array<field_rule, sizeof...(Rs)> make_field_rules(Rs... rules) {
+    static_assert((std::is_same_v<Rs, field_rule> && ...),
+                  "STOWAGE_FIELD_RULES takes stowage::required(\"field\") and stowage::renamed(\"field\", \"old\")");
+    std::array<field_rule, sizeof...(Rs)> out{rules...};
+    const auto& names = stowage_describe(describe_tag<T>{}).fields;
+    auto is_field = [&](std::string_view n) {
+        return std::apply([&](const auto&... f) { return ((f.name == n) || ...); }, names);
+    };
+    for (std::size_t a = 0; a < out.size(); ++a) {
+        if (!is_field(out[a].field)) throw "STOWAGE_FIELD_RULES: a rule names a field the description does not list";
+        if (out[a].what == field_rule::kind::renamed && (out[a].old_name.empty() || is_field(out[a].old_name)))
+            throw "STOWAGE_FIELD_RULES: an old name is empty or is the current name of a field";
+        for (std::size_t b = 0; b < a; ++b) {
+            if (out[a].what == out[b].what && out[a].field == out[b].field && out[a].old_name == out[b].old_name)
+                throw "STOWAGE_FIELD_RULES: a rule is given twice";
+            if (out[a].what == field_rule::kind::renamed && out[b].what == field_rule::kind::renamed &&
+                out[a].old_name == out[b].old_name)
+                throw "STOWAGE_FIELD_RULES: two fields claim the same old name";
+        }
+    }
+    return out;
+}
+
+template <class T>
+constexpr auto field_rules_of() {
+    if constexpr (has_field_rules<T>) return stowage_field_rules(describe_tag<T>{});
+    else return std::array<field_rule, 0>{};
+}
+
+template <class T>
+inline constexpr auto field_rules_v = field_rules_of<T>();
 
 }  // namespace detail
 
@@ -2609,6 +2683,22 @@ constexpr std::optional<std::size_t> field_index(std::string_view name) noexcept
     return std::nullopt;
 }
 
+// Whether the field at `index` is marked stowage::required.
+template <described T>
+constexpr bool field_required(std::size_t index) noexcept {
+    for (const auto& r : detail::field_rules_v<std::remove_cv_t<T>>)
+        if (r.what == field_rule::kind::required && r.field == field_names_v<T>[index]) return true;
+    return false;
+}
+
+// Whether `name` is an old name of the field at `index` (stowage::renamed).
+template <described T>
+constexpr bool field_old_name(std::size_t index, std::string_view name) noexcept {
+    for (const auto& r : detail::field_rules_v<std::remove_cv_t<T>>)
+        if (r.what == field_rule::kind::renamed && r.old_name == name && r.field == field_names_v<T>[index]) return true;
+    return false;
+}
+
 // ---------------------------------------------------------------------------
 // Enumerations
 // ---------------------------------------------------------------------------
@@ -2647,14 +2737,19 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // not stored (a field is identified by its number), strings are length-
 // prefixed. Versioned: every record starts with a format-version byte, and
 // each struct field carries its number and wire type, so a reader skips the
-// fields it does not know (written by a newer version of the struct) and reads
-// absent optional fields as empty.
+// fields it does not know (written by a newer version of the struct), and a
+// field a record lacks keeps the value the type's default constructor gives
+// it (unless STOWAGE_FIELD_RULES marks it required).
 //
-// Wire format, version 1 (all multi-byte fixed values little-endian):
+// Wire format, version 2 (all multi-byte fixed values little-endian):
 //
-//   record       := 0x01 top
-//   top          := fields (to the end of the record)   for a described struct
-//                 | value(T) (nothing may follow)        for any other T
+//   record       := 0x02 top
+//   top          := fields 0x00 (the end: nothing may follow)  for a described struct
+//                 | value(T) (nothing may follow)             for any other T
+//                   Version 1 (still read) had no 0x00: its fields ran to
+//                   the end of the record. The terminator is what makes a
+//                   record cut at a field boundary detectable now that
+//                   fields may be missing.
 //   varint       := LEB128: 7 bits per byte, low group first, high bit set on
 //                   all but the last byte; at most 10 bytes; minimal (no
 //                   trailing zero groups)
@@ -2664,12 +2759,26 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 //     signed integer       varint of zigzag(v) = (v << 1) ^ (v >> 63)
 //     float / double       4 / 8 bytes IEEE 754
 //     std::string          varint byte length, bytes
+//     byte string          varint byte length, bytes (std::vector<std::byte>;
+//                          std::array<std::byte, N>: the length must be N)
 //     described enum       the enumerator's name, as a string (renumbering
 //                          or reordering an enum keeps old records readable)
 //     std::optional<T>     0x00 (empty) | 0x01 value(T)
-//     std::vector<T>       varint count, count x value(T)
-//     map<string, T>       varint count, count x (string key, value(T)),
-//                          keys strictly ascending
+//     std::vector<T>, std::array<T, N>, std::set<T>
+//                          varint count, count x value(T) (an array's count
+//                          must be N; a set's elements in any order, once)
+//     map<K, T>            varint count, count x (value(K), value(T)); a
+//                          std::map's keys strictly ascending in its order,
+//                          an unordered_map's written ascending, read once each
+//     std::pair, std::tuple
+//                          each element's value, in order
+//     std::variant         the alternative's tag as a string (its type name:
+//                          "int64", "string", a described type's name, a
+//                          codec_adapter's tag; "none" for std::monostate),
+//                          then value(alternative) (nothing for monostate)
+//     time point, duration zigzag varint seconds (rounded down), varint
+//                          nanoseconds 0..999999999 (codec/detail/chrono_form.hpp)
+//     codec_adapter<T>     value(representation)
 //     json_value           kind byte, then: 0 null, 1 false, 2 true,
 //                          3 number (its text, as a string), 4 string,
 //                          5 array (varint count, values),
@@ -2680,19 +2789,20 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 //   field        := varint key = number << 3 | wire type, payload
 //     number     := the field's 1-based position in STOWAGE_DESCRIBE: append
 //                   new fields at the end, never reorder or remove (keep an
-//                   unused member instead)
+//                   unused member instead; a rename changes nothing here)
 //     wire type 0  varint    payload is value(T): bool, integers
 //               1  fixed64   payload is value(double)
 //               5  fixed32   payload is value(float)
 //               2  length-delimited: varint byte length, then that many bytes.
-//                  For a string, an enum and a struct that is exactly
-//                  value(T); vectors, maps, json_value and json_document are
-//                  wrapped: varint length of value(T), value(T).
+//                  For a string, a byte string, an enum and a struct that is
+//                  exactly value(T); everything else is wrapped: varint
+//                  length of value(T), value(T).
 //   An optional field that is empty is not written; a present one is written
-//   as its inner T. Fields are written in increasing number; a reader accepts
+//   as its inner T (so an optional<optional<T>> field holds value(optional<T>),
+//   wrapped). Fields are written in increasing number; a reader accepts
 //   any order, skips unknown numbers by their wire type, and refuses a
 //   repeated number, a known number with the wrong wire type and a missing
-//   non-optional field.
+//   required field.
 //
 // Errors: malformed input (truncated, bad varint, lengths past the end, a
 // string that is not valid UTF-8 where JSON text is expected, an unknown enum
@@ -2706,6 +2816,7 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 // Thread safety: binary_codec is stateless; use from any threads.
 // Durability: not applicable.
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -2717,24 +2828,414 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 #include <tuple>
 #include <utility>
 
-// ---- begin stowage/codec/detail/codec_traits.hpp ----
-// codec/detail/codec_traits.hpp — which C++ types the provided codecs encode,
-// sorted into the kinds both json_codec and binary_codec switch on.
+// ---- begin stowage/codec/detail/chrono_form.hpp ----
+// codec/detail/chrono_form.hpp — the stored forms of std::chrono values.
 //
-// Supported: bool; integers of every width up to 64 bits (not the character
-// types); float and double; std::string; described enums (by name);
-// std::optional<T>; std::vector<T>; std::map<std::string, T>; json_value;
-// json_document; described structs, nested to any depth.
+// A duration or a system_clock time point is held as (seconds, nanoseconds)
+// — seconds rounded down, nanoseconds in [0, 10^9) — whatever the C++ unit,
+// so a record stays readable when a field changes from milliseconds to
+// nanoseconds, and nothing is rounded: a value more precise than the
+// field's unit, or out of its range, is refused when read.
+//   binary   zigzag varint seconds, varint nanoseconds
+//   JSON     time point: RFC 3339 in UTC, "2026-12-07T22:20:28.25Z" (the
+//            fraction only as long as needed); readers also take offsets
+//            ("+01:00") and lower-case "t"/"z"
+//            duration: seconds as a plain decimal number, 90, -1.5,
+//            0.000000001 (no exponent)
+//
+// Thread safety: pure functions.
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <ratio>
+#include <string>
+#include <string_view>
+
+namespace stowage::detail {
+
+__extension__ using chrono_wide = __int128;
+
+inline constexpr std::int64_t nanos_per_second = 1'000'000'000;
+
+template <class Out>
+void chrono_put(Out& out, char c) {
+    out.push_back(static_cast<typename Out::value_type>(c));
+}
+
+struct seconds_nanos {
+    std::int64_t seconds = 0;
+    std::uint32_t nanos = 0;  // [0, 10^9)
+};
+
+// Nanoseconds per tick of D (D's period is a whole number of nanoseconds).
+template <class D>
+inline constexpr std::int64_t chrono_unit_nanos = std::ratio_divide<typename D::period, std::nano>::num;
+
+template <class D>
+chrono_wide chrono_total_nanos(D d) {
+    return static_cast<chrono_wide>(d.count()) * chrono_unit_nanos<D>;
+}
+
+// nullopt when the seconds do not fit 64 bits (only for units coarser than
+// a second with counts near their limit).
+inline std::optional<seconds_nanos> split_nanos(chrono_wide total) {
+    chrono_wide s = total / nanos_per_second;
+    chrono_wide n = total % nanos_per_second;
+    if (n < 0) n += nanos_per_second, s -= 1;
+    if (s < std::numeric_limits<std::int64_t>::min() || s > std::numeric_limits<std::int64_t>::max()) return std::nullopt;
+    return seconds_nanos{static_cast<std::int64_t>(s), static_cast<std::uint32_t>(n)};
+}
+
+inline chrono_wide join_nanos(seconds_nanos v) {
+    return static_cast<chrono_wide>(v.seconds) * nanos_per_second + v.nanos;
+}
+
+// The D holding exactly `total` nanoseconds; nullptr on success, else why not.
+template <class D>
+const char* chrono_from_nanos(chrono_wide total, D& out) {
+    constexpr std::int64_t unit = chrono_unit_nanos<D>;
+    if (total % unit != 0) return "more precise than the field's unit";
+    const chrono_wide count = total / unit;
+    using rep = typename D::rep;
+    if (count < static_cast<chrono_wide>(std::numeric_limits<rep>::min()) ||
+        count > static_cast<chrono_wide>(std::numeric_limits<rep>::max()))
+        return "out of the field's range";
+    out = D(static_cast<rep>(count));
+    return nullptr;
+}
+
+// Digits after the decimal point D's unit needs (0 for seconds and coarser).
+template <class D>
+constexpr int chrono_fraction_digits() {
+    std::int64_t unit = chrono_unit_nanos<D>;
+    int digits = 9;
+    while (digits > 0 && unit % 10 == 0) unit /= 10, --digits;
+    return digits;
+}
+
+// ".25" for 250000000 ns (trailing zeros dropped); nothing for 0.
+template <class Out>
+void append_nanos_fraction(Out& out, std::uint32_t nanos) {
+    if (nanos == 0) return;
+    char digits[9];
+    for (int i = 8; i >= 0; --i) digits[i] = static_cast<char>('0' + nanos % 10), nanos /= 10;
+    int n = 9;
+    while (digits[n - 1] == '0') --n;
+    chrono_put(out, '.');
+    for (int i = 0; i < n; ++i) chrono_put(out, digits[i]);
+}
+
+template <class Out>
+void append_decimal(Out& out, std::uint64_t v, int width = 0) {
+    char buf[24];
+    int n = 0;
+    do buf[n++] = static_cast<char>('0' + v % 10), v /= 10;
+    while (v);
+    for (int i = n; i < width; ++i) chrono_put(out, '0');
+    while (n) chrono_put(out, buf[--n]);
+}
+
+// RFC 3339 UTC text; nullptr on success, else why it cannot be written.
+template <class Out>
+const char* append_rfc3339(Out& out, seconds_nanos v) {
+    using namespace std::chrono;
+    std::int64_t d = v.seconds / 86400, sod = v.seconds % 86400;
+    if (sod < 0) sod += 86400, d -= 1;
+    if (d < -719528 || d > 2932896) return "outside the years 0000 to 9999 that RFC 3339 can write";
+    const year_month_day ymd{sys_days{days{d}}};
+    append_decimal(out, static_cast<std::uint64_t>(static_cast<int>(ymd.year())), 4);
+    chrono_put(out, '-');
+    append_decimal(out, static_cast<unsigned>(ymd.month()), 2);
+    chrono_put(out, '-');
+    append_decimal(out, static_cast<unsigned>(ymd.day()), 2);
+    chrono_put(out, 'T');
+    append_decimal(out, static_cast<std::uint64_t>(sod / 3600), 2);
+    chrono_put(out, ':');
+    append_decimal(out, static_cast<std::uint64_t>(sod / 60 % 60), 2);
+    chrono_put(out, ':');
+    append_decimal(out, static_cast<std::uint64_t>(sod % 60), 2);
+    append_nanos_fraction(out, v.nanos);
+    chrono_put(out, 'Z');
+    return nullptr;
+}
+
+// Reads up to 9 fraction digits after a '.' at text[pos]; digits past the
+// ninth must be zero. Advances pos. nullptr on success.
+inline const char* read_nanos_fraction(std::string_view text, std::size_t& pos, std::uint32_t& nanos) {
+    nanos = 0;
+    if (pos >= text.size() || text[pos] != '.') return nullptr;
+    ++pos;
+    int n = 0;
+    const std::size_t start = pos;
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos, ++n) {
+        if (n < 9) nanos = nanos * 10 + static_cast<std::uint32_t>(text[pos] - '0');
+        else if (text[pos] != '0') return "more precise than nanoseconds";
+    }
+    if (pos == start) return "a '.' without digits";
+    for (; n < 9; ++n) nanos *= 10;
+    return nullptr;
+}
+
+// Parses RFC 3339 ("2026-12-07T22:20:28.25Z", "...+01:00"). nullptr on success.
+inline const char* parse_rfc3339(std::string_view t, seconds_nanos& out) {
+    using namespace std::chrono;
+    constexpr const char* form = "expected an RFC 3339 time such as 2026-12-07T22:20:28Z";
+    auto num = [&](std::size_t at, std::size_t len, int& v) {
+        if (at + len > t.size()) return false;
+        v = 0;
+        for (std::size_t i = at; i < at + len; ++i) {
+            if (t[i] < '0' || t[i] > '9') return false;
+            v = v * 10 + (t[i] - '0');
+        }
+        return true;
+    };
+    int y, mo, d, h, mi, s;
+    if (!num(0, 4, y) || t.size() < 19 || t[4] != '-' || !num(5, 2, mo) || t[7] != '-' || !num(8, 2, d) ||
+        (t[10] != 'T' && t[10] != 't') || !num(11, 2, h) || t[13] != ':' || !num(14, 2, mi) || t[16] != ':' ||
+        !num(17, 2, s))
+        return form;
+    const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+    if (!ymd.ok() || h > 23 || mi > 59) return "not a valid date and time";
+    if (s == 60) return "a leap second (:60) is not representable";
+    if (s > 59) return "not a valid date and time";
+    std::size_t pos = 19;
+    std::uint32_t nanos = 0;
+    if (const char* why = read_nanos_fraction(t, pos, nanos)) return why;
+    std::int64_t offset = 0;
+    if (pos < t.size() && (t[pos] == 'Z' || t[pos] == 'z')) {
+        ++pos;
+    } else if (pos < t.size() && (t[pos] == '+' || t[pos] == '-')) {
+        int oh, om;
+        if (!num(pos + 1, 2, oh) || pos + 3 >= t.size() || t[pos + 3] != ':' || !num(pos + 4, 2, om) || oh > 23 || om > 59)
+            return form;
+        offset = (t[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        pos += 6;
+    } else {
+        return "expected Z or an offset such as +01:00 after the time";
+    }
+    if (pos != t.size()) return form;
+    const std::int64_t days_since = sys_days{ymd}.time_since_epoch().count();
+    out.seconds = days_since * 86400 + h * 3600 + mi * 60 + s - offset;
+    out.nanos = nanos;
+    return nullptr;
+}
+
+// Seconds as a plain decimal: "90", "-1.5", "0.000000001".
+template <class Out>
+void append_decimal_seconds(Out& out, chrono_wide total) {
+    const bool negative = total < 0;
+    const chrono_wide a = negative ? -total : total;
+    if (negative) chrono_put(out, '-');
+    const chrono_wide whole = a / nanos_per_second;
+    // whole < 2^127 / 10^9 < 10^30: printed in two parts below 10^19.
+    const std::uint64_t high = static_cast<std::uint64_t>(whole / 10'000'000'000'000'000'000ull);
+    const std::uint64_t low = static_cast<std::uint64_t>(whole % 10'000'000'000'000'000'000ull);
+    if (high) append_decimal(out, high), append_decimal(out, low, 19);
+    else append_decimal(out, low);
+    append_nanos_fraction(out, static_cast<std::uint32_t>(a % nanos_per_second));
+}
+
+// Parses a JSON number token written as plain decimal seconds into
+// nanoseconds. nullptr on success.
+inline const char* parse_decimal_seconds(std::string_view t, chrono_wide& total) {
+    std::size_t pos = 0;
+    const bool negative = pos < t.size() && t[pos] == '-';
+    if (negative) ++pos;
+    chrono_wide whole = 0;
+    const std::size_t start = pos;
+    for (; pos < t.size() && t[pos] >= '0' && t[pos] <= '9'; ++pos) {
+        whole = whole * 10 + (t[pos] - '0');
+        if (whole > chrono_wide(1) << 80) return "out of range";
+    }
+    if (pos == start) return "expected seconds as a decimal number";
+    std::uint32_t nanos = 0;
+    if (const char* why = read_nanos_fraction(t, pos, nanos)) return why;
+    if (pos != t.size()) return "write a duration as plain decimal seconds (no exponent)";
+    total = whole * nanos_per_second + nanos;
+    if (negative) total = -total;
+    return nullptr;
+}
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/chrono_form.hpp ----
+// ---- begin stowage/codec/detail/codec_traits.hpp ----
+// codec/detail/codec_traits.hpp — which C++ types the provided codecs store,
+// sorted into the kinds both json_codec and binary_codec switch on, and the
+// compile-time check that names an unsupported type and the field that
+// holds it.
+//
+// Supported (docs/entities.md lists them with their JSON and binary forms):
+//   bool; integers up to 64 bits (not the character types); float, double;
+//   std::string; byte strings (std::vector<std::byte> = stowage::bytes,
+//   std::array<std::byte, N>); described enums (by name);
+//   std::optional<T> (nested too); std::vector<T>, std::array<T, N>,
+//   std::set<T>; std::map<K, T> and std::unordered_map<K, T> with K a
+//   std::string, an integer or a described enum; std::pair, std::tuple;
+//   std::variant (each alternative tagged by name; std::monostate allowed);
+//   std::chrono::sys_time<D> (system_clock::time_point) and
+//   std::chrono::duration with an integral count of whole nanoseconds or
+//   coarser; json_value, json_document; described structs, nested to any
+//   depth (recursive ones too); any type with a codec_adapter (adapter.hpp,
+//   which also adapts std::filesystem::path).
+//
+// codable<T> checks the whole type, every field at every depth.
+// check_codable<T>() does the same and, for a type that fails, makes the
+// compiler's first error name it: "stowage_type_is_not_described<Type,
+// Entity, &Entity::field, &Inner::field...>", the member pointers being the
+// path from the entity to the offending type, followed by the fix.
 //
 // Thread safety: compile-time only.
 
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <exception>
 #include <concepts>
+#include <cstdint>
 #include <map>
 #include <optional>
+#include <ratio>
+#include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <variant>
 #include <vector>
 
+// ---- begin stowage/codec/adapter.hpp ----
+// codec/adapter.hpp — codec_adapter<T>: teach both codecs a type of your own
+// (or one you do not own) without touching the library, as nlohmann/json's
+// adl_serializer does.
+//
+// Specialize it in namespace stowage, next to the type:
+//
+//     template <>
+//     struct stowage::codec_adapter<app::rgb> {
+//         using representation = std::string;          // any type the codecs store
+//         static std::string to(const app::rgb& c);   // encoding
+//         static app::rgb from(std::string&& text);   // decoding; throw
+//                                                      // stowage::error(errc::bad_input, "why")
+//                                                      // for a value that is not an rgb
+//         static constexpr std::string_view tag = "rgb";  // optional: its name as a
+//                                                      // std::variant alternative
+//     };
+//
+// The type is then stored exactly as its representation would be (a JSON
+// string here; a length-prefixed string in binary), wherever it appears: a
+// field, a vector element, an optional, a map value, a variant alternative.
+// An error thrown by from() is reported with the field's path
+// ("json decode: session.color: not an #rrggbb colour"); a decoded value is
+// only kept when the whole record decoded. A specialization takes precedence
+// over everything else, including STOWAGE_DESCRIBE.
+//
+// The library adapts std::filesystem::path this way (its generic string
+// form, "dir/file.txt").
+//
+// Thread safety: to() and from() may be called from any thread at once.
+
+#include <concepts>
+#include <filesystem>
+#include <string>
+#include <utility>
+
+namespace stowage {
+
+// Primary template: not defined. A specialization makes T storable.
+template <class T>
+struct codec_adapter;
+
+template <>
+struct codec_adapter<std::filesystem::path> {
+    using representation = std::string;
+    static std::string to(const std::filesystem::path& p) { return p.generic_string(); }
+    static std::filesystem::path from(std::string&& s) { return std::filesystem::path(std::move(s)); }
+    static constexpr std::string_view tag = "path";
+};
+
+namespace detail {
+
+template <class T>
+concept has_codec_adapter = requires { typename codec_adapter<T>::representation; };
+
+// A complete specialization: representation, to() and from().
+template <class T>
+concept adapted = has_codec_adapter<T> &&
+    requires(const T& v, typename codec_adapter<T>::representation&& r) {
+        { codec_adapter<T>::to(v) } -> std::convertible_to<typename codec_adapter<T>::representation>;
+        { codec_adapter<T>::from(std::move(r)) } -> std::convertible_to<T>;
+    };
+
+template <class T>
+using adapter_representation_t = typename codec_adapter<T>::representation;
+
+}  // namespace detail
+}  // namespace stowage
+// ---- end stowage/codec/adapter.hpp ----
+// ---- begin stowage/codec/detail/failure.hpp ----
+// codec/detail/failure.hpp — how the codecs report a bad value with its path.
+//
+// Readers and writers throw codec_failure deep inside a value; each level it
+// passes through prepends its part of the path (".name" for a struct field,
+// "[3]" for an element, "[\"k\"]" for a map or object member), and the entry
+// point turns it into a stowage::error:
+//   "json decode: session.tags[3]: expected string, found number (at byte 57)"
+// Exceptions cost nothing on the success path, so no path is built unless a
+// value is actually bad.
+//
+// Thread safety: plain values.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace stowage::detail {
+
+struct codec_failure {
+    explicit codec_failure(std::string m, std::string p = {}, std::size_t at = std::string::npos)
+        : message(std::move(m)), path(std::move(p)), offset(at) {}
+    std::string message;
+    std::string path;
+    std::size_t offset;  // byte offset in the input, npos when unknown
+};
+
+inline void prepend_field(codec_failure& f, std::string_view name) {
+    std::string p;
+    p.reserve(name.size() + 1 + f.path.size());
+    p.push_back('.');
+    p.append(name);
+    p.append(f.path);
+    f.path = std::move(p);
+}
+
+inline void prepend_index(codec_failure& f, std::size_t i) {
+    f.path.insert(0, "[" + std::to_string(i) + "]");
+}
+
+inline void prepend_key(codec_failure& f, std::string_view key) {
+    std::string p = "[\"";
+    p.append(key.substr(0, 64));
+    p.append("\"]");
+    f.path.insert(0, p);
+}
+
+// "<what>: <path>: <message> (at byte N)"
+[[noreturn]] inline void throw_codec_failure(const codec_failure& f, std::string_view what, errc code) {
+    std::string ctx(what);
+    if (!f.path.empty()) ctx += ": " + f.path.substr(f.path.front() == '.' ? 1 : 0);
+    ctx += ": " + f.message;
+    if (f.offset != std::string::npos) ctx += " (at byte " + std::to_string(f.offset) + ")";
+    throw error(code, ctx);
+}
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/failure.hpp ----
 // ---- begin stowage/codec/json_document.hpp ----
 // codec/json_document.hpp — an untyped JSON object, kept exactly.
 //
@@ -2811,66 +3312,6 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 #include <system_error>
 #include <unordered_set>
 
-// ---- begin stowage/codec/detail/failure.hpp ----
-// codec/detail/failure.hpp — how the codecs report a bad value with its path.
-//
-// Readers and writers throw codec_failure deep inside a value; each level it
-// passes through prepends its part of the path (".name" for a struct field,
-// "[3]" for an element, "[\"k\"]" for a map or object member), and the entry
-// point turns it into a stowage::error:
-//   "json decode: session.tags[3]: expected string, found number (at byte 57)"
-// Exceptions cost nothing on the success path, so no path is built unless a
-// value is actually bad.
-//
-// Thread safety: plain values.
-
-#include <cstddef>
-#include <string>
-#include <string_view>
-#include <utility>
-
-
-namespace stowage::detail {
-
-struct codec_failure {
-    explicit codec_failure(std::string m, std::string p = {}, std::size_t at = std::string::npos)
-        : message(std::move(m)), path(std::move(p)), offset(at) {}
-    std::string message;
-    std::string path;
-    std::size_t offset;  // byte offset in the input, npos when unknown
-};
-
-inline void prepend_field(codec_failure& f, std::string_view name) {
-    std::string p;
-    p.reserve(name.size() + 1 + f.path.size());
-    p.push_back('.');
-    p.append(name);
-    p.append(f.path);
-    f.path = std::move(p);
-}
-
-inline void prepend_index(codec_failure& f, std::size_t i) {
-    f.path.insert(0, "[" + std::to_string(i) + "]");
-}
-
-inline void prepend_key(codec_failure& f, std::string_view key) {
-    std::string p = "[\"";
-    p.append(key.substr(0, 64));
-    p.append("\"]");
-    f.path.insert(0, p);
-}
-
-// "<what>: <path>: <message> (at byte N)"
-[[noreturn]] inline void throw_codec_failure(const codec_failure& f, std::string_view what, errc code) {
-    std::string ctx(what);
-    if (!f.path.empty()) ctx += ": " + f.path.substr(f.path.front() == '.' ? 1 : 0);
-    ctx += ": " + f.message;
-    if (f.offset != std::string::npos) ctx += " (at byte " + std::to_string(f.offset) + ")";
-    throw error(code, ctx);
-}
-
-}  // namespace stowage::detail
-// ---- end stowage/codec/detail/failure.hpp ----
 
 namespace stowage::detail {
 
@@ -3663,15 +4104,63 @@ struct is_std_optional : std::false_type {};
 template <class T>
 struct is_std_optional<std::optional<T>> : std::true_type {};
 
+// Byte strings: stored as bytes (base64 in JSON), not as arrays of numbers.
+template <class T>
+struct is_byte_string : std::false_type {};
+template <class A>
+struct is_byte_string<std::vector<std::byte, A>> : std::true_type {};
+template <std::size_t N>
+struct is_byte_string<std::array<std::byte, N>> : std::true_type {};
+
 template <class T>
 struct is_std_vector : std::false_type {};
 template <class T, class A>
-struct is_std_vector<std::vector<T, A>> : std::true_type {};
+struct is_std_vector<std::vector<T, A>> : std::bool_constant<!std::is_same_v<T, std::byte>> {};
 
+template <class T>
+struct is_std_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_std_array<std::array<T, N>> : std::bool_constant<!std::is_same_v<T, std::byte>> {};
+
+template <class T>
+struct is_std_set : std::false_type {};
+template <class T, class C, class A>
+struct is_std_set<std::set<T, C, A>> : std::true_type {};
+
+// Arrays in both codecs: a count, then the elements.
+template <class T>
+concept codec_sequence = is_std_vector<T>::value || is_std_array<T>::value || is_std_set<T>::value;
+
+template <class T>
+struct is_std_map : std::false_type {};
+template <class K, class V, class C, class A>
+struct is_std_map<std::map<K, V, C, A>> : std::true_type {};
+
+template <class T>
+struct is_std_unordered_map : std::false_type {};
+template <class K, class V, class H, class E, class A>
+struct is_std_unordered_map<std::unordered_map<K, V, H, E, A>> : std::true_type {};
+
+template <class T>
+concept codec_map = is_std_map<T>::value || is_std_unordered_map<T>::value;
+
+// Kept for existing callers: a map keyed by std::string.
 template <class T>
 struct is_std_string_map : std::false_type {};
 template <class V, class C, class A>
 struct is_std_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+
+template <class T>
+struct is_tuple_like : std::false_type {};
+template <class A, class B>
+struct is_tuple_like<std::pair<A, B>> : std::true_type {};
+template <class... Ts>
+struct is_tuple_like<std::tuple<Ts...>> : std::true_type {};
+
+template <class T>
+struct is_std_variant : std::false_type {};
+template <class... Ts>
+struct is_std_variant<std::variant<Ts...>> : std::true_type {};
 
 template <class T>
 concept codec_char_type = std::same_as<T, char> || std::same_as<T, wchar_t> || std::same_as<T, char8_t> ||
@@ -3683,57 +4172,304 @@ concept codec_integer = std::integral<T> && !std::same_as<T, bool> && !codec_cha
 template <class T>
 concept codec_floating = std::same_as<T, float> || std::same_as<T, double>;
 
-// The kinds of value a codec knows. Described structs are checked one level
-// deep (their members are checked when they are encoded), so a struct may
-// hold a vector of itself.
 template <class T>
-consteval bool is_codable() {
-    if constexpr (std::same_as<T, bool> || codec_integer<T> || codec_floating<T> || std::same_as<T, std::string> ||
-                  described_enum<T> || std::same_as<T, json_value> || std::same_as<T, json_document> ||
-                  described<T>)
+concept codec_map_key = std::same_as<T, std::string> || codec_integer<T> || described_enum<T>;
+
+// std::chrono: a whole number of nanoseconds or of a coarser unit, so both
+// codecs store it exactly as (seconds, nanoseconds) whatever the unit.
+template <class T>
+struct is_chrono_duration : std::false_type {};
+template <class R, class P>
+struct is_chrono_duration<std::chrono::duration<R, P>> : std::true_type {};
+
+template <class D>
+concept codec_duration = is_chrono_duration<D>::value && codec_integer<typename D::rep> &&
+                         (std::ratio_divide<typename D::period, std::nano>::den == 1);
+
+template <class T>
+struct is_sys_time : std::false_type {};
+template <class D>
+struct is_sys_time<std::chrono::time_point<std::chrono::system_clock, D>> : std::bool_constant<codec_duration<D>> {};
+
+template <class T>
+concept codec_time = is_sys_time<T>::value;
+
+template <class T>
+concept codec_leaf = std::same_as<T, bool> || codec_integer<T> || codec_floating<T> || std::same_as<T, std::string> ||
+                     is_byte_string<T>::value || described_enum<T> || codec_duration<T> || codec_time<T> ||
+                     std::same_as<T, json_value> || std::same_as<T, json_document> || std::same_as<T, std::monostate>;
+
+// A variant alternative's tag: the name it is stored under.
+template <class T>
+constexpr std::string_view variant_tag() {
+    if constexpr (adapted<T>) {
+        if constexpr (requires { std::string_view(codec_adapter<T>::tag); }) return codec_adapter<T>::tag;
+        else return {};
+    } else if constexpr (std::same_as<T, std::monostate>) return "none";
+    else if constexpr (std::same_as<T, bool>) return "bool";
+    else if constexpr (codec_integer<T>) {
+        constexpr std::array<std::string_view, 4> s{"int8", "int16", "int32", "int64"};
+        constexpr std::array<std::string_view, 4> u{"uint8", "uint16", "uint32", "uint64"};
+        constexpr std::size_t i = sizeof(T) == 1 ? 0 : sizeof(T) == 2 ? 1 : sizeof(T) == 4 ? 2 : 3;
+        return std::is_signed_v<T> ? s[i] : u[i];
+    } else if constexpr (std::same_as<T, float>) return "float";
+    else if constexpr (std::same_as<T, double>) return "double";
+    else if constexpr (std::same_as<T, std::string>) return "string";
+    else if constexpr (is_byte_string<T>::value) return "bytes";
+    else if constexpr (codec_time<T>) return "time";
+    else if constexpr (codec_duration<T>) return "duration";
+    else if constexpr (described_enum<T>) return enum_type_name_v<T>;
+    else if constexpr (described<T>) return type_name_v<T>;
+    else return {};
+}
+
+// Every alternative has a tag, and no two share one.
+template <class V>
+constexpr bool variant_tags_distinct() {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+        constexpr std::array<std::string_view, sizeof...(I)> tags{variant_tag<std::variant_alternative_t<I, V>>()...};
+        for (std::size_t a = 0; a < tags.size(); ++a) {
+            if (tags[a].empty()) return false;
+            for (std::size_t b = 0; b < a; ++b)
+                if (tags[a] == tags[b]) return false;
+        }
         return true;
-    else if constexpr (is_std_optional<T>::value)  // optional<optional<T>> has no JSON form (null is ambiguous)
-        return !is_std_optional<typename T::value_type>::value && is_codable<typename T::value_type>();
-    else if constexpr (is_std_vector<T>::value)
-        return is_codable<typename T::value_type>();
-    else if constexpr (is_std_string_map<T>::value)
-        return is_codable<typename T::mapped_type>();
-    else
-        return false;
+    }(std::make_index_sequence<std::variant_size_v<V>>{});
 }
 
 template <class T>
-concept codable = is_codable<T>();
+using field_tuple_t = std::remove_cvref_t<decltype(fields<T>())>;
+
+template <class T, std::size_t I>
+using field_member_t = typename std::tuple_element_t<I, field_tuple_t<T>>::member_type;
+
+// Whether T, and everything it holds at any depth, can be stored. Seen are
+// the described structs on the way down: meeting one again is a recursive
+// type (a struct holding a vector of itself), fine if the rest is.
+template <class T, class... Seen>
+consteval bool codable_deep() {
+    if constexpr (adapted<T>) {
+        return codable_deep<adapter_representation_t<T>, Seen...>();
+    } else if constexpr (codec_leaf<T>) {
+        return true;
+    } else if constexpr (is_std_optional<T>::value || codec_sequence<T>) {
+        return codable_deep<typename T::value_type, Seen...>();
+    } else if constexpr (codec_map<T>) {
+        return codec_map_key<typename T::key_type> && codable_deep<typename T::mapped_type, Seen...>();
+    } else if constexpr (is_tuple_like<T>::value) {
+        return []<std::size_t... I>(std::index_sequence<I...>) {
+            return (codable_deep<std::tuple_element_t<I, T>, Seen...>() && ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else if constexpr (is_std_variant<T>::value) {
+        return variant_tags_distinct<T>() && []<std::size_t... I>(std::index_sequence<I...>) {
+            return (codable_deep<std::variant_alternative_t<I, T>, Seen...>() && ...);
+        }(std::make_index_sequence<std::variant_size_v<T>>{});
+    } else if constexpr (described<T>) {
+        if constexpr ((std::is_same_v<T, Seen> || ...)) {
+            return true;
+        } else {
+            return []<std::size_t... I>(std::index_sequence<I...>) {
+                return (codable_deep<field_member_t<T, I>, T, Seen...>() && ...);
+            }(std::make_index_sequence<field_count_v<T>>{});
+        }
+    } else {
+        return false;
+    }
+}
+
+template <class T>
+concept codable = codable_deep<T>();
 
 template <class T>
 inline constexpr bool codec_dependent_false = false;
 
+}  // namespace stowage::detail
+
+namespace stowage {
+
+// ---------------------------------------------------------------------------
+// Diagnostics. When a type cannot be stored, check_codable instantiates one
+// of these; the compiler's error starts with its name and arguments: the
+// type, the entity it was met in, and the path of members from the entity
+// to it. Their names are the message, so they live in namespace stowage.
+// ---------------------------------------------------------------------------
+template <class Type, class Entity, auto... FieldPath>
+struct stowage_type_is_not_described {
+    static_assert(detail::codec_dependent_false<Type>,
+                  "stowage cannot store this class (the first template argument above; met in the entity "
+                  "named second, through the members listed after it). Fix: add STOWAGE_DESCRIBE(Type, "
+                  "field, ...) at namespace scope in the type's own namespace, or, for a type you do not own, "
+                  "specialize stowage::codec_adapter<Type> (stowage/codec/adapter.hpp). docs/entities.md lists "
+                  "the supported types.");
+};
+
+template <class Type, class Entity, auto... FieldPath>
+struct stowage_type_cannot_be_stored {
+    static_assert(detail::codec_dependent_false<Type>,
+                  "stowage cannot store this type (the first template argument above; met in the entity named "
+                  "second, through the members listed after it): not a supported type (docs/entities.md). An enum "
+                  "needs STOWAGE_DESCRIBE_ENUM in its namespace; a chrono duration needs an integral count of "
+                  "nanoseconds or a coarser unit; a map key must be a string, an integer or a described enum; "
+                  "any other type needs a specialization of stowage::codec_adapter<Type>.");
+};
+
+template <class Variant, class Entity, auto... FieldPath>
+struct stowage_variant_needs_distinct_tags {
+    static_assert(detail::codec_dependent_false<Variant>,
+                  "stowage stores a std::variant by the name of its alternative, and this variant's alternatives "
+                  "do not all have distinct names (scalars are named by type: \"int64\", \"string\"...; described "
+                  "types by their STOWAGE_DESCRIBE name). Fix: wrap an alternative in a described struct, or give "
+                  "its stowage::codec_adapter a `static constexpr std::string_view tag`.");
+};
+
+namespace detail {
+
+// Instantiates a reporter (its static_assert is the error) and says false.
+// sizeof, not a member: clang would add an error for every use of a member
+// of the failed class.
+template <class Reporter>
+constexpr bool report_failure() {
+    [[maybe_unused]] constexpr auto size = sizeof(Reporter);
+    return false;
+}
+
+template <class Entity, auto... Path>
+struct uncodable_finder {
+    template <class T, class... Seen>
+    static constexpr bool find() {
+        if constexpr (codable_deep<T, Seen...>()) {
+            return true;
+        } else if constexpr (adapted<T>) {
+            return find<adapter_representation_t<T>, Seen...>();
+        } else if constexpr (is_std_optional<T>::value || codec_sequence<T>) {
+            return find<typename T::value_type, Seen...>();
+        } else if constexpr (codec_map<T>) {
+            if constexpr (!codec_map_key<typename T::key_type>)
+                return report_failure<stowage_type_cannot_be_stored<typename T::key_type, Entity, Path...>>();
+            else
+                return find<typename T::mapped_type, Seen...>();
+        } else if constexpr (is_tuple_like<T>::value) {
+            return []<std::size_t... I>(std::index_sequence<I...>) {
+                return (find<std::tuple_element_t<I, T>, Seen...>() && ...);
+            }(std::make_index_sequence<std::tuple_size_v<T>>{});
+        } else if constexpr (is_std_variant<T>::value) {
+            constexpr bool alternatives = []<std::size_t... I>(std::index_sequence<I...>) {
+                return (codable_deep<std::variant_alternative_t<I, T>, Seen...>() && ...);
+            }(std::make_index_sequence<std::variant_size_v<T>>{});
+            if constexpr (alternatives)
+                return report_failure<stowage_variant_needs_distinct_tags<T, Entity, Path...>>();
+            else
+                return []<std::size_t... I>(std::index_sequence<I...>) {
+                    return (find<std::variant_alternative_t<I, T>, Seen...>() && ...);
+                }(std::make_index_sequence<std::variant_size_v<T>>{});
+        } else if constexpr (described<T>) {
+            return []<std::size_t... I>(std::index_sequence<I...>) {
+                return (field_step<T, I, Seen...>() && ...);
+            }(std::make_index_sequence<field_count_v<T>>{});
+        } else if constexpr (std::is_class_v<T> || std::is_union_v<T>) {
+            return report_failure<stowage_type_is_not_described<T, Entity, Path...>>();
+        } else {
+            return report_failure<stowage_type_cannot_be_stored<T, Entity, Path...>>();
+        }
+    }
+
+    template <class T, std::size_t I, class... Seen>
+    static constexpr bool field_step() {
+        using M = field_member_t<T, I>;
+        if constexpr (codable_deep<M, T, Seen...>())
+            return true;
+        else
+            return uncodable_finder<Entity, Path..., std::get<I>(fields<T>()).pointer>::template find<M, T, Seen...>();
+    }
+};
+
+// True when T can be stored; otherwise false, after a compile error that
+// names the offending type and where it sits.
+template <class T>
+constexpr bool check_codable() {
+    if constexpr (codable<T>) return true;
+    else return uncodable_finder<T>::template find<T>();
+}
+
 // The name of a type as error messages print it.
 template <class T>
 std::string_view codec_type_name() {
-    if constexpr (std::same_as<T, bool>) return "boolean";
+    if constexpr (adapted<T>) return codec_type_name<adapter_representation_t<T>>();
+    else if constexpr (std::same_as<T, bool>) return "boolean";
     else if constexpr (codec_integer<T>) return std::is_signed_v<T> ? "signed integer" : "unsigned integer";
     else if constexpr (codec_floating<T>) return "number";
     else if constexpr (std::same_as<T, std::string>) return "string";
+    else if constexpr (is_byte_string<T>::value) return "base64 string";
+    else if constexpr (codec_time<T>) return "RFC 3339 time (string)";
+    else if constexpr (codec_duration<T>) return "seconds (number)";
     else if constexpr (described_enum<T>) return "enum name (string)";
-    else if constexpr (is_std_vector<T>::value) return "array";
-    else if constexpr (is_std_string_map<T>::value || described<T> || std::same_as<T, json_document>) return "object";
+    else if constexpr (codec_sequence<T> || is_tuple_like<T>::value) return "array";
+    else if constexpr (codec_map<T> || described<T> || std::same_as<T, json_document> || is_std_variant<T>::value)
+        return "object";
     else return "value";
 }
 
-}  // namespace stowage::detail
+
+// --- helpers both codecs share ------------------------------------------------------
+
+template <class T>
+adapter_representation_t<T> adapter_to(const T& v) {
+    return codec_adapter<T>::to(v);
+}
+
+// The adapter's from(); what it throws becomes a codec failure, so the
+// message gains the field's path.
+template <class T>
+T adapter_from(adapter_representation_t<T>&& r) {
+    try {
+        return codec_adapter<T>::from(std::move(r));
+    } catch (const std::exception& e) {
+        throw codec_failure{e.what()};
+    }
+}
+
+template <class E>
+std::string_view enum_name_or_fail(E v) {
+    for (const auto& e : enum_values_v<E>)
+        if (e.value == v) return e.name;
+    throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
+                        std::string(enum_type_name_v<E>)};
+}
+
+// A map key as text (a JSON member name; an error path): strings as they
+// are, integers in decimal, enums by name.
+template <class K>
+std::string map_key_text(const K& k) {
+    if constexpr (std::same_as<K, std::string>) return k;
+    else if constexpr (codec_integer<K>) return std::to_string(k);
+    else return std::string(enum_name_or_fail(k));
+}
+
+// An unordered map's entries in key order (enums by value).
+template <class M>
+std::vector<const typename M::value_type*> sorted_entries(const M& m) {
+    std::vector<const typename M::value_type*> out;
+    out.reserve(m.size());
+    for (const auto& e : m) out.push_back(&e);
+    std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->first < b->first; });
+    return out;
+}
+
+}  // namespace detail
+}  // namespace stowage
 // ---- end stowage/codec/detail/codec_traits.hpp ----
 
 namespace stowage {
 namespace detail {
 
-inline constexpr std::uint8_t binary_format_version = 1;
+inline constexpr std::uint8_t binary_format_version = 2;
+inline constexpr std::uint8_t binary_oldest_version = 1;
 
 enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
 template <class T>
 constexpr binary_wire wire_type_of() {
-    if constexpr (is_std_optional<T>::value) return wire_type_of<typename T::value_type>();
+    if constexpr (adapted<T>) return wire_type_of<adapter_representation_t<T>>();
     else if constexpr (std::same_as<T, bool> || codec_integer<T>) return binary_wire::varint;
     else if constexpr (std::same_as<T, double>) return binary_wire::fixed64;
     else if constexpr (std::same_as<T, float>) return binary_wire::fixed32;
@@ -3743,8 +4479,23 @@ constexpr binary_wire wire_type_of() {
 // value(T) is already "length, bytes" for these, so a field needs no wrapper.
 template <class T>
 constexpr bool self_delimited() {
-    return std::same_as<T, std::string> || described_enum<T> || described<T>;
+    if constexpr (adapted<T>) return self_delimited<adapter_representation_t<T>>();
+    else return std::same_as<T, std::string> || is_byte_string<T>::value || described_enum<T> || described<T>;
 }
+
+// What a struct field's payload holds: an optional field is written only
+// when engaged, as its value.
+template <class M>
+struct field_payload {
+    using type = M;
+};
+template <class T>
+    requires(!adapted<std::optional<T>>)
+struct field_payload<std::optional<T>> {
+    using type = T;
+};
+template <class M>
+using field_payload_t = typename field_payload<M>::type;
 
 // ---------------------------------------------------------------------------
 // Writer
@@ -3831,9 +4582,9 @@ void write_binary_fields(bytes& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                using Inner = typename std::conditional_t<is_std_optional<M>::value, M, std::optional<M>>::value_type;
+                using Inner = field_payload_t<M>;
                 const Inner* inner;
-                if constexpr (is_std_optional<M>::value) {
+                if constexpr (!std::is_same_v<Inner, M>) {
                     if (!m) return;
                     inner = &*m;
                 } else {
@@ -3855,37 +4606,42 @@ void write_binary_fields(bytes& out, const T& v) {
         fields<T>());
 }
 
+inline void binary_put_zigzag(bytes& out, std::int64_t x) {
+    binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+}
+
 template <class T>
 void write_binary(bytes& out, const T& v) {
     static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        write_binary(out, static_cast<const adapter_representation_t<T>&>(adapter_to(v)));
+    } else if constexpr (std::same_as<T, bool>) {
         binary_put_byte(out, v ? 1 : 0);
     } else if constexpr (codec_integer<T>) {
-        if constexpr (std::is_signed_v<T>) {
-            const auto x = static_cast<std::int64_t>(v);
-            binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
-        } else {
-            binary_put_varint(out, v);
-        }
+        if constexpr (std::is_signed_v<T>) binary_put_zigzag(out, static_cast<std::int64_t>(v));
+        else binary_put_varint(out, v);
     } else if constexpr (std::same_as<T, double>) {
         binary_put_fixed(out, std::bit_cast<std::uint64_t>(v));
     } else if constexpr (std::same_as<T, float>) {
         binary_put_fixed(out, std::bit_cast<std::uint32_t>(v));
     } else if constexpr (std::same_as<T, std::string>) {
         binary_put_string(out, v);
+    } else if constexpr (is_byte_string<T>::value) {
+        binary_put_varint(out, v.size());
+        append(out, bytes_view(v.data(), v.size()));
+    } else if constexpr (codec_time<T> || codec_duration<T>) {
+        std::optional<seconds_nanos> sn;
+        if constexpr (codec_time<T>) sn = split_nanos(chrono_total_nanos(v.time_since_epoch()));
+        else sn = split_nanos(chrono_total_nanos(v));
+        if (!sn) throw codec_failure{"out of range"};
+        binary_put_zigzag(out, sn->seconds);
+        binary_put_varint(out, sn->nanos);
     } else if constexpr (described_enum<T>) {
-        for (const auto& e : enum_values_v<T>) {
-            if (e.value == v) {
-                binary_put_string(out, e.name);
-                return;
-            }
-        }
-        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
-                            std::string(enum_type_name_v<T>)};
+        binary_put_string(out, enum_name_or_fail(v));
     } else if constexpr (is_std_optional<T>::value) {
         binary_put_byte(out, v ? 1 : 0);
         if (v) write_binary(out, *v);
-    } else if constexpr (is_std_vector<T>::value) {
+    } else if constexpr (codec_sequence<T>) {
         binary_put_varint(out, v.size());
         std::size_t i = 0;
         for (const auto& e : v) {
@@ -3897,17 +4653,48 @@ void write_binary(bytes& out, const T& v) {
             }
             ++i;
         }
-    } else if constexpr (is_std_string_map<T>::value) {
+    } else if constexpr (codec_map<T>) {
         binary_put_varint(out, v.size());
-        for (const auto& [k, e] : v) {
-            binary_put_string(out, k);
+        auto one = [&](const auto& k, const auto& e) {
             try {
+                write_binary(out, k);
                 write_binary(out, e);
             } catch (codec_failure& f) {
-                prepend_key(f, k);
+                prepend_key(f, map_key_text(k));
                 throw;
             }
+        };
+        if constexpr (is_std_unordered_map<T>::value) {
+            for (const auto* p : sorted_entries(v)) one(p->first, p->second);
+        } else {
+            for (const auto& [k, e] : v) one(k, e);
         }
+    } else if constexpr (is_tuple_like<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [[maybe_unused]] auto one = [&](const auto& e, std::size_t i) {
+                try {
+                    write_binary(out, e);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            };
+            (one(std::get<I>(v), I), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else if constexpr (is_std_variant<T>::value) {
+        if (v.valueless_by_exception()) throw codec_failure{"variant is valueless (an exception interrupted its assignment)"};
+        std::visit(
+            [&](const auto& alt) {
+                using A = std::remove_cvref_t<decltype(alt)>;
+                binary_put_string(out, variant_tag<A>());
+                try {
+                    if constexpr (!std::same_as<A, std::monostate>) write_binary(out, alt);
+                } catch (codec_failure& f) {
+                    prepend_key(f, variant_tag<A>());
+                    throw;
+                }
+            },
+            v);
     } else if constexpr (std::same_as<T, json_value>) {
         write_binary_json(out, v);
     } else if constexpr (std::same_as<T, json_document>) {
@@ -4076,13 +4863,23 @@ inline json_value read_binary_json(binary_reader& r) {
     }
 }
 
+// Reads fields to the end of r, or, when `terminated` (a version-2 record's
+// top level), to the 0x00 that must be its last byte.
 template <class T>
-void read_binary_fields(binary_reader& r, T& out) {
+void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
     constexpr std::size_t n = field_count_v<T>;
     std::array<bool, n> seen{};
     const auto& fs = fields<T>();
-    while (!r.at_end()) {
+    for (;;) {
+        if (r.at_end()) {
+            if (terminated) r.fail("truncated (no end-of-record marker)");
+            break;
+        }
         const std::uint64_t key = r.varint();
+        if (key == 0 && terminated) {
+            if (!r.at_end()) r.fail("unexpected bytes after the end-of-record marker");
+            break;
+        }
         const auto w = static_cast<binary_wire>(key & 7);
         if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
             r.fail("unknown binary_wire type " + std::to_string(key & 7));
@@ -4097,11 +4894,12 @@ void read_binary_fields(binary_reader& r, T& out) {
                 if (number != i + 1) return false;
                 auto& m = out.*(fd.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
+                constexpr binary_wire expected = wire_type_of<field_payload_t<M>>();
                 try {
                     if (seen[i]) r.fail("field repeated");
-                    if (w != wire_type_of<M>())
+                    if (w != expected)
                         r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
-                               std::to_string(static_cast<int>(wire_type_of<M>())));
+                               std::to_string(static_cast<int>(expected)));
                     auto read_inner = [&](auto& target) {
                         using Inner = std::remove_cvref_t<decltype(target)>;
                         if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>()) {
@@ -4112,7 +4910,7 @@ void read_binary_fields(binary_reader& r, T& out) {
                             read_binary(r, target);
                         }
                     };
-                    if constexpr (is_std_optional<M>::value) read_inner(m.emplace());
+                    if constexpr (!std::is_same_v<field_payload_t<M>, M>) read_inner(m.emplace());
                     else read_inner(m);
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -4124,35 +4922,37 @@ void read_binary_fields(binary_reader& r, T& out) {
             (one(std::get<I>(fs), I) || ...);
         }(std::make_index_sequence<n>{});
     }
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        auto one = [&](const auto& fd, std::size_t i) {
-            if (seen[i]) return;
-            auto& m = out.*(fd.pointer);
-            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
-                m.reset();
-            } else {
-                throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
-            }
-        };
-        (one(std::get<I>(fs), I), ...);
-    }(std::make_index_sequence<n>{});
+    // A missing field keeps the value the type's default constructor gave
+    // it, unless STOWAGE_FIELD_RULES marks it required.
+    for (std::size_t i = 0; i < n; ++i)
+        if (!seen[i] && field_required<T>(i))
+            throw codec_failure{"missing required field", "." + std::string(field_names_v<T>[i]), r.offset()};
+}
+
+inline std::int64_t binary_get_zigzag(binary_reader& r) {
+    const std::uint64_t raw = r.varint();
+    return static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
 }
 
 template <class T>
 void read_binary(binary_reader& r, T& out) {
     static_assert(codable<T>, "binary_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        adapter_representation_t<T> rep{};
+        read_binary(r, rep);
+        out = adapter_from<T>(std::move(rep));
+    } else if constexpr (std::same_as<T, bool>) {
         const std::uint64_t b = r.varint();
         if (b > 1) r.fail("boolean is " + std::to_string(b));
         out = b == 1;
     } else if constexpr (codec_integer<T>) {
         using lim = std::numeric_limits<T>;
-        const std::uint64_t raw = r.varint();
         if constexpr (std::is_signed_v<T>) {
-            const auto x = static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+            const std::int64_t x = binary_get_zigzag(r);
             if (x < lim::min() || x > lim::max()) r.fail("integer " + std::to_string(x) + " out of range");
             out = static_cast<T>(x);
         } else {
+            const std::uint64_t raw = r.varint();
             if (raw > lim::max()) r.fail("integer " + std::to_string(raw) + " out of range");
             out = static_cast<T>(raw);
         }
@@ -4162,6 +4962,27 @@ void read_binary(binary_reader& r, T& out) {
         out = std::bit_cast<float>(r.fixed<std::uint32_t>());
     } else if constexpr (std::same_as<T, std::string>) {
         out.assign(r.string());
+    } else if constexpr (is_byte_string<T>::value) {
+        const auto b = as_bytes(r.string());
+        if constexpr (requires { out.assign(b.begin(), b.end()); }) {
+            out.assign(b.begin(), b.end());
+        } else {
+            if (b.size() != out.size()) r.fail("expected " + std::to_string(out.size()) + " bytes, found " + std::to_string(b.size()));
+            std::copy(b.begin(), b.end(), out.begin());
+        }
+    } else if constexpr (codec_time<T> || codec_duration<T>) {
+        seconds_nanos sn;
+        sn.seconds = binary_get_zigzag(r);
+        const std::uint64_t nanos = r.varint();
+        if (nanos >= static_cast<std::uint64_t>(nanos_per_second)) r.fail("nanoseconds " + std::to_string(nanos) + " out of range");
+        sn.nanos = static_cast<std::uint32_t>(nanos);
+        if constexpr (codec_time<T>) {
+            typename T::duration d{};
+            if (const char* why = chrono_from_nanos(join_nanos(sn), d)) r.fail(std::string("time ") + why);
+            out = T(d);
+        } else {
+            if (const char* why = chrono_from_nanos(join_nanos(sn), out)) r.fail(std::string("duration ") + why);
+        }
     } else if constexpr (described_enum<T>) {
         auto name = r.string();
         auto e = enum_from_name<T>(name);
@@ -4172,14 +4993,25 @@ void read_binary(binary_reader& r, T& out) {
         if (present > 1) r.fail("optional marker is " + std::to_string(present));
         if (present) read_binary(r, out.emplace());
         else out.reset();
-    } else if constexpr (is_std_vector<T>::value) {
+    } else if constexpr (codec_sequence<T>) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
-        out.clear();
-        out.reserve(std::min<std::size_t>(n, 1024));
+        if constexpr (is_std_array<T>::value) {
+            if (n != out.size()) r.fail("expected " + std::to_string(out.size()) + " elements, found " + std::to_string(n));
+        } else {
+            out.clear();
+            if constexpr (is_std_vector<T>::value) out.reserve(std::min<std::size_t>(n, 1024));
+        }
         for (std::size_t i = 0; i < n; ++i) {
             try {
-                if constexpr (std::same_as<typename T::value_type, bool>) {
+                if constexpr (is_std_array<T>::value) {
+                    read_binary(r, out[i]);
+                } else if constexpr (is_std_set<T>::value) {
+                    // Any order (a vector's record reads as a set), each once.
+                    typename T::value_type e{};
+                    read_binary(r, e);
+                    if (!out.insert(std::move(e)).second) r.fail("repeated element in a set");
+                } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_binary(r, b);
                     out.push_back(b);
@@ -4191,22 +5023,64 @@ void read_binary(binary_reader& r, T& out) {
                 throw;
             }
         }
-    } else if constexpr (is_std_string_map<T>::value) {
+    } else if constexpr (codec_map<T>) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         for (std::size_t i = 0; i < n; ++i) {
-            std::string key(r.string());
-            if (!out.empty() && !(out.rbegin()->first < key)) r.fail("map keys out of order or repeated");
+            typename T::key_type key{};
+            read_binary(r, key);
+            if constexpr (is_std_map<T>::value) {
+                if (!out.empty() && !out.key_comp()(out.rbegin()->first, key)) r.fail("map keys out of order or repeated");
+            } else {
+                if (out.count(key)) r.fail("map key repeated");
+            }
             typename T::mapped_type m{};
             try {
                 read_binary(r, m);
             } catch (codec_failure& f) {
-                prepend_key(f, key);
+                prepend_key(f, map_key_text(key));
                 throw;
             }
-            out.emplace_hint(out.end(), std::move(key), std::move(m));
+            if constexpr (is_std_map<T>::value) out.emplace_hint(out.end(), std::move(key), std::move(m));
+            else out.emplace(std::move(key), std::move(m));
         }
+    } else if constexpr (is_tuple_like<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [[maybe_unused]] auto one = [&](auto& e, std::size_t i) {
+                try {
+                    read_binary(r, e);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            };
+            (one(std::get<I>(out), I), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else if constexpr (is_std_variant<T>::value) {
+        binary_reader::nesting guard(r);
+        const std::string_view tag = r.string();
+        const bool found = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+                using A = std::variant_alternative_t<J, T>;
+                if (tag != variant_tag<A>()) return false;
+                try {
+                    if constexpr (std::same_as<A, std::monostate>) {
+                        out.template emplace<J>();
+                    } else {
+                        A alt{};
+                        read_binary(r, alt);
+                        out.template emplace<J>(std::move(alt));
+                    }
+                } catch (codec_failure& f) {
+                    prepend_key(f, tag);
+                    throw;
+                }
+                return true;
+            };
+            return (one(std::integral_constant<std::size_t, I>{}) || ...);
+        }(std::make_index_sequence<std::variant_size_v<T>>{});
+        if (!found) r.fail("\"" + std::string(tag.substr(0, 64)) + "\" is not an alternative of this variant");
     } else if constexpr (std::same_as<T, json_value>) {
         out = read_binary_json(r);
     } else if constexpr (std::same_as<T, json_document>) {
@@ -4241,14 +5115,25 @@ void add_binary_root_name(codec_failure& f) {
 struct binary_codec {
     static constexpr std::string_view name = "binary";
 
+    // For components that take a codec: true when T can be stored, else a
+    // compile error naming the type, the field path and the fix.
+    template <class T>
+    static constexpr bool diagnose() {
+        return detail::check_codable<T>();
+    }
+
     // Appends v's record (version byte, then the value) to out.
     template <detail::codable T>
     void encode(const T& v, bytes& out) const {
         const std::size_t old = out.size();
         try {
             detail::binary_put_byte(out, detail::binary_format_version);
-            if constexpr (described<T>) detail::write_binary_fields(out, v);
-            else detail::write_binary(out, v);
+            if constexpr (described<T> && !detail::adapted<T>) {
+                detail::write_binary_fields(out, v);
+                detail::binary_put_byte(out, 0);  // end of record
+            } else {
+                detail::write_binary(out, v);
+            }
         } catch (detail::codec_failure& f) {
             out.resize(old);
             detail::add_binary_root_name<T>(f);
@@ -4261,17 +5146,18 @@ struct binary_codec {
     void decode(bytes_view in, T& out) const {
         if (in.empty()) throw error(errc::corrupt, "binary decode: empty record");
         const auto version = static_cast<std::uint8_t>(in[0]);
-        if (version != detail::binary_format_version) {
+        if (version < detail::binary_oldest_version || version > detail::binary_format_version) {
             throw error(version > detail::binary_format_version ? errc::unsupported : errc::corrupt,
-                        "binary decode: format version " + std::to_string(version) + " (this build reads version " +
+                        "binary decode: format version " + std::to_string(version) + " (this build reads versions " +
+                            std::to_string(detail::binary_oldest_version) + " to " +
                             std::to_string(detail::binary_format_version) + ")");
         }
         T value{};
         try {
             unsigned depth = 0;
             detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size(), &depth);
-            if constexpr (described<T>) {
-                detail::read_binary_fields(r, value);
+            if constexpr (described<T> && !detail::adapted<T>) {
+                detail::read_binary_fields(r, value, version >= 2);
             } else {
                 detail::read_binary(r, value);
                 if (!r.at_end()) r.fail("unexpected bytes after the value");
@@ -4357,13 +5243,88 @@ struct binary_codec {
 // on any threads (each thread parses with its own simdjson parser).
 // Durability: not applicable.
 
+#include <algorithm>
 #include <array>
+#include <charconv>
 #include <limits>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
 
+// ---- begin stowage/codec/detail/base64.hpp ----
+// codec/detail/base64.hpp — RFC 4648 base64 (standard alphabet, padded),
+// the JSON form of byte strings.
+//
+// Decoding is strict, so every byte string has exactly one text: padding
+// required, no whitespace, and the unused low bits of the last character
+// zero. Anything else is refused (nullopt).
+//
+// Thread safety: pure functions.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace stowage::detail {
+
+inline constexpr std::string_view base64_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+template <class Out>
+void append_base64(Out& out, std::span<const std::byte> data) {
+    auto put = [&](std::uint32_t sextet) { out.push_back(static_cast<typename Out::value_type>(base64_alphabet[sextet & 63])); };
+    std::size_t i = 0;
+    for (; i + 3 <= data.size(); i += 3) {
+        const std::uint32_t v = std::to_integer<std::uint32_t>(data[i]) << 16 |
+                                std::to_integer<std::uint32_t>(data[i + 1]) << 8 | std::to_integer<std::uint32_t>(data[i + 2]);
+        put(v >> 18), put(v >> 12), put(v >> 6), put(v);
+    }
+    const std::size_t rest = data.size() - i;
+    if (rest == 0) return;
+    std::uint32_t v = std::to_integer<std::uint32_t>(data[i]) << 16;
+    if (rest == 2) v |= std::to_integer<std::uint32_t>(data[i + 1]) << 8;
+    put(v >> 18), put(v >> 12);
+    if (rest == 2) put(v >> 6);
+    else out.push_back(static_cast<typename Out::value_type>('='));
+    out.push_back(static_cast<typename Out::value_type>('='));
+}
+
+// Decodes into `out` (appending); false when the text is not canonical base64.
+template <class Out>
+bool decode_base64(std::string_view text, Out& out) {
+    static constexpr auto table = [] {
+        std::array<std::int8_t, 256> t{};
+        t.fill(-1);
+        for (std::size_t i = 0; i < base64_alphabet.size(); ++i) t[static_cast<unsigned char>(base64_alphabet[i])] = static_cast<std::int8_t>(i);
+        return t;
+    }();
+    if (text.size() % 4 != 0) return false;
+    for (std::size_t i = 0; i < text.size(); i += 4) {
+        const bool last = i + 4 == text.size();
+        const int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+        if (pad == 1 && text[i + 2] == '=') return false;  // "x=" then a character
+        std::uint32_t v = 0;
+        for (int k = 0; k < 4 - pad; ++k) {
+            const std::int8_t s = table[static_cast<unsigned char>(text[i + static_cast<std::size_t>(k)])];
+            if (s < 0) return false;
+            v |= static_cast<std::uint32_t>(s) << (18 - 6 * k);
+        }
+        out.push_back(static_cast<typename Out::value_type>(v >> 16 & 0xFF));
+        if (pad < 2) out.push_back(static_cast<typename Out::value_type>(v >> 8 & 0xFF));
+        if (pad < 1) out.push_back(static_cast<typename Out::value_type>(v & 0xFF));
+        if ((pad == 1 && (v & 0xFF)) || (pad == 2 && (v & 0xFFFF))) return false;  // non-zero unused bits
+    }
+    return true;
+}
+
+}  // namespace stowage::detail
+// ---- end stowage/codec/detail/base64.hpp ----
 
 namespace stowage {
 namespace detail {
@@ -4397,7 +5358,7 @@ void write_json_struct(Out& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                if constexpr (is_std_optional<M>::value)
+                if constexpr (is_std_optional<M>::value && !adapted<M>)
                     if (!m) return;
                 if (!first) json_append_char(out, ',');
                 first = false;
@@ -4417,10 +5378,29 @@ void write_json_struct(Out& out, const T& v) {
     json_append_char(out, '}');
 }
 
+// A map key as JSON object member name: strings as they are, integers in
+// decimal, enums by name.
+template <class Out, class K>
+void write_json_key(Out& out, const K& k) {
+    if constexpr (std::same_as<K, std::string>) {
+        append_json_string(out, k);
+    } else if constexpr (codec_integer<K>) {
+        json_append_char(out, '"');
+        append_integer(out, k);
+        json_append_char(out, '"');
+    } else {
+        json_append_char(out, '"');
+        json_append_text(out, enum_name_or_fail(k));
+        json_append_char(out, '"');
+    }
+}
+
 template <class Out, class T>
 void write_json(Out& out, const T& v) {
     static_assert(codable<T>, "json_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        write_json(out, static_cast<const adapter_representation_t<T>&>(adapter_to(v)));
+    } else if constexpr (std::same_as<T, bool>) {
         json_append_text(out, v ? "true" : "false");
     } else if constexpr (codec_integer<T>) {
         append_integer(out, v);
@@ -4428,21 +5408,33 @@ void write_json(Out& out, const T& v) {
         append_floating(out, v);
     } else if constexpr (std::same_as<T, std::string>) {
         append_json_string(out, v);
+    } else if constexpr (is_byte_string<T>::value) {
+        json_append_char(out, '"');
+        append_base64(out, std::span<const std::byte>(v.data(), v.size()));
+        json_append_char(out, '"');
+    } else if constexpr (codec_time<T>) {
+        auto sn = split_nanos(chrono_total_nanos(v.time_since_epoch()));
+        json_append_char(out, '"');
+        if (const char* why = sn ? append_rfc3339(out, *sn) : "out of range") throw codec_failure{std::string("time ") + why};
+        json_append_char(out, '"');
+    } else if constexpr (codec_duration<T>) {
+        append_decimal_seconds(out, chrono_total_nanos(v));
     } else if constexpr (described_enum<T>) {
-        for (const auto& e : enum_values_v<T>) {
-            if (e.value == v) {
-                json_append_char(out, '"');
-                json_append_text(out, e.name);  // an identifier: nothing to escape
-                json_append_char(out, '"');
-                return;
-            }
-        }
-        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
-                           std::string(enum_type_name_v<T>)};
+        json_append_char(out, '"');
+        json_append_text(out, enum_name_or_fail(v));  // an identifier: nothing to escape
+        json_append_char(out, '"');
     } else if constexpr (is_std_optional<T>::value) {
-        if (v) write_json(out, *v);
-        else json_append_text(out, "null");
-    } else if constexpr (is_std_vector<T>::value) {
+        // An optional that may itself be empty is wrapped when engaged
+        // ([null], [5]), so null keeps one meaning at every level.
+        constexpr bool nested = is_std_optional<typename T::value_type>::value;
+        if (!v) {
+            json_append_text(out, "null");
+        } else {
+            if constexpr (nested) json_append_char(out, '[');
+            write_json(out, *v);
+            if constexpr (nested) json_append_char(out, ']');
+        }
+    } else if constexpr (codec_sequence<T>) {
         json_append_char(out, '[');
         std::size_t i = 0;
         for (const auto& e : v) {
@@ -4456,22 +5448,62 @@ void write_json(Out& out, const T& v) {
             ++i;
         }
         json_append_char(out, ']');
-    } else if constexpr (is_std_string_map<T>::value) {
+    } else if constexpr (codec_map<T>) {
         json_append_char(out, '{');
         bool first = true;
-        for (const auto& [k, e] : v) {
+        auto one = [&](const auto& k, const auto& e) {
             if (!first) json_append_char(out, ',');
             first = false;
             try {
-                append_json_string(out, k);
+                write_json_key(out, k);
                 json_append_char(out, ':');
                 write_json(out, e);
             } catch (codec_failure& f) {
-                prepend_key(f, k);
+                prepend_key(f, map_key_text(k));
                 throw;
             }
+        };
+        if constexpr (is_std_unordered_map<T>::value) {
+            // Written in key order, so equal maps are equal bytes (and digests).
+            for (const auto* p : sorted_entries(v)) one(p->first, p->second);
+        } else {
+            for (const auto& [k, e] : v) one(k, e);
         }
         json_append_char(out, '}');
+    } else if constexpr (is_tuple_like<T>::value) {
+        json_append_char(out, '[');
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [[maybe_unused]] auto one = [&](const auto& e, std::size_t i) {
+                if (i) json_append_char(out, ',');
+                try {
+                    write_json(out, e);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            };
+            (one(std::get<I>(v), I), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+        json_append_char(out, ']');
+    } else if constexpr (is_std_variant<T>::value) {
+        // {"<alternative's tag>": value}
+        if (v.valueless_by_exception()) throw codec_failure{"variant is valueless (an exception interrupted its assignment)"};
+        std::visit(
+            [&](const auto& alt) {
+                using A = std::remove_cvref_t<decltype(alt)>;
+                json_append_text(out, "{\"");
+                json_append_text(out, variant_tag<A>());
+                json_append_text(out, "\":");
+                try {
+                    if constexpr (std::same_as<A, std::monostate>) json_append_text(out, "null");
+                    else write_json(out, alt);
+                } catch (codec_failure& f) {
+                    prepend_key(f, variant_tag<A>());
+                    throw;
+                }
+                json_append_char(out, '}');
+            },
+            v);
     } else if constexpr (std::same_as<T, json_value> || std::same_as<T, json_document>) {
         v.write(out);
     } else if constexpr (described<T>) {
@@ -4582,6 +5614,10 @@ void read_json_integer(V& v, json_session& s, I& out) {
     }
 }
 
+// Fields may come in any order; a field the type does not have is skipped
+// (a newer writer's); a missing one keeps the value the type's default
+// constructor gave it, unless STOWAGE_FIELD_RULES marks it required; a
+// renamed field is also taken under its old names.
 template <class V, class T>
 void read_json_struct(V& v, json_session& s, T& out) {
     expect_json_kind(v, s, json_type::object, "object");
@@ -4589,6 +5625,9 @@ void read_json_struct(V& v, json_session& s, T& out) {
     simdjson::ondemand::object o;
     s.check(v.get_object().get(o));
     constexpr std::size_t n = field_count_v<T>;
+    constexpr bool renames = std::ranges::any_of(field_rules_v<T>, [](const field_rule& r) {
+        return r.what == field_rule::kind::renamed;
+    });
     std::array<bool, n> seen{};
     const auto& fs = fields<T>();
     for (auto field : o) {
@@ -4599,10 +5638,14 @@ void read_json_struct(V& v, json_session& s, T& out) {
         auto& fv = f.value();
         const bool known = [&]<std::size_t... I>(std::index_sequence<I...>) {
             auto one = [&](const auto& fd, std::size_t i) {
-                if (key != fd.name) return false;
+                if (key != fd.name) {
+                    if constexpr (!renames) return false;
+                    else if (!field_old_name<T>(i, key)) return false;
+                }
                 try {
-                    // A field given twice: which value counts is the
-                    // reader's guess, so neither is taken.
+                    // A field given twice (or under its old and new names):
+                    // which value counts is the reader's guess, so neither
+                    // is taken.
                     if (seen[i]) s.fail("repeated field (an object may hold each key once)");
                     read_json(fv, s, out.*(fd.pointer));
                 } catch (codec_failure& fail) {
@@ -4623,24 +5666,47 @@ void read_json_struct(V& v, json_session& s, T& out) {
             }
         }
     }
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        auto one = [&](const auto& fd, std::size_t i) {
-            if (seen[i]) return;
-            auto& m = out.*(fd.pointer);
-            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
-                m.reset();
-            } else {
-                throw codec_failure{"missing required field", "." + std::string(fd.name)};
-            }
-        };
-        (one(std::get<I>(fs), I), ...);
-    }(std::make_index_sequence<n>{});
+    for (std::size_t i = 0; i < n; ++i)
+        if (!seen[i] && field_required<T>(i))
+            throw codec_failure{"missing required field", "." + std::string(field_names_v<T>[i])};
+}
+
+// A JSON string's text (escapes resolved), for the kinds stored as strings.
+template <class V>
+std::string_view read_json_text(V& v, json_session& s, std::string_view wanted) {
+    expect_json_kind(v, s, json_type::string, wanted);
+    std::string_view sv;
+    s.check(v.get_string().get(sv));
+    return sv;
+}
+
+template <class K>
+K read_json_key(std::string_view key, json_session& s) {
+    if constexpr (std::same_as<K, std::string>) {
+        return std::string(key);
+    } else if constexpr (codec_integer<K>) {
+        K k{};
+        auto r = std::from_chars(key.data(), key.data() + key.size(), k);
+        // The one decimal form the writer produces: no '+', no leading zeros.
+        if (r.ec != std::errc{} || r.ptr != key.data() + key.size() || map_key_text(k) != key)
+            s.fail("map key \"" + std::string(key.substr(0, 40)) + "\" is not an integer from " +
+                   std::to_string(std::numeric_limits<K>::min()) + " to " + std::to_string(std::numeric_limits<K>::max()));
+        return k;
+    } else {
+        auto e = enum_from_name<K>(key);
+        if (!e) s.fail("map key \"" + std::string(key.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<K>));
+        return *e;
+    }
 }
 
 template <class V, class T>
 void read_json(V& v, json_session& s, T& out) {
     static_assert(codable<T>, "json_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        adapter_representation_t<T> r{};
+        read_json(v, s, r);
+        out = adapter_from<T>(std::move(r));
+    } else if constexpr (std::same_as<T, bool>) {
         expect_json_kind(v, s, json_type::boolean, "boolean");
         s.check(v.get_bool().get(out));
     } else if constexpr (codec_integer<T>) {
@@ -4659,14 +5725,36 @@ void read_json(V& v, json_session& s, T& out) {
         if (!is_json_number(token) || r.ec != std::errc{} || r.ptr != token.data() + token.size())
             s.fail("expected a number that fits a float, found " + std::string(token.substr(0, 40)));
     } else if constexpr (std::same_as<T, std::string>) {
-        expect_json_kind(v, s, json_type::string, "string");
-        std::string_view sv;
-        s.check(v.get_string().get(sv));
-        out.assign(sv);
+        out.assign(read_json_text(v, s, "string"));
+    } else if constexpr (is_byte_string<T>::value) {
+        const std::string_view text = read_json_text(v, s, "base64 string");
+        T b{};
+        if constexpr (requires { b.resize(0); }) {
+            if (!decode_base64(text, b)) s.fail("not canonical base64 (RFC 4648, padded)");
+        } else {
+            bytes tmp;
+            if (!decode_base64(text, tmp)) s.fail("not canonical base64 (RFC 4648, padded)");
+            if (tmp.size() != b.size())
+                s.fail("expected " + std::to_string(b.size()) + " bytes, found " + std::to_string(tmp.size()));
+            std::copy(tmp.begin(), tmp.end(), b.begin());
+        }
+        out = std::move(b);
+    } else if constexpr (codec_time<T>) {
+        const std::string_view text = read_json_text(v, s, "RFC 3339 time (string)");
+        seconds_nanos sn;
+        typename T::duration d{};
+        if (const char* why = parse_rfc3339(text, sn)) s.fail(std::string(why) + ", found \"" + std::string(text.substr(0, 40)) + "\"");
+        if (const char* why = chrono_from_nanos(join_nanos(sn), d)) s.fail("time " + std::string(text.substr(0, 40)) + " is " + why);
+        out = T(d);
+    } else if constexpr (codec_duration<T>) {
+        expect_json_kind(v, s, json_type::number, "seconds (number)");
+        const std::string_view token = trim_json_space(json_raw_token(v, s));
+        if (!is_json_number(token)) s.fail("invalid number");
+        chrono_wide total = 0;
+        if (const char* why = parse_decimal_seconds(token, total)) s.fail("duration " + std::string(token.substr(0, 40)) + ": " + why);
+        if (const char* why = chrono_from_nanos(total, out)) s.fail("duration " + std::string(token.substr(0, 40)) + " is " + why);
     } else if constexpr (described_enum<T>) {
-        expect_json_kind(v, s, json_type::string, "enum name (string)");
-        std::string_view sv;
-        s.check(v.get_string().get(sv));
+        const std::string_view sv = read_json_text(v, s, "enum name (string)");
         auto e = enum_from_name<T>(sv);
         if (!e) s.fail("\"" + std::string(sv.substr(0, 64)) + "\" is not a value of enum " + std::string(enum_type_name_v<T>));
         out = *e;
@@ -4676,21 +5764,43 @@ void read_json(V& v, json_session& s, T& out) {
             s.check(v.is_null().get(is));
             if (!is) s.fail("invalid literal");
             out.reset();
+        } else if constexpr (is_std_optional<typename T::value_type>::value) {
+            // An engaged optional of an optional: [inner] (see the writer).
+            expect_json_kind(v, s, json_type::array, "[value] (a nested optional)");
+            json_session::nesting guard(s);
+            simdjson::ondemand::array a;
+            s.check(v.get_array().get(a));
+            std::size_t count = 0;
+            auto& inner = out.emplace();
+            for (auto element : a) {
+                if (count++) s.fail("a nested optional's array holds one value");
+                simdjson::ondemand::value ev;
+                s.check(std::move(element).get(ev));
+                read_json(ev, s, inner);
+            }
+            if (count != 1) s.fail("a nested optional's array holds one value");
         } else {
             read_json(v, s, out.emplace());
         }
-    } else if constexpr (is_std_vector<T>::value) {
+    } else if constexpr (codec_sequence<T>) {
         expect_json_kind(v, s, json_type::array, "array");
         json_session::nesting guard(s);
         simdjson::ondemand::array a;
         s.check(v.get_array().get(a));
-        out.clear();
+        if constexpr (!is_std_array<T>::value) out.clear();
         std::size_t i = 0;
         for (auto element : a) {
             simdjson::ondemand::value ev;
             s.check(std::move(element).get(ev));
             try {
-                if constexpr (std::same_as<typename T::value_type, bool>) {
+                if constexpr (is_std_array<T>::value) {
+                    if (i >= out.size()) s.fail("more than the " + std::to_string(out.size()) + " elements of a fixed-size array");
+                    read_json(ev, s, out[i]);
+                } else if constexpr (is_std_set<T>::value) {
+                    typename T::value_type e{};
+                    read_json(ev, s, e);
+                    if (!out.insert(std::move(e)).second) s.fail("repeated element in a set");
+                } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_json(ev, s, b);
                     out.push_back(b);
@@ -4703,7 +5813,9 @@ void read_json(V& v, json_session& s, T& out) {
             }
             ++i;
         }
-    } else if constexpr (is_std_string_map<T>::value) {
+        if constexpr (is_std_array<T>::value)
+            if (i != out.size()) s.fail("expected " + std::to_string(out.size()) + " elements, found " + std::to_string(i));
+    } else if constexpr (codec_map<T>) {
         expect_json_kind(v, s, json_type::object, "object");
         json_session::nesting guard(s);
         simdjson::ondemand::object o;
@@ -4715,18 +5827,85 @@ void read_json(V& v, json_session& s, T& out) {
             std::string_view key;
             s.check(f.unescaped_key().get(key));
             typename T::mapped_type m{};
-            std::string k(key);
             try {
+                auto k = read_json_key<typename T::key_type>(key, s);
                 // A repeated key is refused, as in a struct: keeping either
                 // value would silently drop the other.
                 if (out.count(k)) s.fail("repeated key (an object may hold each key once)");
                 read_json(f.value(), s, m);
+                out.emplace(std::move(k), std::move(m));
             } catch (codec_failure& fail) {
                 prepend_key(fail, key);
                 throw;
             }
-            out.emplace(std::move(k), std::move(m));
         }
+    } else if constexpr (is_tuple_like<T>::value) {
+        expect_json_kind(v, s, json_type::array, "array");
+        json_session::nesting guard(s);
+        simdjson::ondemand::array a;
+        s.check(v.get_array().get(a));
+        constexpr std::size_t n = std::tuple_size_v<T>;
+        std::size_t i = 0;
+        for (auto element : a) {
+            if (i >= n) s.fail("more than the " + std::to_string(n) + " elements of a tuple");
+            simdjson::ondemand::value ev;
+            s.check(std::move(element).get(ev));
+            try {
+                [&]<std::size_t... I>(std::index_sequence<I...>) {
+                    ((i == I ? (read_json(ev, s, std::get<I>(out)), true) : false) || ...);
+                }(std::make_index_sequence<n>{});
+            } catch (codec_failure& f) {
+                prepend_index(f, i);
+                throw;
+            }
+            ++i;
+        }
+        if (i != n) s.fail("expected " + std::to_string(n) + " elements, found " + std::to_string(i));
+    } else if constexpr (is_std_variant<T>::value) {
+        expect_json_kind(v, s, json_type::object, "object {\"alternative\": value}");
+        json_session::nesting guard(s);
+        simdjson::ondemand::object o;
+        s.check(v.get_object().get(o));
+        std::size_t count = 0;
+        for (auto field : o) {
+            if (count++) s.fail("a variant's object holds one member, its alternative");
+            simdjson::ondemand::field f;
+            s.check(std::move(field).get(f));
+            std::string_view key;
+            s.check(f.unescaped_key().get(key));
+            auto& fv = f.value();
+            const bool found = [&]<std::size_t... I>(std::index_sequence<I...>) {
+                auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+                    using A = std::variant_alternative_t<J, T>;
+                    if (key != variant_tag<A>()) return false;
+                    try {
+                        if constexpr (std::same_as<A, std::monostate>) {
+                            bool is = false;
+                            if (json_kind(fv, s) != json_type::null || (s.check(fv.is_null().get(is)), !is))
+                                s.fail("expected null");
+                            out.template emplace<J>();
+                        } else {
+                            A alt{};
+                            read_json(fv, s, alt);
+                            out.template emplace<J>(std::move(alt));
+                        }
+                    } catch (codec_failure& fail) {
+                        prepend_key(fail, key);
+                        throw;
+                    }
+                    return true;
+                };
+                return (one(std::integral_constant<std::size_t, I>{}) || ...);
+            }(std::make_index_sequence<std::variant_size_v<T>>{});
+            if (!found) {
+                std::string known;
+                [&]<std::size_t... I>(std::index_sequence<I...>) {
+                    ((known += (I ? ", " : "") + std::string(variant_tag<std::variant_alternative_t<I, T>>())), ...);
+                }(std::make_index_sequence<std::variant_size_v<T>>{});
+                s.fail("\"" + std::string(key.substr(0, 64)) + "\" is not an alternative of this variant (" + known + ")");
+            }
+        }
+        if (count != 1) s.fail("a variant's object holds one member, its alternative");
     } else if constexpr (std::same_as<T, json_value>) {
         out = read_json_value(v, s);
     } else if constexpr (std::same_as<T, json_document>) {
@@ -4774,6 +5953,13 @@ void encode_json(Out& out, const T& v) {
 struct json_codec {
     static constexpr std::string_view name = "json";
 
+    // For components that take a codec: true when T can be stored, else a
+    // compile error naming the type, the field path and the fix.
+    template <class T>
+    static constexpr bool diagnose() {
+        return detail::check_codable<T>();
+    }
+
     // Appends v's JSON text to out.
     template <detail::codable T>
     void encode(const T& v, bytes& out) const {
@@ -4787,16 +5973,19 @@ struct json_codec {
     }
 };
 
-template <detail::codable T>
+// Unconstrained, so that a type that cannot be stored gets one error that
+// names it, its field and the fix (check_codable), not a list of overloads.
+template <class T>
 std::string to_json(const T& v) {
     std::string out;
-    detail::encode_json(out, v);
+    if constexpr (detail::check_codable<T>()) detail::encode_json(out, v);
     return out;
 }
 
-template <detail::codable T>
+template <class T>
 T from_json(std::string_view json) {
-    return detail::decode_json<T>(json);
+    if constexpr (detail::check_codable<T>()) return detail::decode_json<T>(json);
+    else return T{};
 }
 
 }  // namespace stowage
@@ -5013,6 +6202,13 @@ public:
 
     int level() const noexcept { return level_; }
     const Inner& inner() const noexcept { return inner_; }
+
+    // The inner codec's compile-time diagnosis of T, when it has one.
+    template <class T>
+    static constexpr bool diagnose() {
+        if constexpr (requires { Inner::template diagnose<T>(); }) return Inner::template diagnose<T>();
+        else return codec_for<Inner, T>;
+    }
 
     template <class T>
         requires codec_for<Inner, T>

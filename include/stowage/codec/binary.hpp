@@ -5,14 +5,19 @@
 // not stored (a field is identified by its number), strings are length-
 // prefixed. Versioned: every record starts with a format-version byte, and
 // each struct field carries its number and wire type, so a reader skips the
-// fields it does not know (written by a newer version of the struct) and reads
-// absent optional fields as empty.
+// fields it does not know (written by a newer version of the struct), and a
+// field a record lacks keeps the value the type's default constructor gives
+// it (unless STOWAGE_FIELD_RULES marks it required).
 //
-// Wire format, version 1 (all multi-byte fixed values little-endian):
+// Wire format, version 2 (all multi-byte fixed values little-endian):
 //
-//   record       := 0x01 top
-//   top          := fields (to the end of the record)   for a described struct
-//                 | value(T) (nothing may follow)        for any other T
+//   record       := 0x02 top
+//   top          := fields 0x00 (the end: nothing may follow)  for a described struct
+//                 | value(T) (nothing may follow)             for any other T
+//                   Version 1 (still read) had no 0x00: its fields ran to
+//                   the end of the record. The terminator is what makes a
+//                   record cut at a field boundary detectable now that
+//                   fields may be missing.
 //   varint       := LEB128: 7 bits per byte, low group first, high bit set on
 //                   all but the last byte; at most 10 bytes; minimal (no
 //                   trailing zero groups)
@@ -22,12 +27,26 @@
 //     signed integer       varint of zigzag(v) = (v << 1) ^ (v >> 63)
 //     float / double       4 / 8 bytes IEEE 754
 //     std::string          varint byte length, bytes
+//     byte string          varint byte length, bytes (std::vector<std::byte>;
+//                          std::array<std::byte, N>: the length must be N)
 //     described enum       the enumerator's name, as a string (renumbering
 //                          or reordering an enum keeps old records readable)
 //     std::optional<T>     0x00 (empty) | 0x01 value(T)
-//     std::vector<T>       varint count, count x value(T)
-//     map<string, T>       varint count, count x (string key, value(T)),
-//                          keys strictly ascending
+//     std::vector<T>, std::array<T, N>, std::set<T>
+//                          varint count, count x value(T) (an array's count
+//                          must be N; a set's elements in any order, once)
+//     map<K, T>            varint count, count x (value(K), value(T)); a
+//                          std::map's keys strictly ascending in its order,
+//                          an unordered_map's written ascending, read once each
+//     std::pair, std::tuple
+//                          each element's value, in order
+//     std::variant         the alternative's tag as a string (its type name:
+//                          "int64", "string", a described type's name, a
+//                          codec_adapter's tag; "none" for std::monostate),
+//                          then value(alternative) (nothing for monostate)
+//     time point, duration zigzag varint seconds (rounded down), varint
+//                          nanoseconds 0..999999999 (codec/detail/chrono_form.hpp)
+//     codec_adapter<T>     value(representation)
 //     json_value           kind byte, then: 0 null, 1 false, 2 true,
 //                          3 number (its text, as a string), 4 string,
 //                          5 array (varint count, values),
@@ -38,19 +57,20 @@
 //   field        := varint key = number << 3 | wire type, payload
 //     number     := the field's 1-based position in STOWAGE_DESCRIBE: append
 //                   new fields at the end, never reorder or remove (keep an
-//                   unused member instead)
+//                   unused member instead; a rename changes nothing here)
 //     wire type 0  varint    payload is value(T): bool, integers
 //               1  fixed64   payload is value(double)
 //               5  fixed32   payload is value(float)
 //               2  length-delimited: varint byte length, then that many bytes.
-//                  For a string, an enum and a struct that is exactly
-//                  value(T); vectors, maps, json_value and json_document are
-//                  wrapped: varint length of value(T), value(T).
+//                  For a string, a byte string, an enum and a struct that is
+//                  exactly value(T); everything else is wrapped: varint
+//                  length of value(T), value(T).
 //   An optional field that is empty is not written; a present one is written
-//   as its inner T. Fields are written in increasing number; a reader accepts
+//   as its inner T (so an optional<optional<T>> field holds value(optional<T>),
+//   wrapped). Fields are written in increasing number; a reader accepts
 //   any order, skips unknown numbers by their wire type, and refuses a
 //   repeated number, a known number with the wrong wire type and a missing
-//   non-optional field.
+//   required field.
 //
 // Errors: malformed input (truncated, bad varint, lengths past the end, a
 // string that is not valid UTF-8 where JSON text is expected, an unknown enum
@@ -65,6 +85,7 @@
 // Durability: not applicable.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -79,6 +100,7 @@
 #include "../bytes.hpp"
 #include "../describe.hpp"
 #include "../error.hpp"
+#include "detail/chrono_form.hpp"
 #include "detail/codec_traits.hpp"
 #include "detail/failure.hpp"
 #include "detail/json_text.hpp"
@@ -87,13 +109,14 @@
 namespace stowage {
 namespace detail {
 
-inline constexpr std::uint8_t binary_format_version = 1;
+inline constexpr std::uint8_t binary_format_version = 2;
+inline constexpr std::uint8_t binary_oldest_version = 1;
 
 enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
 
 template <class T>
 constexpr binary_wire wire_type_of() {
-    if constexpr (is_std_optional<T>::value) return wire_type_of<typename T::value_type>();
+    if constexpr (adapted<T>) return wire_type_of<adapter_representation_t<T>>();
     else if constexpr (std::same_as<T, bool> || codec_integer<T>) return binary_wire::varint;
     else if constexpr (std::same_as<T, double>) return binary_wire::fixed64;
     else if constexpr (std::same_as<T, float>) return binary_wire::fixed32;
@@ -103,8 +126,23 @@ constexpr binary_wire wire_type_of() {
 // value(T) is already "length, bytes" for these, so a field needs no wrapper.
 template <class T>
 constexpr bool self_delimited() {
-    return std::same_as<T, std::string> || described_enum<T> || described<T>;
+    if constexpr (adapted<T>) return self_delimited<adapter_representation_t<T>>();
+    else return std::same_as<T, std::string> || is_byte_string<T>::value || described_enum<T> || described<T>;
 }
+
+// What a struct field's payload holds: an optional field is written only
+// when engaged, as its value.
+template <class M>
+struct field_payload {
+    using type = M;
+};
+template <class T>
+    requires(!adapted<std::optional<T>>)
+struct field_payload<std::optional<T>> {
+    using type = T;
+};
+template <class M>
+using field_payload_t = typename field_payload<M>::type;
 
 // ---------------------------------------------------------------------------
 // Writer
@@ -191,9 +229,9 @@ void write_binary_fields(bytes& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
-                using Inner = typename std::conditional_t<is_std_optional<M>::value, M, std::optional<M>>::value_type;
+                using Inner = field_payload_t<M>;
                 const Inner* inner;
-                if constexpr (is_std_optional<M>::value) {
+                if constexpr (!std::is_same_v<Inner, M>) {
                     if (!m) return;
                     inner = &*m;
                 } else {
@@ -215,37 +253,42 @@ void write_binary_fields(bytes& out, const T& v) {
         fields<T>());
 }
 
+inline void binary_put_zigzag(bytes& out, std::int64_t x) {
+    binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
+}
+
 template <class T>
 void write_binary(bytes& out, const T& v) {
     static_assert(codable<T>, "binary_codec: this type cannot be encoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        write_binary(out, static_cast<const adapter_representation_t<T>&>(adapter_to(v)));
+    } else if constexpr (std::same_as<T, bool>) {
         binary_put_byte(out, v ? 1 : 0);
     } else if constexpr (codec_integer<T>) {
-        if constexpr (std::is_signed_v<T>) {
-            const auto x = static_cast<std::int64_t>(v);
-            binary_put_varint(out, (static_cast<std::uint64_t>(x) << 1) ^ static_cast<std::uint64_t>(x >> 63));
-        } else {
-            binary_put_varint(out, v);
-        }
+        if constexpr (std::is_signed_v<T>) binary_put_zigzag(out, static_cast<std::int64_t>(v));
+        else binary_put_varint(out, v);
     } else if constexpr (std::same_as<T, double>) {
         binary_put_fixed(out, std::bit_cast<std::uint64_t>(v));
     } else if constexpr (std::same_as<T, float>) {
         binary_put_fixed(out, std::bit_cast<std::uint32_t>(v));
     } else if constexpr (std::same_as<T, std::string>) {
         binary_put_string(out, v);
+    } else if constexpr (is_byte_string<T>::value) {
+        binary_put_varint(out, v.size());
+        append(out, bytes_view(v.data(), v.size()));
+    } else if constexpr (codec_time<T> || codec_duration<T>) {
+        std::optional<seconds_nanos> sn;
+        if constexpr (codec_time<T>) sn = split_nanos(chrono_total_nanos(v.time_since_epoch()));
+        else sn = split_nanos(chrono_total_nanos(v));
+        if (!sn) throw codec_failure{"out of range"};
+        binary_put_zigzag(out, sn->seconds);
+        binary_put_varint(out, sn->nanos);
     } else if constexpr (described_enum<T>) {
-        for (const auto& e : enum_values_v<T>) {
-            if (e.value == v) {
-                binary_put_string(out, e.name);
-                return;
-            }
-        }
-        throw codec_failure{"value " + std::to_string(static_cast<long long>(v)) + " is not a described value of enum " +
-                            std::string(enum_type_name_v<T>)};
+        binary_put_string(out, enum_name_or_fail(v));
     } else if constexpr (is_std_optional<T>::value) {
         binary_put_byte(out, v ? 1 : 0);
         if (v) write_binary(out, *v);
-    } else if constexpr (is_std_vector<T>::value) {
+    } else if constexpr (codec_sequence<T>) {
         binary_put_varint(out, v.size());
         std::size_t i = 0;
         for (const auto& e : v) {
@@ -257,17 +300,48 @@ void write_binary(bytes& out, const T& v) {
             }
             ++i;
         }
-    } else if constexpr (is_std_string_map<T>::value) {
+    } else if constexpr (codec_map<T>) {
         binary_put_varint(out, v.size());
-        for (const auto& [k, e] : v) {
-            binary_put_string(out, k);
+        auto one = [&](const auto& k, const auto& e) {
             try {
+                write_binary(out, k);
                 write_binary(out, e);
             } catch (codec_failure& f) {
-                prepend_key(f, k);
+                prepend_key(f, map_key_text(k));
                 throw;
             }
+        };
+        if constexpr (is_std_unordered_map<T>::value) {
+            for (const auto* p : sorted_entries(v)) one(p->first, p->second);
+        } else {
+            for (const auto& [k, e] : v) one(k, e);
         }
+    } else if constexpr (is_tuple_like<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [[maybe_unused]] auto one = [&](const auto& e, std::size_t i) {
+                try {
+                    write_binary(out, e);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            };
+            (one(std::get<I>(v), I), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else if constexpr (is_std_variant<T>::value) {
+        if (v.valueless_by_exception()) throw codec_failure{"variant is valueless (an exception interrupted its assignment)"};
+        std::visit(
+            [&](const auto& alt) {
+                using A = std::remove_cvref_t<decltype(alt)>;
+                binary_put_string(out, variant_tag<A>());
+                try {
+                    if constexpr (!std::same_as<A, std::monostate>) write_binary(out, alt);
+                } catch (codec_failure& f) {
+                    prepend_key(f, variant_tag<A>());
+                    throw;
+                }
+            },
+            v);
     } else if constexpr (std::same_as<T, json_value>) {
         write_binary_json(out, v);
     } else if constexpr (std::same_as<T, json_document>) {
@@ -436,13 +510,23 @@ inline json_value read_binary_json(binary_reader& r) {
     }
 }
 
+// Reads fields to the end of r, or, when `terminated` (a version-2 record's
+// top level), to the 0x00 that must be its last byte.
 template <class T>
-void read_binary_fields(binary_reader& r, T& out) {
+void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
     constexpr std::size_t n = field_count_v<T>;
     std::array<bool, n> seen{};
     const auto& fs = fields<T>();
-    while (!r.at_end()) {
+    for (;;) {
+        if (r.at_end()) {
+            if (terminated) r.fail("truncated (no end-of-record marker)");
+            break;
+        }
         const std::uint64_t key = r.varint();
+        if (key == 0 && terminated) {
+            if (!r.at_end()) r.fail("unexpected bytes after the end-of-record marker");
+            break;
+        }
         const auto w = static_cast<binary_wire>(key & 7);
         if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
             r.fail("unknown binary_wire type " + std::to_string(key & 7));
@@ -457,11 +541,12 @@ void read_binary_fields(binary_reader& r, T& out) {
                 if (number != i + 1) return false;
                 auto& m = out.*(fd.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
+                constexpr binary_wire expected = wire_type_of<field_payload_t<M>>();
                 try {
                     if (seen[i]) r.fail("field repeated");
-                    if (w != wire_type_of<M>())
+                    if (w != expected)
                         r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
-                               std::to_string(static_cast<int>(wire_type_of<M>())));
+                               std::to_string(static_cast<int>(expected)));
                     auto read_inner = [&](auto& target) {
                         using Inner = std::remove_cvref_t<decltype(target)>;
                         if constexpr (wire_type_of<Inner>() == binary_wire::length_delimited && !self_delimited<Inner>()) {
@@ -472,7 +557,7 @@ void read_binary_fields(binary_reader& r, T& out) {
                             read_binary(r, target);
                         }
                     };
-                    if constexpr (is_std_optional<M>::value) read_inner(m.emplace());
+                    if constexpr (!std::is_same_v<field_payload_t<M>, M>) read_inner(m.emplace());
                     else read_inner(m);
                 } catch (codec_failure& fail) {
                     prepend_field(fail, fd.name);
@@ -484,35 +569,37 @@ void read_binary_fields(binary_reader& r, T& out) {
             (one(std::get<I>(fs), I) || ...);
         }(std::make_index_sequence<n>{});
     }
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-        auto one = [&](const auto& fd, std::size_t i) {
-            if (seen[i]) return;
-            auto& m = out.*(fd.pointer);
-            if constexpr (is_std_optional<std::remove_cvref_t<decltype(m)>>::value) {
-                m.reset();
-            } else {
-                throw codec_failure{"missing required field", "." + std::string(fd.name), r.offset()};
-            }
-        };
-        (one(std::get<I>(fs), I), ...);
-    }(std::make_index_sequence<n>{});
+    // A missing field keeps the value the type's default constructor gave
+    // it, unless STOWAGE_FIELD_RULES marks it required.
+    for (std::size_t i = 0; i < n; ++i)
+        if (!seen[i] && field_required<T>(i))
+            throw codec_failure{"missing required field", "." + std::string(field_names_v<T>[i]), r.offset()};
+}
+
+inline std::int64_t binary_get_zigzag(binary_reader& r) {
+    const std::uint64_t raw = r.varint();
+    return static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
 }
 
 template <class T>
 void read_binary(binary_reader& r, T& out) {
     static_assert(codable<T>, "binary_codec: this type cannot be decoded (see codec/detail/codec_traits.hpp)");
-    if constexpr (std::same_as<T, bool>) {
+    if constexpr (adapted<T>) {
+        adapter_representation_t<T> rep{};
+        read_binary(r, rep);
+        out = adapter_from<T>(std::move(rep));
+    } else if constexpr (std::same_as<T, bool>) {
         const std::uint64_t b = r.varint();
         if (b > 1) r.fail("boolean is " + std::to_string(b));
         out = b == 1;
     } else if constexpr (codec_integer<T>) {
         using lim = std::numeric_limits<T>;
-        const std::uint64_t raw = r.varint();
         if constexpr (std::is_signed_v<T>) {
-            const auto x = static_cast<std::int64_t>((raw >> 1) ^ (~(raw & 1) + 1));
+            const std::int64_t x = binary_get_zigzag(r);
             if (x < lim::min() || x > lim::max()) r.fail("integer " + std::to_string(x) + " out of range");
             out = static_cast<T>(x);
         } else {
+            const std::uint64_t raw = r.varint();
             if (raw > lim::max()) r.fail("integer " + std::to_string(raw) + " out of range");
             out = static_cast<T>(raw);
         }
@@ -522,6 +609,27 @@ void read_binary(binary_reader& r, T& out) {
         out = std::bit_cast<float>(r.fixed<std::uint32_t>());
     } else if constexpr (std::same_as<T, std::string>) {
         out.assign(r.string());
+    } else if constexpr (is_byte_string<T>::value) {
+        const auto b = as_bytes(r.string());
+        if constexpr (requires { out.assign(b.begin(), b.end()); }) {
+            out.assign(b.begin(), b.end());
+        } else {
+            if (b.size() != out.size()) r.fail("expected " + std::to_string(out.size()) + " bytes, found " + std::to_string(b.size()));
+            std::copy(b.begin(), b.end(), out.begin());
+        }
+    } else if constexpr (codec_time<T> || codec_duration<T>) {
+        seconds_nanos sn;
+        sn.seconds = binary_get_zigzag(r);
+        const std::uint64_t nanos = r.varint();
+        if (nanos >= static_cast<std::uint64_t>(nanos_per_second)) r.fail("nanoseconds " + std::to_string(nanos) + " out of range");
+        sn.nanos = static_cast<std::uint32_t>(nanos);
+        if constexpr (codec_time<T>) {
+            typename T::duration d{};
+            if (const char* why = chrono_from_nanos(join_nanos(sn), d)) r.fail(std::string("time ") + why);
+            out = T(d);
+        } else {
+            if (const char* why = chrono_from_nanos(join_nanos(sn), out)) r.fail(std::string("duration ") + why);
+        }
     } else if constexpr (described_enum<T>) {
         auto name = r.string();
         auto e = enum_from_name<T>(name);
@@ -532,14 +640,25 @@ void read_binary(binary_reader& r, T& out) {
         if (present > 1) r.fail("optional marker is " + std::to_string(present));
         if (present) read_binary(r, out.emplace());
         else out.reset();
-    } else if constexpr (is_std_vector<T>::value) {
+    } else if constexpr (codec_sequence<T>) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
-        out.clear();
-        out.reserve(std::min<std::size_t>(n, 1024));
+        if constexpr (is_std_array<T>::value) {
+            if (n != out.size()) r.fail("expected " + std::to_string(out.size()) + " elements, found " + std::to_string(n));
+        } else {
+            out.clear();
+            if constexpr (is_std_vector<T>::value) out.reserve(std::min<std::size_t>(n, 1024));
+        }
         for (std::size_t i = 0; i < n; ++i) {
             try {
-                if constexpr (std::same_as<typename T::value_type, bool>) {
+                if constexpr (is_std_array<T>::value) {
+                    read_binary(r, out[i]);
+                } else if constexpr (is_std_set<T>::value) {
+                    // Any order (a vector's record reads as a set), each once.
+                    typename T::value_type e{};
+                    read_binary(r, e);
+                    if (!out.insert(std::move(e)).second) r.fail("repeated element in a set");
+                } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_binary(r, b);
                     out.push_back(b);
@@ -551,22 +670,64 @@ void read_binary(binary_reader& r, T& out) {
                 throw;
             }
         }
-    } else if constexpr (is_std_string_map<T>::value) {
+    } else if constexpr (codec_map<T>) {
         binary_reader::nesting guard(r);
         const std::size_t n = r.count();
         out.clear();
         for (std::size_t i = 0; i < n; ++i) {
-            std::string key(r.string());
-            if (!out.empty() && !(out.rbegin()->first < key)) r.fail("map keys out of order or repeated");
+            typename T::key_type key{};
+            read_binary(r, key);
+            if constexpr (is_std_map<T>::value) {
+                if (!out.empty() && !out.key_comp()(out.rbegin()->first, key)) r.fail("map keys out of order or repeated");
+            } else {
+                if (out.count(key)) r.fail("map key repeated");
+            }
             typename T::mapped_type m{};
             try {
                 read_binary(r, m);
             } catch (codec_failure& f) {
-                prepend_key(f, key);
+                prepend_key(f, map_key_text(key));
                 throw;
             }
-            out.emplace_hint(out.end(), std::move(key), std::move(m));
+            if constexpr (is_std_map<T>::value) out.emplace_hint(out.end(), std::move(key), std::move(m));
+            else out.emplace(std::move(key), std::move(m));
         }
+    } else if constexpr (is_tuple_like<T>::value) {
+        [&]<std::size_t... I>(std::index_sequence<I...>) {
+            [[maybe_unused]] auto one = [&](auto& e, std::size_t i) {
+                try {
+                    read_binary(r, e);
+                } catch (codec_failure& f) {
+                    prepend_index(f, i);
+                    throw;
+                }
+            };
+            (one(std::get<I>(out), I), ...);
+        }(std::make_index_sequence<std::tuple_size_v<T>>{});
+    } else if constexpr (is_std_variant<T>::value) {
+        binary_reader::nesting guard(r);
+        const std::string_view tag = r.string();
+        const bool found = [&]<std::size_t... I>(std::index_sequence<I...>) {
+            auto one = [&]<std::size_t J>(std::integral_constant<std::size_t, J>) {
+                using A = std::variant_alternative_t<J, T>;
+                if (tag != variant_tag<A>()) return false;
+                try {
+                    if constexpr (std::same_as<A, std::monostate>) {
+                        out.template emplace<J>();
+                    } else {
+                        A alt{};
+                        read_binary(r, alt);
+                        out.template emplace<J>(std::move(alt));
+                    }
+                } catch (codec_failure& f) {
+                    prepend_key(f, tag);
+                    throw;
+                }
+                return true;
+            };
+            return (one(std::integral_constant<std::size_t, I>{}) || ...);
+        }(std::make_index_sequence<std::variant_size_v<T>>{});
+        if (!found) r.fail("\"" + std::string(tag.substr(0, 64)) + "\" is not an alternative of this variant");
     } else if constexpr (std::same_as<T, json_value>) {
         out = read_binary_json(r);
     } else if constexpr (std::same_as<T, json_document>) {
@@ -601,14 +762,25 @@ void add_binary_root_name(codec_failure& f) {
 struct binary_codec {
     static constexpr std::string_view name = "binary";
 
+    // For components that take a codec: true when T can be stored, else a
+    // compile error naming the type, the field path and the fix.
+    template <class T>
+    static constexpr bool diagnose() {
+        return detail::check_codable<T>();
+    }
+
     // Appends v's record (version byte, then the value) to out.
     template <detail::codable T>
     void encode(const T& v, bytes& out) const {
         const std::size_t old = out.size();
         try {
             detail::binary_put_byte(out, detail::binary_format_version);
-            if constexpr (described<T>) detail::write_binary_fields(out, v);
-            else detail::write_binary(out, v);
+            if constexpr (described<T> && !detail::adapted<T>) {
+                detail::write_binary_fields(out, v);
+                detail::binary_put_byte(out, 0);  // end of record
+            } else {
+                detail::write_binary(out, v);
+            }
         } catch (detail::codec_failure& f) {
             out.resize(old);
             detail::add_binary_root_name<T>(f);
@@ -621,17 +793,18 @@ struct binary_codec {
     void decode(bytes_view in, T& out) const {
         if (in.empty()) throw error(errc::corrupt, "binary decode: empty record");
         const auto version = static_cast<std::uint8_t>(in[0]);
-        if (version != detail::binary_format_version) {
+        if (version < detail::binary_oldest_version || version > detail::binary_format_version) {
             throw error(version > detail::binary_format_version ? errc::unsupported : errc::corrupt,
-                        "binary decode: format version " + std::to_string(version) + " (this build reads version " +
+                        "binary decode: format version " + std::to_string(version) + " (this build reads versions " +
+                            std::to_string(detail::binary_oldest_version) + " to " +
                             std::to_string(detail::binary_format_version) + ")");
         }
         T value{};
         try {
             unsigned depth = 0;
             detail::binary_reader r(in.data(), in.data() + 1, in.data() + in.size(), &depth);
-            if constexpr (described<T>) {
-                detail::read_binary_fields(r, value);
+            if constexpr (described<T> && !detail::adapted<T>) {
+                detail::read_binary_fields(r, value, version >= 2);
             } else {
                 detail::read_binary(r, value);
                 if (!r.at_end()) r.fail("unexpected bytes after the value");

@@ -250,6 +250,13 @@ public:
     int level() const noexcept { return level_; }
     const Inner& inner() const noexcept { return inner_; }
 
+    // The inner codec's compile-time diagnosis of T, when it has one.
+    template <class T>
+    static constexpr bool diagnose() {
+        if constexpr (requires { Inner::template diagnose<T>(); }) return Inner::template diagnose<T>();
+        else return codec_for<Inner, T>;
+    }
+
     template <class T>
         requires codec_for<Inner, T>
     void encode(const T& v, bytes& out) const {

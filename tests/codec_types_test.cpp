@@ -312,7 +312,6 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_naming_the_field) {
     check("blob", "\"aGk\"", "not canonical base64");
     check("blob", "\"aGl=\"", "not canonical base64");  // non-zero unused bits
     check("blob", "\"aG k=\"", "not canonical base64");
-    check("tags", "[\"a\",\"a\"]", "repeated element");
     check("by_int", "{\"+5\":\"x\"}", "is not an integer");
     check("by_int", "{\"05\":\"x\"}", "is not an integer");
     check("by_int", "{\"3000000000\":\"x\"}", "is not an integer");
@@ -332,10 +331,13 @@ BOOST_AUTO_TEST_CASE(bad_values_are_refused_naming_the_field) {
     stowage::binary_codec{}.encode(std::array<std::byte, 2>{b(1), b(2)}, wire);
     BOOST_TEST((binary_decode_error<std::array<std::byte, 3>>(wire, &what) == stowage::errc::corrupt));
     BOOST_TEST(contains(what, "expected 3 bytes, found 2"), what);
+    // A set reads a vector's record: any order, a repeat adding nothing.
     wire.clear();
-    stowage::binary_codec{}.encode(std::vector<int>{1, 1}, wire);
-    BOOST_TEST((binary_decode_error<std::set<int>>(wire, &what) == stowage::errc::corrupt));
-    BOOST_TEST(contains(what, "repeated element in a set"), what);
+    stowage::binary_codec{}.encode(std::vector<int>{3, 1, 3}, wire);
+    std::set<int> set;
+    stowage::binary_codec{}.decode(wire, set);
+    BOOST_TEST((set == std::set<int>{1, 3}));
+    BOOST_TEST((stowage::from_json<std::set<int>>("[3,1,3]") == std::set<int>{1, 3}));
     wire.clear();
     stowage::binary_codec{}.encode(std::variant<std::int64_t, std::string>{std::string("x")}, wire);
     BOOST_TEST((binary_decode_error<std::variant<std::int64_t, note>>(wire, &what) == stowage::errc::corrupt));

@@ -2766,7 +2766,8 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 //     std::optional<T>     0x00 (empty) | 0x01 value(T)
 //     std::vector<T>, std::array<T, N>, std::set<T>
 //                          varint count, count x value(T) (an array's count
-//                          must be N; a set's elements in any order, once)
+//                          must be N; a set's elements are written in order,
+//                          read in any order, a repeat adding nothing)
 //     map<K, T>            varint count, count x (value(K), value(T)); a
 //                          std::map's keys strictly ascending in its order,
 //                          an unordered_map's written ascending, read once each
@@ -4280,6 +4281,18 @@ consteval bool codable_deep() {
 template <class T>
 concept codable = codable_deep<T>();
 
+}  // namespace stowage::detail
+
+namespace stowage {
+
+// Whether the provided codecs can store T, checking every field at any depth.
+template <class T>
+concept storable = detail::codable<T>;
+
+}  // namespace stowage
+
+namespace stowage::detail {
+
 template <class T>
 inline constexpr bool codec_dependent_false = false;
 
@@ -5007,10 +5020,11 @@ void read_binary(binary_reader& r, T& out) {
                 if constexpr (is_std_array<T>::value) {
                     read_binary(r, out[i]);
                 } else if constexpr (is_std_set<T>::value) {
-                    // Any order (a vector's record reads as a set), each once.
+                    // Any order, repeats adding nothing: a vector's record
+                    // reads as a set.
                     typename T::value_type e{};
                     read_binary(r, e);
-                    if (!out.insert(std::move(e)).second) r.fail("repeated element in a set");
+                    out.insert(std::move(e));
                 } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_binary(r, b);
@@ -5797,9 +5811,10 @@ void read_json(V& v, json_session& s, T& out) {
                     if (i >= out.size()) s.fail("more than the " + std::to_string(out.size()) + " elements of a fixed-size array");
                     read_json(ev, s, out[i]);
                 } else if constexpr (is_std_set<T>::value) {
+                    // A repeat adds nothing (a vector's record reads as a set).
                     typename T::value_type e{};
                     read_json(ev, s, e);
-                    if (!out.insert(std::move(e)).second) s.fail("repeated element in a set");
+                    out.insert(std::move(e));
                 } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_json(ev, s, b);

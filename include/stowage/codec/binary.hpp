@@ -34,7 +34,8 @@
 //     std::optional<T>     0x00 (empty) | 0x01 value(T)
 //     std::vector<T>, std::array<T, N>, std::set<T>
 //                          varint count, count x value(T) (an array's count
-//                          must be N; a set's elements in any order, once)
+//                          must be N; a set's elements are written in order,
+//                          read in any order, a repeat adding nothing)
 //     map<K, T>            varint count, count x (value(K), value(T)); a
 //                          std::map's keys strictly ascending in its order,
 //                          an unordered_map's written ascending, read once each
@@ -654,10 +655,11 @@ void read_binary(binary_reader& r, T& out) {
                 if constexpr (is_std_array<T>::value) {
                     read_binary(r, out[i]);
                 } else if constexpr (is_std_set<T>::value) {
-                    // Any order (a vector's record reads as a set), each once.
+                    // Any order, repeats adding nothing: a vector's record
+                    // reads as a set.
                     typename T::value_type e{};
                     read_binary(r, e);
-                    if (!out.insert(std::move(e)).second) r.fail("repeated element in a set");
+                    out.insert(std::move(e));
                 } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_binary(r, b);

@@ -524,9 +524,10 @@ void read_json(V& v, json_session& s, T& out) {
                     if (i >= out.size()) s.fail("more than the " + std::to_string(out.size()) + " elements of a fixed-size array");
                     read_json(ev, s, out[i]);
                 } else if constexpr (is_std_set<T>::value) {
+                    // A repeat adds nothing (a vector's record reads as a set).
                     typename T::value_type e{};
                     read_json(ev, s, e);
-                    if (!out.insert(std::move(e)).second) s.fail("repeated element in a set");
+                    out.insert(std::move(e));
                 } else if constexpr (std::same_as<typename T::value_type, bool>) {
                     bool b = false;
                     read_json(ev, s, b);

@@ -234,6 +234,18 @@ consteval bool codable_deep() {
 template <class T>
 concept codable = codable_deep<T>();
 
+}  // namespace stowage::detail
+
+namespace stowage {
+
+// Whether the provided codecs can store T, checking every field at any depth.
+template <class T>
+concept storable = detail::codable<T>;
+
+}  // namespace stowage
+
+namespace stowage::detail {
+
 template <class T>
 inline constexpr bool codec_dependent_false = false;
 

@@ -5,6 +5,7 @@
 // finding: it is reported and the process aborts, so libFuzzer saves the input.
 #pragma once
 
+#include <stowage/codec/adapter.hpp>
 #include <stowage/describe.hpp>
 #include <stowage/error.hpp>
 
@@ -12,13 +13,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <array>
+#include <chrono>
 #include <exception>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <typeinfo>
+#include <unordered_map>
+#include <utility>
+#include <variant>
 #include <vector>
 
 #include <unistd.h>
@@ -34,6 +42,24 @@ struct item {
 };
 STOWAGE_DESCRIBE(item, n, score)
 
+// The field kinds of issue 20, so the decoders' paths for them run too.
+struct kinds {
+    std::chrono::system_clock::time_point at;
+    std::chrono::milliseconds length{0};
+    std::vector<std::byte> blob;
+    std::array<std::byte, 4> digest{};
+    std::array<std::int16_t, 2> pair_of{};
+    std::set<std::string> labels;
+    std::map<std::int64_t, state> by_number;
+    std::unordered_map<std::string, bool> flags;
+    std::pair<std::uint8_t, std::string> pair;
+    std::tuple<double, state> tuple;
+    std::variant<std::monostate, std::int64_t, std::string, item> choice;
+    std::optional<std::optional<std::int32_t>> maybe_maybe;
+    std::filesystem::path path;
+};
+STOWAGE_DESCRIBE(kinds, at, length, blob, digest, pair_of, labels, by_number, flags, pair, tuple, choice, maybe_maybe, path)
+
 // string, int64, vector<string> and optional fields, plus a few more kinds
 // (enum, nested structs, map, float, bool) so the decoders' other paths run.
 struct record {
@@ -47,8 +73,9 @@ struct record {
     std::map<std::string, std::uint32_t> counters;
     std::optional<float> ratio;
     std::optional<bool> flag;
+    std::optional<kinds> more;
 };
-STOWAGE_DESCRIBE(record, id, count, tags, note, parent, status, items, counters, ratio, flag)
+STOWAGE_DESCRIBE(record, id, count, tags, note, parent, status, items, counters, ratio, flag, more)
 
 inline std::string_view text(const std::uint8_t* data, std::size_t size) {
     return {reinterpret_cast<const char*>(data), size};

@@ -51,6 +51,21 @@ std::vector<fuzz::record> records() {
                  fuzz::state::active, {{1, 0.5}, {-7, std::nullopt}, {2147483647, -1e300}}, {{"a", 1}, {"zz", 4294967295u}},
                  0.1f, true});
     v.push_back({"x/y %", 9223372036854775807LL, {""}, "", -1, fuzz::state::done, {{0, 0.0}}, {{"", 0}}, -3.4e38f, false});
+    fuzz::kinds k;
+    k.at = std::chrono::system_clock::time_point(std::chrono::nanoseconds(1765146028123456789LL));
+    k.length = std::chrono::milliseconds(-1500);
+    k.blob = {std::byte{0}, std::byte{0xff}, std::byte{'a'}};
+    k.digest = {std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}};
+    k.pair_of = {-1, 32767};
+    k.labels = {"b", "a"};
+    k.by_number = {{-5, fuzz::state::done}, {7, fuzz::state::draft}};
+    k.flags = {{"x", true}, {"y", false}};
+    k.pair = {255, "p"};
+    k.tuple = {2.5, fuzz::state::active};
+    k.choice = fuzz::item{3, 0.25};
+    k.maybe_maybe = std::optional<std::int32_t>{};
+    k.path = "dir/file";
+    v.push_back({"kinds", 1, {"t"}, std::nullopt, std::nullopt, fuzz::state::done, {}, {}, std::nullopt, std::nullopt, k});
     return v;
 }
 

@@ -580,7 +580,7 @@ void read_json(V& v, json_session& s, T& out) {
             s.check(std::move(element).get(ev));
             try {
                 [&]<std::size_t... I>(std::index_sequence<I...>) {
-                    ((i == I ? (read_json(ev, s, std::get<I>(out)), true) : false) || ...);
+                    (void)((i == I ? (read_json(ev, s, std::get<I>(out)), true) : false) || ...);
                 }(std::make_index_sequence<n>{});
             } catch (codec_failure& f) {
                 prepend_index(f, i);

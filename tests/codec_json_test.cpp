@@ -457,7 +457,9 @@ BOOST_AUTO_TEST_CASE(optional_fields_absent_take_their_default_and_null_is_empty
     BOOST_TEST(!b.n.has_value());
     auto c = from_json<t::with_defaults>(R"({"id":"x","n":3})");
     BOOST_TEST(c.n.value() == 3);
-    BOOST_TEST(to_json(t::with_defaults{"x", std::nullopt}) == R"({"id":"x"})");
+    // Empty, with a default that is not: written as null, so it reads back empty.
+    BOOST_TEST(to_json(t::with_defaults{"x", std::nullopt}) == R"({"id":"x","n":null})");
+    BOOST_TEST(!from_json<t::with_defaults>(to_json(t::with_defaults{"x", std::nullopt})).n.has_value());
     BOOST_TEST(to_json(std::vector<std::optional<int>>{1, std::nullopt}) == "[1,null]");
     BOOST_TEST((decode_error<t::with_defaults>(R"({"n":1})") == errc::bad_input));
 }

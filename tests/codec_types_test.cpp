@@ -440,6 +440,42 @@ BOOST_AUTO_TEST_CASE(evolution_old_records_read_with_defaults_in_both_codecs) {
     }
 }
 
+namespace types_test {
+struct engaged_defaults {
+    std::string id;
+    std::optional<int> n = 5;
+    std::optional<std::string> s = "x";
+    std::optional<std::optional<int>> oo = std::optional<int>{1};
+    std::optional<int> plain;
+    bool operator==(const engaged_defaults&) const = default;
+};
+STOWAGE_DESCRIBE(engaged_defaults, id, n, s, oo, plain)
+}  // namespace types_test
+
+BOOST_AUTO_TEST_CASE(an_empty_optional_round_trips_even_when_its_default_is_not) {
+    // Absent reads as the default (5), so an empty one must be written as
+    // empty: null in JSON, wire type 7 in binary.
+    const engaged_defaults empty{"e", std::nullopt, std::nullopt, std::nullopt, std::nullopt};
+    BOOST_TEST(stowage::to_json(empty) == R"({"id":"e","n":null,"s":null,"oo":null})");
+    BOOST_TEST((round_trip<stowage::json_codec>(empty) == empty));
+    BOOST_TEST((round_trip<stowage::binary_codec>(empty) == empty));
+    const engaged_defaults inner_empty{"e", 5, "x", std::optional<int>{}, 2};
+    BOOST_TEST((round_trip<stowage::json_codec>(inner_empty) == inner_empty));
+    BOOST_TEST((round_trip<stowage::binary_codec>(inner_empty) == inner_empty));
+    // A record without them reads the defaults.
+    const auto d = stowage::from_json<engaged_defaults>(R"({"id":"e"})");
+    BOOST_TEST((d == engaged_defaults{"e", 5, "x", std::optional<int>{1}, std::nullopt}));
+    stowage::bytes w;
+    stowage::binary_codec{}.encode(v1::id_only{"e"}, w);
+    engaged_defaults from_binary;
+    stowage::binary_codec{}.decode(w, from_binary);
+    BOOST_TEST((from_binary == d));
+    // Wire type 7 on a field that is not optional is refused.
+    std::string what;
+    BOOST_TEST((binary_decode_error<v1::id_only>(stowage::bytes{b(2), b(0x0f), b(0)}, &what) == stowage::errc::corrupt));
+    BOOST_TEST(contains(what, "id_only.id: binary_wire type 7, expected 2"), what);
+}
+
 BOOST_AUTO_TEST_CASE(evolution_rules_required_and_renamed) {
     std::string what;
     BOOST_TEST((decode_error<v2::task>(R"({"name":"n"})", &what) == stowage::errc::bad_input));

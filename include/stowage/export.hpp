@@ -26,8 +26,13 @@
 // skipped silently: keys that are not records (store listing snapshots,
 // full-text indexes — their manifest record and segments: derived data,
 // rebuilt rather than restored, named in report.indexes — the WAL, CAS
-// chunks unless `attachments`) are counted in the report. Memory stays
-// bounded: one record (or one chunk block) at a time, plus the key list.
+// chunks unless `attachments`) are counted in the report. A damaged record
+// (corrupt, or failing its digest) does not stop the export: every record
+// is checked before any output, and damaged ones are left out and named in
+// report.damaged (key, what is wrong) — the header's and trailer's counts
+// are those of the documents written, so the file still imports; `stowage
+// export` then exits 1 naming them. Memory stays bounded: one record (or
+// one chunk block) at a time, plus the key list.
 // Export only reads: a database opened read-only works (committed records
 // not yet applied are read from its log). Beside a writer in another
 // process, a record removed during the export is errc::conflict (run it
@@ -246,7 +251,7 @@ public:
         export_type t;
         t.codec = std::string(Codec::name);
         t.to_json = [](bytes_view record, std::string_view key) {
-            envelope_header h = verify_record(record, key);
+            envelope_header h = verify_record<Hasher>(record, key);
             if (h.codec != Codec::name)
                 throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
                                                    "\", its registered type reads \"" + std::string(Codec::name) + "\"");
@@ -287,7 +292,10 @@ struct export_report {
     std::map<std::string, std::uint64_t> collections;  // name -> documents
     std::vector<std::string> skipped_keys;             // not records (derived or internal)
     std::vector<std::string> indexes;                  // full-text indexes left out (derived: rebuilt, not exported)
-    std::string sha256;                                // as in the trailer
+    // Damaged records left out (key, what is wrong); the file holds the rest.
+    std::vector<std::pair<std::string, std::string>> damaged;
+    std::string sha256;  // as in the trailer
+    bool ok() const { return damaged.empty(); }
 };
 
 namespace detail {
@@ -470,22 +478,34 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     for (auto it = records.begin(); it != records.end();) {
         const auto& [collection, keys] = *it;
         envelope_header first;
-        std::optional<error> unreadable;
+        bool found = false;
+        std::optional<error> unreadable;                                // not damage
+        std::vector<std::pair<std::string, std::string>> header_damage;  // key, what
         for (const auto& key : keys) {
             auto value = snap.read(key);
             if (!value) continue;
             try {
                 first = parse_envelope_header(*value, key);
-                unreadable.reset();
+                found = true;
                 break;
             } catch (const error& e) {
-                // Read-only beside a writer: perhaps rewritten in place as
-                // it was read (see below); the next record tells the codec.
-                if (!raw.read_only()) throw;
-                if (!unreadable) unreadable = e;
+                // A damaged header, or (read-only beside a writer) one
+                // rewritten in place as it was read (see below): the next
+                // record tells the codec; this one is read again below.
+                const bool damage = e.kind() == errc::corrupt || e.kind() == errc::checksum_mismatch;
+                if (!damage && !raw.read_only()) throw;
+                if (damage) header_damage.emplace_back(key, e.what());
+                else if (!unreadable) unreadable = e;
             }
         }
-        if (unreadable) throw *unreadable;
+        if (!found && unreadable) throw *unreadable;
+        if (!found && !header_damage.empty()) {
+            // Every record of the collection is damaged: nothing of it to
+            // export; each is reported.
+            report.damaged.insert(report.damaged.end(), header_damage.begin(), header_damage.end());
+            it = records.erase(it);
+            continue;
+        }
         const std::string& codec = first.codec;
         // A full-text index (derived) is left out, not refused: it is
         // rebuilt from its source (`stowage index build`, inverted_index::
@@ -506,6 +526,57 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
         codec_of[collection] = codec;
     }
 
+    // One record as its document line's JSON. Opened read-only beside a
+    // running writer in another process (as `stowage export` may be), a
+    // record can be removed between the listing and the read: a conflict
+    // to retry, not damage; and one may be rewritten in place while it is
+    // read (the other writer's applier, database.hpp): it is read once more
+    // before it is called damage, as `stowage verify` does.
+    auto read_record = [&](const std::string& collection, const std::string& key, std::string& codec,
+                           std::uint32_t& schema) {
+        auto value = snap.read(key);
+        if (!value && raw.read_only())
+            throw error(errc::conflict, key + ": removed by another process during the export; run it again");
+        if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
+        try {
+            return detail::export_record_json(*value, key, reg, collection, codec, &schema);
+        } catch (const error& e) {
+            if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            auto again = snap.read(key);
+            if (!again || *again == *value) throw;
+            return detail::export_record_json(*again, key, reg, collection, codec, &schema);
+        }
+    };
+    // Damaged records are found before any output, so the header's counts
+    // (and the trailer's) are those of the documents the file holds: the
+    // export goes on past damage, leaves those records out and names them
+    // in report.damaged. (Each record is read twice: here and to write it.)
+    auto same_codec = [](const std::string& a, const std::string& b) {
+        return a == b || (detail::export_is_json_codec(a) && detail::export_is_json_codec(b));
+    };
+    std::set<std::string> damaged_keys;
+    std::map<std::string, std::uint64_t> damaged_in;  // collection -> records left out
+    for (const auto& [collection, keys] : records) {
+        for (const auto& key : keys) {
+            std::string codec;
+            std::uint32_t schema = 1;
+            try {
+                (void)read_record(collection, key, codec, schema);
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch) throw;
+                report.damaged.emplace_back(key, e.what());
+                damaged_keys.insert(key);
+                ++damaged_in[collection];
+                continue;
+            }
+            if (!same_codec(codec, codec_of[collection]))
+                throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
+                                                   codec_of[collection] + "\"; nothing was written");
+        }
+    }
+    total -= damaged_keys.size();
+
     detail::export_writer w(out);
     {
         json_value::array list;
@@ -513,7 +584,7 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
             json_value::object c;
             c.emplace_back("name", collection);
             c.emplace_back("codec", codec_of[collection]);
-            c.emplace_back("documents", static_cast<std::uint64_t>(keys.size()));
+            c.emplace_back("documents", static_cast<std::uint64_t>(keys.size() - damaged_in[collection]));
             list.emplace_back(std::move(c));
         }
         json_document header;
@@ -529,30 +600,11 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     for (const auto& [collection, keys] : records) {
         std::string prefix = "{\"collection\":" + detail::export_json_string(collection);
         for (const auto& key : keys) {
-            auto value = snap.read(key);
-            // Opened read-only beside a running writer in another process
-            // (as `stowage export` may be), a record can be removed between
-            // the listing and the read: a conflict to retry, not damage.
-            if (!value && raw.read_only())
-                throw error(errc::conflict, key + ": removed by another process during the export; run it again");
-            if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
+            if (damaged_keys.contains(key)) continue;  // left out, reported
             std::string codec;
             std::uint32_t schema = 1;
-            std::string json;
-            try {
-                json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
-            } catch (const error& e) {
-                // ... and a record may be rewritten in place while it is read
-                // (the other writer's applier, database.hpp): read once more
-                // before calling it damage, as `stowage verify` does.
-                if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                auto again = snap.read(key);
-                if (!again || *again == *value) throw;
-                json = detail::export_record_json(*again, key, reg, collection, codec, &schema);
-            }
-            if (codec != codec_of[collection] &&
-                !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
+            std::string json = read_record(collection, key, codec, schema);
+            if (!same_codec(codec, codec_of[collection]))
                 throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
                                                    codec_of[collection] + "\"");
             w.line(prefix + (schema == 1 ? "" : ",\"schema\":" + std::to_string(schema)) + ",\"document\":" + json + "}");
@@ -822,29 +874,19 @@ private:
     bool bad_ = false, done_ = false;  // done_: padding seen, nothing may follow
 };
 
-// A digest by hasher name, fed in pieces (digest_by_name wants it whole).
+// A digest by hasher name (built in or registered: store.hpp's
+// register_hasher), fed in pieces (digest_by_name wants it whole).
 class import_digest {
 public:
-    explicit import_digest(std::string_view name) {
-        if (name == sha256::name) h_.emplace<sha256>();
-        else if (name == blake2b::name) h_.emplace<blake2b>();
-        else if (name == crc32c::name) h_.emplace<crc32c>();
-    }
-    bool known() const { return h_.index() != 0; }
+    explicit import_digest(std::string_view name) : h_(any_hasher::by_name(name)) {}
+    bool known() const { return h_.has_value(); }
     void update(bytes_view b) {
-        std::visit([&](auto& h) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) h.update(b);
-        }, h_);
+        if (h_) h_->update(b);
     }
-    std::string hex() {
-        return std::visit([](auto& h) -> std::string {
-            if constexpr (std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) return {};
-            else return to_hex(h.finish());
-        }, h_);
-    }
+    std::string hex() { return h_ ? to_hex(h_->finish()) : std::string(); }
 
 private:
-    std::variant<std::monostate, sha256, blake2b, crc32c> h_;
+    std::optional<any_hasher> h_;
 };
 
 // An attachment line exactly as export writes it,

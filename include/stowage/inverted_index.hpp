@@ -26,7 +26,9 @@
 //       one db_store: schema fields are read from the entity's fields of the
 //       same name (strings, enums, integers, bools, optionals and vectors of
 //       them; int64 for time fields), plus an optional extractor for the
-//       rest; verify() and rebuild() compare with / read from the store.
+//       rest; verify() and rebuild() compare with / read from the store,
+//       going on past a record of it that cannot be read and reporting it
+//       (index_verify_report::unreadable, index_rebuild_report::damaged).
 //
 // Persistence (index name N, a store collection name):
 //   "N/segments/<first>-<last>"   each segment's bytes (index/segment.hpp:
@@ -457,7 +459,20 @@ struct index_verify_report {
     std::vector<std::string> stale;    // indexed, but no such entity
     std::vector<std::string> differ;   // indexed content differs from the entity's
     std::vector<std::string> damaged;  // index structures that failed their checks
-    bool ok() const { return missing.empty() && stale.empty() && differ.empty() && damaged.empty(); }
+    // Records of the store that could not be read (id, what is wrong:
+    // is_record_damage): not compared, and not reported as stale.
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    bool ok() const {
+        return missing.empty() && stale.empty() && differ.empty() && damaged.empty() && unreadable.empty();
+    }
+};
+
+// What rebuild() did: the documents it indexed and the records of the store
+// it could not read (id, what is wrong), which it left out of the index.
+struct index_rebuild_report {
+    std::uint64_t documents = 0;
+    std::vector<std::pair<std::string, std::string>> damaged;
+    bool ok() const { return damaged.empty(); }
 };
 
 // The inverted index of one db_store's entities. See the header comment.
@@ -557,7 +572,20 @@ public:
     // id with no entity, every entity indexed with other content (compared
     // by a digest of what analysis gives and what the posting lists hold),
     // and damaged index structures.
-    index_verify_report verify() const { return verify(documents_); }
+    // Over the store, a record it cannot read is reported in `unreadable`
+    // (not compared; its indexed id is not called stale) and the rest is
+    // compared. Another range's damage is the range's to report.
+    index_verify_report verify() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        auto documents = documents_.entities(
+            [&](std::string_view id, const error& e) { unreadable.emplace_back(std::string(id), e.what()); });
+        index_verify_report r = verify(documents);
+        std::erase_if(r.stale, [&](const std::string& id) {
+            return std::any_of(unreadable.begin(), unreadable.end(), [&](const auto& u) { return u.first == id; });
+        });
+        r.unreadable = std::move(unreadable);
+        return r;
+    }
     template <class Range>
     index_verify_report verify(const Range& documents, const index_progress& progress = {}) const {
         index_verify_report r;
@@ -589,17 +617,27 @@ public:
     }
 
     // Re-indexes every entity of the store, replacing the whole index, in
-    // one transaction. progress(done, total) as entities are read.
-    void rebuild(const index_progress& progress = {}, durability d = durability::full) {
+    // one transaction. progress(done, total) as entities are read. A record
+    // of the store that cannot be read (damaged: is_record_damage) is left
+    // out of the index and named in the report; the rest is indexed.
+    index_rebuild_report rebuild(const index_progress& progress = {}, durability d = durability::full) {
+        index_rebuild_report report;
         retry(d, [&](transaction& tx) {
+            report = {};
             index_batch<std::string> all;
             std::uint64_t total = documents_.size(), done = 0;
-            for (const auto& e : documents_) {
+            auto documents = documents_.entities([&](std::string_view id, const error& e) {
+                report.damaged.emplace_back(std::string(id), e.what());
+                if (progress) progress(++done, total);
+            });
+            for (const auto& e : documents) {
                 all.add(entity_id(e), document_of(e));
+                ++report.documents;
                 if (progress) progress(++done, total);
             }
             index_.replace_all(tx, std::move(all));
         });
+        return report;
     }
 
 private:

@@ -523,7 +523,7 @@ private:
         envelope_header h;
         bytes packed;
         try {
-            h = verify_record(*record, key);
+            h = verify_record<typename Store::hasher_type>(*record, key);
             if (!h.codec.starts_with("gzip+")) return;
             bytes_view payload = bytes_view(*record).subspan(h.payload_offset);
             if (st.options.level == 9 && detail::gzip_says_level_9(payload)) return;
@@ -536,7 +536,7 @@ private:
         std::uint64_t before = record->size();
         h.lsn = 0;  // stamped at commit
         h.payload_size = packed.size();
-        h.payload_digest = *digest_by_name(h.hasher, packed);  // verify_record knew the hasher
+        h.payload_digest = *digest_by_name<typename Store::hasher_type>(h.hasher, packed);  // verify_record knew it
         bytes rewritten;
         write_envelope_header(h, rewritten);
         append(rewritten, packed);

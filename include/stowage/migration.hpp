@@ -98,6 +98,7 @@ template <class Codec = json_codec, hasher Hasher = sha256, class Projection = j
 class collection_schema {
 public:
     using codec_type = Codec;
+    using hasher_type = Hasher;
 
     explicit collection_schema(std::string collection, std::uint32_t first_version = 1, Codec codec = Codec())
         : collection_(std::move(collection)), first_(first_version), codec_(std::move(codec)) {
@@ -321,7 +322,7 @@ public:
             if (!value) continue;
             r.records++;
             try {
-                envelope_header h = verify_record(*value, key);
+                envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                 r.by_version[h.schema_version]++;
                 if (h.schema_version == r.target) continue;
                 auto e = schema_.upgrade(*value, h, key);
@@ -352,7 +353,7 @@ public:
                 if (!value) continue;
                 envelope_header h;
                 try {
-                    h = verify_record(*value, key);
+                    h = verify_record<typename Schema::hasher_type>(*value, key);
                 } catch (const error& e) {
                     throw error(e.kind(), "migration of " + r.collection + " not started (nothing changed): " + e.what());
                 }
@@ -436,7 +437,7 @@ public:
         auto tx = db_.transaction();
         auto value = tx.read(key);
         if (!value) return std::nullopt;
-        envelope_header h = verify_record(*value, key);
+        envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
         if (h.id != id) throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\"");
         std::any e = schema_.upgrade(*value, h, key);
         if (options_.write_back_on_read && h.schema_version != schema_.latest()) {
@@ -471,7 +472,7 @@ private:
                 for (const auto& key : batch) {
                     auto value = tx.read(key);
                     if (!value) continue;  // erased meanwhile
-                    envelope_header h = verify_record(*value, key);
+                    envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                     if (h.schema_version == schema_.latest()) continue;
                     auto e = schema_.upgrade(*value, h, key);
                     tx.stage({key, schema_.record_of(e, h.id, key), {}});
@@ -493,7 +494,7 @@ private:
         for (const auto& key : now) {
             auto value = snap.read(key);
             if (!value) throw error(errc::corrupt, "verification: " + key + " vanished");
-            envelope_header h = verify_record(*value, key);
+            envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
             if (h.schema_version != schema_.latest())
                 throw error(errc::corrupt, "verification: " + key + " has schema version " +
                                                std::to_string(h.schema_version) + " after the migration");

@@ -2798,9 +2798,12 @@ constexpr std::optional<E> enum_from_name(std::string_view name) noexcept {
 //                  For a string, a byte string, an enum and a struct that is
 //                  exactly value(T); everything else is wrapped: varint
 //                  length of value(T), value(T).
-//   An optional field that is empty is not written; a present one is written
-//   as its inner T (so an optional<optional<T>> field holds value(optional<T>),
-//   wrapped). Fields are written in increasing number; a reader accepts
+//               7  empty: no payload. An optional field holding nothing
+//                  whose type's default constructor engages it (so absent
+//                  would read as that default).
+//   An optional field that is empty is not written (or written with wire
+//   type 7, above); a present one is written as its inner T (so an
+//   optional<optional<T>> field holds value(optional<T>), wrapped). Fields are written in increasing number; a reader accepts
 //   any order, skips unknown numbers by their wire type, and refuses a
 //   repeated number, a known number with the wrong wire type and a missing
 //   required field.
@@ -4449,6 +4452,19 @@ std::string_view enum_name_or_fail(E v) {
                         std::string(enum_type_name_v<E>)};
 }
 
+// Whether a default-constructed T holds a value in the optional field f
+// (`std::optional<int> n = 5;`): such a field, when empty, must be written
+// as empty, since a missing field reads as its default.
+template <class T, class F>
+bool default_engaged(const F& f) {
+    if constexpr (std::is_default_constructible_v<T>) {
+        static const T defaults{};
+        return (defaults.*(f.pointer)).has_value();
+    } else {
+        return false;
+    }
+}
+
 // A map key as text (a JSON member name; an error path): strings as they
 // are, integers in decimal, enums by name.
 template <class K>
@@ -4478,7 +4494,9 @@ namespace detail {
 inline constexpr std::uint8_t binary_format_version = 2;
 inline constexpr std::uint8_t binary_oldest_version = 1;
 
-enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+// `empty` (no payload): an optional field written empty because the type's
+// default constructor engages it (absent would read as that default).
+enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5, empty = 7 };
 
 template <class T>
 constexpr binary_wire wire_type_of() {
@@ -4598,7 +4616,11 @@ void write_binary_fields(bytes& out, const T& v) {
                 using Inner = field_payload_t<M>;
                 const Inner* inner;
                 if constexpr (!std::is_same_v<Inner, M>) {
-                    if (!m) return;
+                    if (!m) {
+                        if (default_engaged<T>(f))
+                            binary_put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(binary_wire::empty));
+                        return;
+                    }
                     inner = &*m;
                 } else {
                     inner = &m;
@@ -4811,6 +4833,7 @@ public:
             case binary_wire::fixed64: (void)fixed<std::uint64_t>(); return;
             case binary_wire::fixed32: (void)fixed<std::uint32_t>(); return;
             case binary_wire::length_delimited: (void)sub(count()); return;
+            case binary_wire::empty: return;
         }
         fail("unknown binary_wire type");
     }
@@ -4894,7 +4917,8 @@ void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
             break;
         }
         const auto w = static_cast<binary_wire>(key & 7);
-        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
+        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 &&
+            w != binary_wire::length_delimited && w != binary_wire::empty)
             r.fail("unknown binary_wire type " + std::to_string(key & 7));
         const std::uint64_t number = key >> 3;
         if (number == 0) r.fail("field number 0");
@@ -4910,6 +4934,13 @@ void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
                 constexpr binary_wire expected = wire_type_of<field_payload_t<M>>();
                 try {
                     if (seen[i]) r.fail("field repeated");
+                    if constexpr (!std::is_same_v<field_payload_t<M>, M>) {
+                        if (w == binary_wire::empty) {
+                            m.reset();
+                            seen[i] = true;
+                            return true;
+                        }
+                    }
                     if (w != expected)
                         r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
                                std::to_string(static_cast<int>(expected)));
@@ -5372,8 +5403,10 @@ void write_json_struct(Out& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
+                // An empty optional is left out, unless the type's default
+                // engages it: then null, since absent would read as that.
                 if constexpr (is_std_optional<M>::value && !adapted<M>)
-                    if (!m) return;
+                    if (!m && !default_engaged<T>(f)) return;
                 if (!first) json_append_char(out, ',');
                 first = false;
                 json_append_char(out, '"');
@@ -6470,17 +6503,38 @@ inline std::uint64_t envelope_lsn(bytes_view data) noexcept {
 //     which is what `stowage ls` prints; or
 //   - a described struct of the client's choosing (e.g. id, name, status,
 //     start time): its fields are copied by name from a described entity.
+//     Every field of the projection must have a source: a field of the
+//     same name in the entity whose type copies without loss —
+//       * the same type;
+//       * arithmetic to arithmetic where brace-initialization does not
+//         narrow (int32 -> int64, float -> double, char -> int; not
+//         int64 -> int32, int64 -> double, signed -> unsigned); bool only
+//         from bool;
+//       * std::optional<T> from U or from std::optional<U> when U copies to T
+//         (never an optional into a plain field: its empty case has no value);
+//       * other types (not arithmetic, not enums) when the entity's type is
+//         implicitly convertible to the projection's (const char* ->
+//         std::string; std::chrono durations and time points convert
+//         implicitly only where no precision is lost).
+//     Enumerations copy only into the same enumeration. A projection field
+//     with no source field of its name, or whose source's type does not
+//     copy by these rules, is a compile error (static_assert) whose first
+//     lines name the projection field — it used to stay empty, or be
+//     assigned a char from an integer ("*" from 42).
 // A client can take over entirely by declaring, next to its entity,
 //     void stowage_project(const Entity&, Projection&);
-// which is found by argument-dependent lookup.
+// which is found by argument-dependent lookup (then no field is checked).
 //
 // Entities have a string id: a json_document's top-level "id", or a
 // described entity's field named `id`.
 //
 // Thread safety: pure functions.
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 
 namespace stowage {
@@ -6500,6 +6554,111 @@ concept has_string_id = described<T> && requires(const T& t) {
 inline bool is_listed_scalar(const json_value& v) {
     if (v.is_string()) return v.as_string().size() <= projection_max_string;
     return v.is_number() || v.is_bool() || v.is_null();
+}
+
+// --- struct projections: which entity field feeds which projection field ---
+
+template <class T>
+inline constexpr bool projection_is_optional = false;
+template <class T>
+inline constexpr bool projection_is_optional<std::optional<T>> = true;
+
+// Whether a projection field of type To may be copied from an entity field
+// of type From (the rules in the header comment).
+template <class From, class To>
+constexpr bool projection_copies() {
+    if constexpr (std::is_same_v<From, To>) {
+        return true;
+    } else if constexpr (projection_is_optional<To>) {
+        if constexpr (projection_is_optional<From>) return projection_copies<typename From::value_type, typename To::value_type>();
+        else return projection_copies<From, typename To::value_type>();
+    } else if constexpr (projection_is_optional<From> || std::is_enum_v<From> || std::is_enum_v<To>) {
+        return false;
+    } else if constexpr (std::is_arithmetic_v<From> || std::is_arithmetic_v<To>) {
+        if constexpr (!std::is_arithmetic_v<From> || !std::is_arithmetic_v<To> || std::is_same_v<From, bool> ||
+                      std::is_same_v<To, bool>)
+            return false;
+        else
+            return requires { To{std::declval<const From&>()}; };  // no narrowing
+    } else {
+        return std::is_convertible_v<const From&, To>;
+    }
+}
+
+template <class From, class To>
+concept projection_copyable = projection_copies<std::remove_cv_t<From>, std::remove_cv_t<To>>();
+
+// A projection field is named to the compiler by its member pointer
+// (&app::summary::started_at), a template argument GCC and clang both print
+// as written, so the first lines of a diagnostic name it.
+template <class P, std::size_t I>
+inline constexpr auto projection_member_v = std::get<I>(fields<P>()).pointer;
+
+template <class Projection, class Entity, auto Field>
+inline constexpr bool entity_has_a_field_named = false;
+
+// Instantiated only for a projection field that has no source: the
+// template arguments name the projection, the entity and the field.
+template <class Projection, class Entity, auto Field>
+struct projection_field_has_no_source_field {
+    static_assert(entity_has_a_field_named<Projection, Entity, Field>,
+                  "stowage: this field of a struct projection has no field of the same name in the entity "
+                  "(projection fields are copied by name): rename it, or declare "
+                  "stowage_project(const Entity&, Projection&) next to the entity");
+};
+
+template <class Projection, class Entity, auto Field, class From, class To>
+inline constexpr bool projection_field_copies_from = false;
+
+// Instantiated only for a projection field whose source field's type does
+// not copy into it without loss (the rules in the header comment).
+template <class Projection, class Entity, auto Field, class EntityFieldType, class ProjectionFieldType>
+struct projection_field_cannot_copy_from_its_source {
+    static_assert(projection_field_copies_from<Projection, Entity, Field, EntityFieldType, ProjectionFieldType>,
+                  "stowage: this field of a struct projection cannot be copied from the entity's field of the same "
+                  "name: the types differ and do not convert without narrowing (see projection.hpp); change its "
+                  "type, or declare stowage_project(const Entity&, Projection&) next to the entity");
+};
+
+// The index in the entity of projection field I's source, or nullopt.
+template <class P, class E, std::size_t I>
+inline constexpr std::optional<std::size_t> projection_source_v = field_index<E>(field_names_v<P>[I]);
+
+template <class C, std::size_t I>
+using described_member_t = typename std::tuple_element_t<I, std::remove_cvref_t<decltype(fields<C>())>>::member_type;
+
+// Fails to compile, naming the field, when projection field I has no
+// source or cannot be copied from it.
+template <class P, class E, std::size_t I>
+void check_projection_field() {
+    if constexpr (!projection_source_v<P, E, I>) {
+        (void)sizeof(projection_field_has_no_source_field<P, E, projection_member_v<P, I>>);
+    } else {
+        using from = described_member_t<E, *projection_source_v<P, E, I>>;
+        using to = described_member_t<P, I>;
+        if constexpr (!projection_copyable<from, to>)
+            (void)sizeof(projection_field_cannot_copy_from_its_source<P, E, projection_member_v<P, I>, from, to>);
+    }
+}
+
+template <class P, class E, std::size_t I>
+void copy_projection_field(const E& e, P& p) {
+    if constexpr (projection_source_v<P, E, I>.has_value()) {
+        using from = described_member_t<E, *projection_source_v<P, E, I>>;
+        using to = described_member_t<P, I>;
+        if constexpr (projection_copyable<from, to>) {
+            const auto& source = std::get<*projection_source_v<P, E, I>>(fields<E>()).of(e);
+            auto& target = std::get<I>(fields<P>()).of(p);
+            if constexpr (std::is_same_v<std::remove_cv_t<from>, to>) target = source;
+            else target = to(source);
+        }
+    }
+}
+
+template <class P, class E, std::size_t... I>
+void project_fields(const E& e, P& p, std::index_sequence<I...>) {
+    (check_projection_field<P, E, I>(), ...);
+    (copy_projection_field<P, E, I>(e, p), ...);
 }
 
 }  // namespace detail
@@ -6532,13 +6691,8 @@ P project(const E& e) {
     } else {
         static_assert(described<P> && described<E>,
                       "a struct projection copies fields by name: describe both, or declare stowage_project(e, p)");
-        for_each_field(p, [&](std::string_view pname, auto& pm) {
-            for_each_field(e, [&](std::string_view ename, const auto& em) {
-                if constexpr (std::is_assignable_v<decltype(pm)&, decltype(em)>) {
-                    if (pname == ename) pm = em;
-                }
-            });
-        });
+        if constexpr (described<P> && described<E>)
+            detail::project_fields(e, p, std::make_index_sequence<field_count_v<P>>{});
     }
     return p;
 }
@@ -6553,7 +6707,8 @@ P project(const E& e) {
 // value (or nullopt to erase it), and what to do in memory once the
 // transaction commits (e.g. update a store's listing). The database logs
 // them, makes them visible together, and applies them to storage later; it
-// knows nothing else about its participants. That keeps one mechanism for
+// knows nothing else about its participants (a record's entity id rides
+// along only so that commit listeners and attached indexes can name it). That keeps one mechanism for
 // atomicity, recovery and snapshots however many kinds of participant exist.
 //
 // Thread safety: plain values; on_commit runs on the committing thread
@@ -6570,6 +6725,8 @@ struct staged_write {
     std::string key;
     std::optional<bytes> value;         // nullopt: erase the key
     std::function<void()> on_commit;    // may be empty
+    std::string id = {};                // a store record's entity id (empty for other keys):
+                                        // what commit listeners and attachment journals report
 };
 
 }  // namespace stowage
@@ -6585,6 +6742,15 @@ struct staged_write {
 //   sessions.put(s);                        // atomic, durable at return
 //   auto s = sessions.get("42");            // verified, std::optional
 //   for (auto& [id, summary] : sessions.list()) ...
+//   for (const auto& s : sessions.entities(on_damage)) ...   // every entity
+//
+// Iteration reads each entity as it reaches it and never stops at a
+// damaged record, nor returns one: it skips it and goes on. With
+// entities(on_damage) each skipped record is reported to on_damage(id,
+// error) as it is met; plain iteration (begin()/end(), range-for over the
+// store) reads all the others and then, at the end, throws the first
+// damage's errc naming how many records it skipped — damage is never
+// hidden. (verify() reports damage by key without decoding anything.)
 //
 // Layout: the record of id X lives at key "<collection>/<shard>/<escaped X>"
 // where shard is two hex digits of CRC-32C(X) (256 directories, so no
@@ -6621,13 +6787,17 @@ struct staged_write {
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -6649,6 +6819,17 @@ struct verify_report {
     std::vector<std::pair<std::string, std::string>> damaged;  // key, what is wrong
     bool ok() const { return damaged.empty(); }
 };
+
+// Whether a failure to read a record is damage to that record — it cannot
+// be read as data (corrupt or checksum_mismatch: damaged bytes;
+// unsupported: a format, codec or hasher this reader does not know;
+// bad_input: verified bytes that do not decode as the type) — rather than a
+// failure of the storage (io, permission_denied, timeout, ...). Iteration,
+// index rebuilds and exports skip and report the former and stop at the latter.
+inline bool is_record_damage(errc kind) noexcept {
+    return kind == errc::corrupt || kind == errc::checksum_mismatch || kind == errc::unsupported ||
+           kind == errc::bad_input;
+}
 
 // --- record keys -------------------------------------------------------------
 
@@ -6742,10 +6923,136 @@ inline bool is_record_key(std::string_view collection, std::string_view key) {
            rest.find('/', 3) == std::string_view::npos;
 }
 
-// --- digests by name -----------------------------------------------------------
+// --- hashers by name -------------------------------------------------------------
+//
+// A component that has its Hasher as a template parameter (store, cas_map,
+// migration, the database's stores) verifies with that policy. Tools that
+// meet a record without knowing its type (the `stowage` command, backups,
+// export and import, maintenance jobs) find the hasher by the name in the
+// record's envelope: the built-in ones (sha256, blake2b, crc32c) are always
+// known, and a client makes its own known once, at startup:
+//
+//   stowage::register_hasher<fnv1a64>();   // thread-safe; again is a no-op
+//
+// A name no one registered is errc::unsupported naming it (the command
+// reports such a record as unverifiable: neither damaged nor verified).
 
-// The digest of data with the hasher named `name` (the built-in hashers), or
-// nullopt for a hasher this build does not know.
+// A hasher chosen by name at run time, fed in pieces like a hasher policy.
+class any_hasher {
+public:
+    // The hasher named `name` (built in or registered), or nullopt.
+    static std::optional<any_hasher> by_name(std::string_view name);
+
+    template <hasher H>
+    static any_hasher of() {
+        return any_hasher(std::make_unique<model<H>>());
+    }
+
+    void update(bytes_view data) { impl_->update(data); }
+    // The digest of everything updated; the hasher is then reset.
+    bytes finish() { return impl_->finish(); }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual void update(bytes_view data) = 0;
+        virtual bytes finish() = 0;
+    };
+    template <class H>
+    struct model final : base {
+        H h;
+        void update(bytes_view data) override { h.update(data); }
+        bytes finish() override {
+            auto d = h.finish();
+            return bytes(d.begin(), d.end());
+        }
+    };
+    explicit any_hasher(std::unique_ptr<base> impl) : impl_(std::move(impl)) {}
+    std::unique_ptr<base> impl_;
+};
+
+namespace detail {
+// The client hashers registered by name (the built-ins are not in it).
+struct hasher_registry {
+    struct entry {
+        std::string name;
+        any_hasher (*make)();  // &any_hasher::of<H>: also tells one H from another
+    };
+    std::shared_mutex mutex;
+    std::vector<entry> entries;
+
+    static hasher_registry& instance() {
+        static hasher_registry r;
+        return r;
+    }
+};
+
+// Whether `name` can name a hasher: it is stored in envelopes and is a key
+// component of content-addressed chunks ("cas/<name>/..").
+inline bool valid_hasher_name(std::string_view name) {
+    bool ok = !name.empty() && name.size() <= 64 && name != "tmp" && name.front() != '.';
+    for (char c : name)
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                    c == '.');
+    return ok;
+}
+
+inline bool builtin_hasher(std::string_view name) {
+    return name == sha256::name || name == blake2b::name || name == crc32c::name;
+}
+}  // namespace detail
+
+// Makes H known by its name to the tools that look hashers up by name
+// (digest_by_name). Thread-safe and idempotent; the built-ins need no
+// registration (registering one is a no-op). A different hasher under a
+// name already taken, or a name that cannot be a key component
+// ([A-Za-z0-9_.-], 1-64 characters, not "tmp", not starting with '.'), is
+// errc::bad_input.
+template <hasher H>
+void register_hasher() {
+    const std::string_view name = H::name;
+    if (!detail::valid_hasher_name(name))
+        throw error(errc::bad_input, "hasher name \"" + std::string(name.substr(0, 80)) +
+                                         "\" cannot be registered (1-64 characters of A-Z a-z 0-9 _ . -, not \"tmp\", "
+                                         "not starting with '.')");
+    if (detail::builtin_hasher(name)) {
+        if (std::is_same_v<H, sha256> || std::is_same_v<H, blake2b> || std::is_same_v<H, crc32c>) return;
+        throw error(errc::bad_input, "hasher name \"" + std::string(name) + "\" is a built-in hasher's; choose another");
+    }
+    any_hasher (*make)() = &any_hasher::of<H>;
+    auto& r = detail::hasher_registry::instance();
+    std::unique_lock lock(r.mutex);
+    for (const auto& e : r.entries) {
+        if (e.name != name) continue;
+        if (e.make == make) return;
+        throw error(errc::bad_input, "a different hasher is already registered as \"" + std::string(name) + "\"");
+    }
+    r.entries.push_back({std::string(name), make});
+}
+
+// Whether a hasher of that name is known: built in or registered.
+inline bool hasher_known(std::string_view name) {
+    if (detail::builtin_hasher(name)) return true;
+    auto& r = detail::hasher_registry::instance();
+    std::shared_lock lock(r.mutex);
+    for (const auto& e : r.entries)
+        if (e.name == name) return true;
+    return false;
+}
+
+inline std::optional<any_hasher> any_hasher::by_name(std::string_view name) {
+    if (name == sha256::name) return of<sha256>();
+    if (name == blake2b::name) return of<blake2b>();
+    if (name == crc32c::name) return of<crc32c>();
+    auto& r = detail::hasher_registry::instance();
+    std::shared_lock lock(r.mutex);
+    for (const auto& e : r.entries)
+        if (e.name == name) return e.make();
+    return std::nullopt;
+}
+
+// The digest of data with the hasher named `name` (built in or registered),
+// or nullopt for a hasher this program does not know.
 inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
     auto run = [&](auto h) {
         h.update(data);
@@ -6755,8 +7062,35 @@ inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view dat
     if (name == sha256::name) return run(sha256{});
     if (name == blake2b::name) return run(blake2b{});
     if (name == crc32c::name) return run(crc32c{});
-    return std::nullopt;
+    auto h = any_hasher::by_name(name);
+    if (!h) return std::nullopt;
+    h->update(data);
+    return h->finish();
 }
+
+// The same for a component whose own hasher policy is Own: Own when the name
+// is its name (registered or not), else a built-in or registered hasher.
+template <hasher Own>
+std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
+    if (name == Own::name) {
+        auto d = hash_of<Own>(data);
+        return bytes(d.begin(), d.end());
+    }
+    return digest_by_name(name, data);
+}
+
+namespace detail {
+// errc::unsupported for a record whose hasher is unknown, saying how to
+// make it known. `own` is the reading component's hasher, when it has one.
+inline error unknown_hasher(std::string_view key, std::string_view name, std::string_view own = {}) {
+    std::string what = std::string(key) + ": record written with hasher \"" + std::string(name.substr(0, 80)) +
+                       "\", which this program does not know (";
+    if (!own.empty()) what += "this reader's hasher is \"" + std::string(own) + "\"; ";
+    what += "built in: sha256, blake2b, crc32c); to read it, call stowage::register_hasher<H>() at startup with the "
+            "hasher type H whose name is \"" + std::string(name.substr(0, 80)) + "\"";
+    return error(errc::unsupported, what);
+}
+}  // namespace detail
 
 // A record is bound to its key: the id in its envelope must be the one the
 // key was made from, so a valid record copied or moved over another id's
@@ -6804,16 +7138,61 @@ inline std::optional<std::vector<std::pair<std::string, std::string>>> parse_lis
     return out;
 }
 
-// Checks a whole record (header CRC, payload length and digest) without
-// decoding it. Throws corrupt / checksum_mismatch / unsupported naming the key.
-inline envelope_header verify_record(bytes_view record, std::string_view key) {
+namespace detail {
+// A record's header, with its payload length checked.
+inline envelope_header parse_whole_record(bytes_view record, std::string_view key) {
     envelope_header h = parse_envelope_header(record, key);
     if (record.size() - h.payload_offset != h.payload_size)
         throw error(errc::corrupt, std::string(key) + ": payload is " + std::to_string(record.size() - h.payload_offset) +
                                        " bytes, header says " + std::to_string(h.payload_size));
-    auto digest = digest_by_name(h.hasher, record.subspan(h.payload_offset));
-    if (!digest) throw error(errc::unsupported, std::string(key) + ": unknown hasher \"" + h.hasher + "\"");
-    if (*digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+    return h;
+}
+inline void check_payload_digest(const bytes& digest, const envelope_header& h, std::string_view key) {
+    if (digest != h.payload_digest) throw error(errc::checksum_mismatch, std::string(key) + ": payload digest mismatch");
+}
+}  // namespace detail
+
+// What check_record found: the header, and whether the payload's digest
+// could be checked (false: its hasher is unknown to this program).
+struct record_check {
+    envelope_header header;
+    bool digest_checked = true;
+};
+
+// For tools that meet records of any type: checks a whole record (header
+// CRC, payload length, digest by the hasher its envelope names, id bound to
+// the key) without decoding it. A record whose hasher is neither built in
+// nor registered is checked as far as it can be and comes back with
+// digest_checked false: unverifiable, neither damaged nor verified.
+// Throws corrupt / checksum_mismatch naming the key.
+inline record_check check_record(bytes_view record, std::string_view key) {
+    record_check r{detail::parse_whole_record(record, key)};
+    if (auto digest = digest_by_name(r.header.hasher, record.subspan(r.header.payload_offset)))
+        detail::check_payload_digest(*digest, r.header, key);
+    else
+        r.digest_checked = false;
+    check_record_belongs(r.header, key);
+    return r;
+}
+
+// Checks a whole record like check_record; a hasher unknown to this program
+// is errc::unsupported naming it and saying how to register it.
+inline envelope_header verify_record(bytes_view record, std::string_view key) {
+    record_check r = check_record(record, key);
+    if (!r.digest_checked) throw detail::unknown_hasher(key, r.header.hasher);
+    return std::move(r.header);
+}
+
+// The same for a component whose hasher policy is Own: a record written
+// with Own is checked with it (registered or not); one written with another
+// hasher (the policy was switched; old records stay readable) with that
+// one, when it is built in or registered; otherwise errc::unsupported.
+template <hasher Own>
+envelope_header verify_record(bytes_view record, std::string_view key) {
+    envelope_header h = detail::parse_whole_record(record, key);
+    auto digest = digest_by_name<Own>(h.hasher, record.subspan(h.payload_offset));
+    if (!digest) throw detail::unknown_hasher(key, h.hasher, Own::name);
+    detail::check_payload_digest(*digest, h, key);
     check_record_belongs(h, key);
     return h;
 }
@@ -6838,14 +7217,50 @@ concept transactional_storage = storage<S> && requires(S& s, std::vector<staged_
 
 // --- the store -------------------------------------------------------------------
 
+// The store's check of its Codec against its Entity, made in the class
+// body rather than a requires-clause: a codec that can say why a type cannot
+// be stored (diagnose<T>(), as json_codec and binary_codec do) names the
+// type, the field and the fix in the compiler's first error, and the
+// store's members are then left uncompiled, so nothing follows it.
+template <class Codec, class Entity>
+struct stowage_codec_cannot_store_entity {
+    static_assert(detail::codec_dependent_false<Codec>,
+                  "stowage::store: the Codec (first template argument) has no encode/decode for the Entity "
+                  "(second): it does not satisfy stowage::codec_for<Codec, Entity> (concepts.hpp)");
+};
+
+namespace detail {
+template <class Codec, class Entity>
+constexpr bool codec_accepts() {
+    constexpr bool diagnosed = [] {
+        if constexpr (requires { Codec::template diagnose<Entity>(); }) return Codec::template diagnose<Entity>();
+        else return true;
+    }();
+    if constexpr (!diagnosed) return false;
+    else if constexpr (codec_for<Codec, Entity>) return true;
+    else return report_failure<stowage_codec_cannot_store_entity<Codec, Entity>>();
+}
+}  // namespace detail
+
 template <class Entity, storage Storage, class Codec = json_codec, hasher Hasher = sha256,
           class Projection = json_document>
-    requires codec_for<Codec, Entity>
 class store {
+    static constexpr bool codec_accepts_entity_ = detail::codec_accepts<Codec, Entity>();
+    // Checked when the store type is first used, so the error comes first.
+    static_assert(codec_accepts_entity_ || true);
+
+    // The entity's id; not compiled for an entity the codec refused (its
+    // error said why), so no second error follows it.
+    static std::string id_of(const Entity& e) {
+        if constexpr (codec_accepts_entity_) return entity_id(e);
+        else return {};
+    }
+
 public:
     using entity_type = Entity;
     using projection_type = Projection;
     using storage_type = Storage;
+    using hasher_type = Hasher;
 
     struct listed {
         std::string id;
@@ -6903,7 +7318,7 @@ public:
             storage_.commit(w, options_.durability);
             return;
         }
-        std::string id = entity_id(e);
+        std::string id = id_of(e);
         validate_id(id);
         writable();
         Projection p = project<Projection>(e);
@@ -6938,7 +7353,7 @@ public:
         std::vector<Projection> projections;
         std::vector<bytes> records;
         for (const auto& e : entities) {
-            ids.push_back(entity_id(e));
+            ids.push_back(id_of(e));
             validate_id(ids.back());
             keys.push_back(record_key(collection_, ids.back()));
             projections.push_back(project<Projection>(e));
@@ -6997,25 +7412,30 @@ public:
     // (key and bytes) plus the listing update to run once it commits.
 
     staged_write stage_put(const Entity& e) {
-        std::string id = entity_id(e);
+        std::string id = id_of(e);
         validate_id(id);
         writable();
         Projection p = project<Projection>(e);
         bytes record = make_record(id, e, p, 0);
         std::string key = record_key(collection_, id);
-        return {std::move(key), std::move(record), [this, id = std::move(id), p = std::move(p)]() mutable {
+        std::string listed_id = id;
+        return {std::move(key), std::move(record),
+                [this, id = std::move(listed_id), p = std::move(p)]() mutable {
                     std::unique_lock lock(listing_mutex_);
                     listing_.insert_or_assign(std::move(id), std::move(p));
-                }};
+                },
+                std::move(id)};
     }
 
     staged_write stage_erase(std::string_view id) {
         validate_id(id);
         writable();
-        return {record_key(collection_, id), std::nullopt, [this, id = std::string(id)] {
+        return {record_key(collection_, id), std::nullopt,
+                [this, id = std::string(id)] {
                     std::unique_lock lock(listing_mutex_);
                     if (auto it = listing_.find(id); it != listing_.end()) listing_.erase(it);
-                }};
+                },
+                std::string(id)};
     }
 
     std::string key_of(std::string_view id) const {
@@ -7117,7 +7537,7 @@ public:
                 auto record = storage_.read(key);
                 if (!record) continue;  // erased meanwhile
                 report.bytes += record->size();
-                verify_record(*record, key);
+                verify_record<Hasher>(*record, key);
             } catch (const error& e) {
                 report.damaged.emplace_back(key, e.what());
             }
@@ -7125,13 +7545,32 @@ public:
         return report;
     }
 
-    // Iteration over the entities present when begin() was called, in id
-    // order, each read (and verified) as the iterator reaches it; ids erased
-    // meanwhile are skipped.
+    // --- iteration -------------------------------------------------------------------
+    //
+    // Over the entities present when begin() was called, in id order, each
+    // read (and verified) as the iterator reaches it; ids erased meanwhile
+    // are skipped. A record that cannot be read as data (is_record_damage:
+    // damaged, an unknown format, or bytes that do not decode as Entity) is
+    // never returned: iteration skips it and goes on. How it is reported:
+    //   for (const auto& e : store.entities(on_damage))   on_damage(id, error)
+    //       is called for each, and iteration never throws for damage (the
+    //       id is empty for a record whose header is damaged, so that the
+    //       listing left it out — open_problems(); the error names its key);
+    //   for (const auto& e : store)   reads every other entity, then, on
+    //       reaching the end, throws the first damage's errc with a message
+    //       naming how many records were skipped and the first one — so plain
+    //       iteration never hides damage, and never stops at it.
+    // Other failures (I/O, permissions: the storage, not a record) propagate
+    // from the read that met them, as from get().
+    using damage_handler = std::function<void(std::string_view id, const error& problem)>;
+
+    class entity_range;
     class iterator {
     public:
+        using iterator_category = std::input_iterator_tag;
         using value_type = Entity;
         using difference_type = std::ptrdiff_t;
+        using pointer = const Entity*;
         using reference = const Entity&;
         iterator() = default;
         reference operator*() const { return *current_; }
@@ -7141,28 +7580,90 @@ public:
             settle();
             return *this;
         }
-        void operator++(int) { ++*this; }
+        iterator operator++(int) {
+            iterator before = *this;
+            ++*this;
+            return before;
+        }
         friend bool operator==(const iterator& a, const iterator& b) {
             return a.at_end() == b.at_end() && (a.at_end() || a.pos_ == b.pos_);
         }
 
     private:
         friend class store;
-        iterator(const store* s, std::shared_ptr<std::vector<std::string>> ids) : store_(s), ids_(std::move(ids)) {
+        friend class entity_range;
+        struct pass {
+            std::vector<std::string> ids;
+            damage_handler on_damage;  // empty: throw at the end instead
+            std::size_t skipped = 0;
+            std::optional<error> first;
+            bool thrown = false;
+            void damaged(std::string_view id, const error& e) {
+                ++skipped;
+                if (on_damage) on_damage(id, e);
+                else if (!first) first = e;
+            }
+        };
+        // A new pass over the ids listed now.
+        iterator(const store* s, damage_handler on_damage) : store_(s), pass_(std::make_shared<pass>()) {
+            pass_->ids = s->ids();
+            pass_->on_damage = std::move(on_damage);
+            // Records left out of the listing because their header is
+            // damaged (open_problems): their ids are unknown, their keys
+            // are in the messages.
+            for (const auto& [key, what] : store_->open_problems())
+                if (is_record_key(store_->collection_, key)) pass_->damaged({}, error(errc::corrupt, what));
             settle();
         }
-        bool at_end() const { return !ids_ || pos_ >= ids_->size(); }
+        bool at_end() const { return !pass_ || pos_ >= pass_->ids.size(); }
         void settle() {
             current_.reset();
-            while (!at_end() && !(current_ = store_->get((*ids_)[pos_]))) ++pos_;
+            for (; !at_end(); ++pos_) {
+                const std::string& id = pass_->ids[pos_];
+                try {
+                    current_ = store_->get(id);
+                } catch (const error& e) {
+                    if (!is_record_damage(e.kind())) throw;
+                    pass_->damaged(id, e);
+                    continue;
+                }
+                if (current_) return;
+            }
+            if (pass_ && pass_->first && !pass_->thrown) {
+                pass_->thrown = true;
+                throw error(pass_->first->kind(),
+                            "store " + store_->collection_ + ": iteration skipped " + std::to_string(pass_->skipped) +
+                                " damaged record" + (pass_->skipped == 1 ? "" : "s") + " and read the rest; the first: " +
+                                pass_->first->what() + " (store::entities(on_damage) iterates without throwing)");
+            }
         }
         const store* store_ = nullptr;
-        std::shared_ptr<std::vector<std::string>> ids_;
+        std::shared_ptr<pass> pass_;
         std::size_t pos_ = 0;
         std::optional<Entity> current_;
     };
-    iterator begin() const { return iterator(this, std::make_shared<std::vector<std::string>>(ids())); }
+
+    // Throws, at the end, for damage it skipped (above).
+    iterator begin() const { return iterator(this, {}); }
     iterator end() const { return iterator(); }
+
+    // The entities, skipping damaged records and calling on_damage(id, error)
+    // for each (above). Each begin() is a new pass over the ids then present.
+    class entity_range {
+    public:
+        iterator begin() const { return iterator(store_, on_damage_); }
+        iterator end() const { return iterator(); }
+
+    private:
+        friend class store;
+        entity_range(const store* s, damage_handler on_damage) : store_(s), on_damage_(std::move(on_damage)) {}
+        const store* store_;
+        damage_handler on_damage_;
+    };
+    entity_range entities(damage_handler on_damage) const {
+        if (!on_damage) throw error(errc::bad_input, "store::entities needs a damage handler (plain iteration throws at the end instead)");
+        return entity_range(this, std::move(on_damage));
+    }
 
     // --- record format (used by the WAL and tools) --------------------------------
 
@@ -7173,7 +7674,7 @@ public:
         thread_local bytes scratch;
         bytes& payload = scratch;
         payload.clear();
-        codec_.encode(e, payload);
+        if constexpr (codec_accepts_entity_) codec_.encode(e, payload);
         Hasher h;
         h.update(payload);
         auto digest = h.finish();
@@ -7195,14 +7696,14 @@ public:
     }
 
     Entity decode_record(bytes_view record, std::string_view key, std::string_view id) const {
-        envelope_header h = verify_record(record, key);
+        envelope_header h = verify_record<Hasher>(record, key);
         if (h.id != id) throw error(errc::corrupt, std::string(key) + ": record holds id \"" + h.id + "\"");
         if (h.codec != Codec::name)
             throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
                                                "\", this store reads \"" + std::string(Codec::name) + "\"");
         Entity e{};
         try {
-            codec_.decode(record.subspan(h.payload_offset), e);
+            if constexpr (codec_accepts_entity_) codec_.decode(record.subspan(h.payload_offset), e);
         } catch (const error& err) {
             // The digest matched, so these are the bytes that were written:
             // a schema or codec mismatch, reported with the key.
@@ -12394,7 +12895,7 @@ private:
         envelope_header h;
         bytes packed;
         try {
-            h = verify_record(*record, key);
+            h = verify_record<typename Store::hasher_type>(*record, key);
             if (!h.codec.starts_with("gzip+")) return;
             bytes_view payload = bytes_view(*record).subspan(h.payload_offset);
             if (st.options.level == 9 && detail::gzip_says_level_9(payload)) return;
@@ -12407,7 +12908,7 @@ private:
         std::uint64_t before = record->size();
         h.lsn = 0;  // stamped at commit
         h.payload_size = packed.size();
-        h.payload_digest = *digest_by_name(h.hasher, packed);  // verify_record knew the hasher
+        h.payload_digest = *digest_by_name<typename Store::hasher_type>(h.hasher, packed);  // verify_record knew it
         bytes rewritten;
         write_envelope_header(h, rewritten);
         append(rewritten, packed);
@@ -19358,7 +19859,9 @@ static_assert(tokenizer<unicode_tokenizer>);
 //       one db_store: schema fields are read from the entity's fields of the
 //       same name (strings, enums, integers, bools, optionals and vectors of
 //       them; int64 for time fields), plus an optional extractor for the
-//       rest; verify() and rebuild() compare with / read from the store.
+//       rest; verify() and rebuild() compare with / read from the store,
+//       going on past a record of it that cannot be read and reporting it
+//       (index_verify_report::unreadable, index_rebuild_report::damaged).
 //
 // Persistence (index name N, a store collection name):
 //   "N/segments/<first>-<last>"   each segment's bytes (index/segment.hpp:
@@ -19780,7 +20283,20 @@ struct index_verify_report {
     std::vector<std::string> stale;    // indexed, but no such entity
     std::vector<std::string> differ;   // indexed content differs from the entity's
     std::vector<std::string> damaged;  // index structures that failed their checks
-    bool ok() const { return missing.empty() && stale.empty() && differ.empty() && damaged.empty(); }
+    // Records of the store that could not be read (id, what is wrong:
+    // is_record_damage): not compared, and not reported as stale.
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    bool ok() const {
+        return missing.empty() && stale.empty() && differ.empty() && damaged.empty() && unreadable.empty();
+    }
+};
+
+// What rebuild() did: the documents it indexed and the records of the store
+// it could not read (id, what is wrong), which it left out of the index.
+struct index_rebuild_report {
+    std::uint64_t documents = 0;
+    std::vector<std::pair<std::string, std::string>> damaged;
+    bool ok() const { return damaged.empty(); }
 };
 
 // The inverted index of one db_store's entities. See the header comment.
@@ -19880,7 +20396,20 @@ public:
     // id with no entity, every entity indexed with other content (compared
     // by a digest of what analysis gives and what the posting lists hold),
     // and damaged index structures.
-    index_verify_report verify() const { return verify(documents_); }
+    // Over the store, a record it cannot read is reported in `unreadable`
+    // (not compared; its indexed id is not called stale) and the rest is
+    // compared. Another range's damage is the range's to report.
+    index_verify_report verify() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        auto documents = documents_.entities(
+            [&](std::string_view id, const error& e) { unreadable.emplace_back(std::string(id), e.what()); });
+        index_verify_report r = verify(documents);
+        std::erase_if(r.stale, [&](const std::string& id) {
+            return std::any_of(unreadable.begin(), unreadable.end(), [&](const auto& u) { return u.first == id; });
+        });
+        r.unreadable = std::move(unreadable);
+        return r;
+    }
     template <class Range>
     index_verify_report verify(const Range& documents, const index_progress& progress = {}) const {
         index_verify_report r;
@@ -19912,17 +20441,27 @@ public:
     }
 
     // Re-indexes every entity of the store, replacing the whole index, in
-    // one transaction. progress(done, total) as entities are read.
-    void rebuild(const index_progress& progress = {}, durability d = durability::full) {
+    // one transaction. progress(done, total) as entities are read. A record
+    // of the store that cannot be read (damaged: is_record_damage) is left
+    // out of the index and named in the report; the rest is indexed.
+    index_rebuild_report rebuild(const index_progress& progress = {}, durability d = durability::full) {
+        index_rebuild_report report;
         retry(d, [&](transaction& tx) {
+            report = {};
             index_batch<std::string> all;
             std::uint64_t total = documents_.size(), done = 0;
-            for (const auto& e : documents_) {
+            auto documents = documents_.entities([&](std::string_view id, const error& e) {
+                report.damaged.emplace_back(std::string(id), e.what());
+                if (progress) progress(++done, total);
+            });
+            for (const auto& e : documents) {
                 all.add(entity_id(e), document_of(e));
+                ++report.documents;
                 if (progress) progress(++done, total);
             }
             index_.replace_all(tx, std::move(all));
         });
+        return report;
     }
 
 private:
@@ -21208,24 +21747,23 @@ inline std::string backup_read_text(const fs::path& path) {
     return out;
 }
 
-// The digest a chunk's name claims, computed over its content.
+// The digest a chunk's name claims, computed over its content (nullopt for
+// a hasher neither built in nor registered: store.hpp's register_hasher).
 inline std::optional<std::string> backup_chunk_digest(std::string_view hasher_name, const fs::path& path) {
-    auto run = [&](auto h) {
-        backup_read_blocks(path, false, [&](bytes_view b) { h.update(b); });
-        auto d = h.finish();
-        return to_hex(bytes_view(reinterpret_cast<const std::byte*>(d.data()), d.size()));
-    };
-    if (hasher_name == sha256::name) return run(sha256{});
-    if (hasher_name == blake2b::name) return run(blake2b{});
-    return std::nullopt;
+    auto h = any_hasher::by_name(hasher_name);
+    if (!h) return std::nullopt;
+    backup_read_blocks(path, false, [&](bytes_view b) { h->update(b); });
+    return to_hex(h->finish());
 }
 
 // What is wrong with a store record read from `key`, or nullopt when it is
 // intact: the envelope (header CRC, payload length and digest) and the id
-// it holds must be the one its key was derived from.
+// it holds must be the one its key was derived from. A record whose hasher
+// this program does not know (neither built in nor registered) is checked
+// as far as it can be and taken as it is, as chunks are.
 inline std::optional<std::string> backup_record_problem(bytes_view record, std::string_view key) {
     try {
-        envelope_header h = verify_record(record, key);
+        envelope_header h = check_record(record, key).header;
         auto collection = key.substr(0, key.find('/'));
         if (record_key(collection, h.id) != key) return "record holds id \"" + h.id + "\" which belongs elsewhere";
     } catch (const error& e) {
@@ -22521,8 +23059,13 @@ private:
 // skipped silently: keys that are not records (store listing snapshots,
 // full-text indexes — their manifest record and segments: derived data,
 // rebuilt rather than restored, named in report.indexes — the WAL, CAS
-// chunks unless `attachments`) are counted in the report. Memory stays
-// bounded: one record (or one chunk block) at a time, plus the key list.
+// chunks unless `attachments`) are counted in the report. A damaged record
+// (corrupt, or failing its digest) does not stop the export: every record
+// is checked before any output, and damaged ones are left out and named in
+// report.damaged (key, what is wrong) — the header's and trailer's counts
+// are those of the documents written, so the file still imports; `stowage
+// export` then exits 1 naming them. Memory stays bounded: one record (or
+// one chunk block) at a time, plus the key list.
 // Export only reads: a database opened read-only works (committed records
 // not yet applied are read from its log). Beside a writer in another
 // process, a record removed during the export is errc::conflict (run it
@@ -22726,7 +23269,7 @@ public:
         export_type t;
         t.codec = std::string(Codec::name);
         t.to_json = [](bytes_view record, std::string_view key) {
-            envelope_header h = verify_record(record, key);
+            envelope_header h = verify_record<Hasher>(record, key);
             if (h.codec != Codec::name)
                 throw error(errc::unsupported, std::string(key) + ": record written with codec \"" + h.codec +
                                                    "\", its registered type reads \"" + std::string(Codec::name) + "\"");
@@ -22767,7 +23310,10 @@ struct export_report {
     std::map<std::string, std::uint64_t> collections;  // name -> documents
     std::vector<std::string> skipped_keys;             // not records (derived or internal)
     std::vector<std::string> indexes;                  // full-text indexes left out (derived: rebuilt, not exported)
-    std::string sha256;                                // as in the trailer
+    // Damaged records left out (key, what is wrong); the file holds the rest.
+    std::vector<std::pair<std::string, std::string>> damaged;
+    std::string sha256;  // as in the trailer
+    bool ok() const { return damaged.empty(); }
 };
 
 namespace detail {
@@ -22950,22 +23496,34 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     for (auto it = records.begin(); it != records.end();) {
         const auto& [collection, keys] = *it;
         envelope_header first;
-        std::optional<error> unreadable;
+        bool found = false;
+        std::optional<error> unreadable;                                // not damage
+        std::vector<std::pair<std::string, std::string>> header_damage;  // key, what
         for (const auto& key : keys) {
             auto value = snap.read(key);
             if (!value) continue;
             try {
                 first = parse_envelope_header(*value, key);
-                unreadable.reset();
+                found = true;
                 break;
             } catch (const error& e) {
-                // Read-only beside a writer: perhaps rewritten in place as
-                // it was read (see below); the next record tells the codec.
-                if (!raw.read_only()) throw;
-                if (!unreadable) unreadable = e;
+                // A damaged header, or (read-only beside a writer) one
+                // rewritten in place as it was read (see below): the next
+                // record tells the codec; this one is read again below.
+                const bool damage = e.kind() == errc::corrupt || e.kind() == errc::checksum_mismatch;
+                if (!damage && !raw.read_only()) throw;
+                if (damage) header_damage.emplace_back(key, e.what());
+                else if (!unreadable) unreadable = e;
             }
         }
-        if (unreadable) throw *unreadable;
+        if (!found && unreadable) throw *unreadable;
+        if (!found && !header_damage.empty()) {
+            // Every record of the collection is damaged: nothing of it to
+            // export; each is reported.
+            report.damaged.insert(report.damaged.end(), header_damage.begin(), header_damage.end());
+            it = records.erase(it);
+            continue;
+        }
         const std::string& codec = first.codec;
         // A full-text index (derived) is left out, not refused: it is
         // rebuilt from its source (`stowage index build`, inverted_index::
@@ -22986,6 +23544,57 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
         codec_of[collection] = codec;
     }
 
+    // One record as its document line's JSON. Opened read-only beside a
+    // running writer in another process (as `stowage export` may be), a
+    // record can be removed between the listing and the read: a conflict
+    // to retry, not damage; and one may be rewritten in place while it is
+    // read (the other writer's applier, database.hpp): it is read once more
+    // before it is called damage, as `stowage verify` does.
+    auto read_record = [&](const std::string& collection, const std::string& key, std::string& codec,
+                           std::uint32_t& schema) {
+        auto value = snap.read(key);
+        if (!value && raw.read_only())
+            throw error(errc::conflict, key + ": removed by another process during the export; run it again");
+        if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
+        try {
+            return detail::export_record_json(*value, key, reg, collection, codec, &schema);
+        } catch (const error& e) {
+            if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            auto again = snap.read(key);
+            if (!again || *again == *value) throw;
+            return detail::export_record_json(*again, key, reg, collection, codec, &schema);
+        }
+    };
+    // Damaged records are found before any output, so the header's counts
+    // (and the trailer's) are those of the documents the file holds: the
+    // export goes on past damage, leaves those records out and names them
+    // in report.damaged. (Each record is read twice: here and to write it.)
+    auto same_codec = [](const std::string& a, const std::string& b) {
+        return a == b || (detail::export_is_json_codec(a) && detail::export_is_json_codec(b));
+    };
+    std::set<std::string> damaged_keys;
+    std::map<std::string, std::uint64_t> damaged_in;  // collection -> records left out
+    for (const auto& [collection, keys] : records) {
+        for (const auto& key : keys) {
+            std::string codec;
+            std::uint32_t schema = 1;
+            try {
+                (void)read_record(collection, key, codec, schema);
+            } catch (const error& e) {
+                if (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch) throw;
+                report.damaged.emplace_back(key, e.what());
+                damaged_keys.insert(key);
+                ++damaged_in[collection];
+                continue;
+            }
+            if (!same_codec(codec, codec_of[collection]))
+                throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
+                                                   codec_of[collection] + "\"; nothing was written");
+        }
+    }
+    total -= damaged_keys.size();
+
     detail::export_writer w(out);
     {
         json_value::array list;
@@ -22993,7 +23602,7 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
             json_value::object c;
             c.emplace_back("name", collection);
             c.emplace_back("codec", codec_of[collection]);
-            c.emplace_back("documents", static_cast<std::uint64_t>(keys.size()));
+            c.emplace_back("documents", static_cast<std::uint64_t>(keys.size() - damaged_in[collection]));
             list.emplace_back(std::move(c));
         }
         json_document header;
@@ -23009,30 +23618,11 @@ export_report export_database(database<Storage>& db, std::ostream& out, export_o
     for (const auto& [collection, keys] : records) {
         std::string prefix = "{\"collection\":" + detail::export_json_string(collection);
         for (const auto& key : keys) {
-            auto value = snap.read(key);
-            // Opened read-only beside a running writer in another process
-            // (as `stowage export` may be), a record can be removed between
-            // the listing and the read: a conflict to retry, not damage.
-            if (!value && raw.read_only())
-                throw error(errc::conflict, key + ": removed by another process during the export; run it again");
-            if (!value) throw error(errc::corrupt, key + ": listed in the snapshot but unreadable");
+            if (damaged_keys.contains(key)) continue;  // left out, reported
             std::string codec;
             std::uint32_t schema = 1;
-            std::string json;
-            try {
-                json = detail::export_record_json(*value, key, reg, collection, codec, &schema);
-            } catch (const error& e) {
-                // ... and a record may be rewritten in place while it is read
-                // (the other writer's applier, database.hpp): read once more
-                // before calling it damage, as `stowage verify` does.
-                if (!raw.read_only() || (e.kind() != errc::corrupt && e.kind() != errc::checksum_mismatch)) throw;
-                std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                auto again = snap.read(key);
-                if (!again || *again == *value) throw;
-                json = detail::export_record_json(*again, key, reg, collection, codec, &schema);
-            }
-            if (codec != codec_of[collection] &&
-                !(detail::export_is_json_codec(codec) && detail::export_is_json_codec(codec_of[collection])))
+            std::string json = read_record(collection, key, codec, schema);
+            if (!same_codec(codec, codec_of[collection]))
                 throw error(errc::unsupported, key + ": codec \"" + codec + "\" differs from the collection's \"" +
                                                    codec_of[collection] + "\"");
             w.line(prefix + (schema == 1 ? "" : ",\"schema\":" + std::to_string(schema)) + ",\"document\":" + json + "}");
@@ -23302,29 +23892,19 @@ private:
     bool bad_ = false, done_ = false;  // done_: padding seen, nothing may follow
 };
 
-// A digest by hasher name, fed in pieces (digest_by_name wants it whole).
+// A digest by hasher name (built in or registered: store.hpp's
+// register_hasher), fed in pieces (digest_by_name wants it whole).
 class import_digest {
 public:
-    explicit import_digest(std::string_view name) {
-        if (name == sha256::name) h_.emplace<sha256>();
-        else if (name == blake2b::name) h_.emplace<blake2b>();
-        else if (name == crc32c::name) h_.emplace<crc32c>();
-    }
-    bool known() const { return h_.index() != 0; }
+    explicit import_digest(std::string_view name) : h_(any_hasher::by_name(name)) {}
+    bool known() const { return h_.has_value(); }
     void update(bytes_view b) {
-        std::visit([&](auto& h) {
-            if constexpr (!std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) h.update(b);
-        }, h_);
+        if (h_) h_->update(b);
     }
-    std::string hex() {
-        return std::visit([](auto& h) -> std::string {
-            if constexpr (std::is_same_v<std::decay_t<decltype(h)>, std::monostate>) return {};
-            else return to_hex(h.finish());
-        }, h_);
-    }
+    std::string hex() { return h_ ? to_hex(h_->finish()) : std::string(); }
 
 private:
-    std::variant<std::monostate, sha256, blake2b, crc32c> h_;
+    std::optional<any_hasher> h_;
 };
 
 // An attachment line exactly as export writes it,
@@ -23929,6 +24509,7 @@ template <class Codec = json_codec, hasher Hasher = sha256, class Projection = j
 class collection_schema {
 public:
     using codec_type = Codec;
+    using hasher_type = Hasher;
 
     explicit collection_schema(std::string collection, std::uint32_t first_version = 1, Codec codec = Codec())
         : collection_(std::move(collection)), first_(first_version), codec_(std::move(codec)) {
@@ -24152,7 +24733,7 @@ public:
             if (!value) continue;
             r.records++;
             try {
-                envelope_header h = verify_record(*value, key);
+                envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                 r.by_version[h.schema_version]++;
                 if (h.schema_version == r.target) continue;
                 auto e = schema_.upgrade(*value, h, key);
@@ -24183,7 +24764,7 @@ public:
                 if (!value) continue;
                 envelope_header h;
                 try {
-                    h = verify_record(*value, key);
+                    h = verify_record<typename Schema::hasher_type>(*value, key);
                 } catch (const error& e) {
                     throw error(e.kind(), "migration of " + r.collection + " not started (nothing changed): " + e.what());
                 }
@@ -24267,7 +24848,7 @@ public:
         auto tx = db_.transaction();
         auto value = tx.read(key);
         if (!value) return std::nullopt;
-        envelope_header h = verify_record(*value, key);
+        envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
         if (h.id != id) throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\"");
         std::any e = schema_.upgrade(*value, h, key);
         if (options_.write_back_on_read && h.schema_version != schema_.latest()) {
@@ -24302,7 +24883,7 @@ private:
                 for (const auto& key : batch) {
                     auto value = tx.read(key);
                     if (!value) continue;  // erased meanwhile
-                    envelope_header h = verify_record(*value, key);
+                    envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                     if (h.schema_version == schema_.latest()) continue;
                     auto e = schema_.upgrade(*value, h, key);
                     tx.stage({key, schema_.record_of(e, h.id, key), {}});
@@ -24324,7 +24905,7 @@ private:
         for (const auto& key : now) {
             auto value = snap.read(key);
             if (!value) throw error(errc::corrupt, "verification: " + key + " vanished");
-            envelope_header h = verify_record(*value, key);
+            envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
             if (h.schema_version != schema_.latest())
                 throw error(errc::corrupt, "verification: " + key + " has schema version " +
                                                std::to_string(h.schema_version) + " after the migration");

@@ -21,3 +21,11 @@ if(STOWAGE_BUILD_TOOLS)
 endif()
 stowage_test(chunked_store_test chunked_store_test.cpp GROUP core)
 stowage_test(persistence_queue_test persistence_queue_test.cpp GROUP services TIMEOUT 600)
+# Conformance kits (include/stowage/testing/) on every built-in policy, and a
+# client-written policy of every family plugged into store, cas_map and cache.
+stowage_test(policy_conformance_test policy_conformance_test.cpp GROUP core)
+stowage_test(client_policies_test client_policies_test.cpp GROUP core)
+if(STOWAGE_BUILD_TOOLS)
+  # `stowage verify` / `get` on records of a hasher the command does not know.
+  stowage_test(cli_unverifiable_test cli_unverifiable_test.cpp GROUP cli LABELS cli DEPENDS stowage_cli)
+endif()

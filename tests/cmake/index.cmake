@@ -11,3 +11,6 @@ stowage_test(query_test query_test.cpp COST 24 GROUP index TIMEOUT 600)
 if(STOWAGE_BUILD_TOOLS)
   stowage_test(index_cli_test index_cli_test.cpp COST 35 GROUP cli DATA LABELS cli DEPENDS stowage_cli TIMEOUT 600)
 endif()
+# Issue 20, point 6: store iteration and inverted_index::rebuild go on past
+# a damaged record and report it (both codecs).
+stowage_test(iteration_damage_test iteration_damage_test.cpp GROUP index)

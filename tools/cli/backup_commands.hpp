@@ -244,6 +244,15 @@ inline int export_(arguments& args) {
     if (other) add(std::to_string(other) + " other keys that are not documents (internal data)");
     if (!left_out.empty()) summary += "; left out: " + left_out;
     std::fprintf(stderr, "%s\n", summary.c_str());
+    // Damaged records do not stop the export: the file holds every other
+    // document (its counts and trailer match), and the exit status says
+    // what is missing.
+    if (!report.damaged.empty())
+        throw damage_found("export: " + std::to_string(report.damaged.size()) + " damaged record" +
+                           (report.damaged.size() == 1 ? "" : "s") + " left out, every other document exported (" +
+                           report.damaged.front().second + (report.damaged.size() > 1 ? "; ..." : "") +
+                           "); 'stowage verify " + pos[0] + "' names them, 'stowage repair " + pos[0] +
+                           " --from-backup ID' brings them back");
     return exit_ok;
 }
 

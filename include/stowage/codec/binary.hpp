@@ -66,9 +66,12 @@
 //                  For a string, a byte string, an enum and a struct that is
 //                  exactly value(T); everything else is wrapped: varint
 //                  length of value(T), value(T).
-//   An optional field that is empty is not written; a present one is written
-//   as its inner T (so an optional<optional<T>> field holds value(optional<T>),
-//   wrapped). Fields are written in increasing number; a reader accepts
+//               7  empty: no payload. An optional field holding nothing
+//                  whose type's default constructor engages it (so absent
+//                  would read as that default).
+//   An optional field that is empty is not written (or written with wire
+//   type 7, above); a present one is written as its inner T (so an
+//   optional<optional<T>> field holds value(optional<T>), wrapped). Fields are written in increasing number; a reader accepts
 //   any order, skips unknown numbers by their wire type, and refuses a
 //   repeated number, a known number with the wrong wire type and a missing
 //   required field.
@@ -113,7 +116,9 @@ namespace detail {
 inline constexpr std::uint8_t binary_format_version = 2;
 inline constexpr std::uint8_t binary_oldest_version = 1;
 
-enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+// `empty` (no payload): an optional field written empty because the type's
+// default constructor engages it (absent would read as that default).
+enum class binary_wire : std::uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5, empty = 7 };
 
 template <class T>
 constexpr binary_wire wire_type_of() {
@@ -233,7 +238,11 @@ void write_binary_fields(bytes& out, const T& v) {
                 using Inner = field_payload_t<M>;
                 const Inner* inner;
                 if constexpr (!std::is_same_v<Inner, M>) {
-                    if (!m) return;
+                    if (!m) {
+                        if (default_engaged<T>(f))
+                            binary_put_varint(out, (std::uint64_t{f.index} + 1) << 3 | static_cast<std::uint8_t>(binary_wire::empty));
+                        return;
+                    }
                     inner = &*m;
                 } else {
                     inner = &m;
@@ -446,6 +455,7 @@ public:
             case binary_wire::fixed64: (void)fixed<std::uint64_t>(); return;
             case binary_wire::fixed32: (void)fixed<std::uint32_t>(); return;
             case binary_wire::length_delimited: (void)sub(count()); return;
+            case binary_wire::empty: return;
         }
         fail("unknown binary_wire type");
     }
@@ -529,7 +539,8 @@ void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
             break;
         }
         const auto w = static_cast<binary_wire>(key & 7);
-        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 && w != binary_wire::length_delimited)
+        if (w != binary_wire::varint && w != binary_wire::fixed64 && w != binary_wire::fixed32 &&
+            w != binary_wire::length_delimited && w != binary_wire::empty)
             r.fail("unknown binary_wire type " + std::to_string(key & 7));
         const std::uint64_t number = key >> 3;
         if (number == 0) r.fail("field number 0");
@@ -545,6 +556,13 @@ void read_binary_fields(binary_reader& r, T& out, bool terminated = false) {
                 constexpr binary_wire expected = wire_type_of<field_payload_t<M>>();
                 try {
                     if (seen[i]) r.fail("field repeated");
+                    if constexpr (!std::is_same_v<field_payload_t<M>, M>) {
+                        if (w == binary_wire::empty) {
+                            m.reset();
+                            seen[i] = true;
+                            return true;
+                        }
+                    }
                     if (w != expected)
                         r.fail("binary_wire type " + std::to_string(static_cast<int>(w)) + ", expected " +
                                std::to_string(static_cast<int>(expected)));

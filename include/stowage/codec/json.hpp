@@ -85,8 +85,10 @@ void write_json_struct(Out& out, const T& v) {
             auto one = [&](const auto& f) {
                 const auto& m = v.*(f.pointer);
                 using M = std::remove_cvref_t<decltype(m)>;
+                // An empty optional is left out, unless the type's default
+                // engages it: then null, since absent would read as that.
                 if constexpr (is_std_optional<M>::value && !adapted<M>)
-                    if (!m) return;
+                    if (!m && !default_engaged<T>(f)) return;
                 if (!first) json_append_char(out, ',');
                 first = false;
                 json_append_char(out, '"');

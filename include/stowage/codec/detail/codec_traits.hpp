@@ -402,6 +402,19 @@ std::string_view enum_name_or_fail(E v) {
                         std::string(enum_type_name_v<E>)};
 }
 
+// Whether a default-constructed T holds a value in the optional field f
+// (`std::optional<int> n = 5;`): such a field, when empty, must be written
+// as empty, since a missing field reads as its default.
+template <class T, class F>
+bool default_engaged(const F& f) {
+    if constexpr (std::is_default_constructible_v<T>) {
+        static const T defaults{};
+        return (defaults.*(f.pointer)).has_value();
+    } else {
+        return false;
+    }
+}
+
 // A map key as text (a JSON member name; an error path): strings as they
 // are, integers in decimal, enums by name.
 template <class K>

@@ -67,9 +67,12 @@ void extract_lines(const note& n, text_document& d) {
     for (const auto& l : n.lines) d.text("transcript", l);
 }
 
+// Detached by default: these tests maintain the index in their own
+// transactions (attached_index_test covers the database keeping it).
 template <class S>
-std::unique_ptr<index_t<S>> open_index(database<S>& db, notes_t<S>& notes, text_index_options o = {}) {
-    return std::make_unique<index_t<S>>(db, notes, "notes_index", note_schema(), unicode_tokenizer(), o, extract_lines);
+std::unique_ptr<index_t<S>> open_index(database<S>& db, notes_t<S>& notes, text_index_options o = {},
+                                       index_attachment a = index_attachment::detached) {
+    return std::make_unique<index_t<S>>(db, notes, "notes_index", note_schema(), unicode_tokenizer(), o, extract_lines, a);
 }
 
 const std::vector<std::string> words = {"apple", "banana", "cherry", "date", "elder", "fig", "grape", "Ünïcode", "日本"};

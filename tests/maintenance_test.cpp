@@ -621,7 +621,7 @@ BOOST_AUTO_TEST_CASE(index_job_merges_segments_and_keeps_answers) {
     {
         database<memory_storage> db(mem);
         mem_sessions store(db.storage(), "sessions");
-        index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge());
+        index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge(), {}, index_attachment::detached);
         for (const auto& s : ss) index.put(s);  // a segment each
         index.erase("s003");
         index.erase("s004");
@@ -646,7 +646,7 @@ BOOST_AUTO_TEST_CASE(index_job_merges_segments_and_keeps_answers) {
     }
     database<memory_storage> db(mem);
     mem_sessions store(db.storage(), "sessions");
-    index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge());
+    index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge(), {}, index_attachment::detached);
     BOOST_TEST(index.core().stats().segments == 1u);
     BOOST_TEST((index.search(text_query::words("meeting")) == before_meeting));
     BOOST_TEST((index.search(text_query::words("budget deadline")) == before_budget));
@@ -667,7 +667,7 @@ BOOST_AUTO_TEST_CASE(index_job_runs_in_the_queue) {
     memory_storage mem;
     database<memory_storage> db(mem);
     mem_sessions store(db.storage(), "sessions");
-    index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge());
+    index_t index(db, store, "sessions_index", session_schema(), {}, no_auto_merge(), {}, index_attachment::detached);
     auto ss = make_sessions(5, 14);
     for (const auto& s : ss) index.put(s);
     queue_options qo;
@@ -710,7 +710,7 @@ BOOST_AUTO_TEST_CASE(index_job_merges_one_step_at_a_time) {
     memory_storage mem;
     database<memory_storage> db(mem);
     mem_sessions store(db.storage(), "sessions");
-    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4());
+    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4(), {}, index_attachment::detached);
     tiered_segments(index);
     index.erase("s010");
     BOOST_TEST(index.core().stats().segments == 10u);  // 9 + the erasure's tombstone
@@ -750,7 +750,7 @@ BOOST_AUTO_TEST_CASE(index_job_pauses_and_cancels_between_merges_in_the_queue) {
     memory_storage mem;
     database<memory_storage> db(mem);
     mem_sessions store(db.storage(), "sessions");
-    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4());
+    index_t index(db, store, "sessions_index", session_schema(), {}, factor_4(), {}, index_attachment::detached);
     tiered_segments(index);
     queue_options qo;
     qo.idle_delay = 1ms;

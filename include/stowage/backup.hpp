@@ -1101,6 +1101,14 @@ public:
                 }
                 if (progress) progress(++done, m.files.size());
             }
+            // A backup is one consistent state, its indexes' journals
+            // included. When files of it were damaged, what was restored in
+            // their place may disagree with the indexes: they rebuild from
+            // their collections before they next answer (commit_hooks.hpp).
+            if (!report.damaged.empty()) {
+                file_storage restored(restoring);
+                (void)request_rebuild(restored);
+            }
             detail::backup_sync_tree(restoring);
             detail::backup_sync_dir(parent);
         } catch (...) {

@@ -15,14 +15,26 @@
 // readers of a missing entity read its record once. Absence is cached too
 // (a null pointer), so repeated lookups of a missing id cost no I/O.
 //
-// Coherence: put, put_many and erase write the store first, then update the
-// cache, holding a lock striped by id so two writers of one id cannot apply
-// their cache updates out of order. A load that raced a write is detached by
-// the cache and never cached. Hence no read that starts after a write
-// returned sees an older value. If a store write throws, the id is
-// invalidated (the store may or may not hold the new record) and the error
-// propagates. All writes must go through the cached_store: a write made to
-// the store directly is not seen until the id leaves the cache.
+// Coherence over a database (a db_store): the cached_store subscribes to the
+// database's commits of its collection (database::on_commit), and every
+// commit that writes an entity — whichever API wrote it: this cached_store,
+// the store, a transaction, db.update, the persistence queue, an import or
+// migration — drops that id from the cache inside the commit's ordering
+// step, before commit() returns. A load that raced the commit is detached by
+// the cache and never cached. So a read through the cache after a commit
+// returned gets the committed value. Writes through the cached_store just
+// write the store (the next get reads the new record once). Other
+// processes: a database has one writing process (file_storage's lock); a
+// cached_store in a process that opened the directory read-only reads, like
+// that database, the state as of its opening.
+//
+// Over a plain store (no database): put, put_many and erase write the store
+// first, then update the cache, holding a lock striped by id so two writers
+// of one id cannot apply their cache updates out of order; a load that
+// raced a write is detached. If a store write throws, the id is invalidated
+// and the error propagates. There all writes must go through the
+// cached_store: a write made to the store directly is not seen until the id
+// leaves the cache.
 //
 // Cache: any cache or concurrent_cache keyed by std::string whose values are
 // std::shared_ptr<const Entity> (entity_cache below); entities are shared,
@@ -36,9 +48,11 @@
 #pragma once
 
 #include "cache.hpp"
+#include "commit_hooks.hpp"
 #include "concurrent_cache.hpp"
 #include "error.hpp"
 #include "projection.hpp"
+#include "store.hpp"
 
 #include <algorithm>
 #include <array>
@@ -78,11 +92,23 @@ public:
     static_assert(std::same_as<typename Cache::mapped_type, entity_ptr>,
                   "the cache holds std::shared_ptr<const Entity> (see entity_cache)");
 
-    cached_store(Store& store, Cache& cache) : store_(store), cache_(cache) {}
+    cached_store(Store& store, Cache& cache) : store_(store), cache_(cache) {
+        if constexpr (requires { store.storage().on_commit(std::string(), commit_listener()); }) {
+            const std::string collection = store.collection();
+            subscription_ = store.storage().on_commit(
+                collection + "/", [this, collection](std::uint64_t, std::span<const committed_write> writes) {
+                    for (const auto& w : writes) {
+                        if (!w.id.empty()) cache_.erase(std::string(w.id));
+                        else if (is_record_key(collection, w.key)) cache_.clear();  // a record written without its id
+                    }
+                });
+        }
+    }
     cached_store(const cached_store&) = delete;
     cached_store& operator=(const cached_store&) = delete;
 
     ~cached_store() {
+        subscription_.reset();
         stopping_ = true;
         std::lock_guard lock(prefetch_mutex_);
         for (auto& p : prefetchers_) p.thread.join();
@@ -111,6 +137,10 @@ public:
     void put(entity_type&& e) { put_shared(std::make_shared<const entity_type>(std::move(e))); }
 
     void put_many(std::span<const entity_type> entities) {
+        if (subscription_) {  // the commit drops the ids
+            store_.put_many(entities);
+            return;
+        }
         std::vector<std::string> ids;
         ids.reserve(entities.size());
         for (const auto& e : entities) ids.push_back(entity_id(e));
@@ -127,6 +157,7 @@ public:
 
     // Removes the entity; true if it existed.
     bool erase(std::string_view id) {
+        if (subscription_) return store_.erase(id);  // the commit drops the id
         std::string key(id);
         std::lock_guard lock(stripe(key));
         bool existed = false;
@@ -171,6 +202,10 @@ private:
     }
 
     void put_shared(entity_ptr e) {
+        if (subscription_) {  // the commit drops the id
+            store_.put(*e);
+            return;
+        }
         std::string id = entity_id(*e);
         std::lock_guard lock(stripe(id));
         try {
@@ -235,6 +270,7 @@ private:
     };
     std::mutex prefetch_mutex_;
     std::list<prefetcher> prefetchers_;
+    commit_subscription subscription_;  // over a database: invalidation on commit
 };
 
 }  // namespace stowage

@@ -67,6 +67,7 @@
 #include <vector>
 
 #include "bytes.hpp"
+#include "commit_hooks.hpp"
 #include "concepts.hpp"
 #include "envelope.hpp"
 #include "error.hpp"
@@ -136,6 +137,7 @@ public:
         }
         draining_recovery = overlay_versions > 0;
         last_committed = log.recovered_lsn();  // before the applier reads it (a race TSan found)
+        load_attachments();
         if (!storage.read_only()) applier = std::thread([this] { applier_loop(); });
     }
 
@@ -291,6 +293,13 @@ public:
                     throw error(errc::conflict, key + " changed since this transaction read it");
             // The log reads keys and values where they are (no copies
             // inside the ordering section, which every committer waits for).
+            // Attached collections: the journal entries of this commit, in
+            // it (so in the same WAL transaction), named by its first LSN.
+            // Inside the ordering section, so that attaching and detaching
+            // (whose definitions' follow-ups change the registry, also in
+            // this section) split commits cleanly into journaled or not.
+            touched_attachments.clear();
+            if (has_attachments.load(std::memory_order_acquire)) journal(writes, log.last_lsn() + 1);
             thread_local std::vector<wal_op_ref> ops;
             ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
@@ -298,7 +307,7 @@ public:
                 auto& w = writes[i];
                 const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    if (header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
+                    if (i < header_sizes.size() && header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
                     ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
                     ops.push_back({wal_record_type::erase, w.key, {}});
@@ -307,6 +316,13 @@ public:
             thread_local std::vector<std::uint64_t> lsns;
             commit_lsn = log.append(txid, std::span<const wal_op_ref>(ops), &lsns);
             appended();
+            // Whether each write erased, before the values move to the overlay.
+            const bool listening = has_listeners.load(std::memory_order_acquire);
+            thread_local std::vector<committed_write> committed;
+            committed.clear();
+            if (listening)
+                for (std::size_t i = 0; i < writes.size(); ++i)
+                    committed.push_back({writes[i].key, writes[i].id, !writes[i].value.has_value(), lsns[i]});
             {
                 std::unique_lock lock2(overlay_mutex);
                 for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -318,6 +334,8 @@ public:
             last_committed = commit_lsn;
             for (auto& w : writes)
                 if (w.on_commit) w.on_commit();
+            for (auto* a : touched_attachments) a->generation.fetch_add(1, std::memory_order_release);
+            if (listening) notify(commit_lsn, committed);
         }
         last_commit_at.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         if (overlay_versions >= options.apply_threshold || overlay_bytes >= options.apply_threshold_bytes)
@@ -487,6 +505,126 @@ public:
         }
     }
 
+    // --- commit hooks (commit_hooks.hpp) ---------------------------------------------
+
+    struct attachment_state {
+        attachment_info info;
+        std::atomic<std::uint64_t> generation{0};  // bumped by every commit that journals to it
+    };
+    struct listener_state {
+        std::uint64_t handle = 0;
+        std::string prefix;
+        commit_listener fn;
+    };
+
+    // The attachments recorded in the database (read once, at open; then
+    // kept by attach/detach's follow-ups).
+    void load_attachments() {
+        std::vector<std::shared_ptr<attachment_state>> found;
+        for (const auto& key : list(attachments_root, ~std::uint64_t{0})) {
+            if (!key.ends_with("/definition")) continue;
+            const auto name = std::string_view(key).substr(attachments_root.size(),
+                                                           key.size() - attachments_root.size() - 11);
+            if (name.find('/') != std::string_view::npos) continue;
+            auto value = read(key, ~std::uint64_t{0});
+            if (!value) continue;
+            auto info = decode_attachment_definition(name, *value);
+            // A damaged definition still names its collection's journal
+            // badly: verify reports it; nothing is journaled for it.
+            if (!info) continue;
+            auto a = std::make_shared<attachment_state>();
+            a->info = std::move(*info);
+            found.push_back(std::move(a));
+        }
+        std::unique_lock lock(hooks_mutex);
+        attachments = std::move(found);
+        has_attachments = !attachments.empty();
+    }
+
+    void register_attachment(attachment_info info) {
+        std::unique_lock lock(hooks_mutex);
+        for (auto& a : attachments)
+            if (a->info.name == info.name) {
+                a->info = std::move(info);
+                return;
+            }
+        auto a = std::make_shared<attachment_state>();
+        a->info = std::move(info);
+        attachments.push_back(std::move(a));
+        has_attachments = true;
+    }
+    void unregister_attachment(std::string_view name) {
+        std::unique_lock lock(hooks_mutex);
+        std::erase_if(attachments, [&](const auto& a) { return a->info.name == name; });
+        has_attachments = !attachments.empty();
+    }
+    std::shared_ptr<attachment_state> find_attachment(std::string_view name) const {
+        std::shared_lock lock(hooks_mutex);
+        for (const auto& a : attachments)
+            if (a->info.name == name) return a;
+        return nullptr;
+    }
+
+    // Appends this commit's journal entries to writes (under commit_mutex).
+    void journal(std::vector<staged_write>& writes, std::uint64_t first_lsn) {
+        std::shared_lock lock(hooks_mutex);
+        const std::size_t original = writes.size();
+        for (const auto& a : attachments) {
+            const std::string& c = a->info.collection;
+            std::vector<journal_change> changes;
+            bool rebuild = false;
+            for (std::size_t i = 0; i < original; ++i) {
+                const auto& w = writes[i];
+                if (!is_record_key(c, w.key)) continue;
+                // A record written without its id (not through a store):
+                // nothing says which entity changed, so ask for a rebuild.
+                if (w.id.empty()) rebuild = true;
+                else changes.push_back({w.id, !w.value.has_value()});
+            }
+            if (changes.empty() && !rebuild) continue;
+            if (rebuild) writes.push_back({attachment_rebuild_key(a->info.name), to_bytes("rebuild"), {}});
+            else writes.push_back({attachment_entry_key(a->info.name, first_lsn), encode_journal(changes), {}});
+            touched_attachments.push_back(a.get());
+        }
+    }
+
+    void notify(std::uint64_t commit_lsn, const std::vector<committed_write>& committed) {
+        std::shared_lock lock(hooks_mutex);
+        thread_local std::vector<committed_write> mine;
+        for (const auto& l : listeners) {
+            mine.clear();
+            for (const auto& w : committed)
+                if (w.key.starts_with(l.prefix)) mine.push_back(w);
+            if (mine.empty()) continue;
+            try {
+                l.fn(commit_lsn, mine);
+            } catch (...) {
+                // The commit has happened; a listener cannot undo it.
+            }
+        }
+    }
+
+    std::uint64_t subscribe(std::string prefix, commit_listener fn) {
+        std::unique_lock lock(hooks_mutex);
+        const std::uint64_t handle = ++next_listener;
+        listeners.push_back({handle, std::move(prefix), std::move(fn)});
+        has_listeners = true;
+        return handle;
+    }
+    void unsubscribe(std::uint64_t handle) {
+        std::unique_lock lock(hooks_mutex);
+        std::erase_if(listeners, [&](const auto& l) { return l.handle == handle; });
+        has_listeners = !listeners.empty();
+    }
+
+    mutable std::shared_mutex hooks_mutex;  // attachments, listeners
+    std::vector<std::shared_ptr<attachment_state>> attachments;
+    std::vector<listener_state> listeners;
+    std::uint64_t next_listener = 0;
+    std::atomic<bool> has_attachments{false};
+    std::atomic<bool> has_listeners{false};
+    std::vector<attachment_state*> touched_attachments;  // by the commit being ordered (commit_mutex)
+
     Storage storage;
     wal<Storage> log;
     database_options options;
@@ -572,6 +710,16 @@ public:
     void truncate(std::string_view key, std::uint64_t n) { state_->storage.truncate(key, n); }
     void flush() { state_->log.flush(); }
     bool read_only() const { return state_->storage.read_only(); }
+
+    // Commit listeners (commit_hooks.hpp), for components that only hold a
+    // store (cached_store subscribes to its store's collection this way).
+    commit_subscription on_commit(std::string prefix, commit_listener fn) const {
+        auto state = state_;
+        const std::uint64_t handle = state->subscribe(std::move(prefix), std::move(fn));
+        return commit_subscription([state = std::weak_ptr(state), handle] {
+            if (auto s = state.lock()) s->unsubscribe(handle);
+        });
+    }
 
     // Transactional storage: a store commits its staged writes through here
     // (so its listing follow-ups run in commit order).
@@ -838,6 +986,113 @@ public:
     // Everything committed so far is durable.
     void flush() { state_->log.flush(); }
 
+    // --- commit hooks (commit_hooks.hpp) --------------------------------------------
+
+    // Calls fn(commit_lsn, writes) after every commit that wrote keys
+    // starting with prefix (a collection's: "sessions/"; empty: every key),
+    // with those writes, in commit order, once they are visible and before
+    // commit() returns. fn must be quick and must not write to this
+    // database. The subscription lasts as long as the returned handle.
+    commit_subscription on_commit(std::string prefix, commit_listener fn) const {
+        return storage().on_commit(std::move(prefix), std::move(fn));
+    }
+
+    // Records (durably) that `name` is derived from `collection`: from the
+    // commit on, every write to the collection's records is journaled for
+    // it in its own transaction, by any process that opens the database.
+    // A new attachment, or one whose definition changed, starts with a
+    // request to rebuild (the records already there). True when something
+    // changed; bad_input when `name` is attached to another collection.
+    bool attach(const std::string& name, const std::string& collection, const std::string& definition) {
+        validate_collection(name);
+        validate_collection(collection);
+        const std::string key = detail::attachment_definition_key(name);
+        bool changed = false;
+        run_transaction([&](transaction_type& tx) {
+            changed = false;
+            if (auto old = tx.read(key)) {
+                auto info = detail::decode_attachment_definition(name, *old);
+                if (info && info->collection != collection)
+                    throw error(errc::bad_input, "\"" + name + "\" is attached to collection \"" + info->collection +
+                                                     "\", not \"" + collection + "\" (detach it first)");
+                if (info && info->definition == definition) return;
+            }
+            changed = true;
+            staged_write def{key, detail::encode_attachment_definition(collection, definition),
+                             [state = state_.get(), info = attachment_info{name, collection, definition}] {
+                                 state->register_attachment(info);
+                             }};
+            tx.stage(std::move(def));
+            tx.stage({detail::attachment_rebuild_key(name), to_bytes("rebuild"), {}});
+        });
+        return changed;
+    }
+
+    // Removes the attachment and its journal (not the component's own
+    // data). True when it was attached.
+    bool detach(const std::string& name) {
+        validate_collection(name);
+        const std::string key = detail::attachment_definition_key(name);
+        bool existed = false;
+        run_transaction([&](transaction_type& tx) {
+            existed = tx.read(key).has_value();
+            if (!existed) return;
+            for (const auto& k : storage().list(detail::attachment_pending_prefix(name))) tx.stage({k, std::nullopt, {}});
+            tx.stage({key, std::nullopt, [state = state_.get(), name] { state->unregister_attachment(name); }});
+        });
+        return existed;
+    }
+
+    std::vector<attachment_info> attachments() const {
+        std::vector<attachment_info> out;
+        std::shared_lock lock(state_->hooks_mutex);
+        for (const auto& a : state_->attachments) out.push_back(a->info);
+        return out;
+    }
+    std::optional<attachment_info> attachment(std::string_view name) const {
+        if (auto a = state_->find_attachment(name)) return a->info;
+        return std::nullopt;
+    }
+
+    // Changes whenever a commit of this process journals for `name` (a
+    // cheap check for "anything to catch up?"; a fresh process, or another
+    // process's writes, show up in pending_entries instead).
+    std::uint64_t journal_generation(std::string_view name) const {
+        auto a = state_->find_attachment(name);
+        return a ? a->generation.load(std::memory_order_acquire) : 0;
+    }
+
+    // The journal entries waiting for `name` (their keys, in commit order).
+    std::vector<std::string> pending_entries(std::string_view name) const {
+        return storage().list(detail::attachment_pending_prefix(name));
+    }
+
+    // The journal of `name` as tx sees it: entries read through tx, so that
+    // consuming them there (consume_journal) conflicts with another consumer.
+    journal_read read_journal(transaction_type& tx, std::string_view name) const {
+        journal_read r;
+        const std::string rebuild = detail::attachment_rebuild_key(name);
+        for (const auto& key : pending_entries(name)) {
+            auto v = tx.read(key);
+            if (!v) continue;
+            r.entries.push_back(key);
+            if (key == rebuild) {
+                r.rebuild = true;
+                continue;
+            }
+            auto changes = detail::decode_journal(*v);
+            if (!changes) {
+                r.rebuild = true;  // a damaged entry: what it held is unknown
+                continue;
+            }
+            for (auto& c : *changes) r.changes.push_back(std::move(c));
+        }
+        return r;
+    }
+    void consume_journal(transaction_type& tx, const journal_read& r) const {
+        for (const auto& k : r.entries) tx.stage({k, std::nullopt, {}});
+    }
+
     // Applies everything committed to storage and checkpoints the WAL now,
     // retiring every segment that holds only applied records.
     void checkpoint() {
@@ -866,5 +1121,26 @@ public:
 private:
     std::shared_ptr<detail::db_state<Storage>> state_;
 };
+
+// For writers outside the log (a repair or a restore that rewrites record
+// files, with no database open): asks every attachment of `collection`
+// (every attachment, when empty) to rebuild from its collection before it
+// next answers. Durable at return. Returns the attachments asked.
+template <storage Storage>
+std::vector<std::string> request_rebuild(Storage& s, std::string_view collection = {}) {
+    std::vector<std::string> asked;
+    for (const auto& key : s.list(std::string(detail::attachments_root))) {
+        if (!key.ends_with("/definition")) continue;
+        const auto name = std::string_view(key).substr(detail::attachments_root.size(),
+                                                       key.size() - detail::attachments_root.size() - 11);
+        if (name.find('/') != std::string_view::npos) continue;
+        auto value = s.read(key);
+        auto info = value ? detail::decode_attachment_definition(name, *value) : std::nullopt;
+        if (!collection.empty() && info && info->collection != collection) continue;
+        s.replace(detail::attachment_rebuild_key(name), as_bytes("rebuild"), durability::full);
+        asked.emplace_back(name);
+    }
+    return asked;
+}
 
 }  // namespace stowage

@@ -60,8 +60,10 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <memory>
 #include <optional>
@@ -121,6 +123,75 @@ public:
     const std::string& name() const noexcept { return name_; }
     const core_type& core() const noexcept { return core_; }
     database<Storage>& db() const noexcept { return db_; }
+
+    // --- attached: kept up to date from the database's journal ---------------------
+    //
+    // Where the documents come from, for an index attached to a collection
+    // (database::attach under this index's name): one(tx, id) is the
+    // document of id as tx sees it, nullopt when it is gone; all(tx, add)
+    // calls add(id, document) for every document (a rebuild) and returns
+    // the records it could not read (id, why), which stay out of the index.
+    struct document_source {
+        std::function<std::optional<text_document>(transaction&, const std::string&)> one;
+        std::function<std::vector<std::pair<std::string, std::string>>(
+            transaction&, const std::function<void(std::string, text_document)>&)>
+            all;
+    };
+
+    // From now on every search first catches up (catch_up()).
+    void attach_source(document_source src)
+        requires std::same_as<Key, std::string>
+    {
+        std::lock_guard lock(catch_up_mutex_);
+        source_ = std::make_shared<const document_source>(std::move(src));
+        caught_up_generation_ = ~std::uint64_t{0};  // the journal may hold entries of earlier runs
+    }
+    bool attached() const noexcept { return source_ != nullptr; }
+
+    // Applies what the journal holds: the documents changed since the last
+    // catch-up (or all of them, when a rebuild was asked), in one
+    // transaction that also consumes the journal entries it applied; so a
+    // crash keeps the index and the journal in step. Over a read-only
+    // database the changes are applied in memory only. Cheap when nothing
+    // was journaled since (an atomic counter). Returns what it skipped as
+    // unreadable. Searches call it; a caller may too (to pay it up front).
+    std::vector<std::pair<std::string, std::string>> catch_up() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        if constexpr (!std::same_as<Key, std::string>) {
+            return unreadable;  // journals name entities by their string ids
+        } else {
+            if (!source_) return unreadable;
+            return catch_up_string_keys();
+        }
+    }
+
+    // Journal entries not yet applied (0 once caught up).
+    std::size_t behind() const {
+        if (!source_) return 0;
+        std::size_t n = 0;
+        for (const auto& k : db_.pending_entries(name_))
+            if (!consumed_in_memory_.count(k)) ++n;
+        return n;
+    }
+
+private:
+    std::vector<std::pair<std::string, std::string>> catch_up_string_keys() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        const std::uint64_t generation = db_.journal_generation(name_);
+        if (generation == caught_up_generation_.load(std::memory_order_acquire)) return unreadable;
+        std::lock_guard lock(catch_up_mutex_);
+        if (generation == caught_up_generation_.load(std::memory_order_acquire)) return unreadable;
+        auto self = const_cast<document_index*>(this);  // the in-memory index is published, not mutated in place
+        if (db_.storage().read_only()) {
+            unreadable = self->catch_up_in_memory();
+        } else {
+            self->retry(durability::full, [&](transaction& tx) { unreadable = self->catch_up_in(tx); });
+        }
+        caught_up_generation_.store(generation, std::memory_order_release);
+        return unreadable;
+    }
+
+public:
 
     // --- writing inside the caller's transaction ---------------------------------
 
@@ -218,17 +289,40 @@ public:
 
     // --- searching (index/text_index.hpp) -----------------------------------------------
 
-    std::vector<Key> search(const text_query& q) const { return core_.search(q); }
-    std::size_t count(const text_query& q) const { return core_.count(q); }
-    std::size_t estimate(const text_query& q) const { return core_.estimate(q); }
+    // Each catches up first when the index is attached (see catch_up).
+    std::vector<Key> search(const text_query& q) const {
+        catch_up();
+        return core_.search(q);
+    }
+    std::size_t count(const text_query& q) const {
+        catch_up();
+        return core_.count(q);
+    }
+    std::size_t estimate(const text_query& q) const {
+        catch_up();
+        return core_.estimate(q);
+    }
     template <class Duration = std::chrono::milliseconds>
     std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        catch_up();
         return core_.template count_by_month<Duration>(field, q);
     }
-    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
-    bool contains(const Key& key) const { return core_.contains(key); }
-    std::size_t size() const { return core_.size(); }
-    index_stats stats() const { return core_.stats(); }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const {
+        catch_up();
+        return core_.top(q, k, p);
+    }
+    bool contains(const Key& key) const {
+        catch_up();
+        return core_.contains(key);
+    }
+    std::size_t size() const {
+        catch_up();
+        return core_.size();
+    }
+    index_stats stats() const {
+        catch_up();
+        return core_.stats();
+    }
 
     // Storage-level problems: segments listed but unreadable, segment keys
     // no manifest lists (left by a writer outside the database).
@@ -306,7 +400,8 @@ private:
     void check_signature(const fts::manifest& head) const {
         if (head.signature != core_.signature())
             throw error(errc::bad_input, "index " + name_ + " was built as \"" + head.signature + "\", opened as \"" +
-                                             core_.signature() + "\" (rebuild it to change schema or tokenizer)");
+                                             core_.signature() + "\" (to change schema or tokenizer, drop it with " +
+                                             "stowage::drop_index(db, \"" + name_ + "\") and open it again)");
     }
 
     void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<const typename core_type::prepared_merge> m,
@@ -379,12 +474,89 @@ private:
             throw error(errc::corrupt, "index " + name_ + ": manifest's next batch number is behind its segments");
     }
 
+    // The batch of the journal's changes (the last change of an id wins).
+    batch changes_batch(transaction& tx, const journal_read& r,
+                        std::vector<std::pair<std::string, std::string>>& unreadable) {
+        std::map<std::string, bool> last;  // id -> erased
+        for (const auto& c : r.changes) last[c.id] = c.erased;
+        batch b;
+        for (const auto& [id, erased] : last) {
+            std::optional<text_document> doc;
+            if (!erased) {
+                try {
+                    doc = source_->one(tx, id);
+                } catch (const error& e) {
+                    if (!is_record_damage(e.kind())) throw;
+                    unreadable.emplace_back(id, e.what());  // left out, as a rebuild would
+                }
+            }
+            if (doc) b.add(id, std::move(*doc));
+            else if (core_.contains(id)) b.remove(id);
+        }
+        return b;
+    }
+
+    batch rebuild_batch(transaction& tx, std::vector<std::pair<std::string, std::string>>& unreadable) {
+        batch all;
+        unreadable = source_->all(tx, [&](std::string id, text_document doc) { all.add(std::move(id), std::move(doc)); });
+        return all;
+    }
+
+    std::vector<std::pair<std::string, std::string>> catch_up_in(transaction& tx) {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        journal_read r = db_.read_journal(tx, name_);
+        if (r.entries.empty()) return unreadable;
+        if (r.rebuild) replace_all(tx, rebuild_batch(tx, unreadable));
+        else apply(tx, changes_batch(tx, r, unreadable));
+        db_.consume_journal(tx, r);
+        return unreadable;
+    }
+
+    // Read-only: the journal's entries are applied to the in-memory index
+    // and remembered, since they cannot be erased.
+    std::vector<std::pair<std::string, std::string>> catch_up_in_memory() {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        auto tx = db_.transaction();  // reads only: never committed
+        journal_read r = db_.read_journal(tx, name_);
+        std::erase_if(r.entries, [&](const std::string& k) { return consumed_in_memory_.count(k) > 0; });
+        if (r.entries.empty()) return unreadable;
+        if (!r.rebuild) {
+            // Only the entries not applied before: read them again, alone.
+            journal_read fresh;
+            for (const auto& k : r.entries) {
+                auto v = db_.storage().read(k);
+                auto changes = v ? detail::decode_journal(*v) : std::nullopt;
+                if (k == detail::attachment_rebuild_key(name_) || !changes) fresh.rebuild = true;
+                else for (auto& c : *changes) fresh.changes.push_back(std::move(c));
+            }
+            fresh.entries = r.entries;
+            r = std::move(fresh);
+        }
+        typename core_type::change_list changes;
+        if (r.rebuild) {
+            changes.reset(std::make_shared<const typename core_type::prepared_segment>(
+                core_.prepare(rebuild_batch(tx, unreadable), core_.next_number())));
+        } else {
+            auto b = changes_batch(tx, r, unreadable);
+            if (!b.empty())
+                changes.add(std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(b), core_.next_number())));
+        }
+        core_.publish(changes);
+        for (auto& k : r.entries) consumed_in_memory_.insert(std::move(k));
+        tx.rollback();
+        return unreadable;
+    }
+
     database<Storage>& db_;
     std::string name_;
     core_type core_;
     mutable meta_store meta_;
     std::mutex pending_mutex_;
     std::map<std::uint64_t, std::weak_ptr<typename core_type::change_list>> pending_;  // by transaction id
+    std::shared_ptr<const document_source> source_;
+    mutable std::mutex catch_up_mutex_;
+    mutable std::atomic<std::uint64_t> caught_up_generation_{~std::uint64_t{0}};
+    std::set<std::string> consumed_in_memory_;  // journal entries applied by a read-only catch-up
 };
 
 // --- entities ----------------------------------------------------------------------------
@@ -449,6 +621,25 @@ void extract_member(const M& m, const index_schema::field& f, text_document& doc
     }
 }
 
+// A JSON document's member as a field of the schema: strings (text or
+// keyword), arrays of them, numbers (keyword: their text; time: an integer),
+// booleans (keyword). Other kinds feed nothing.
+inline void extract_json(const json_value& v, const index_schema::field& f, text_document& doc) {
+    if (v.is_array()) {
+        for (const auto& e : v.as_array())
+            if (!e.is_array()) extract_json(e, f, doc);
+    } else if (v.is_string()) {
+        if (f.kind == field_kind::text) doc.text(f.name, std::string(v.as_string()));
+        else if (f.kind == field_kind::keyword) doc.keyword(f.name, std::string(v.as_string()));
+    } else if (v.is_number()) {
+        if (f.kind == field_kind::keyword) doc.keyword(f.name, std::string(v.number_text()));
+        else if (f.kind == field_kind::time)
+            if (auto t = v.as_integer<std::int64_t>()) doc.time(f.name, *t);
+    } else if (v.is_bool()) {
+        if (f.kind == field_kind::keyword) doc.keyword(f.name, v.as_bool() ? "true" : "false");
+    }
+}
+
 }  // namespace detail
 
 // What verify() found.
@@ -466,6 +657,10 @@ struct index_verify_report {
         return missing.empty() && stale.empty() && differ.empty() && damaged.empty() && unreadable.empty();
     }
 };
+
+// Whether an inverted_index is attached to its store's collection (kept up
+// to date from the database's journal) or maintained by the caller.
+enum class index_attachment { attached, detached };
 
 // What rebuild() did: the documents it indexed and the records of the store
 // it could not read (id, what is wrong), which it left out of the index.
@@ -488,9 +683,41 @@ public:
     // Schema fields named like a described field of the entity are filled
     // from it; `extra` fills the others (bad_input if a field has neither,
     // or a member type that cannot feed its kind).
+    //
+    // Attached (the default): the index is attached to the store's
+    // collection in the database (database::attach, commit_hooks.hpp), so
+    // every write to the collection, by any API, is journaled in its own
+    // transaction, and the index catches up before it answers. Attaching is
+    // recorded durably the first time (then the existing entities are
+    // indexed on the first search); over a read-only database the index
+    // catches up in memory. detached: the caller indexes in its
+    // transactions (index(tx, e)) and nothing else keeps it in step.
     inverted_index(database<storage_type>& db, Store& documents, std::string name, index_schema schema, Tokenizer tok = {},
-                   text_index_options options = {}, extractor extra = {})
-        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {}
+                   text_index_options options = {}, extractor extra = {},
+                   index_attachment attachment = index_attachment::attached)
+        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {
+        if (attachment == index_attachment::detached) return;
+        // Another schema or tokenizer under this name is refused, as the
+        // index's manifest refuses it: to change them, detach (and drop)
+        // the index and open it again.
+        if (auto a = db.attachment(index_.name()); a && (a->definition != definition() || a->collection != documents_.collection()))
+            throw error(errc::bad_input, "index " + index_.name() + " is attached to collection " + a->collection + " as \"" +
+                                             a->definition + "\", opened over " + documents_.collection() + " as \"" +
+                                             definition() + "\" (to redefine it, drop it with stowage::drop_index(db, \"" +
+                                             index_.name() + "\") and open it again)");
+        if (!db.storage().read_only()) db.attach(index_.name(), documents_.collection(), definition());
+        if (db.attachment(index_.name())) index_.attach_source(source());
+    }
+
+    // What the database records for this attachment: the schema and
+    // tokenizer (a change of either asks for a rebuild).
+    std::string definition() const { return "inverted_index;" + index_.core().signature(); }
+
+    // Catches up with the journal now (searches do it anyway); returns the
+    // records it could not read.
+    std::vector<std::pair<std::string, std::string>> catch_up() const { return index_.catch_up(); }
+    // Journal entries not applied yet.
+    std::size_t behind() const { return index_.behind(); }
 
     const document_index<std::string, storage_type, Tokenizer>& documents_index() const noexcept { return index_; }
     const text_index<std::string, Tokenizer>& core() const noexcept { return index_.core(); }
@@ -498,47 +725,62 @@ public:
     // What the index holds for an entity.
     text_document document_of(const entity_type& e) const {
         text_document doc;
-        for_each_field(e, [&](std::string_view name, const auto& member) {
-            using M = std::remove_cvref_t<decltype(member)>;
-            const auto* f = index_.core().schema().find(name);
-            if (!f) return;
-            if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
-                          detail::indexable_as<M>(field_kind::time))
-                detail::extract_member(member, *f, doc);
-        });
+        if constexpr (std::same_as<entity_type, json_document>) {
+            for (const auto& f : index_.core().schema().fields())
+                if (const json_value* v = e.find(f.name)) detail::extract_json(*v, f, doc);
+        } else {
+            for_each_field(e, [&](std::string_view name, const auto& member) {
+                using M = std::remove_cvref_t<decltype(member)>;
+                const auto* f = index_.core().schema().find(name);
+                if (!f) return;
+                if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
+                              detail::indexable_as<M>(field_kind::time))
+                    detail::extract_member(member, *f, doc);
+            });
+        }
         if (extra_) extra_(e, doc);
         return doc;
     }
 
     // --- inside the caller's transaction ---------------------------------------------------
 
-    void index(transaction& tx, const entity_type& e) { index_.add(tx, entity_id(e), document_of(e)); }
+    // For a detached index. Attached, they do nothing: the database's
+    // journal already carries the transaction's writes to the index (and
+    // reading the index's manifest here would only make the transaction
+    // conflict with catch-ups).
+    void index(transaction& tx, const entity_type& e) {
+        if (!index_.attached()) index_.add(tx, entity_id(e), document_of(e));
+    }
     void index_many(transaction& tx, std::span<const entity_type> es) {
+        if (index_.attached()) return;
         index_batch<std::string> b;
         for (const auto& e : es) b.add(entity_id(e), document_of(e));
         index_.apply(tx, std::move(b));
     }
-    void unindex(transaction& tx, std::string_view id) { index_.remove(tx, std::string(id)); }
+    void unindex(transaction& tx, std::string_view id) {
+        if (!index_.attached()) index_.remove(tx, std::string(id));
+    }
 
     // --- the entity and its index entry in one transaction --------------------------------
 
+    // (Attached, the journal indexes them; detached, these do.)
     void put(const entity_type& e, durability d = durability::full) {
         retry(d, [&](transaction& tx) {
             tx.put(documents_, e);
-            index(tx, e);
+            if (!index_.attached()) index(tx, e);
         });
     }
     void put_many(std::span<const entity_type> es, durability d = durability::full) {
         retry(d, [&](transaction& tx) {
             for (const auto& e : es) tx.put(documents_, e);
-            index_many(tx, es);
+            if (!index_.attached()) index_many(tx, es);
         });
     }
     bool erase(std::string_view id, durability d = durability::full) {
         bool existed = documents_.contains(id);
         retry(d, [&](transaction& tx) {
             tx.erase(documents_, id);
-            unindex(tx, id);
+            if (!index_.attached()) unindex(tx, id);
         });
         return existed;
     }
@@ -576,6 +818,7 @@ public:
     // (not compared; its indexed id is not called stale) and the rest is
     // compared. Another range's damage is the range's to report.
     index_verify_report verify() const {
+        index_.catch_up();  // what the journal holds is not a difference
         std::vector<std::pair<std::string, std::string>> unreadable;
         auto documents = documents_.entities(
             [&](std::string_view id, const error& e) { unreadable.emplace_back(std::string(id), e.what()); });
@@ -624,6 +867,10 @@ public:
         index_rebuild_report report;
         retry(d, [&](transaction& tx) {
             report = {};
+            // The journal first: an entry written after this read stays,
+            // and the next catch-up applies it again.
+            journal_read pending;
+            if (index_.attached()) pending = index_.db().read_journal(tx, index_.name());
             index_batch<std::string> all;
             std::uint64_t total = documents_.size(), done = 0;
             auto documents = documents_.entities([&](std::string_view id, const error& e) {
@@ -636,26 +883,63 @@ public:
                 if (progress) progress(++done, total);
             }
             index_.replace_all(tx, std::move(all));
+            // What the journal held is in the rebuild: consumed with it.
+            if (index_.attached()) index_.db().consume_journal(tx, pending);
         });
         return report;
     }
 
 private:
+    typename document_index<std::string, storage_type, Tokenizer>::document_source source() {
+        typename document_index<std::string, storage_type, Tokenizer>::document_source src;
+        src.one = [this](transaction& tx, const std::string& id) -> std::optional<text_document> {
+            auto e = tx.get(documents_, id);
+            if (!e) return std::nullopt;
+            return document_of(*e);
+        };
+        src.all = [this](transaction& tx, const std::function<void(std::string, text_document)>& add) {
+            std::vector<std::pair<std::string, std::string>> damaged;
+            // Every record of the collection as storage lists it (not the
+            // store's in-memory listing: a rebuild is also what follows a
+            // write that bypassed the store), read through tx (so a
+            // concurrent write makes the rebuild conflict and retry).
+            const std::string& c = documents_.collection();
+            for (const auto& key : index_.db().storage().list(c + "/")) {
+                if (!is_record_key(c, key)) continue;
+                std::string id;
+                try {
+                    auto value = tx.read(key);
+                    if (!value) continue;
+                    id = parse_envelope_header(*value, key).id;
+                    add(id, document_of(documents_.decode_record(*value, key, id)));
+                } catch (const error& err) {
+                    if (!is_record_damage(err.kind())) throw;
+                    damaged.emplace_back(id.empty() ? key : id, err.what());
+                }
+            }
+            return damaged;
+        };
+        return src;
+    }
+
     static index_schema check(const index_schema& schema, const extractor& extra) {
-        for (const auto& f : schema.fields()) {
-            bool member = false, usable = false;
-            for_each_field_descriptor<entity_type>([&](const auto& fd) {
-                using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
-                if (fd.name != f.name) return;
-                member = true;
-                usable = detail::indexable_as<M>(f.kind);
-            });
-            if (member && !usable)
-                throw error(errc::bad_input, "inverted_index: field " + f.name + " of " + std::string(type_name_v<entity_type>) +
-                                                 " cannot be indexed as a " + index_schema::kind_name(f.kind) + " field");
-            if (!member && !extra)
-                throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) + " has no field " +
-                                                 f.name + " (give an extractor for computed fields)");
+        if constexpr (!std::same_as<entity_type, json_document>) {  // a document's members are known per document
+            for (const auto& f : schema.fields()) {
+                bool member = false, usable = false;
+                for_each_field_descriptor<entity_type>([&](const auto& fd) {
+                    using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
+                    if (fd.name != f.name) return;
+                    member = true;
+                    usable = detail::indexable_as<M>(f.kind);
+                });
+                if (member && !usable)
+                    throw error(errc::bad_input, "inverted_index: field " + f.name + " of " +
+                                                     std::string(type_name_v<entity_type>) + " cannot be indexed as a " +
+                                                     index_schema::kind_name(f.kind) + " field");
+                if (!member && !extra)
+                    throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) +
+                                                     " has no field " + f.name + " (give an extractor for computed fields)");
+            }
         }
         return schema;
     }
@@ -679,5 +963,23 @@ private:
     extractor extra_;
     document_index<std::string, storage_type, Tokenizer> index_;
 };
+
+// Removes the index named `name` from db: its attachment and journal
+// (database::detach) and its own data (manifest and segments). No index
+// object of that name may be open. True when there was anything to remove.
+template <storage Storage>
+bool drop_index(database<Storage>& db, const std::string& name) {
+    validate_collection(name);
+    bool detached = db.detach(name);
+    bool removed = false;
+    db.run_transaction([&](db_transaction<Storage>& tx) {
+        removed = false;
+        for (const auto& key : db.storage().list(name + "/")) {
+            tx.stage({key, std::nullopt, {}});
+            removed = true;
+        }
+    });
+    return detached || removed;
+}
 
 }  // namespace stowage

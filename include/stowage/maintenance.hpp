@@ -543,7 +543,7 @@ private:
         c.rewritten++;
         c.bytes_before += before;
         c.bytes_after += rewritten.size();
-        tx.stage({std::move(key), std::move(rewritten), {}});
+        tx.stage({std::move(key), std::move(rewritten), {}, h.id});
     }
 
     std::shared_ptr<state> state_;

@@ -441,7 +441,7 @@ public:
         if (h.id != id) throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\"");
         std::any e = schema_.upgrade(*value, h, key);
         if (options_.write_back_on_read && h.schema_version != schema_.latest()) {
-            tx.stage({key, schema_.record_of(e, h.id, key), {}});
+            tx.stage({key, schema_.record_of(e, h.id, key), {}, h.id});
             try {
                 tx.commit();
                 migrated_on_read_++;
@@ -475,7 +475,7 @@ private:
                     envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                     if (h.schema_version == schema_.latest()) continue;
                     auto e = schema_.upgrade(*value, h, key);
-                    tx.stage({key, schema_.record_of(e, h.id, key), {}});
+                    tx.stage({key, schema_.record_of(e, h.id, key), {}, h.id});
                     ++n;
                 }
             },

@@ -138,6 +138,7 @@ inline constexpr reserved_name reserved_collections[] = {
     {"cas_refs", "the content-addressed blobs' references"},
     {"_migrations", "the migrations' journal"},
     {"maintenance_jobs", "the maintenance jobs' cursors"},
+    {"attached", "the attachments' definitions and journals (commit_hooks.hpp)"},
 };
 
 // What a reserved name holds, or empty for a name a client may use.

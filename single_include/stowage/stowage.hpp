@@ -6858,6 +6858,7 @@ inline constexpr reserved_name reserved_collections[] = {
     {"cas_refs", "the content-addressed blobs' references"},
     {"_migrations", "the migrations' journal"},
     {"maintenance_jobs", "the maintenance jobs' cursors"},
+    {"attached", "the attachments' definitions and journals (commit_hooks.hpp)"},
 };
 
 // What a reserved name holds, or empty for a name a client may use.
@@ -7984,6 +7985,204 @@ private:
 #include <utility>
 #include <vector>
 
+// ---- begin stowage/commit_hooks.hpp ----
+// commit_hooks.hpp — how a database keeps what is derived from its
+// collections coherent with them, whichever API wrote: commit listeners
+// (in memory, for caches and a client's own derived state) and attachment
+// journals (persisted, for indexes).
+//
+// Commit listeners. database::on_commit(prefix, fn) calls fn(commit_lsn,
+// writes) after every commit that wrote a key starting with prefix, with
+// those writes only: their keys, the entity id of store records, whether
+// each erased, and its LSN. It runs on the committing thread inside the
+// commit's ordering step: after the writes are visible to every reader,
+// before commit() returns, one commit at a time in commit order. So a cache
+// that drops the written keys there never serves a value older than a
+// returned commit. A listener must be quick and must not write to the
+// database (it would wait for itself); it may read. What it throws is
+// swallowed: the commit has happened. The subscription ends when the
+// returned commit_subscription is destroyed.
+//
+// Attachments. database::attach(name, collection, definition) records, in
+// the database itself, that the state named `name` (an index) is derived
+// from `collection`. From then on every commit that writes records of the
+// collection, through any API of any process (stores, transactions, update,
+// the persistence queue, import, migration, the `stowage` command), also
+// writes a journal entry "attached/<name>/pending/<lsn>" listing the entity
+// ids it changed, in the same transaction: a crash keeps both or neither.
+// The attached component reads the journal, brings itself up to date and
+// erases the entries it consumed in one transaction (catching up) before it
+// answers anything, so it is never silently stale, even when the process
+// that wrote could not maintain it (an index whose extractor lives in
+// another program). Writers outside the log (a repair or restore that
+// rewrites record files) call request_rebuild: the entry
+// "attached/<name>/pending/rebuild" asks for a rebuild from the collection.
+//
+// Layout: "attached/<name>/definition" is JSON {"collection": "...",
+// "definition": "<the component's own text>"}; journal entries are
+//   "STWJ" | u32 version = 1 | u32 count | count x (u8 erased, u32 length,
+//   id) | u32 CRC-32C of everything before it          (little-endian)
+// An entry that fails its checks is read as a request to rebuild.
+//
+// Thread safety: plain values and pure functions; database.hpp serializes.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace stowage {
+
+// One write of a commit, as listeners see it.
+struct committed_write {
+    std::string_view key;
+    std::string_view id;  // the entity id when the key is a store record, else empty
+    bool erased = false;
+    std::uint64_t lsn = 0;
+};
+
+using commit_listener = std::function<void(std::uint64_t commit_lsn, std::span<const committed_write> writes)>;
+
+// Ends a listener's subscription when destroyed (or on reset()).
+class commit_subscription {
+public:
+    commit_subscription() = default;
+    explicit commit_subscription(std::function<void()> end) : end_(std::move(end)) {}
+    commit_subscription(commit_subscription&& o) noexcept : end_(std::exchange(o.end_, nullptr)) {}
+    commit_subscription& operator=(commit_subscription&& o) noexcept {
+        if (this != &o) {
+            reset();
+            end_ = std::exchange(o.end_, nullptr);
+        }
+        return *this;
+    }
+    commit_subscription(const commit_subscription&) = delete;
+    commit_subscription& operator=(const commit_subscription&) = delete;
+    ~commit_subscription() { reset(); }
+    void reset() noexcept {
+        if (auto end = std::exchange(end_, nullptr)) end();
+    }
+    explicit operator bool() const noexcept { return static_cast<bool>(end_); }
+
+private:
+    std::function<void()> end_;
+};
+
+// An attachment as the database records it.
+struct attachment_info {
+    std::string name;
+    std::string collection;
+    std::string definition;
+};
+
+// One change a journal entry records.
+struct journal_change {
+    std::string id;
+    bool erased = false;
+    friend bool operator==(const journal_change&, const journal_change&) = default;
+};
+
+// What an attached component reads to catch up.
+struct journal_read {
+    std::vector<std::string> entries;      // the entries' keys (to erase once consumed)
+    std::vector<journal_change> changes;   // in commit order; an id may repeat
+    bool rebuild = false;                  // rebuild from the collection instead
+};
+
+namespace detail {
+
+inline constexpr std::string_view attachments_root = "attached/";
+
+inline std::string attachment_definition_key(std::string_view name) {
+    return std::string(attachments_root) + std::string(name) + "/definition";
+}
+inline std::string attachment_pending_prefix(std::string_view name) {
+    return std::string(attachments_root) + std::string(name) + "/pending/";
+}
+inline std::string attachment_rebuild_key(std::string_view name) { return attachment_pending_prefix(name) + "rebuild"; }
+
+// The journal entry of the commit whose first write has LSN `lsn`: hex, so
+// keys sort in commit order.
+inline std::string attachment_entry_key(std::string_view name, std::uint64_t lsn) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string key = attachment_pending_prefix(name);
+    for (int shift = 60; shift >= 0; shift -= 4) key += hex[(lsn >> shift) & 15];
+    return key;
+}
+
+inline void journal_put_u32(bytes& out, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+inline std::uint32_t journal_get_u32(const std::byte* p) {
+    std::uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v |= std::to_integer<std::uint32_t>(p[i]) << (8 * i);
+    return v;
+}
+
+inline bytes encode_journal(std::span<const journal_change> changes) {
+    bytes out;
+    append(out, as_bytes("STWJ"));
+    journal_put_u32(out, 1);
+    journal_put_u32(out, static_cast<std::uint32_t>(changes.size()));
+    for (const auto& c : changes) {
+        out.push_back(std::byte{c.erased ? std::uint8_t{1} : std::uint8_t{0}});
+        journal_put_u32(out, static_cast<std::uint32_t>(c.id.size()));
+        append(out, as_bytes(c.id));
+    }
+    journal_put_u32(out, crc32c::of(out));
+    return out;
+}
+
+// nullopt when the entry fails any check.
+inline std::optional<std::vector<journal_change>> decode_journal(bytes_view in) {
+    if (in.size() < 16 || as_chars(in.first(4)) != "STWJ" || journal_get_u32(in.data() + 4) != 1) return std::nullopt;
+    if (crc32c::of(in.first(in.size() - 4)) != journal_get_u32(in.data() + in.size() - 4)) return std::nullopt;
+    const std::size_t end = in.size() - 4;
+    const std::uint32_t count = journal_get_u32(in.data() + 8);
+    if (count > end / 5) return std::nullopt;
+    std::vector<journal_change> out;
+    out.reserve(count);
+    std::size_t pos = 12;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        if (end - pos < 5) return std::nullopt;
+        const auto erased = std::to_integer<std::uint8_t>(in[pos]);
+        const std::uint32_t n = journal_get_u32(in.data() + pos + 1);
+        pos += 5;
+        if (erased > 1 || end - pos < n) return std::nullopt;
+        out.push_back({std::string(as_chars(in.subspan(pos, n))), erased == 1});
+        pos += n;
+    }
+    if (pos != end) return std::nullopt;
+    return out;
+}
+
+inline bytes encode_attachment_definition(std::string_view collection, std::string_view definition) {
+    json_document d;
+    d.set("collection", json_value(collection));
+    d.set("definition", json_value(definition));
+    return to_bytes(d.dump());
+}
+
+// nullopt when the text is not a definition.
+inline std::optional<attachment_info> decode_attachment_definition(std::string_view name, bytes_view in) {
+    try {
+        auto d = json_document::parse(as_chars(in));
+        const json_value* c = d.find("collection");
+        const json_value* def = d.find("definition");
+        if (!c || !c->is_string() || !def || !def->is_string()) return std::nullopt;
+        return attachment_info{std::string(name), c->as_string(), def->as_string()};
+    } catch (const error&) {
+        return std::nullopt;
+    }
+}
+
+}  // namespace detail
+}  // namespace stowage
+// ---- end stowage/commit_hooks.hpp ----
 // ---- begin stowage/wal.hpp ----
 // wal.hpp — the write-ahead log: framed, checksummed records in bounded
 // segment files, group commit, recovery modes and checkpoints.
@@ -9897,6 +10096,7 @@ public:
         }
         draining_recovery = overlay_versions > 0;
         last_committed = log.recovered_lsn();  // before the applier reads it (a race TSan found)
+        load_attachments();
         if (!storage.read_only()) applier = std::thread([this] { applier_loop(); });
     }
 
@@ -10052,6 +10252,13 @@ public:
                     throw error(errc::conflict, key + " changed since this transaction read it");
             // The log reads keys and values where they are (no copies
             // inside the ordering section, which every committer waits for).
+            // Attached collections: the journal entries of this commit, in
+            // it (so in the same WAL transaction), named by its first LSN.
+            // Inside the ordering section, so that attaching and detaching
+            // (whose definitions' follow-ups change the registry, also in
+            // this section) split commits cleanly into journaled or not.
+            touched_attachments.clear();
+            if (has_attachments.load(std::memory_order_acquire)) journal(writes, log.last_lsn() + 1);
             thread_local std::vector<wal_op_ref> ops;
             ops.clear();
             std::uint64_t lsn = log.last_lsn() + 1;
@@ -10059,7 +10266,7 @@ public:
                 auto& w = writes[i];
                 const std::uint64_t op_lsn = lsn++;
                 if (w.value) {
-                    if (header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
+                    if (i < header_sizes.size() && header_sizes[i]) stamp_envelope_lsn_at(*w.value, header_sizes[i], op_lsn);
                     ops.push_back({wal_record_type::put, w.key, *w.value});
                 } else {
                     ops.push_back({wal_record_type::erase, w.key, {}});
@@ -10068,6 +10275,13 @@ public:
             thread_local std::vector<std::uint64_t> lsns;
             commit_lsn = log.append(txid, std::span<const wal_op_ref>(ops), &lsns);
             appended();
+            // Whether each write erased, before the values move to the overlay.
+            const bool listening = has_listeners.load(std::memory_order_acquire);
+            thread_local std::vector<committed_write> committed;
+            committed.clear();
+            if (listening)
+                for (std::size_t i = 0; i < writes.size(); ++i)
+                    committed.push_back({writes[i].key, writes[i].id, !writes[i].value.has_value(), lsns[i]});
             {
                 std::unique_lock lock2(overlay_mutex);
                 for (std::size_t i = 0; i < writes.size(); ++i) {
@@ -10079,6 +10293,8 @@ public:
             last_committed = commit_lsn;
             for (auto& w : writes)
                 if (w.on_commit) w.on_commit();
+            for (auto* a : touched_attachments) a->generation.fetch_add(1, std::memory_order_release);
+            if (listening) notify(commit_lsn, committed);
         }
         last_commit_at.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
         if (overlay_versions >= options.apply_threshold || overlay_bytes >= options.apply_threshold_bytes)
@@ -10248,6 +10464,126 @@ public:
         }
     }
 
+    // --- commit hooks (commit_hooks.hpp) ---------------------------------------------
+
+    struct attachment_state {
+        attachment_info info;
+        std::atomic<std::uint64_t> generation{0};  // bumped by every commit that journals to it
+    };
+    struct listener_state {
+        std::uint64_t handle = 0;
+        std::string prefix;
+        commit_listener fn;
+    };
+
+    // The attachments recorded in the database (read once, at open; then
+    // kept by attach/detach's follow-ups).
+    void load_attachments() {
+        std::vector<std::shared_ptr<attachment_state>> found;
+        for (const auto& key : list(attachments_root, ~std::uint64_t{0})) {
+            if (!key.ends_with("/definition")) continue;
+            const auto name = std::string_view(key).substr(attachments_root.size(),
+                                                           key.size() - attachments_root.size() - 11);
+            if (name.find('/') != std::string_view::npos) continue;
+            auto value = read(key, ~std::uint64_t{0});
+            if (!value) continue;
+            auto info = decode_attachment_definition(name, *value);
+            // A damaged definition still names its collection's journal
+            // badly: verify reports it; nothing is journaled for it.
+            if (!info) continue;
+            auto a = std::make_shared<attachment_state>();
+            a->info = std::move(*info);
+            found.push_back(std::move(a));
+        }
+        std::unique_lock lock(hooks_mutex);
+        attachments = std::move(found);
+        has_attachments = !attachments.empty();
+    }
+
+    void register_attachment(attachment_info info) {
+        std::unique_lock lock(hooks_mutex);
+        for (auto& a : attachments)
+            if (a->info.name == info.name) {
+                a->info = std::move(info);
+                return;
+            }
+        auto a = std::make_shared<attachment_state>();
+        a->info = std::move(info);
+        attachments.push_back(std::move(a));
+        has_attachments = true;
+    }
+    void unregister_attachment(std::string_view name) {
+        std::unique_lock lock(hooks_mutex);
+        std::erase_if(attachments, [&](const auto& a) { return a->info.name == name; });
+        has_attachments = !attachments.empty();
+    }
+    std::shared_ptr<attachment_state> find_attachment(std::string_view name) const {
+        std::shared_lock lock(hooks_mutex);
+        for (const auto& a : attachments)
+            if (a->info.name == name) return a;
+        return nullptr;
+    }
+
+    // Appends this commit's journal entries to writes (under commit_mutex).
+    void journal(std::vector<staged_write>& writes, std::uint64_t first_lsn) {
+        std::shared_lock lock(hooks_mutex);
+        const std::size_t original = writes.size();
+        for (const auto& a : attachments) {
+            const std::string& c = a->info.collection;
+            std::vector<journal_change> changes;
+            bool rebuild = false;
+            for (std::size_t i = 0; i < original; ++i) {
+                const auto& w = writes[i];
+                if (!is_record_key(c, w.key)) continue;
+                // A record written without its id (not through a store):
+                // nothing says which entity changed, so ask for a rebuild.
+                if (w.id.empty()) rebuild = true;
+                else changes.push_back({w.id, !w.value.has_value()});
+            }
+            if (changes.empty() && !rebuild) continue;
+            if (rebuild) writes.push_back({attachment_rebuild_key(a->info.name), to_bytes("rebuild"), {}});
+            else writes.push_back({attachment_entry_key(a->info.name, first_lsn), encode_journal(changes), {}});
+            touched_attachments.push_back(a.get());
+        }
+    }
+
+    void notify(std::uint64_t commit_lsn, const std::vector<committed_write>& committed) {
+        std::shared_lock lock(hooks_mutex);
+        thread_local std::vector<committed_write> mine;
+        for (const auto& l : listeners) {
+            mine.clear();
+            for (const auto& w : committed)
+                if (w.key.starts_with(l.prefix)) mine.push_back(w);
+            if (mine.empty()) continue;
+            try {
+                l.fn(commit_lsn, mine);
+            } catch (...) {
+                // The commit has happened; a listener cannot undo it.
+            }
+        }
+    }
+
+    std::uint64_t subscribe(std::string prefix, commit_listener fn) {
+        std::unique_lock lock(hooks_mutex);
+        const std::uint64_t handle = ++next_listener;
+        listeners.push_back({handle, std::move(prefix), std::move(fn)});
+        has_listeners = true;
+        return handle;
+    }
+    void unsubscribe(std::uint64_t handle) {
+        std::unique_lock lock(hooks_mutex);
+        std::erase_if(listeners, [&](const auto& l) { return l.handle == handle; });
+        has_listeners = !listeners.empty();
+    }
+
+    mutable std::shared_mutex hooks_mutex;  // attachments, listeners
+    std::vector<std::shared_ptr<attachment_state>> attachments;
+    std::vector<listener_state> listeners;
+    std::uint64_t next_listener = 0;
+    std::atomic<bool> has_attachments{false};
+    std::atomic<bool> has_listeners{false};
+    std::vector<attachment_state*> touched_attachments;  // by the commit being ordered (commit_mutex)
+
     Storage storage;
     wal<Storage> log;
     database_options options;
@@ -10333,6 +10669,16 @@ public:
     void truncate(std::string_view key, std::uint64_t n) { state_->storage.truncate(key, n); }
     void flush() { state_->log.flush(); }
     bool read_only() const { return state_->storage.read_only(); }
+
+    // Commit listeners (commit_hooks.hpp), for components that only hold a
+    // store (cached_store subscribes to its store's collection this way).
+    commit_subscription on_commit(std::string prefix, commit_listener fn) const {
+        auto state = state_;
+        const std::uint64_t handle = state->subscribe(std::move(prefix), std::move(fn));
+        return commit_subscription([state = std::weak_ptr(state), handle] {
+            if (auto s = state.lock()) s->unsubscribe(handle);
+        });
+    }
 
     // Transactional storage: a store commits its staged writes through here
     // (so its listing follow-ups run in commit order).
@@ -10599,6 +10945,113 @@ public:
     // Everything committed so far is durable.
     void flush() { state_->log.flush(); }
 
+    // --- commit hooks (commit_hooks.hpp) --------------------------------------------
+
+    // Calls fn(commit_lsn, writes) after every commit that wrote keys
+    // starting with prefix (a collection's: "sessions/"; empty: every key),
+    // with those writes, in commit order, once they are visible and before
+    // commit() returns. fn must be quick and must not write to this
+    // database. The subscription lasts as long as the returned handle.
+    commit_subscription on_commit(std::string prefix, commit_listener fn) const {
+        return storage().on_commit(std::move(prefix), std::move(fn));
+    }
+
+    // Records (durably) that `name` is derived from `collection`: from the
+    // commit on, every write to the collection's records is journaled for
+    // it in its own transaction, by any process that opens the database.
+    // A new attachment, or one whose definition changed, starts with a
+    // request to rebuild (the records already there). True when something
+    // changed; bad_input when `name` is attached to another collection.
+    bool attach(const std::string& name, const std::string& collection, const std::string& definition) {
+        validate_collection(name);
+        validate_collection(collection);
+        const std::string key = detail::attachment_definition_key(name);
+        bool changed = false;
+        run_transaction([&](transaction_type& tx) {
+            changed = false;
+            if (auto old = tx.read(key)) {
+                auto info = detail::decode_attachment_definition(name, *old);
+                if (info && info->collection != collection)
+                    throw error(errc::bad_input, "\"" + name + "\" is attached to collection \"" + info->collection +
+                                                     "\", not \"" + collection + "\" (detach it first)");
+                if (info && info->definition == definition) return;
+            }
+            changed = true;
+            staged_write def{key, detail::encode_attachment_definition(collection, definition),
+                             [state = state_.get(), info = attachment_info{name, collection, definition}] {
+                                 state->register_attachment(info);
+                             }};
+            tx.stage(std::move(def));
+            tx.stage({detail::attachment_rebuild_key(name), to_bytes("rebuild"), {}});
+        });
+        return changed;
+    }
+
+    // Removes the attachment and its journal (not the component's own
+    // data). True when it was attached.
+    bool detach(const std::string& name) {
+        validate_collection(name);
+        const std::string key = detail::attachment_definition_key(name);
+        bool existed = false;
+        run_transaction([&](transaction_type& tx) {
+            existed = tx.read(key).has_value();
+            if (!existed) return;
+            for (const auto& k : storage().list(detail::attachment_pending_prefix(name))) tx.stage({k, std::nullopt, {}});
+            tx.stage({key, std::nullopt, [state = state_.get(), name] { state->unregister_attachment(name); }});
+        });
+        return existed;
+    }
+
+    std::vector<attachment_info> attachments() const {
+        std::vector<attachment_info> out;
+        std::shared_lock lock(state_->hooks_mutex);
+        for (const auto& a : state_->attachments) out.push_back(a->info);
+        return out;
+    }
+    std::optional<attachment_info> attachment(std::string_view name) const {
+        if (auto a = state_->find_attachment(name)) return a->info;
+        return std::nullopt;
+    }
+
+    // Changes whenever a commit of this process journals for `name` (a
+    // cheap check for "anything to catch up?"; a fresh process, or another
+    // process's writes, show up in pending_entries instead).
+    std::uint64_t journal_generation(std::string_view name) const {
+        auto a = state_->find_attachment(name);
+        return a ? a->generation.load(std::memory_order_acquire) : 0;
+    }
+
+    // The journal entries waiting for `name` (their keys, in commit order).
+    std::vector<std::string> pending_entries(std::string_view name) const {
+        return storage().list(detail::attachment_pending_prefix(name));
+    }
+
+    // The journal of `name` as tx sees it: entries read through tx, so that
+    // consuming them there (consume_journal) conflicts with another consumer.
+    journal_read read_journal(transaction_type& tx, std::string_view name) const {
+        journal_read r;
+        const std::string rebuild = detail::attachment_rebuild_key(name);
+        for (const auto& key : pending_entries(name)) {
+            auto v = tx.read(key);
+            if (!v) continue;
+            r.entries.push_back(key);
+            if (key == rebuild) {
+                r.rebuild = true;
+                continue;
+            }
+            auto changes = detail::decode_journal(*v);
+            if (!changes) {
+                r.rebuild = true;  // a damaged entry: what it held is unknown
+                continue;
+            }
+            for (auto& c : *changes) r.changes.push_back(std::move(c));
+        }
+        return r;
+    }
+    void consume_journal(transaction_type& tx, const journal_read& r) const {
+        for (const auto& k : r.entries) tx.stage({k, std::nullopt, {}});
+    }
+
     // Applies everything committed to storage and checkpoints the WAL now,
     // retiring every segment that holds only applied records.
     void checkpoint() {
@@ -10627,6 +11080,27 @@ public:
 private:
     std::shared_ptr<detail::db_state<Storage>> state_;
 };
+
+// For writers outside the log (a repair or a restore that rewrites record
+// files, with no database open): asks every attachment of `collection`
+// (every attachment, when empty) to rebuild from its collection before it
+// next answers. Durable at return. Returns the attachments asked.
+template <storage Storage>
+std::vector<std::string> request_rebuild(Storage& s, std::string_view collection = {}) {
+    std::vector<std::string> asked;
+    for (const auto& key : s.list(std::string(detail::attachments_root))) {
+        if (!key.ends_with("/definition")) continue;
+        const auto name = std::string_view(key).substr(detail::attachments_root.size(),
+                                                       key.size() - detail::attachments_root.size() - 11);
+        if (name.find('/') != std::string_view::npos) continue;
+        auto value = s.read(key);
+        auto info = value ? detail::decode_attachment_definition(name, *value) : std::nullopt;
+        if (!collection.empty() && info && info->collection != collection) continue;
+        s.replace(detail::attachment_rebuild_key(name), as_bytes("rebuild"), durability::full);
+        asked.emplace_back(name);
+    }
+    return asked;
+}
 
 }  // namespace stowage
 // ---- end stowage/database.hpp ----
@@ -12915,7 +13389,7 @@ private:
         c.rewritten++;
         c.bytes_before += before;
         c.bytes_after += rewritten.size();
-        tx.stage({std::move(key), std::move(rewritten), {}});
+        tx.stage({std::move(key), std::move(rewritten), {}, h.id});
     }
 
     std::shared_ptr<state> state_;
@@ -15412,14 +15886,26 @@ private:
 // readers of a missing entity read its record once. Absence is cached too
 // (a null pointer), so repeated lookups of a missing id cost no I/O.
 //
-// Coherence: put, put_many and erase write the store first, then update the
-// cache, holding a lock striped by id so two writers of one id cannot apply
-// their cache updates out of order. A load that raced a write is detached by
-// the cache and never cached. Hence no read that starts after a write
-// returned sees an older value. If a store write throws, the id is
-// invalidated (the store may or may not hold the new record) and the error
-// propagates. All writes must go through the cached_store: a write made to
-// the store directly is not seen until the id leaves the cache.
+// Coherence over a database (a db_store): the cached_store subscribes to the
+// database's commits of its collection (database::on_commit), and every
+// commit that writes an entity — whichever API wrote it: this cached_store,
+// the store, a transaction, db.update, the persistence queue, an import or
+// migration — drops that id from the cache inside the commit's ordering
+// step, before commit() returns. A load that raced the commit is detached by
+// the cache and never cached. So a read through the cache after a commit
+// returned gets the committed value. Writes through the cached_store just
+// write the store (the next get reads the new record once). Other
+// processes: a database has one writing process (file_storage's lock); a
+// cached_store in a process that opened the directory read-only reads, like
+// that database, the state as of its opening.
+//
+// Over a plain store (no database): put, put_many and erase write the store
+// first, then update the cache, holding a lock striped by id so two writers
+// of one id cannot apply their cache updates out of order; a load that
+// raced a write is detached. If a store write throws, the id is invalidated
+// and the error propagates. There all writes must go through the
+// cached_store: a write made to the store directly is not seen until the id
+// leaves the cache.
 //
 // Cache: any cache or concurrent_cache keyed by std::string whose values are
 // std::shared_ptr<const Entity> (entity_cache below); entities are shared,
@@ -15679,11 +16165,23 @@ public:
     static_assert(std::same_as<typename Cache::mapped_type, entity_ptr>,
                   "the cache holds std::shared_ptr<const Entity> (see entity_cache)");
 
-    cached_store(Store& store, Cache& cache) : store_(store), cache_(cache) {}
+    cached_store(Store& store, Cache& cache) : store_(store), cache_(cache) {
+        if constexpr (requires { store.storage().on_commit(std::string(), commit_listener()); }) {
+            const std::string collection = store.collection();
+            subscription_ = store.storage().on_commit(
+                collection + "/", [this, collection](std::uint64_t, std::span<const committed_write> writes) {
+                    for (const auto& w : writes) {
+                        if (!w.id.empty()) cache_.erase(std::string(w.id));
+                        else if (is_record_key(collection, w.key)) cache_.clear();  // a record written without its id
+                    }
+                });
+        }
+    }
     cached_store(const cached_store&) = delete;
     cached_store& operator=(const cached_store&) = delete;
 
     ~cached_store() {
+        subscription_.reset();
         stopping_ = true;
         std::lock_guard lock(prefetch_mutex_);
         for (auto& p : prefetchers_) p.thread.join();
@@ -15712,6 +16210,10 @@ public:
     void put(entity_type&& e) { put_shared(std::make_shared<const entity_type>(std::move(e))); }
 
     void put_many(std::span<const entity_type> entities) {
+        if (subscription_) {  // the commit drops the ids
+            store_.put_many(entities);
+            return;
+        }
         std::vector<std::string> ids;
         ids.reserve(entities.size());
         for (const auto& e : entities) ids.push_back(entity_id(e));
@@ -15728,6 +16230,7 @@ public:
 
     // Removes the entity; true if it existed.
     bool erase(std::string_view id) {
+        if (subscription_) return store_.erase(id);  // the commit drops the id
         std::string key(id);
         std::lock_guard lock(stripe(key));
         bool existed = false;
@@ -15772,6 +16275,10 @@ private:
     }
 
     void put_shared(entity_ptr e) {
+        if (subscription_) {  // the commit drops the id
+            store_.put(*e);
+            return;
+        }
         std::string id = entity_id(*e);
         std::lock_guard lock(stripe(id));
         try {
@@ -15836,6 +16343,7 @@ private:
     };
     std::mutex prefetch_mutex_;
     std::list<prefetcher> prefetchers_;
+    commit_subscription subscription_;  // over a database: invalidation on commit
 };
 
 }  // namespace stowage
@@ -19892,8 +20400,10 @@ static_assert(tokenizer<unicode_tokenizer>);
 // durability, full by default.
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <memory>
 #include <optional>
@@ -19945,6 +20455,75 @@ public:
     const std::string& name() const noexcept { return name_; }
     const core_type& core() const noexcept { return core_; }
     database<Storage>& db() const noexcept { return db_; }
+
+    // --- attached: kept up to date from the database's journal ---------------------
+    //
+    // Where the documents come from, for an index attached to a collection
+    // (database::attach under this index's name): one(tx, id) is the
+    // document of id as tx sees it, nullopt when it is gone; all(tx, add)
+    // calls add(id, document) for every document (a rebuild) and returns
+    // the records it could not read (id, why), which stay out of the index.
+    struct document_source {
+        std::function<std::optional<text_document>(transaction&, const std::string&)> one;
+        std::function<std::vector<std::pair<std::string, std::string>>(
+            transaction&, const std::function<void(std::string, text_document)>&)>
+            all;
+    };
+
+    // From now on every search first catches up (catch_up()).
+    void attach_source(document_source src)
+        requires std::same_as<Key, std::string>
+    {
+        std::lock_guard lock(catch_up_mutex_);
+        source_ = std::make_shared<const document_source>(std::move(src));
+        caught_up_generation_ = ~std::uint64_t{0};  // the journal may hold entries of earlier runs
+    }
+    bool attached() const noexcept { return source_ != nullptr; }
+
+    // Applies what the journal holds: the documents changed since the last
+    // catch-up (or all of them, when a rebuild was asked), in one
+    // transaction that also consumes the journal entries it applied; so a
+    // crash keeps the index and the journal in step. Over a read-only
+    // database the changes are applied in memory only. Cheap when nothing
+    // was journaled since (an atomic counter). Returns what it skipped as
+    // unreadable. Searches call it; a caller may too (to pay it up front).
+    std::vector<std::pair<std::string, std::string>> catch_up() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        if constexpr (!std::same_as<Key, std::string>) {
+            return unreadable;  // journals name entities by their string ids
+        } else {
+            if (!source_) return unreadable;
+            return catch_up_string_keys();
+        }
+    }
+
+    // Journal entries not yet applied (0 once caught up).
+    std::size_t behind() const {
+        if (!source_) return 0;
+        std::size_t n = 0;
+        for (const auto& k : db_.pending_entries(name_))
+            if (!consumed_in_memory_.count(k)) ++n;
+        return n;
+    }
+
+private:
+    std::vector<std::pair<std::string, std::string>> catch_up_string_keys() const {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        const std::uint64_t generation = db_.journal_generation(name_);
+        if (generation == caught_up_generation_.load(std::memory_order_acquire)) return unreadable;
+        std::lock_guard lock(catch_up_mutex_);
+        if (generation == caught_up_generation_.load(std::memory_order_acquire)) return unreadable;
+        auto self = const_cast<document_index*>(this);  // the in-memory index is published, not mutated in place
+        if (db_.storage().read_only()) {
+            unreadable = self->catch_up_in_memory();
+        } else {
+            self->retry(durability::full, [&](transaction& tx) { unreadable = self->catch_up_in(tx); });
+        }
+        caught_up_generation_.store(generation, std::memory_order_release);
+        return unreadable;
+    }
+
+public:
 
     // --- writing inside the caller's transaction ---------------------------------
 
@@ -20042,17 +20621,40 @@ public:
 
     // --- searching (index/text_index.hpp) -----------------------------------------------
 
-    std::vector<Key> search(const text_query& q) const { return core_.search(q); }
-    std::size_t count(const text_query& q) const { return core_.count(q); }
-    std::size_t estimate(const text_query& q) const { return core_.estimate(q); }
+    // Each catches up first when the index is attached (see catch_up).
+    std::vector<Key> search(const text_query& q) const {
+        catch_up();
+        return core_.search(q);
+    }
+    std::size_t count(const text_query& q) const {
+        catch_up();
+        return core_.count(q);
+    }
+    std::size_t estimate(const text_query& q) const {
+        catch_up();
+        return core_.estimate(q);
+    }
     template <class Duration = std::chrono::milliseconds>
     std::map<std::string, std::size_t> count_by_month(std::string_view field, const text_query& q = text_query::everything()) const {
+        catch_up();
         return core_.template count_by_month<Duration>(field, q);
     }
-    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const { return core_.top(q, k, p); }
-    bool contains(const Key& key) const { return core_.contains(key); }
-    std::size_t size() const { return core_.size(); }
-    index_stats stats() const { return core_.stats(); }
+    std::vector<hit> top(const text_query& q, std::size_t k, const bm25_params& p = {}) const {
+        catch_up();
+        return core_.top(q, k, p);
+    }
+    bool contains(const Key& key) const {
+        catch_up();
+        return core_.contains(key);
+    }
+    std::size_t size() const {
+        catch_up();
+        return core_.size();
+    }
+    index_stats stats() const {
+        catch_up();
+        return core_.stats();
+    }
 
     // Storage-level problems: segments listed but unreadable, segment keys
     // no manifest lists (left by a writer outside the database).
@@ -20130,7 +20732,8 @@ private:
     void check_signature(const fts::manifest& head) const {
         if (head.signature != core_.signature())
             throw error(errc::bad_input, "index " + name_ + " was built as \"" + head.signature + "\", opened as \"" +
-                                             core_.signature() + "\" (rebuild it to change schema or tokenizer)");
+                                             core_.signature() + "\" (to change schema or tokenizer, drop it with " +
+                                             "stowage::drop_index(db, \"" + name_ + "\") and open it again)");
     }
 
     void stage_merge(transaction& tx, fts::manifest& head, std::shared_ptr<const typename core_type::prepared_merge> m,
@@ -20203,12 +20806,89 @@ private:
             throw error(errc::corrupt, "index " + name_ + ": manifest's next batch number is behind its segments");
     }
 
+    // The batch of the journal's changes (the last change of an id wins).
+    batch changes_batch(transaction& tx, const journal_read& r,
+                        std::vector<std::pair<std::string, std::string>>& unreadable) {
+        std::map<std::string, bool> last;  // id -> erased
+        for (const auto& c : r.changes) last[c.id] = c.erased;
+        batch b;
+        for (const auto& [id, erased] : last) {
+            std::optional<text_document> doc;
+            if (!erased) {
+                try {
+                    doc = source_->one(tx, id);
+                } catch (const error& e) {
+                    if (!is_record_damage(e.kind())) throw;
+                    unreadable.emplace_back(id, e.what());  // left out, as a rebuild would
+                }
+            }
+            if (doc) b.add(id, std::move(*doc));
+            else if (core_.contains(id)) b.remove(id);
+        }
+        return b;
+    }
+
+    batch rebuild_batch(transaction& tx, std::vector<std::pair<std::string, std::string>>& unreadable) {
+        batch all;
+        unreadable = source_->all(tx, [&](std::string id, text_document doc) { all.add(std::move(id), std::move(doc)); });
+        return all;
+    }
+
+    std::vector<std::pair<std::string, std::string>> catch_up_in(transaction& tx) {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        journal_read r = db_.read_journal(tx, name_);
+        if (r.entries.empty()) return unreadable;
+        if (r.rebuild) replace_all(tx, rebuild_batch(tx, unreadable));
+        else apply(tx, changes_batch(tx, r, unreadable));
+        db_.consume_journal(tx, r);
+        return unreadable;
+    }
+
+    // Read-only: the journal's entries are applied to the in-memory index
+    // and remembered, since they cannot be erased.
+    std::vector<std::pair<std::string, std::string>> catch_up_in_memory() {
+        std::vector<std::pair<std::string, std::string>> unreadable;
+        auto tx = db_.transaction();  // reads only: never committed
+        journal_read r = db_.read_journal(tx, name_);
+        std::erase_if(r.entries, [&](const std::string& k) { return consumed_in_memory_.count(k) > 0; });
+        if (r.entries.empty()) return unreadable;
+        if (!r.rebuild) {
+            // Only the entries not applied before: read them again, alone.
+            journal_read fresh;
+            for (const auto& k : r.entries) {
+                auto v = db_.storage().read(k);
+                auto changes = v ? detail::decode_journal(*v) : std::nullopt;
+                if (k == detail::attachment_rebuild_key(name_) || !changes) fresh.rebuild = true;
+                else for (auto& c : *changes) fresh.changes.push_back(std::move(c));
+            }
+            fresh.entries = r.entries;
+            r = std::move(fresh);
+        }
+        typename core_type::change_list changes;
+        if (r.rebuild) {
+            changes.reset(std::make_shared<const typename core_type::prepared_segment>(
+                core_.prepare(rebuild_batch(tx, unreadable), core_.next_number())));
+        } else {
+            auto b = changes_batch(tx, r, unreadable);
+            if (!b.empty())
+                changes.add(std::make_shared<const typename core_type::prepared_segment>(core_.prepare(std::move(b), core_.next_number())));
+        }
+        core_.publish(changes);
+        for (auto& k : r.entries) consumed_in_memory_.insert(std::move(k));
+        tx.rollback();
+        return unreadable;
+    }
+
     database<Storage>& db_;
     std::string name_;
     core_type core_;
     mutable meta_store meta_;
     std::mutex pending_mutex_;
     std::map<std::uint64_t, std::weak_ptr<typename core_type::change_list>> pending_;  // by transaction id
+    std::shared_ptr<const document_source> source_;
+    mutable std::mutex catch_up_mutex_;
+    mutable std::atomic<std::uint64_t> caught_up_generation_{~std::uint64_t{0}};
+    std::set<std::string> consumed_in_memory_;  // journal entries applied by a read-only catch-up
 };
 
 // --- entities ----------------------------------------------------------------------------
@@ -20273,6 +20953,25 @@ void extract_member(const M& m, const index_schema::field& f, text_document& doc
     }
 }
 
+// A JSON document's member as a field of the schema: strings (text or
+// keyword), arrays of them, numbers (keyword: their text; time: an integer),
+// booleans (keyword). Other kinds feed nothing.
+inline void extract_json(const json_value& v, const index_schema::field& f, text_document& doc) {
+    if (v.is_array()) {
+        for (const auto& e : v.as_array())
+            if (!e.is_array()) extract_json(e, f, doc);
+    } else if (v.is_string()) {
+        if (f.kind == field_kind::text) doc.text(f.name, std::string(v.as_string()));
+        else if (f.kind == field_kind::keyword) doc.keyword(f.name, std::string(v.as_string()));
+    } else if (v.is_number()) {
+        if (f.kind == field_kind::keyword) doc.keyword(f.name, std::string(v.number_text()));
+        else if (f.kind == field_kind::time)
+            if (auto t = v.as_integer<std::int64_t>()) doc.time(f.name, *t);
+    } else if (v.is_bool()) {
+        if (f.kind == field_kind::keyword) doc.keyword(f.name, v.as_bool() ? "true" : "false");
+    }
+}
+
 }  // namespace detail
 
 // What verify() found.
@@ -20290,6 +20989,10 @@ struct index_verify_report {
         return missing.empty() && stale.empty() && differ.empty() && damaged.empty() && unreadable.empty();
     }
 };
+
+// Whether an inverted_index is attached to its store's collection (kept up
+// to date from the database's journal) or maintained by the caller.
+enum class index_attachment { attached, detached };
 
 // What rebuild() did: the documents it indexed and the records of the store
 // it could not read (id, what is wrong), which it left out of the index.
@@ -20312,9 +21015,41 @@ public:
     // Schema fields named like a described field of the entity are filled
     // from it; `extra` fills the others (bad_input if a field has neither,
     // or a member type that cannot feed its kind).
+    //
+    // Attached (the default): the index is attached to the store's
+    // collection in the database (database::attach, commit_hooks.hpp), so
+    // every write to the collection, by any API, is journaled in its own
+    // transaction, and the index catches up before it answers. Attaching is
+    // recorded durably the first time (then the existing entities are
+    // indexed on the first search); over a read-only database the index
+    // catches up in memory. detached: the caller indexes in its
+    // transactions (index(tx, e)) and nothing else keeps it in step.
     inverted_index(database<storage_type>& db, Store& documents, std::string name, index_schema schema, Tokenizer tok = {},
-                   text_index_options options = {}, extractor extra = {})
-        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {}
+                   text_index_options options = {}, extractor extra = {},
+                   index_attachment attachment = index_attachment::attached)
+        : documents_(documents), extra_(std::move(extra)), index_(db, std::move(name), check(schema, extra_), std::move(tok), options) {
+        if (attachment == index_attachment::detached) return;
+        // Another schema or tokenizer under this name is refused, as the
+        // index's manifest refuses it: to change them, detach (and drop)
+        // the index and open it again.
+        if (auto a = db.attachment(index_.name()); a && (a->definition != definition() || a->collection != documents_.collection()))
+            throw error(errc::bad_input, "index " + index_.name() + " is attached to collection " + a->collection + " as \"" +
+                                             a->definition + "\", opened over " + documents_.collection() + " as \"" +
+                                             definition() + "\" (to redefine it, drop it with stowage::drop_index(db, \"" +
+                                             index_.name() + "\") and open it again)");
+        if (!db.storage().read_only()) db.attach(index_.name(), documents_.collection(), definition());
+        if (db.attachment(index_.name())) index_.attach_source(source());
+    }
+
+    // What the database records for this attachment: the schema and
+    // tokenizer (a change of either asks for a rebuild).
+    std::string definition() const { return "inverted_index;" + index_.core().signature(); }
+
+    // Catches up with the journal now (searches do it anyway); returns the
+    // records it could not read.
+    std::vector<std::pair<std::string, std::string>> catch_up() const { return index_.catch_up(); }
+    // Journal entries not applied yet.
+    std::size_t behind() const { return index_.behind(); }
 
     const document_index<std::string, storage_type, Tokenizer>& documents_index() const noexcept { return index_; }
     const text_index<std::string, Tokenizer>& core() const noexcept { return index_.core(); }
@@ -20322,47 +21057,62 @@ public:
     // What the index holds for an entity.
     text_document document_of(const entity_type& e) const {
         text_document doc;
-        for_each_field(e, [&](std::string_view name, const auto& member) {
-            using M = std::remove_cvref_t<decltype(member)>;
-            const auto* f = index_.core().schema().find(name);
-            if (!f) return;
-            if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
-                          detail::indexable_as<M>(field_kind::time))
-                detail::extract_member(member, *f, doc);
-        });
+        if constexpr (std::same_as<entity_type, json_document>) {
+            for (const auto& f : index_.core().schema().fields())
+                if (const json_value* v = e.find(f.name)) detail::extract_json(*v, f, doc);
+        } else {
+            for_each_field(e, [&](std::string_view name, const auto& member) {
+                using M = std::remove_cvref_t<decltype(member)>;
+                const auto* f = index_.core().schema().find(name);
+                if (!f) return;
+                if constexpr (detail::indexable_as<M>(field_kind::text) || detail::indexable_as<M>(field_kind::keyword) ||
+                              detail::indexable_as<M>(field_kind::time))
+                    detail::extract_member(member, *f, doc);
+            });
+        }
         if (extra_) extra_(e, doc);
         return doc;
     }
 
     // --- inside the caller's transaction ---------------------------------------------------
 
-    void index(transaction& tx, const entity_type& e) { index_.add(tx, entity_id(e), document_of(e)); }
+    // For a detached index. Attached, they do nothing: the database's
+    // journal already carries the transaction's writes to the index (and
+    // reading the index's manifest here would only make the transaction
+    // conflict with catch-ups).
+    void index(transaction& tx, const entity_type& e) {
+        if (!index_.attached()) index_.add(tx, entity_id(e), document_of(e));
+    }
     void index_many(transaction& tx, std::span<const entity_type> es) {
+        if (index_.attached()) return;
         index_batch<std::string> b;
         for (const auto& e : es) b.add(entity_id(e), document_of(e));
         index_.apply(tx, std::move(b));
     }
-    void unindex(transaction& tx, std::string_view id) { index_.remove(tx, std::string(id)); }
+    void unindex(transaction& tx, std::string_view id) {
+        if (!index_.attached()) index_.remove(tx, std::string(id));
+    }
 
     // --- the entity and its index entry in one transaction --------------------------------
 
+    // (Attached, the journal indexes them; detached, these do.)
     void put(const entity_type& e, durability d = durability::full) {
         retry(d, [&](transaction& tx) {
             tx.put(documents_, e);
-            index(tx, e);
+            if (!index_.attached()) index(tx, e);
         });
     }
     void put_many(std::span<const entity_type> es, durability d = durability::full) {
         retry(d, [&](transaction& tx) {
             for (const auto& e : es) tx.put(documents_, e);
-            index_many(tx, es);
+            if (!index_.attached()) index_many(tx, es);
         });
     }
     bool erase(std::string_view id, durability d = durability::full) {
         bool existed = documents_.contains(id);
         retry(d, [&](transaction& tx) {
             tx.erase(documents_, id);
-            unindex(tx, id);
+            if (!index_.attached()) unindex(tx, id);
         });
         return existed;
     }
@@ -20400,6 +21150,7 @@ public:
     // (not compared; its indexed id is not called stale) and the rest is
     // compared. Another range's damage is the range's to report.
     index_verify_report verify() const {
+        index_.catch_up();  // what the journal holds is not a difference
         std::vector<std::pair<std::string, std::string>> unreadable;
         auto documents = documents_.entities(
             [&](std::string_view id, const error& e) { unreadable.emplace_back(std::string(id), e.what()); });
@@ -20448,6 +21199,10 @@ public:
         index_rebuild_report report;
         retry(d, [&](transaction& tx) {
             report = {};
+            // The journal first: an entry written after this read stays,
+            // and the next catch-up applies it again.
+            journal_read pending;
+            if (index_.attached()) pending = index_.db().read_journal(tx, index_.name());
             index_batch<std::string> all;
             std::uint64_t total = documents_.size(), done = 0;
             auto documents = documents_.entities([&](std::string_view id, const error& e) {
@@ -20460,26 +21215,63 @@ public:
                 if (progress) progress(++done, total);
             }
             index_.replace_all(tx, std::move(all));
+            // What the journal held is in the rebuild: consumed with it.
+            if (index_.attached()) index_.db().consume_journal(tx, pending);
         });
         return report;
     }
 
 private:
+    typename document_index<std::string, storage_type, Tokenizer>::document_source source() {
+        typename document_index<std::string, storage_type, Tokenizer>::document_source src;
+        src.one = [this](transaction& tx, const std::string& id) -> std::optional<text_document> {
+            auto e = tx.get(documents_, id);
+            if (!e) return std::nullopt;
+            return document_of(*e);
+        };
+        src.all = [this](transaction& tx, const std::function<void(std::string, text_document)>& add) {
+            std::vector<std::pair<std::string, std::string>> damaged;
+            // Every record of the collection as storage lists it (not the
+            // store's in-memory listing: a rebuild is also what follows a
+            // write that bypassed the store), read through tx (so a
+            // concurrent write makes the rebuild conflict and retry).
+            const std::string& c = documents_.collection();
+            for (const auto& key : index_.db().storage().list(c + "/")) {
+                if (!is_record_key(c, key)) continue;
+                std::string id;
+                try {
+                    auto value = tx.read(key);
+                    if (!value) continue;
+                    id = parse_envelope_header(*value, key).id;
+                    add(id, document_of(documents_.decode_record(*value, key, id)));
+                } catch (const error& err) {
+                    if (!is_record_damage(err.kind())) throw;
+                    damaged.emplace_back(id.empty() ? key : id, err.what());
+                }
+            }
+            return damaged;
+        };
+        return src;
+    }
+
     static index_schema check(const index_schema& schema, const extractor& extra) {
-        for (const auto& f : schema.fields()) {
-            bool member = false, usable = false;
-            for_each_field_descriptor<entity_type>([&](const auto& fd) {
-                using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
-                if (fd.name != f.name) return;
-                member = true;
-                usable = detail::indexable_as<M>(f.kind);
-            });
-            if (member && !usable)
-                throw error(errc::bad_input, "inverted_index: field " + f.name + " of " + std::string(type_name_v<entity_type>) +
-                                                 " cannot be indexed as a " + index_schema::kind_name(f.kind) + " field");
-            if (!member && !extra)
-                throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) + " has no field " +
-                                                 f.name + " (give an extractor for computed fields)");
+        if constexpr (!std::same_as<entity_type, json_document>) {  // a document's members are known per document
+            for (const auto& f : schema.fields()) {
+                bool member = false, usable = false;
+                for_each_field_descriptor<entity_type>([&](const auto& fd) {
+                    using M = typename std::remove_cvref_t<decltype(fd)>::member_type;
+                    if (fd.name != f.name) return;
+                    member = true;
+                    usable = detail::indexable_as<M>(f.kind);
+                });
+                if (member && !usable)
+                    throw error(errc::bad_input, "inverted_index: field " + f.name + " of " +
+                                                     std::string(type_name_v<entity_type>) + " cannot be indexed as a " +
+                                                     index_schema::kind_name(f.kind) + " field");
+                if (!member && !extra)
+                    throw error(errc::bad_input, "inverted_index: " + std::string(type_name_v<entity_type>) +
+                                                     " has no field " + f.name + " (give an extractor for computed fields)");
+            }
         }
         return schema;
     }
@@ -20503,6 +21295,24 @@ private:
     extractor extra_;
     document_index<std::string, storage_type, Tokenizer> index_;
 };
+
+// Removes the index named `name` from db: its attachment and journal
+// (database::detach) and its own data (manifest and segments). No index
+// object of that name may be open. True when there was anything to remove.
+template <storage Storage>
+bool drop_index(database<Storage>& db, const std::string& name) {
+    validate_collection(name);
+    bool detached = db.detach(name);
+    bool removed = false;
+    db.run_transaction([&](db_transaction<Storage>& tx) {
+        removed = false;
+        for (const auto& key : db.storage().list(name + "/")) {
+            tx.stage({key, std::nullopt, {}});
+            removed = true;
+        }
+    });
+    return detached || removed;
+}
 
 }  // namespace stowage
 // ---- end stowage/inverted_index.hpp ----
@@ -22203,6 +23013,14 @@ public:
                     report.bytes += size;
                 }
                 if (progress) progress(++done, m.files.size());
+            }
+            // A backup is one consistent state, its indexes' journals
+            // included. When files of it were damaged, what was restored in
+            // their place may disagree with the indexes: they rebuild from
+            // their collections before they next answer (commit_hooks.hpp).
+            if (!report.damaged.empty()) {
+                file_storage restored(restoring);
+                (void)request_rebuild(restored);
             }
             detail::backup_sync_tree(restoring);
             detail::backup_sync_dir(parent);
@@ -24852,7 +25670,7 @@ public:
         if (h.id != id) throw error(errc::corrupt, key + ": record holds id \"" + h.id + "\"");
         std::any e = schema_.upgrade(*value, h, key);
         if (options_.write_back_on_read && h.schema_version != schema_.latest()) {
-            tx.stage({key, schema_.record_of(e, h.id, key), {}});
+            tx.stage({key, schema_.record_of(e, h.id, key), {}, h.id});
             try {
                 tx.commit();
                 migrated_on_read_++;
@@ -24886,7 +25704,7 @@ private:
                     envelope_header h = verify_record<typename Schema::hasher_type>(*value, key);
                     if (h.schema_version == schema_.latest()) continue;
                     auto e = schema_.upgrade(*value, h, key);
-                    tx.stage({key, schema_.record_of(e, h.id, key), {}});
+                    tx.stage({key, schema_.record_of(e, h.id, key), {}, h.id});
                     ++n;
                 }
             },

@@ -10,7 +10,9 @@ stowage_test(index_inverted_index_test index_inverted_index_test.cpp GROUP index
 stowage_test(query_test query_test.cpp COST 24 GROUP index TIMEOUT 600)
 if(STOWAGE_BUILD_TOOLS)
   stowage_test(index_cli_test index_cli_test.cpp COST 35 GROUP cli DATA LABELS cli DEPENDS stowage_cli TIMEOUT 600)
+  stowage_test(cli_attached_index_test cli_attached_index_test.cpp COST 10 GROUP cli LABELS cli DEPENDS stowage_cli TIMEOUT 600)
 endif()
 # Issue 20, point 6: store iteration and inverted_index::rebuild go on past
 # a damaged record and report it (both codecs).
 stowage_test(iteration_damage_test iteration_damage_test.cpp GROUP index)
+stowage_test(attached_index_test attached_index_test.cpp GROUP index TIMEOUT 300)

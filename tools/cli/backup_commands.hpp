@@ -377,6 +377,10 @@ inline int repair_log(const std::string& dir, const std::string& mode, bool dry_
         database<file_storage> db(live, o);
         db.checkpoint();
     }
+    // A transaction left out may be one whose journal entry an index had
+    // already consumed (the index then holds what the records no longer
+    // do): indexes rebuild from their collections before they next answer.
+    if (lost > 0 || unapplied > 0) (void)request_rebuild(live);
     // The log must now open as any writer opens it.
     wal_recovery_report after;
     read_log(wal_recovery::tolerate_tail, after);

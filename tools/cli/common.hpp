@@ -88,6 +88,28 @@ public:
         return value;
     }
 
+    // Every value of a repeatable option (--name A --name B, or
+    // --name=A), in order; empty when absent.
+    std::vector<std::string> options(std::string_view name) {
+        std::vector<std::string> values;
+        for (std::size_t i = 0; i < end_of_options(); ++i) {
+            const std::string& w = words_[i];
+            if (!is_named(w, name)) continue;
+            if (w.size() > name.size()) {  // --name=value
+                values.push_back(w.substr(name.size() + 1));
+                words_.erase(words_.begin() + static_cast<std::ptrdiff_t>(i));
+            } else {
+                if (i + 1 >= end_of_options())
+                    throw usage_error(std::string(command_) + ": option " + std::string(name) + " needs a value");
+                values.push_back(words_[i + 1]);
+                words_.erase(words_.begin() + static_cast<std::ptrdiff_t>(i),
+                             words_.begin() + static_cast<std::ptrdiff_t>(i + 2));
+            }
+            --i;
+        }
+        return values;
+    }
+
     // Whether the flag --name (no value) is present.
     bool flag(std::string_view name) {
         bool found = false;

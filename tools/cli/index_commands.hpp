@@ -17,11 +17,33 @@
 //   stowage index stats DIR
 //       documents, segments, terms, postings, bytes
 //
+//
+// Indexes attached to a collection of JSON documents (`stowage put`'s),
+// kept up to date by the database on every later write, by any command or
+// program (commit_hooks.hpp):
+//   stowage index attach DIR COLLECTION --field F [--field F...] [--tokenizer ascii|unicode]
+//       indexes the named top-level string fields (strings, or arrays of
+//       strings) of the collection's documents, those already there
+//       included (caught up before it returns); the same fields and
+//       tokenizer again change nothing, others rebuild the index.
+//   stowage index search DIR --collection COLLECTION [--mode and|or] [--top K] QUERY...
+//       the matching ids in ascending byte order (escaped as `ls` does), or
+//       with --top "id<TAB>score", best first.
+//   stowage index detach DIR COLLECTION
+//       removes the attachment, then the index's data.
+// The index of collection C is an inverted_index named "idx-C" (its
+// manifest is collection "idx-C", its segments "idx-C/segments/..."), so
+// `put` refuses collection names starting with "idx-". Its definition
+// ("inverted_index;text:F;...;tokenizer=...") is what the database records
+// for the attachment; search rebuilds schema and tokenizer from it.
+//
 // DIR may be rados:POOL:CONF where the command is built with librados
-// (location.hpp). The index is a document_index (inverted_index.hpp) named
+// (location.hpp). The TSV index is a document_index (inverted_index.hpp) named
 // "index" in DIR's database: build is one transaction (durable when it returns), search and
 // stats open the directory read-only. The tokenizer and field count are
-// recorded in the index; search reads them from there.
+// recorded in the index; search reads them from there. An attached search
+// opens DIR read-write, so that its catch-up is kept, unless another
+// process holds the writer lock: then read-only, catching up in memory.
 // Thread safety: single-threaded (one command per process).
 #pragma once
 
@@ -33,12 +55,16 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <stowage/codec/gzip.hpp>
+#include <stowage/codec/json.hpp>
+#include <stowage/codec/json_document.hpp>
 #include <stowage/database.hpp>
 #include <stowage/index/ascii_tokenizer.hpp>
 #include <stowage/index/unicode_tokenizer.hpp>
@@ -47,6 +73,7 @@
 
 #include "common.hpp"
 #include "location.hpp"
+#include "store_commands.hpp"
 
 namespace stowage::cli {
 
@@ -372,9 +399,271 @@ int open_index(const std::string& dir, Fn&& fn) {
     });
 }
 
+// --- indexes attached to a collection of JSON documents ---------------------------
+
+template <class Storage>
+using json_documents = db_store<json_document, Storage, gzip<json_codec>>;  // as `stowage put` stores them
+
+inline std::string attached_name(const std::string& collection) { return "idx-" + collection; }
+
+// A collection the attach/search/detach commands take: one `put` accepts,
+// short enough for its index's name.
+inline void validate_attached_collection(const std::string& collection) {
+    validate_document_collection(collection);
+    if (collection.size() > 60)
+        throw error(errc::bad_input, "collection name \"" + collection + "\" is too long to attach an index to (at most "
+                                     "60 characters: the index is collection \"idx-" + collection + "\")");
+}
+
+inline index_schema text_schema(const std::vector<std::string>& fields) {
+    index_schema s;
+    for (const auto& f : fields) s.text(f);  // bad_input: a field twice, or a name with ';' or ':'
+    return s;
+}
+
+// What inverted_index::definition() is for these fields and tokenizer.
+template <class Tokenizer>
+std::string attached_definition(const std::vector<std::string>& fields, const Tokenizer& tok) {
+    text_index<std::string, Tokenizer> probe(text_schema(fields), tok);
+    return "inverted_index;" + probe.signature();
+}
+
+// The fields and tokenizer of a definition
+// ("inverted_index;text:F;text:G;tokenizer=unicode;ucd=14;..."); nullopt
+// when it is not one this command makes (another kind of field, another
+// component).
+struct attached_spec {
+    std::vector<std::string> fields;
+    std::string tokenizer;  // "ascii", "unicode", or what the definition names
+};
+inline std::optional<attached_spec> parse_definition(const std::string& def) {
+    constexpr std::string_view prefix = "inverted_index;";
+    if (!def.starts_with(prefix)) return std::nullopt;
+    attached_spec spec;
+    std::size_t pos = prefix.size();
+    while (def.compare(pos, 5, "text:") == 0) {
+        auto end = def.find(';', pos);
+        if (end == std::string::npos) return std::nullopt;
+        spec.fields.push_back(def.substr(pos + 5, end - pos - 5));
+        pos = end + 1;
+    }
+    if (spec.fields.empty() || def.compare(pos, 10, "tokenizer=") != 0) return std::nullopt;
+    pos += 10;
+    spec.tokenizer = def.substr(pos, def.find(';', pos) - pos);
+    return spec;
+}
+
+inline std::string describe(const std::vector<std::string>& fields, std::string_view tokenizer) {
+    std::string s = std::to_string(fields.size()) + (fields.size() == 1 ? " field (" : " fields (");
+    for (std::size_t i = 0; i < fields.size(); ++i) s += (i ? ", " : "") + fields[i];
+    return s + "), " + std::string(tokenizer) + " tokenizer";
+}
+
+// Documents a catch-up could not read (damaged records, left out of the
+// index): one stderr line each, then damage (exit 1).
+inline void report_unreadable(const std::vector<std::pair<std::string, std::string>>& unreadable,
+                              const std::string& dir, const std::string& collection) {
+    if (unreadable.empty()) return;
+    for (const auto& [id, why] : unreadable) print_error("document \"" + id + "\" of " + collection + ": " + why);
+    throw damage_found(std::to_string(unreadable.size()) + " document" + (unreadable.size() == 1 ? "" : "s") +
+                       " of collection " + collection + " could not be read and " +
+                       (unreadable.size() == 1 ? "is" : "are") + " not in its index (see 'stowage verify " + dir + "')");
+}
+
+template <class Storage, class Tokenizer>
+int attach_with(Storage storage, const std::string& dir, const std::string& collection,
+                const std::vector<std::string>& fields, Tokenizer tok) {
+    database<Storage> db(std::move(storage), options_for(open_mode::read_write));
+    warn_about_log_damage(db.recovery(), dir);
+    const std::string name = attached_name(collection);
+    const std::string definition = attached_definition(fields, tok);
+    const auto before = db.attachment(name);
+    if (before && before->collection != collection)
+        throw error(errc::bad_input, name + " in " + dir + " is attached to collection " + before->collection + ", not " +
+                                         collection + " (not by 'stowage index attach'); nothing changed");
+    std::optional<fts::manifest> head;
+    {
+        manifest_store<Storage> meta(db.storage(), name);
+        head = meta.get("head");
+    }  // (its listing snapshot is written here, before an erase below takes it too)
+    // Other fields or another tokenizer: the library redefines no
+    // attachment in place, so the old one is detached (its own
+    // transaction), then its index's data erased, then the new one
+    // attached (asking for a rebuild). A crash in between leaves the
+    // collection without an attached index (search says so; attach again),
+    // never with a stale one.
+    const bool redefine = before && before->definition != definition;
+    if (redefine) db.detach(name);
+    // Data of that name the definition does not match (left by an
+    // interrupted command) goes too, as the index could not open it; when
+    // the attachment stays, it is asked to rebuild in the same transaction.
+    if (redefine || (head && "inverted_index;" + head->signature != definition)) {
+        auto tx = db.transaction();
+        for (const auto& key : db.storage().list(name + "/")) tx.stage({key, std::nullopt, {}});
+        if (before && !redefine) tx.stage({detail::attachment_rebuild_key(name), to_bytes("rebuild"), {}});
+        tx.commit();
+    }
+    json_documents<Storage> documents(db.storage(), collection);
+    // Attaches (a new or changed definition asks for a rebuild: the
+    // documents already there), then catches up: durable at return.
+    inverted_index<json_documents<Storage>, Tokenizer> idx(db, documents, name, text_schema(fields), tok);
+    std::vector<std::pair<std::string, std::string>> unreadable;
+    if (idx.behind() > 0) unreadable = idx.catch_up();
+    const std::string what = describe(fields, Tokenizer::name) + ", " + std::to_string(idx.core().size()) +
+                             " document" + (idx.core().size() == 1 ? "" : "s") + " indexed\n";
+    if (!before) std::cout << "attached " << name << " to " << collection << ": " << what;
+    else if (before->definition != definition) std::cout << "reattached " << name << " to " << collection << " (index rebuilt): " << what;
+    else std::cout << "unchanged: " << name << " already attached to " << collection << ": " << what;
+    report_unreadable(unreadable, dir, collection);
+    return exit_ok;
+}
+
+inline int attach(arguments& args) {
+    auto fields = args.options("--field");
+    std::string tokenizer = args.option("--tokenizer").value_or("unicode");
+    auto pos = args.positionals(2, 2);
+    if (fields.empty()) throw usage_error("index attach: at least one --field F is required");
+    if (tokenizer != "ascii" && tokenizer != "unicode")
+        throw usage_error("index attach: --tokenizer must be ascii or unicode, got '" + tokenizer + "'");
+    validate_attached_collection(pos[1]);
+    (void)text_schema(fields);  // a bad field list is refused before DIR is opened
+    return with_storage(pos[0], open_mode::read_write, [&](auto storage) {
+        if (tokenizer == "ascii") return attach_with(std::move(storage), pos[0], pos[1], fields, ascii_tokenizer());
+        return attach_with(std::move(storage), pos[0], pos[1], fields, unicode_tokenizer());
+    });
+}
+
+struct attached_query {
+    text_query query;
+    std::optional<std::size_t> top;
+};
+
+template <class Storage, class Tokenizer>
+int attached_search_in(database<Storage>& db, const std::string& dir, const std::string& collection,
+                       const attached_spec& spec, const std::string& definition, Tokenizer tok, const attached_query& q) {
+    // Rebuilt exactly: a tokenizer of this build that differs from the one
+    // recorded (another stop list) would answer differently, and, opened
+    // read-write, attach the index anew.
+    if (attached_definition(spec.fields, tok) != definition)
+        throw error(errc::unsupported, "the index attached to collection " + collection + " in " + dir +
+                                           " was defined by another build (\"" + definition + "\", this build makes \"" +
+                                           attached_definition(spec.fields, tok) +
+                                           "\"); attach it again to rebuild it with this one");
+    json_documents<Storage> documents(db.storage(), collection);
+    inverted_index<json_documents<Storage>, Tokenizer> idx(db, documents, attached_name(collection),
+                                                           text_schema(spec.fields), tok);
+    auto unreadable = idx.catch_up();
+    std::string out;
+    if (q.top) {
+        for (const auto& h : idx.top(q.query, *q.top)) {
+            char score[40];
+            std::snprintf(score, sizeof score, "%.6f", h.score);
+            append_escaped_id(out, h.key);
+            out += '\t';
+            out += score;
+            out += '\n';
+        }
+    } else {
+        auto ids = idx.search(q.query);
+        std::sort(ids.begin(), ids.end());  // std::string's order: bytes, unsigned
+        for (const auto& id : ids) {
+            append_escaped_id(out, id);
+            out += '\n';
+        }
+    }
+    std::cout << out;
+    report_unreadable(unreadable, dir, collection);
+    return exit_ok;
+}
+
+template <class Storage>
+int attached_search_with(Storage storage, open_mode mode, const std::string& dir, const std::string& collection,
+                         const attached_query& q) {
+    database<Storage> db(std::move(storage), options_for(mode));
+    warn_about_log_damage(db.recovery(), dir);
+    const std::string name = attached_name(collection);
+    auto info = db.attachment(name);
+    if (!info)
+        throw error(errc::not_found, "no index attached to collection " + collection + " in " + dir +
+                                         " (run 'stowage index attach " + dir + " " + collection + " --field F')");
+    if (info->collection != collection)
+        throw error(errc::unsupported, name + " in " + dir + " is attached to collection " + info->collection + ", not " +
+                                           collection + " (not by 'stowage index attach')");
+    auto spec = parse_definition(info->definition);
+    if (!spec)
+        throw error(errc::unsupported, "the index attached to collection " + collection + " in " + dir +
+                                           " is not one this command reads: \"" + info->definition + "\"");
+    if (spec->tokenizer == ascii_tokenizer::name)
+        return attached_search_in(db, dir, collection, *spec, info->definition, ascii_tokenizer(), q);
+    if (spec->tokenizer == unicode_tokenizer::name)
+        return attached_search_in(db, dir, collection, *spec, info->definition, unicode_tokenizer(), q);
+    throw error(errc::unsupported, "the index attached to collection " + collection + " in " + dir +
+                                       " uses a tokenizer this build does not know: \"" + info->definition + "\"");
+}
+
+// Read-write when it can (its catch-up is then kept and the journal
+// consumed); read-only when another process holds the writer lock, or DIR
+// may not be written (the catch-up is then in memory: the answers are as
+// current). A directory that does not exist is not created.
+inline int attached_search(const std::string& dir, const std::string& collection, const attached_query& q) {
+    validate_attached_collection(collection);
+    std::error_code ec;
+    bool writable = is_pool(dir) || std::filesystem::is_directory(dir, ec);
+    if (writable) {
+        bool opened = false;
+        try {
+            return with_storage(dir, open_mode::read_write, [&](auto storage) {
+                opened = true;
+                return attached_search_with(std::move(storage), open_mode::read_write, dir, collection, q);
+            });
+        } catch (const error& e) {
+            if (opened || (e.kind() != errc::locked && e.kind() != errc::permission_denied)) throw;
+        }
+    }
+    return with_storage(dir, open_mode::read_only, [&](auto storage) {
+        return attached_search_with(std::move(storage), open_mode::read_only, dir, collection, q);
+    });
+}
+
+template <class Storage>
+int detach_with(Storage storage, const std::string& dir, const std::string& collection) {
+    database<Storage> db(std::move(storage), options_for(open_mode::read_write));
+    warn_about_log_damage(db.recovery(), dir);
+    const std::string name = attached_name(collection);
+    if (auto info = db.attachment(name); info && info->collection != collection)
+        throw error(errc::bad_input, name + " in " + dir + " is attached to collection " + info->collection + ", not " +
+                                         collection + " (not by 'stowage index attach'); nothing changed");
+    // The attachment first (its own transaction: from its commit on, no
+    // write is journaled for it), then the index's data (manifest record,
+    // listing snapshot, segments): a crash in between leaves data nothing
+    // uses, which detach (or attach, rebuilding) removes later; the other
+    // order could leave an attachment over an index that lost its documents.
+    const bool attached = db.detach(name);
+    auto keys = db.storage().list(name + "/");
+    if (!keys.empty()) {
+        auto tx = db.transaction();
+        for (const auto& key : keys) tx.stage({key, std::nullopt, {}});
+        tx.commit();
+    }
+    if (!attached && keys.empty())
+        throw error(errc::not_found, "no index attached to collection " + collection + " in " + dir);
+    const std::string removed = std::to_string(keys.size()) + (keys.size() == 1 ? " key" : " keys");
+    if (attached) std::cout << "detached " << name << " from " << collection << ": index data removed (" << removed << ")\n";
+    else std::cout << "no index was attached to " << collection << "; removed the leftover data of " << name << " (" << removed << ")\n";
+    return exit_ok;
+}
+
+inline int detach(arguments& args) {
+    auto pos = args.positionals(2, 2);
+    validate_attached_collection(pos[1]);
+    return with_storage(pos[0], open_mode::read_write,
+                        [&](auto storage) { return detach_with(std::move(storage), pos[0], pos[1]); });
+}
+
 inline int search(arguments& args) {
     std::string mode = args.option("--mode").value_or("and");
     auto top_text = args.option("--top");
+    auto collection = args.option("--collection");
     auto pos = args.positionals(1);
     if (mode != "and" && mode != "or") throw usage_error("index search: --mode must be and or or, got '" + mode + "'");
     std::optional<std::size_t> top;
@@ -386,6 +675,7 @@ inline int search(arguments& args) {
     std::string text;
     for (std::size_t i = 1; i < pos.size(); ++i) text += (i > 1 ? " " : "") + pos[i];
     auto query = text_query::words(text, mode == "and" ? text_query::mode::all : text_query::mode::any);
+    if (collection) return attached_search(pos[0], *collection, {query, top});
     return open_index(pos[0], [&](const auto& idx) {
         std::string out;
         if (top) {
@@ -417,17 +707,20 @@ inline int stats(arguments& args) {
 
 inline int dispatch(arguments& args) {
     auto sub = args.subcommand();
-    if (!sub) throw usage_error("index: expected a subcommand (build, search, stats)");
+    if (!sub) throw usage_error("index: expected a subcommand (build, search, stats, attach, detach)");
     if (*sub == "build") return build(args);
     if (*sub == "search") return search(args);
     if (*sub == "stats") return stats(args);
-    throw usage_error("index: unknown subcommand '" + *sub + "' (build, search, stats)");
+    if (*sub == "attach") return attach(args);
+    if (*sub == "detach") return detach(args);
+    throw usage_error("index: unknown subcommand '" + *sub + "' (build, search, stats, attach, detach)");
 }
 
 }  // namespace index_detail
 
 inline constexpr command index_command{
-    "index", "build|search|stats DIR ...", "full-text index of a TSV file: build, search, stats",
+    "index", "build|search|stats|attach|detach DIR ...",
+    "full-text indexes: of a TSV file (build, search, stats), or attached to a collection",
     "  index build DIR --tsv FILE [--tokenizer ascii|unicode]\n"
     "      index FILE (- = standard input; .gz accepted): id<TAB>field1<TAB>field2... per line,\n"
     "      ids integers from 0 to 18446744073709551615, fields text; replaces DIR's index.\n"
@@ -436,7 +729,26 @@ inline constexpr command index_command{
     "  index search DIR [--mode and|or] [--top K] QUERY...\n"
     "      ids of matching documents, ascending, one per line; with --top K the K best\n"
     "      by BM25 as \"id<TAB>score\", best first; a query without tokens matches nothing\n"
-    "  index stats DIR     documents, deleted, segments, terms, postings, bytes",
+    "  index stats DIR     documents, deleted, segments, terms, postings, bytes\n"
+    "\n"
+    "Attached to a collection of JSON documents (put, rm, import and programs using the\n"
+    "library keep it up to date; no build step):\n"
+    "  index attach DIR COLLECTION --field F [--field F...] [--tokenizer ascii|unicode]\n"
+    "      indexes the top-level fields F (strings, or arrays of strings; other values are\n"
+    "      not indexed) of the collection's documents, those already there included, before\n"
+    "      it returns; tokenizer unicode by default. The same fields and tokenizer again\n"
+    "      change nothing; others rebuild the index. The index of COLLECTION is named\n"
+    "      idx-COLLECTION (collection idx-COLLECTION holds its manifest, keys\n"
+    "      idx-COLLECTION/segments/... its segments), so 'put' refuses collection names\n"
+    "      starting with \"idx-\"\n"
+    "  index search DIR --collection COLLECTION [--mode and|or] [--top K] QUERY...\n"
+    "      matching ids in ascending byte order, one per line (tab, newline, carriage\n"
+    "      return and backslash escaped as in 'ls'); with --top K \"id<TAB>score\", best\n"
+    "      first. Opens DIR read-write to record its catch-up, or read-only (catching up\n"
+    "      in memory: the answers are as current) while another process writes; no index\n"
+    "      attached to COLLECTION exits 3\n"
+    "  index detach DIR COLLECTION\n"
+    "      removes the attachment, then the index's data; later writes are not journaled",
     index_detail::dispatch};
 
 }  // namespace stowage::cli

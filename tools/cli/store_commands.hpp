@@ -70,12 +70,17 @@ inline void warn_about_log_damage(const wal_recovery_report& r, const std::strin
 
 // f(store) with the collection's document store in the database at
 // `location` (DIR, or rados:POOL:CONF; see location.hpp).
-// The command's own search index lives in collection "index" (cli/index_commands.hpp).
+// The command's own search index lives in collection "index", and the index
+// attached to collection C (`stowage index attach`) in collection "idx-C"
+// (cli/index_commands.hpp): documents may not go there.
 inline void validate_document_collection(const std::string& collection) {
     validate_client_collection(collection);
     if (collection == "index")
         throw error(errc::bad_input, "collection name \"index\" is reserved: it holds the stowage command's search "
                                      "index; choose another name");
+    if (collection.starts_with("idx-"))
+        throw error(errc::bad_input, "collection name \"" + collection + "\" is reserved: names starting with "
+                                     "\"idx-\" hold the indexes 'stowage index attach' makes; choose another name");
 }
 
 template <class F>

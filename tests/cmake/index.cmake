@@ -16,3 +16,4 @@ endif()
 # a damaged record and report it (both codecs).
 stowage_test(iteration_damage_test iteration_damage_test.cpp GROUP index)
 stowage_test(attached_index_test attached_index_test.cpp GROUP index TIMEOUT 300)
+stowage_test(coherence_model_test coherence_model_test.cpp GROUP index TIMEOUT 600)

@@ -26,6 +26,11 @@
 //   sync/*      the raw cost of making 1 KiB durable on this filesystem
 //               (append + fdatasync, overwrite + fdatasync, directory
 //               fsync, syncfs), the physical limit of one serial writer.
+//   commit/*/stowage_full_indexed, _cached, _coherent
+//               the durable rows again with an attached inverted_index (each
+//               commit journals its ids), a cached_store (a commit listener
+//               drops the ids), or both (issue 21); catch_up_us_per_commit:
+//               the index applying the run's journal afterwards, per commit
 //   recovery/*  reopening a database whose WAL holds 100,000 put records
 //               that were never applied (written with the applier held
 //               off, then the writer _exit()ed without closing): the WAL
@@ -40,8 +45,10 @@
 // for profiling one row in its steady state.
 #include <benchmark/benchmark.h>
 
+#include <stowage/cached_store.hpp>
 #include <stowage/codec/json.hpp>
 #include <stowage/database.hpp>
+#include <stowage/inverted_index.hpp>
 #include <stowage/hash/sha256.hpp>
 #include <stowage/storage/file.hpp>
 #include <stowage/storage/memory.hpp>
@@ -113,18 +120,37 @@ public:
     virtual void settle() {}
 };
 
+// What is kept coherent with the sessions while they are committed
+// (issue 21): an attached inverted_index (each commit journals its ids in
+// its transaction), a cached_store (a commit listener drops the written
+// ids), or both. The rows stowage_full_indexed / _cached / _coherent pair
+// with stowage_full in the same run.
+enum class coherence { none, index, cache, both };
+
 class stowage_system final : public system_under_test {
 public:
     // group_wait = false turns the group-commit leader's wait off (the
     // stowage_*_nowait rows: the same code without it, for a paired ratio).
     // apply = false holds the applier off for the whole run (the
     // stowage_*_noapply rows: what the commit path costs by itself).
-    stowage_system(const fs::path& dir, durability d, bool group_wait = true, bool apply = true)
+    stowage_system(const fs::path& dir, durability d, bool group_wait = true, bool apply = true,
+                   coherence kept = coherence::none)
         : sync_ns_(std::make_shared<std::atomic<std::int64_t>>(0)),
           db_(stowage::file_storage(dir), options(group_wait, apply, sync_ns_)),
           store_(db_.storage(), "sessions"),
           durability_(d),
-          apply_(apply) {}
+          apply_(apply) {
+        if (kept == coherence::index || kept == coherence::both) {
+            stowage::index_schema schema;
+            schema.text("name").keyword("tags");
+            index_.emplace(db_, store_, "sessions_index", schema);
+        }
+        if (kept == coherence::cache || kept == coherence::both) {
+            cache_.emplace(4096);
+            view_.emplace(store_, *cache_);
+        }
+    }
+    ~stowage_system() override { view_.reset(); }  // before the store and cache it refers to
     static stowage::database_options options(bool group_wait, bool apply,
                                              std::shared_ptr<std::atomic<std::int64_t>> sync_ns) {
         stowage::database_options o;
@@ -147,6 +173,7 @@ public:
         t.commit();
     }
     void settle() override {
+        if (index_) index_->catch_up();
         if (apply_) db_.checkpoint();
     }
     std::map<std::string, double> counters() override {
@@ -160,15 +187,36 @@ public:
                 {"sync_ns", static_cast<double>(sync_ns_->load())},
                 {"group_waits", static_cast<double>(st.group_waits)},
                 {"segments_recycled", static_cast<double>(st.segments_recycled)},
-                {"segments_deleted", static_cast<double>(st.segments_deleted)}};
+                {"segments_deleted", static_cast<double>(st.segments_deleted)},
+                {"catch_up_us_per_commit", catch_up_per_commit()}};
+    }
+
+    // Applies the index's journal (what the run's commits left) and returns
+    // its wall time per commit, in microseconds; 0 without an index.
+    // (Per commit since the last call.)
+    double catch_up_per_commit() {
+        if (!index_) return 0;
+        const auto total = db_.stats().commits;
+        const double commits = static_cast<double>(total - commits_at_catch_up_);
+        auto t = std::chrono::steady_clock::now();
+        index_->catch_up();
+        const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t).count();
+        commits_at_catch_up_ = db_.stats().commits;  // the catch-up's own commit not counted next time
+        return commits > 0 ? us / commits : 0;
     }
 
 private:
+    using session_index = stowage::inverted_index<session_db_store, stowage::unicode_tokenizer>;
+    using session_cache = stowage::entity_cache<session_db_store>;
     std::shared_ptr<std::atomic<std::int64_t>> sync_ns_;
     file_db db_;
     session_db_store store_;
     durability durability_;
     bool apply_;
+    std::optional<session_index> index_;
+    std::optional<session_cache> cache_;
+    std::optional<stowage::cached_store<session_db_store, session_cache>> view_;
+    std::uint64_t commits_at_catch_up_ = 0;
 };
 
 #if STOWAGE_BENCH_HAVE_LEVELDB
@@ -367,6 +415,7 @@ void commit_benchmark(benchmark::State& state, const std::string& name, const fa
             state.counters["leader_waits_per_fsync"] = fsyncs > 0 ? (after["group_waits"] - before["group_waits"]) / fsyncs : 0;
             state.counters["segments_reused"] = after["segments_recycled"] - before["segments_recycled"];
             state.counters["segments_deleted"] = after["segments_deleted"] - before["segments_deleted"];
+            if (after["catch_up_us_per_commit"] > 0) state.counters["catch_up_us_per_commit"] = after["catch_up_us_per_commit"];
         }
     }
 }
@@ -598,6 +647,19 @@ void register_benchmarks() {
     peers.push_back({"lmdb_sync", [](auto& d) { return std::make_unique<lmdb_system>(d, true); }});
     peers.push_back({"lmdb_nosync", [](auto& d) { return std::make_unique<lmdb_system>(d, false); }});
 #endif
+    // Coherence (issue 21): the same durable commits with an attached index,
+    // a cache kept by commit listeners, or both; paired with stowage_full.
+    for (std::size_t ops : {1, 10})
+        for (auto [name, kept] : {std::pair{"stowage_full_indexed", coherence::index},
+                                  std::pair{"stowage_full_cached", coherence::cache},
+                                  std::pair{"stowage_full_coherent", coherence::both}}) {
+            factory make = [kept](auto& d) { return std::make_unique<stowage_system>(d, durability::full, true, true, kept); };
+            std::string row = "commit/" + std::to_string(ops) + "put/" + name;
+            RegisterBenchmark(row.c_str(), [name = std::string(name), make, ops](benchmark::State& s) {
+                commit_benchmark(s, name, make, ops);
+            })->Threads(1)->Threads(16)->MinTime(commit_min_time)->UseRealTime()->Unit(benchmark::kMicrosecond);
+        }
+
     // Durable systems first, then the relaxed ones, each at 1/4/16 writers.
     for (bool durable : {true, false})
         for (std::size_t ops : {1, 10})

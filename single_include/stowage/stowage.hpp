@@ -10293,7 +10293,7 @@ public:
             last_committed = commit_lsn;
             for (auto& w : writes)
                 if (w.on_commit) w.on_commit();
-            for (auto* a : touched_attachments) a->generation.fetch_add(1, std::memory_order_release);
+            for (const auto& a : touched_attachments) a->generation.fetch_add(1, std::memory_order_release);
             if (listening) notify(commit_lsn, committed);
         }
         last_commit_at.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
@@ -10543,7 +10543,7 @@ public:
             if (changes.empty() && !rebuild) continue;
             if (rebuild) writes.push_back({attachment_rebuild_key(a->info.name), to_bytes("rebuild"), {}});
             else writes.push_back({attachment_entry_key(a->info.name, first_lsn), encode_journal(changes), {}});
-            touched_attachments.push_back(a.get());
+            touched_attachments.push_back(a);
         }
     }
 
@@ -10582,7 +10582,9 @@ public:
     std::uint64_t next_listener = 0;
     std::atomic<bool> has_attachments{false};
     std::atomic<bool> has_listeners{false};
-    std::vector<attachment_state*> touched_attachments;  // by the commit being ordered (commit_mutex)
+    // By the commit being ordered (commit_mutex); owned, since a follow-up of
+    // the same commit may detach one.
+    std::vector<std::shared_ptr<attachment_state>> touched_attachments;
 
     Storage storage;
     wal<Storage> log;

@@ -237,8 +237,14 @@ inline int export_(arguments& args) {
                           std::to_string(report.attachments) + " attachments";
     std::string left_out;
     auto add = [&](const std::string& what) { left_out += (left_out.empty() ? "" : ", ") + what; };
-    for (const auto& [name, n] : index_keys)
-        add("full-text index \"" + name + "\" (" + std::to_string(n) + " keys; rebuild it with 'stowage index build')");
+    for (const auto& [name, n] : index_keys) {
+        // An index the command attached (idx-<collection>) is attached again;
+        // the TSV index is built again.
+        std::string how = name.starts_with("idx-")
+                              ? "attach it again with 'stowage index attach DIR " + name.substr(4) + " --field F...'"
+                              : "rebuild it with 'stowage index build'";
+        add("full-text index \"" + name + "\" (" + std::to_string(n) + " keys; " + how + ")");
+    }
     if (listings) add(std::to_string(listings) + " listings (rebuilt from the documents)");
     if (chunks) add(std::to_string(chunks) + " CAS chunks (add --attachments to include them)");
     if (other) add(std::to_string(other) + " other keys that are not documents (internal data)");

@@ -1071,10 +1071,13 @@ public:
 
     // The journal of `name` as tx sees it: entries read through tx, so that
     // consuming them there (consume_journal) conflicts with another consumer.
-    journal_read read_journal(transaction_type& tx, std::string_view name) const {
+    // `skip`: entries to leave out (a read-only reader's, already applied).
+    journal_read read_journal(transaction_type& tx, std::string_view name,
+                              const std::set<std::string>* skip = nullptr) const {
         journal_read r;
         const std::string rebuild = detail::attachment_rebuild_key(name);
         for (const auto& key : pending_entries(name)) {
+            if (skip && skip->count(key)) continue;
             auto v = tx.read(key);
             if (!v) continue;
             r.entries.push_back(key);

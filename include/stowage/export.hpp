@@ -102,12 +102,10 @@
 #include <variant>
 #include <vector>
 
-#include <cryptopp/base64.h>
-#include <cryptopp/filters.h>
-
 #include "backup.hpp"
 #include "bytes.hpp"
 #include "cas_map.hpp"
+#include "codec/detail/base64.hpp"
 #include "codec/gzip.hpp"
 #include "codec/json.hpp"
 #include "codec/json_document.hpp"
@@ -339,34 +337,17 @@ private:
     sha256 h_;
 };
 
+// The codecs' base64 (codec/detail/base64.hpp): RFC 4648, padded; decoding
+// is strict (canonical text only, no whitespace), nullopt when malformed.
 inline std::string export_base64(bytes_view data) {
     std::string out;
-    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size(), true,
-                           new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
+    append_base64(out, data);
     return out;
 }
 
-// Strict base64 (RFC 4648, padded, no whitespace); nullopt when malformed.
 inline std::optional<bytes> export_unbase64(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::size_t pad = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-        if (c == '=') {
-            if (i + 2 < text.size()) return std::nullopt;
-            ++pad;
-        } else if (!alpha || pad > 0) {
-            return std::nullopt;
-        }
-    }
-    std::string out;
-    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
-                           new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
-    if (out.size() != text.size() / 4 * 3 - pad) return std::nullopt;
-    // Canonical form only: re-encoding must give the same text.
-    bytes b = to_bytes(out);
-    if (export_base64(b) != text) return std::nullopt;
+    bytes b;
+    if (!decode_base64(text, b)) return std::nullopt;
     return b;
 }
 

@@ -517,21 +517,8 @@ private:
     std::vector<std::pair<std::string, std::string>> catch_up_in_memory() {
         std::vector<std::pair<std::string, std::string>> unreadable;
         auto tx = db_.transaction();  // reads only: never committed
-        journal_read r = db_.read_journal(tx, name_);
-        std::erase_if(r.entries, [&](const std::string& k) { return consumed_in_memory_.count(k) > 0; });
+        journal_read r = db_.read_journal(tx, name_, &consumed_in_memory_);
         if (r.entries.empty()) return unreadable;
-        if (!r.rebuild) {
-            // Only the entries not applied before: read them again, alone.
-            journal_read fresh;
-            for (const auto& k : r.entries) {
-                auto v = db_.storage().read(k);
-                auto changes = v ? detail::decode_journal(*v) : std::nullopt;
-                if (k == detail::attachment_rebuild_key(name_) || !changes) fresh.rebuild = true;
-                else for (auto& c : *changes) fresh.changes.push_back(std::move(c));
-            }
-            fresh.entries = r.entries;
-            r = std::move(fresh);
-        }
         typename core_type::change_list changes;
         if (r.rebuild) {
             changes.reset(std::make_shared<const typename core_type::prepared_segment>(

@@ -335,14 +335,6 @@ inline std::optional<any_hasher> any_hasher::by_name(std::string_view name) {
 // The digest of data with the hasher named `name` (built in or registered),
 // or nullopt for a hasher this program does not know.
 inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
-    auto run = [&](auto h) {
-        h.update(data);
-        auto d = h.finish();
-        return bytes(d.begin(), d.end());
-    };
-    if (name == sha256::name) return run(sha256{});
-    if (name == blake2b::name) return run(blake2b{});
-    if (name == crc32c::name) return run(crc32c{});
     auto h = any_hasher::by_name(name);
     if (!h) return std::nullopt;
     h->update(data);

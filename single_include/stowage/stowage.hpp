@@ -7055,14 +7055,6 @@ inline std::optional<any_hasher> any_hasher::by_name(std::string_view name) {
 // The digest of data with the hasher named `name` (built in or registered),
 // or nullopt for a hasher this program does not know.
 inline std::optional<bytes> digest_by_name(std::string_view name, bytes_view data) {
-    auto run = [&](auto h) {
-        h.update(data);
-        auto d = h.finish();
-        return bytes(d.begin(), d.end());
-    };
-    if (name == sha256::name) return run(sha256{});
-    if (name == blake2b::name) return run(blake2b{});
-    if (name == crc32c::name) return run(crc32c{});
     auto h = any_hasher::by_name(name);
     if (!h) return std::nullopt;
     h->update(data);
@@ -11030,10 +11022,13 @@ public:
 
     // The journal of `name` as tx sees it: entries read through tx, so that
     // consuming them there (consume_journal) conflicts with another consumer.
-    journal_read read_journal(transaction_type& tx, std::string_view name) const {
+    // `skip`: entries to leave out (a read-only reader's, already applied).
+    journal_read read_journal(transaction_type& tx, std::string_view name,
+                              const std::set<std::string>* skip = nullptr) const {
         journal_read r;
         const std::string rebuild = detail::attachment_rebuild_key(name);
         for (const auto& key : pending_entries(name)) {
+            if (skip && skip->count(key)) continue;
             auto v = tx.read(key);
             if (!v) continue;
             r.entries.push_back(key);
@@ -20851,21 +20846,8 @@ private:
     std::vector<std::pair<std::string, std::string>> catch_up_in_memory() {
         std::vector<std::pair<std::string, std::string>> unreadable;
         auto tx = db_.transaction();  // reads only: never committed
-        journal_read r = db_.read_journal(tx, name_);
-        std::erase_if(r.entries, [&](const std::string& k) { return consumed_in_memory_.count(k) > 0; });
+        journal_read r = db_.read_journal(tx, name_, &consumed_in_memory_);
         if (r.entries.empty()) return unreadable;
-        if (!r.rebuild) {
-            // Only the entries not applied before: read them again, alone.
-            journal_read fresh;
-            for (const auto& k : r.entries) {
-                auto v = db_.storage().read(k);
-                auto changes = v ? detail::decode_journal(*v) : std::nullopt;
-                if (k == detail::attachment_rebuild_key(name_) || !changes) fresh.rebuild = true;
-                else for (auto& c : *changes) fresh.changes.push_back(std::move(c));
-            }
-            fresh.entries = r.entries;
-            r = std::move(fresh);
-        }
         typename core_type::change_list changes;
         if (r.rebuild) {
             changes.reset(std::make_shared<const typename core_type::prepared_segment>(
@@ -23954,9 +23936,6 @@ private:
 #include <variant>
 #include <vector>
 
-#include <cryptopp/base64.h>
-#include <cryptopp/filters.h>
-
 
 namespace stowage {
 
@@ -24177,34 +24156,17 @@ private:
     sha256 h_;
 };
 
+// The codecs' base64 (codec/detail/base64.hpp): RFC 4648, padded; decoding
+// is strict (canonical text only, no whitespace), nullopt when malformed.
 inline std::string export_base64(bytes_view data) {
     std::string out;
-    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size(), true,
-                           new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
+    append_base64(out, data);
     return out;
 }
 
-// Strict base64 (RFC 4648, padded, no whitespace); nullopt when malformed.
 inline std::optional<bytes> export_unbase64(std::string_view text) {
-    if (text.size() % 4 != 0) return std::nullopt;
-    std::size_t pad = 0;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-        if (c == '=') {
-            if (i + 2 < text.size()) return std::nullopt;
-            ++pad;
-        } else if (!alpha || pad > 0) {
-            return std::nullopt;
-        }
-    }
-    std::string out;
-    CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
-                           new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
-    if (out.size() != text.size() / 4 * 3 - pad) return std::nullopt;
-    // Canonical form only: re-encoding must give the same text.
-    bytes b = to_bytes(out);
-    if (export_base64(b) != text) return std::nullopt;
+    bytes b;
+    if (!decode_base64(text, b)) return std::nullopt;
     return b;
 }
 
